@@ -1,0 +1,130 @@
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb; (void) flag; (void) ftw;
+    remove(path);
+    return 0;
+}
+
+static void rm_tmpdir(void)
+{
+    if (tmpdir[0])
+        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *tu_tmpdir(void)
+{
+    if (!tmpdir[0]) {
+        const char *base = getenv("TMPDIR");
+        if (!base || !*base)
+            base = "/tmp";
+        snprintf(tmpdir, sizeof tmpdir, "%s/nanosp-test-XXXXXX", base);
+        if (!mkdtemp(tmpdir)) {
+            perror("mkdtemp");
+            exit(1);
+        }
+        atexit(rm_tmpdir);
+    }
+    return tmpdir;
+}
+
+char *tu_ipc_url(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "ipc://%s/%s", tu_tmpdir(), name);
+    return buf;
+}
+
+int tu_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *) &sa, &sl) != 0) {
+        perror("tu_free_port");
+        exit(1);
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+char *tu_tcp_url(char *buf, size_t len, int port)
+{
+    snprintf(buf, len, "tcp://127.0.0.1:%d", port);
+    return buf;
+}
+
+uint64_t tu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+void tu_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+bool tu_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
+    for (;;) {
+        if (cond(arg))
+            return true;
+        if (tu_now_ms() >= end)
+            return false;
+        tu_sleep_ms(1);
+    }
+}
+
+struct tu_start {
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void *tu_trampoline(void *p)
+{
+    struct tu_start s = *(struct tu_start *) p;
+    free(p);
+    s.fn(s.arg);
+    return NULL;
+}
+
+void tu_thread_start(tu_thread *t, void (*fn)(void *), void *arg)
+{
+    pthread_t th;
+    struct tu_start *s = malloc(sizeof *s);
+    s->fn = fn;
+    s->arg = arg;
+    if (pthread_create(&th, NULL, tu_trampoline, s) != 0) {
+        perror("pthread_create");
+        exit(1);
+    }
+    t->handle = (unsigned long) th;
+}
+
+void tu_thread_join(tu_thread *t)
+{
+    pthread_join((pthread_t) t->handle, NULL);
+}

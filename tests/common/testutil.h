@@ -1,0 +1,39 @@
+/* Test helpers shared by the suites: a private temporary directory per test
+   process, free TCP ports, monotonic time and condition waits with deadlines.
+   Nothing here sleeps a fixed time to synchronise: waits poll a condition. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A fresh directory under $TMPDIR (or /tmp), created on first call and removed
+   with its contents when the process exits. */
+const char *tu_tmpdir(void);
+
+/* Writes "ipc://<tmpdir>/<name>" into buf (size len) and returns buf. */
+char *tu_ipc_url(char *buf, size_t len, const char *name);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago (kernel-chosen, so
+   parallel tests do not collide). */
+int tu_free_port(void);
+
+/* Writes "tcp://127.0.0.1:<port>" into buf and returns buf. */
+char *tu_tcp_url(char *buf, size_t len, int port);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+uint64_t tu_now_ms(void);
+
+/* Sleeps ms milliseconds: only for pacing a polling loop, never as sync. */
+void tu_sleep_ms(int ms);
+
+/* Polls cond(arg) every millisecond until it returns true (-> true) or
+   timeout_ms passes (-> false). */
+bool tu_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* Runs fn(arg) in a new thread; tu_thread_join waits for it. */
+typedef struct tu_thread { unsigned long handle; } tu_thread;
+void tu_thread_start(tu_thread *t, void (*fn)(void *), void *arg);
+void tu_thread_join(tu_thread *t);
+
+#endif
