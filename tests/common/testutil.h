@@ -5,6 +5,7 @@
 #define TESTUTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* A fresh directory under $TMPDIR (or /tmp), created on first call and removed

@@ -1,0 +1,64 @@
+/* The contract between the socket core and a protocol. A protocol sees pipes
+   and messages, never file descriptors or wire bytes. Every callback runs with
+   the socket lock held. A socket type is a (domain, protocol number) pair bound
+   to one ops table; raw and cooked variants are two socket types. */
+#ifndef SP_PROTOCOL_H
+#define SP_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/msg.h"
+
+struct sp_sock;
+struct sp_pipe;
+
+/* Readiness reported by events(): a message can be received / sent now. */
+#define SP_EV_IN 1
+#define SP_EV_OUT 2
+
+/* Socket type flags: the type cannot send / cannot receive. */
+#define SP_SOCKTYPE_NOSEND 1
+#define SP_SOCKTYPE_NORECV 2
+
+struct sp_proto_ops {
+    /* Allocates the protocol state into sock->proto: 0 or -ENOMEM. */
+    int (*init)(struct sp_sock *sock);
+    /* Frees it; every pipe has been removed before. */
+    void (*term)(struct sp_sock *sock);
+    /* A new connection: 0, or -errno to refuse it (the transport closes it). */
+    int (*pipe_add)(struct sp_sock *sock, struct sp_pipe *pipe);
+    /* The connection is gone; forget every reference to pipe. */
+    void (*pipe_rm)(struct sp_sock *sock, struct sp_pipe *pipe);
+    /* pipe has messages to receive (it said "release" or was new before). */
+    void (*pipe_in)(struct sp_sock *sock, struct sp_pipe *pipe);
+    /* pipe accepts messages again. New pipes are writable without pipe_out. */
+    void (*pipe_out)(struct sp_sock *sock, struct sp_pipe *pipe);
+    /* SP_EV_IN | SP_EV_OUT as they stand now. */
+    int (*events)(struct sp_sock *sock);
+    /* Takes ownership of msg on 0; -EAGAIN (would block) or another -errno
+       leaves it with the caller. */
+    int (*send)(struct sp_sock *sock, struct sp_msg *msg);
+    /* Fills msg on 0; -EAGAIN when nothing is ready, or another -errno. */
+    int (*recv)(struct sp_sock *sock, struct sp_msg *msg);
+    /* Protocol-level options (level == the socket's protocol number); NULL
+       means the protocol has none (ENOPROTOOPT). */
+    int (*setopt)(struct sp_sock *sock, int option, const void *val, size_t len);
+    int (*getopt)(struct sp_sock *sock, int option, void *val, size_t *len);
+    /* NN_STAT_CURRENT_SND_PRIORITY: the best send priority with a usable
+       pipe, -1 if none; NULL for protocols that do not load-balance. */
+    int (*current_sndprio)(struct sp_sock *sock);
+};
+
+struct sp_socktype {
+    int domain;   /* AF_SP or AF_SP_RAW */
+    int protocol; /* NN_PAIR, NN_PUSH, ... */
+    int flags;    /* SP_SOCKTYPE_* */
+    bool (*ispeer)(int peer_protocol);
+    const struct sp_proto_ops *ops;
+};
+
+/* The socket type for (domain, protocol), or NULL. */
+const struct sp_socktype *sp_socktype_find(int domain, int protocol);
+
+#endif

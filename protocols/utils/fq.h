@@ -1,0 +1,26 @@
+/* Fair queue: receives from the ready pipes, best priority first, round robin
+   within a priority (PULL, PAIR-less receivers, REP, SUB...). */
+#ifndef SP_FQ_H
+#define SP_FQ_H
+
+#include "core/msg.h"
+#include "utils/priolist.h"
+
+struct sp_fq {
+    struct sp_priolist pl;
+};
+
+void sp_fq_init(struct sp_fq *fq);
+/* A new pipe is not readable until it signals. */
+void sp_fq_add(struct sp_fq *fq, struct sp_priolist_entry *e);
+void sp_fq_rm(struct sp_fq *fq, struct sp_priolist_entry *e);
+void sp_fq_in(struct sp_fq *fq, struct sp_priolist_entry *e);
+static inline bool sp_fq_can_recv(const struct sp_fq *fq)
+{
+    return sp_priolist_ready(&fq->pl);
+}
+/* Receives the next message; *from (may be NULL) gets its pipe. -EAGAIN when
+   nothing is ready. */
+int sp_fq_recv(struct sp_fq *fq, struct sp_msg *msg, struct sp_pipe **from);
+
+#endif

@@ -1,0 +1,30 @@
+/* Load balancer: sends each message to one ready pipe, best priority first,
+   round robin within a priority (PUSH, REQ). */
+#ifndef SP_LB_H
+#define SP_LB_H
+
+#include "core/msg.h"
+#include "utils/priolist.h"
+
+struct sp_lb {
+    struct sp_priolist pl;
+};
+
+void sp_lb_init(struct sp_lb *lb);
+/* A new pipe starts writable. */
+void sp_lb_add(struct sp_lb *lb, struct sp_priolist_entry *e);
+void sp_lb_rm(struct sp_lb *lb, struct sp_priolist_entry *e);
+void sp_lb_out(struct sp_lb *lb, struct sp_priolist_entry *e);
+static inline bool sp_lb_can_send(const struct sp_lb *lb)
+{
+    return sp_priolist_ready(&lb->pl);
+}
+/* Sends msg (taken on 0) through the next pipe; *to (may be NULL) receives
+   the pipe used. -EAGAIN when no pipe is ready. */
+int sp_lb_send(struct sp_lb *lb, struct sp_msg *msg, struct sp_pipe **to);
+static inline int sp_lb_priority(const struct sp_lb *lb)
+{
+    return sp_priolist_priority(&lb->pl);
+}
+
+#endif

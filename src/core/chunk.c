@@ -1,0 +1,184 @@
+/* Chunks and the public zero-copy API (nn_allocmsg, nn_reallocmsg, nn_freemsg).
+   Layout: [allocation ... [struct chunk_hdr][data]] where the header may sit
+   further into the allocation after an in-place trim (hdr->offset says where
+   the allocation starts). */
+#include "core/chunk.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nanomsg/nn.h>
+
+#define CHUNK_TAG 0x6e616e6f73702121ull /* "nanosp!!" */
+
+struct chunk_hdr {
+    atomic_uint refs;
+    uint32_t offset; /* bytes from the allocation start to this header */
+    size_t size;     /* visible data size */
+    size_t cap;      /* usable bytes from the data pointer */
+    uint64_t tag;    /* CHUNK_TAG ^ data address; cleared when freed */
+};
+
+_Static_assert(sizeof(struct chunk_hdr) % 8 == 0, "chunk data must stay 8-aligned");
+
+static inline struct chunk_hdr *hdr_of(const void *p)
+{
+    return (struct chunk_hdr *) ((char *) p - sizeof(struct chunk_hdr));
+}
+
+static inline uint64_t tag_for(const void *p)
+{
+    return CHUNK_TAG ^ (uint64_t) (uintptr_t) p;
+}
+
+void *sp_chunk_alloc(size_t size)
+{
+    if (size > SIZE_MAX - sizeof(struct chunk_hdr) - 64)
+        return NULL;
+    struct chunk_hdr *h = malloc(sizeof *h + size);
+    if (!h)
+        return NULL;
+    atomic_init(&h->refs, 1);
+    h->offset = 0;
+    h->size = size;
+    h->cap = size;
+    void *p = h + 1;
+    h->tag = tag_for(p);
+    return p;
+}
+
+bool sp_chunk_valid(const void *p)
+{
+    if (!p || ((uintptr_t) p & 7) != 0 || (uintptr_t) p < 4096)
+        return false;
+    const struct chunk_hdr *h = hdr_of(p);
+    return h->tag == tag_for(p) && atomic_load_explicit(&h->refs, memory_order_relaxed) > 0;
+}
+
+size_t sp_chunk_size(const void *p)
+{
+    return hdr_of(p)->size;
+}
+
+void sp_chunk_addref(void *p, uint32_t n)
+{
+    atomic_fetch_add_explicit(&hdr_of(p)->refs, n, memory_order_relaxed);
+}
+
+bool sp_chunk_exclusive(const void *p)
+{
+    return atomic_load_explicit(&hdr_of(p)->refs, memory_order_acquire) == 1;
+}
+
+void sp_chunk_free(void *p)
+{
+    struct chunk_hdr *h = hdr_of(p);
+    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    h->tag = 0;
+    free((char *) h - h->offset);
+}
+
+void sp_chunk_shrink(void *p, size_t size)
+{
+    struct chunk_hdr *h = hdr_of(p);
+    if (size < h->size)
+        h->size = size;
+}
+
+void *sp_chunk_realloc(void *p, size_t size)
+{
+    struct chunk_hdr *h = hdr_of(p);
+    if (sp_chunk_exclusive(p)) {
+        if (size <= h->cap) {
+            h->size = size;
+            return p;
+        }
+        if (h->offset == 0) {
+            if (size > SIZE_MAX - sizeof(struct chunk_hdr) - 64)
+                return NULL;
+            h->tag = 0;
+            struct chunk_hdr *n = realloc(h, sizeof *n + size);
+            if (!n) {
+                h->tag = tag_for(p);
+                return NULL;
+            }
+            n->size = n->cap = size;
+            void *np = n + 1;
+            n->tag = tag_for(np);
+            return np;
+        }
+    }
+    void *np = sp_chunk_alloc(size);
+    if (!np)
+        return NULL;
+    memcpy(np, p, h->size < size ? h->size : size);
+    sp_chunk_free(p);
+    return np;
+}
+
+void *sp_chunk_trim(void *p, size_t n)
+{
+    struct chunk_hdr *h = hdr_of(p);
+    if (n == 0)
+        return p;
+    if (n > h->size)
+        n = h->size;
+    /* In place only when the new header stays aligned and nobody else sees it. */
+    if ((n & 7) == 0 && sp_chunk_exclusive(p) && (uint64_t) h->offset + n <= UINT32_MAX) {
+        struct chunk_hdr nh;
+        atomic_init(&nh.refs, 1);
+        nh.offset = h->offset + (uint32_t) n;
+        nh.size = h->size - n;
+        nh.cap = h->cap - n;
+        char *np = (char *) p + n;
+        nh.tag = tag_for(np);
+        h->tag = 0;
+        memcpy(hdr_of(np), &nh, sizeof nh);
+        return np;
+    }
+    void *np = sp_chunk_alloc(h->size - n);
+    if (!np)
+        return NULL;
+    memcpy(np, (char *) p + n, h->size - n);
+    sp_chunk_free(p);
+    return np;
+}
+
+/* ---- public API ---- */
+
+void *nn_allocmsg(size_t size, int type)
+{
+    if (type != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    void *p = sp_chunk_alloc(size);
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+void *nn_reallocmsg(void *msg, size_t size)
+{
+    if (!sp_chunk_valid(msg)) {
+        errno = EFAULT;
+        return NULL;
+    }
+    void *p = sp_chunk_realloc(msg, size);
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+int nn_freemsg(void *msg)
+{
+    if (!sp_chunk_valid(msg)) {
+        errno = EFAULT;
+        return -1;
+    }
+    sp_chunk_free(msg);
+    return 0;
+}

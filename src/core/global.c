@@ -1,0 +1,342 @@
+/* The socket table and the public socket API. Ids are handed out LIFO from
+   0..NN_MAX_SOCKETS-1; the table (and the I/O thread) exist while at least
+   one socket is open. nn_term closes everything and makes nn_socket fail with
+   ETERM for the rest of the process, as libnanomsg does. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nanomsg/nn.h>
+
+#include "aio/loop.h"
+#include "core/chunk.h"
+#include "core/global.h"
+#include "core/msgio.h"
+#include "core/sock.h"
+#include "transport.h"
+
+#ifndef NN_MAX_SOCKETS
+#define NN_MAX_SOCKETS 512
+#endif
+
+bool sp_print_errors;
+
+static struct {
+    pthread_rwlock_t lock;   /* readers: lookups; writer: open/close slots */
+    pthread_mutex_t oclock;  /* serialises socket creation and teardown */
+    struct sp_sock **socks;  /* NULL when no socket exists */
+    int *unused;             /* LIFO stack of free ids */
+    int nunused;
+    int nsocks;
+    bool terminating;
+    bool terminated;
+} g = {
+    .lock = PTHREAD_RWLOCK_INITIALIZER,
+    .oclock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static int fail(int rc)
+{
+    errno = -rc;
+    return -1;
+}
+
+/* Takes a hold on socket s: NULL (EBADF) if it does not exist or is closing. */
+static struct sp_sock *hold(int s)
+{
+    struct sp_sock *sock = NULL;
+    if (s < 0 || s >= NN_MAX_SOCKETS)
+        return NULL;
+    pthread_rwlock_rdlock(&g.lock);
+    if (g.socks && (sock = g.socks[s]) != NULL) {
+        if (atomic_load(&sock->closing))
+            sock = NULL;
+        else
+            atomic_fetch_add(&sock->holds, 1);
+    }
+    pthread_rwlock_unlock(&g.lock);
+    return sock;
+}
+
+static int table_init(void)
+{
+    g.socks = calloc(NN_MAX_SOCKETS, sizeof *g.socks);
+    g.unused = malloc(NN_MAX_SOCKETS * sizeof *g.unused);
+    if (!g.socks || !g.unused) {
+        free(g.socks);
+        free(g.unused);
+        g.socks = NULL;
+        g.unused = NULL;
+        return -ENOMEM;
+    }
+    for (int i = 0; i < NN_MAX_SOCKETS; i++)
+        g.unused[i] = NN_MAX_SOCKETS - 1 - i;
+    g.nunused = NN_MAX_SOCKETS;
+    const char *pe = getenv("NN_PRINT_ERRORS");
+    sp_print_errors = pe && *pe;
+    return 0;
+}
+
+/* The last socket is gone: stop the I/O thread and free the table. oclock
+   held, table write lock not held. */
+static void table_term(void)
+{
+    sp_transports_term();
+    sp_loop_stop();
+    pthread_rwlock_wrlock(&g.lock);
+    free(g.socks);
+    free(g.unused);
+    g.socks = NULL;
+    g.unused = NULL;
+    g.nunused = 0;
+    pthread_rwlock_unlock(&g.lock);
+}
+
+int nn_socket(int domain, int protocol)
+{
+    int rc;
+    pthread_mutex_lock(&g.oclock);
+    if (g.terminated || g.terminating) {
+        rc = -ETERM;
+        goto out;
+    }
+    if (domain != AF_SP && domain != AF_SP_RAW) {
+        rc = -EAFNOSUPPORT;
+        goto out;
+    }
+    if (!g.socks && (rc = table_init()) != 0)
+        goto out;
+    if (g.nunused == 0) {
+        rc = -EMFILE;
+        goto out;
+    }
+    const struct sp_socktype *type = sp_socktype_find(domain, protocol);
+    if (!type) {
+        rc = -EINVAL;
+        goto maybe_term;
+    }
+    int id = g.unused[g.nunused - 1];
+    struct sp_sock *sock;
+    rc = sp_sock_create(&sock, type, id);
+    if (rc != 0)
+        goto maybe_term;
+    pthread_rwlock_wrlock(&g.lock);
+    g.nunused--;
+    g.socks[id] = sock;
+    g.nsocks++;
+    pthread_rwlock_unlock(&g.lock);
+    pthread_mutex_unlock(&g.oclock);
+    return id;
+maybe_term:
+    if (g.nsocks == 0 && g.socks)
+        table_term();
+out:
+    pthread_mutex_unlock(&g.oclock);
+    return fail(rc);
+}
+
+/* Closes socket s. With wait_for_oclock false the caller holds oclock. */
+static int close_socket(int s)
+{
+    struct sp_sock *sock = NULL;
+    if (s < 0 || s >= NN_MAX_SOCKETS)
+        return -EBADF;
+    /* Marking closing under the table lock orders it against hold(). */
+    pthread_rwlock_wrlock(&g.lock);
+    if (g.socks)
+        sock = g.socks[s];
+    if (!sock || atomic_load(&sock->closing)) {
+        pthread_rwlock_unlock(&g.lock);
+        return -EBADF;
+    }
+    atomic_fetch_add(&sock->holds, 1);
+    atomic_store(&sock->closing, true);
+    pthread_rwlock_unlock(&g.lock);
+
+    sp_sock_mark_closing(sock);
+    sp_sock_wait_holds(sock);
+    sp_sock_destroy(sock);
+
+    pthread_mutex_lock(&g.oclock);
+    pthread_rwlock_wrlock(&g.lock);
+    g.socks[s] = NULL;
+    g.unused[g.nunused++] = s;
+    g.nsocks--;
+    bool last = g.nsocks == 0;
+    pthread_rwlock_unlock(&g.lock);
+    if (last)
+        table_term();
+    pthread_mutex_unlock(&g.oclock);
+    return 0;
+}
+
+int nn_close(int s)
+{
+    int rc = close_socket(s);
+    return rc ? fail(rc) : 0;
+}
+
+void nn_term(void)
+{
+    pthread_mutex_lock(&g.oclock);
+    if (!g.socks) {
+        /* Nothing was ever opened (or everything is closed): libnanomsg
+           still refuses new sockets after nn_term. */
+        g.terminated = true;
+        pthread_mutex_unlock(&g.oclock);
+        return;
+    }
+    g.terminating = true;
+    pthread_mutex_unlock(&g.oclock);
+    for (int i = 0; i < NN_MAX_SOCKETS; i++)
+        close_socket(i);
+    pthread_mutex_lock(&g.oclock);
+    g.terminated = true;
+    g.terminating = false;
+    pthread_mutex_unlock(&g.oclock);
+}
+
+NN_EXPORT void nn_init(void);
+
+void nn_init(void)
+{
+    /* Exported by libnanomsg but never declared nor called: kept as a no-op so
+       that binaries resolving it still load. */
+}
+
+int nn_setsockopt(int s, int level, int option, const void *optval, size_t optvallen)
+{
+    struct sp_sock *sock = hold(s);
+    if (!sock)
+        return fail(-EBADF);
+    int rc = (!optval && optvallen) ? -EFAULT : sp_sock_setopt(sock, level, option, optval, optvallen);
+    sp_sock_rele(sock);
+    return rc ? fail(rc) : 0;
+}
+
+int nn_getsockopt(int s, int level, int option, void *optval, size_t *optvallen)
+{
+    struct sp_sock *sock = hold(s);
+    if (!sock)
+        return fail(-EBADF);
+    int rc;
+    if (!optvallen || (!optval && *optvallen))
+        rc = -EFAULT;
+    else
+        rc = sp_sock_getopt(sock, level, option, optval, optvallen);
+    sp_sock_rele(sock);
+    return rc ? fail(rc) : 0;
+}
+
+static int add_ep(int s, const char *addr, bool bind)
+{
+    struct sp_sock *sock = hold(s);
+    if (!sock)
+        return fail(-EBADF);
+    int rc = sp_sock_add_ep(sock, addr, bind);
+    sp_sock_rele(sock);
+    return rc < 0 ? fail(rc) : rc;
+}
+
+int nn_bind(int s, const char *addr)
+{
+    return add_ep(s, addr, true);
+}
+
+int nn_connect(int s, const char *addr)
+{
+    return add_ep(s, addr, false);
+}
+
+int nn_shutdown(int s, int how)
+{
+    struct sp_sock *sock = hold(s);
+    if (!sock)
+        return fail(-EBADF);
+    int rc = sp_sock_rm_ep(sock, how);
+    sp_sock_rele(sock);
+    return rc ? fail(rc) : 0;
+}
+
+int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
+{
+    struct sp_sock *sock = hold(s);
+    if (!sock)
+        return fail(-EBADF);
+    struct sp_msg msg;
+    size_t len = 0;
+    int rc = sp_msgio_build(msghdr, &msg, &len);
+    if (rc == 0) {
+        rc = sp_sock_send(sock, &msg, flags);
+        if (rc != 0)
+            sp_msgio_unbuild(msghdr, &msg);
+    }
+    sp_sock_rele(sock);
+    return rc ? fail(rc) : (int) len;
+}
+
+int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
+{
+    struct sp_sock *sock = hold(s);
+    if (!sock)
+        return fail(-EBADF);
+    int rc;
+    size_t len = 0;
+    if (!msghdr)
+        rc = -EINVAL;
+    else if (msghdr->msg_iovlen < 0)
+        rc = -EMSGSIZE;
+    else {
+        struct sp_msg msg;
+        sp_msg_init(&msg);
+        rc = sp_sock_recv(sock, &msg, flags);
+        if (rc == 0)
+            rc = sp_msgio_deliver(msghdr, &msg, &len);
+    }
+    sp_sock_rele(sock);
+    return rc ? fail(rc) : (int) len;
+}
+
+int nn_send(int s, const void *buf, size_t len, int flags)
+{
+    struct nn_iovec iov = {(void *) buf, len};
+    struct nn_msghdr hdr = {&iov, 1, NULL, 0};
+    return nn_sendmsg(s, &hdr, flags);
+}
+
+int nn_recv(int s, void *buf, size_t len, int flags)
+{
+    struct nn_iovec iov = {buf, len};
+    struct nn_msghdr hdr = {&iov, 1, NULL, 0};
+    return nn_recvmsg(s, &hdr, flags);
+}
+
+uint64_t nn_get_statistic(int s, int stat)
+{
+    struct sp_sock *sock = hold(s);
+    if (!sock) {
+        errno = EBADF;
+        return (uint64_t) -1;
+    }
+    uint64_t v = 0;
+    int rc = sp_sock_stat_get(sock, stat, &v);
+    sp_sock_rele(sock);
+    if (rc) {
+        errno = -rc;
+        return (uint64_t) -1;
+    }
+    return v;
+}
+
+/* For nn_poll and nn_device, which work through the public calls but need to
+   know a socket's type. */
+int sp_global_socktype(int s, const struct sp_socktype **type)
+{
+    struct sp_sock *sock = hold(s);
+    if (!sock)
+        return -EBADF;
+    *type = sock->type;
+    sp_sock_rele(sock);
+    return 0;
+}

@@ -1,0 +1,24 @@
+/* Conversion between the application's nn_msghdr (iovecs, NN_MSG chunks,
+   control data) and the library's sp_msg, for nn_sendmsg and nn_recvmsg. */
+#ifndef SP_MSGIO_H
+#define SP_MSGIO_H
+
+#include <nanomsg/nn.h>
+
+#include "core/msg.h"
+
+/* Builds msg from an outgoing msghdr; *len = body length. 0 or -errno
+   (EINVAL, EMSGSIZE, EFAULT, ENOMEM); on error nothing is owned by msg and
+   an NN_MSG control chunk has been freed, as libnanomsg does. */
+int sp_msgio_build(const struct nn_msghdr *hdr, struct sp_msg *msg, size_t *len);
+
+/* The send failed: give an NN_MSG body chunk back to the caller (it stays
+   theirs) and free everything else msg holds. */
+void sp_msgio_unbuild(const struct nn_msghdr *hdr, struct sp_msg *msg);
+
+/* Delivers a received msg into the application's msghdr and frees msg;
+   *len = full body length (even when the buffers were smaller). 0 or -errno
+   (the message is lost on error, as in libnanomsg). */
+int sp_msgio_deliver(struct nn_msghdr *hdr, struct sp_msg *msg, size_t *len);
+
+#endif

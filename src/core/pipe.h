@@ -1,0 +1,87 @@
+/* A pipe is one connection as a protocol sees it: something that takes and
+   gives messages. Transports implement the ops; the core attaches the pipe to
+   its socket's protocol and routes readiness signals to it. Send and recv are
+   called by the protocol with the socket lock held. */
+#ifndef SP_PIPE_H
+#define SP_PIPE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "core/msg.h"
+
+struct sp_sock;
+struct sp_ep;
+struct sp_pipe;
+
+/* Returned by send/recv when the pipe cannot take/give another message now;
+   it will signal SP_EV_OUT/SP_EV_IN when it can again. */
+#define SP_PIPE_RELEASE 1
+
+struct sp_pipe_ops {
+    /* Takes msg. 0, or SP_PIPE_RELEASE: taken, but the pipe is full now. */
+    int (*send)(struct sp_pipe *pipe, struct sp_msg *msg);
+    /* 0: msg filled and more may follow; SP_PIPE_RELEASE: msg filled and the
+       pipe is empty now; -EAGAIN: nothing to receive. */
+    int (*recv)(struct sp_pipe *pipe, struct sp_msg *msg);
+    /* The last reference is gone: free the transport object. */
+    void (*destroy)(struct sp_pipe *pipe);
+};
+
+struct sp_pipe {
+    struct sp_sock *sock;
+    const struct sp_pipe_ops *ops;
+    atomic_int refs;
+    bool attached;      /* added to the protocol (socket lock) */
+    bool accepted;      /* created by a bound endpoint (statistics) */
+    int pending;        /* signals that arrived before attach (socket lock) */
+    int sndprio;        /* 1..16, from the endpoint at creation */
+    int rcvprio;
+    int peer_protocol;  /* the peer's socket type as it announced it */
+    void *proto_data;   /* the protocol's per-pipe state */
+};
+
+/* Initialises pipe for the socket of ep; one reference, held by the caller. */
+void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp_ep *ep);
+
+/* Adds the pipe to its socket's protocol. Call without any socket lock held.
+   0; -EBADF when the socket is closing; -EISCONN or another -errno when the
+   protocol refuses the connection. */
+int sp_pipe_attach(struct sp_pipe *pipe);
+
+/* Removes it (no-op if not attached) and, if it was attached, counts the
+   statistic stat (an enum sp_stat, e.g. SP_STAT_BROKEN; -1 for none). Call
+   without any socket lock held. The socket may be freed as soon as this
+   returns (nn_close waits for its attached pipes), so a transport must not
+   touch pipe->sock afterwards. */
+void sp_pipe_detach(struct sp_pipe *pipe, int stat);
+
+/* Same, for a caller that holds the pipe's socket lock already. */
+void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat);
+
+/* Tells the protocol that pipe became readable (SP_EV_IN) or writable
+   (SP_EV_OUT). Callable from any thread holding any (or no) socket lock:
+   delivery is deferred until the caller leaves its critical section when it
+   would otherwise nest socket locks or re-enter a protocol call. */
+void sp_pipe_signal(struct sp_pipe *pipe, int ev);
+
+void sp_pipe_hold(struct sp_pipe *pipe);
+void sp_pipe_rele(struct sp_pipe *pipe);
+
+static inline int sp_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
+{
+    return pipe->ops->send(pipe, msg);
+}
+
+static inline int sp_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
+{
+    return pipe->ops->recv(pipe, msg);
+}
+
+/* Delivers signals deferred by this thread (called by sp_sock_unlock). */
+void sp_pipe_flush_deferred(void);
+
+/* True when this thread has signals waiting for delivery. */
+bool sp_pipe_has_deferred(void);
+
+#endif

@@ -1,0 +1,735 @@
+/* The socket object: options, blocking send/recv over the protocol, readiness
+   publication (NN_SNDFD/NN_RCVFD and waiting callers, only on transitions),
+   endpoints and statistics. */
+#include "core/sock.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <nanomsg/ipc.h>
+#include <nanomsg/tcp.h>
+#include <nanomsg/ws.h>
+#include <nanomsg/inproc.h>
+
+#include "core/ep.h"
+#include "core/global.h"
+#include "core/pipe.h"
+#include "transport.h"
+#include "utils/clock.h"
+#include "utils/err.h"
+
+static __thread struct sp_sock *tl_held;
+
+struct sp_sock *sp_sock_held(void)
+{
+    return tl_held;
+}
+
+static void cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
+{
+    struct sp_sock *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    pthread_mutex_init(&s->lock, NULL);
+    cond_init_monotonic(&s->cv);
+    s->type = type;
+    s->id = id;
+    s->sndfd = s->rcvfd = -1;
+    s->opt.sndbuf = 128 * 1024;
+    s->opt.rcvbuf = 128 * 1024;
+    s->opt.sndtimeo = -1;
+    s->opt.rcvtimeo = -1;
+    s->opt.reconnect_ivl = 100;
+    s->opt.reconnect_ivl_max = 0;
+    s->opt.sndprio = 8;
+    s->opt.rcvprio = 8;
+    s->opt.ipv4only = 1;
+    s->opt.rcvmaxsize = 1024 * 1024;
+    s->opt.maxttl = 8;
+    s->opt.tcp_nodelay = 0;
+    s->opt.ws_msg_type = NN_WS_MSG_TYPE_BINARY;
+    s->opt.ipc_outbufsz = 4096;
+    s->opt.ipc_inbufsz = 4096;
+    snprintf(s->name, sizeof s->name, "%d", id);
+    sp_list_init(&s->eps);
+    atomic_init(&s->closing, false);
+    atomic_init(&s->holds, 0);
+    for (int i = 0; i < SP_STAT_COUNT; i++)
+        atomic_init(&s->stats[i], 0);
+    int rc = type->ops->init(s);
+    if (rc != 0) {
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return rc;
+    }
+    s->events = type->ops->events(s);
+    *out = s;
+    return 0;
+}
+
+/* ---- readiness ---- */
+
+static void efd_set(int fd, bool on)
+{
+    if (fd < 0)
+        return;
+    if (on) {
+        uint64_t one = 1;
+        ssize_t rc = write(fd, &one, sizeof one);
+        (void) rc;
+    } else {
+        uint64_t v;
+        ssize_t rc = read(fd, &v, sizeof v);
+        (void) rc;
+    }
+}
+
+static int sock_events(struct sp_sock *s)
+{
+    if (atomic_load_explicit(&s->closing, memory_order_relaxed))
+        return 0;
+    int ev = s->type->ops->events(s);
+    if (s->type->flags & SP_SOCKTYPE_NOSEND)
+        ev &= ~SP_EV_OUT;
+    if (s->type->flags & SP_SOCKTYPE_NORECV)
+        ev &= ~SP_EV_IN;
+    return ev;
+}
+
+/* Publishes transitions of the readiness state. Lock held. */
+static void publish(struct sp_sock *s)
+{
+    int ev = sock_events(s);
+    int changed = ev ^ s->events;
+    if (!changed)
+        return;
+    if (changed & SP_EV_IN)
+        efd_set(s->rcvfd, ev & SP_EV_IN);
+    if (changed & SP_EV_OUT)
+        efd_set(s->sndfd, ev & SP_EV_OUT);
+    if ((ev & ~s->events) && s->waiters)
+        pthread_cond_broadcast(&s->cv);
+    s->events = ev;
+}
+
+void sp_sock_lock(struct sp_sock *sock)
+{
+    SP_ASSERT(tl_held == NULL);
+    pthread_mutex_lock(&sock->lock);
+    tl_held = sock;
+}
+
+void sp_sock_unlock(struct sp_sock *sock)
+{
+    publish(sock);
+    tl_held = NULL;
+    pthread_mutex_unlock(&sock->lock);
+    sp_pipe_flush_deferred();
+}
+
+void sp_sock_mark_closing(struct sp_sock *sock)
+{
+    sp_sock_lock(sock);
+    atomic_store(&sock->closing, true);
+    pthread_cond_broadcast(&sock->cv);
+    /* Wake pollers: both fds become readable, then stay so until closed. */
+    efd_set(sock->sndfd, true);
+    efd_set(sock->rcvfd, true);
+    sock->events = SP_EV_IN | SP_EV_OUT;
+    tl_held = NULL;
+    pthread_mutex_unlock(&sock->lock);
+    sp_pipe_flush_deferred();
+}
+
+void sp_sock_rele(struct sp_sock *sock)
+{
+    atomic_fetch_sub(&sock->holds, 1);
+    if (atomic_load(&sock->closing)) {
+        pthread_mutex_lock(&sock->lock);
+        pthread_cond_broadcast(&sock->cv);
+        pthread_mutex_unlock(&sock->lock);
+    }
+}
+
+void sp_sock_wait_holds(struct sp_sock *sock)
+{
+    pthread_mutex_lock(&sock->lock);
+    while (atomic_load(&sock->holds) > 1)
+        pthread_cond_wait(&sock->cv, &sock->lock);
+    pthread_mutex_unlock(&sock->lock);
+}
+
+void sp_sock_destroy(struct sp_sock *sock)
+{
+    /* Stop every endpoint; they report back through sp_ep_stopped. */
+    for (;;) {
+        struct sp_ep *victim = NULL;
+        pthread_mutex_lock(&sock->lock);
+        sp_list_foreach(&sock->eps, it) {
+            struct sp_ep *ep = sp_cont(it, struct sp_ep, item);
+            if (!ep->stopping) {
+                ep->stopping = true;
+                victim = ep;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&sock->lock);
+        if (!victim)
+            break;
+        victim->ops->stop(victim);
+    }
+    /* Inproc pipes of other sockets' endpoints may still be attached here:
+       wait until their owners detached them too. */
+    pthread_mutex_lock(&sock->lock);
+    while (!sp_list_empty(&sock->eps) || sock->npipes > 0)
+        pthread_cond_wait(&sock->cv, &sock->lock);
+    pthread_mutex_unlock(&sock->lock);
+
+    sock->type->ops->term(sock);
+    if (sock->sndfd >= 0)
+        close(sock->sndfd);
+    if (sock->rcvfd >= 0)
+        close(sock->rcvfd);
+    pthread_cond_destroy(&sock->cv);
+    pthread_mutex_destroy(&sock->lock);
+    free(sock);
+}
+
+/* ---- blocking send/recv ---- */
+
+/* Waits for a readiness change until the absolute deadline (0 = none).
+   Lock held. -ETIMEDOUT when the deadline passed. */
+static int wait_change(struct sp_sock *s, uint64_t deadline)
+{
+    int rc = 0;
+    s->waiters++;
+    if (deadline == 0) {
+        pthread_cond_wait(&s->cv, &s->lock);
+    } else {
+        uint64_t now = sp_clock_ms();
+        if (now >= deadline) {
+            rc = -ETIMEDOUT;
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t left = deadline - now;
+            ts.tv_sec += (time_t) (left / 1000);
+            ts.tv_nsec += (long) (left % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->cv, &s->lock, &ts);
+        }
+    }
+    s->waiters--;
+    return rc;
+}
+
+static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
+{
+    int timeo = send ? s->opt.sndtimeo : s->opt.rcvtimeo;
+    uint64_t deadline = 0;
+    int rc;
+    /* The protocol takes the message on success: measure it first. */
+    size_t len = send ? sp_msg_bodylen(msg) : 0;
+    sp_sock_lock(s);
+    for (;;) {
+        if (atomic_load_explicit(&s->closing, memory_order_relaxed)) {
+            rc = -EBADF;
+            break;
+        }
+        s->in_proto++;
+        rc = send ? s->type->ops->send(s, msg) : s->type->ops->recv(s, msg);
+        s->in_proto--;
+        if (rc != -EAGAIN || (flags & NN_DONTWAIT))
+            break;
+        if (sp_pipe_has_deferred()) {
+            /* Signals we caused must reach their sockets before we sleep. */
+            sp_sock_unlock(s);
+            sp_sock_lock(s);
+            continue;
+        }
+        if (timeo == 0) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        if (timeo > 0 && deadline == 0)
+            deadline = sp_clock_ms() + (uint64_t) timeo;
+        publish(s);
+        int ev = send ? SP_EV_OUT : SP_EV_IN;
+        if (s->events & ev)
+            continue; /* became ready meanwhile */
+        if (wait_change(s, deadline) != 0) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+    }
+    sp_sock_unlock(s);
+    if (rc == 0) {
+        if (!send)
+            len = sp_msg_bodylen(msg);
+        if (send) {
+            sp_sock_stat_add(s, SP_STAT_MESSAGES_SENT, 1);
+            sp_sock_stat_add(s, SP_STAT_BYTES_SENT, (int64_t) len);
+        } else {
+            sp_sock_stat_add(s, SP_STAT_MESSAGES_RECEIVED, 1);
+            sp_sock_stat_add(s, SP_STAT_BYTES_RECEIVED, (int64_t) len);
+        }
+    }
+    return rc;
+}
+
+int sp_sock_send(struct sp_sock *sock, struct sp_msg *msg, int flags)
+{
+    if (sock->type->flags & SP_SOCKTYPE_NOSEND)
+        return -ENOTSUP;
+    return xfer(sock, msg, flags, true);
+}
+
+int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags)
+{
+    if (sock->type->flags & SP_SOCKTYPE_NORECV)
+        return -ENOTSUP;
+    return xfer(sock, msg, flags, false);
+}
+
+/* ---- options ---- */
+
+static int get_int(const void *val, size_t len, int *out)
+{
+    if (len != sizeof(int))
+        return -EINVAL;
+    memcpy(out, val, sizeof(int));
+    return 0;
+}
+
+static int efd_get(struct sp_sock *s, int *fdp, int ev)
+{
+    if (*fdp < 0) {
+        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0)
+            return errno == ENFILE ? -EMFILE : -errno;
+        *fdp = fd;
+        if (s->events & ev)
+            efd_set(fd, true);
+    }
+    return *fdp;
+}
+
+int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, size_t len)
+{
+    int v = 0;
+    int rc;
+    if (level > NN_SOL_SOCKET) {
+        if (level != s->type->protocol || !s->type->ops->setopt)
+            return -ENOPROTOOPT;
+        sp_sock_lock(s);
+        s->in_proto++;
+        rc = s->type->ops->setopt(s, option, val, len);
+        s->in_proto--;
+        sp_sock_unlock(s);
+        return rc;
+    }
+    if (level < NN_SOL_SOCKET) {
+        sp_sock_lock(s);
+        rc = -ENOPROTOOPT;
+        switch (level) {
+        case NN_TCP:
+            if (option == NN_TCP_NODELAY) {
+                rc = get_int(val, len, &v);
+                if (rc == 0 && v != 0 && v != 1)
+                    rc = -EINVAL;
+                if (rc == 0)
+                    s->opt.tcp_nodelay = v;
+            }
+            break;
+        case NN_WS:
+            if (option == NN_WS_MSG_TYPE) {
+                rc = get_int(val, len, &v);
+                if (rc == 0 && v != NN_WS_MSG_TYPE_TEXT && v != NN_WS_MSG_TYPE_BINARY)
+                    rc = -EINVAL;
+                if (rc == 0)
+                    s->opt.ws_msg_type = v;
+            }
+            break;
+        case NN_IPC:
+            if (option == NN_IPC_SEC_ATTR) {
+                /* Windows only in effect; libnanomsg keeps the pointer itself. */
+                rc = len < sizeof(int) ? -EINVAL : 0;
+                if (rc == 0)
+                    s->opt.ipc_sec_attr = (void *) val;
+            } else if (option == NN_IPC_OUTBUFSZ || option == NN_IPC_INBUFSZ) {
+                rc = get_int(val, len, &v);
+                if (rc == 0 && v <= 0)
+                    rc = -EINVAL;
+                if (rc == 0)
+                    *(option == NN_IPC_OUTBUFSZ ? &s->opt.ipc_outbufsz : &s->opt.ipc_inbufsz) = v;
+            }
+            break;
+        default:
+            break;
+        }
+        sp_sock_unlock(s);
+        return rc;
+    }
+    if (option == NN_SOCKET_NAME) {
+        if (len > 63)
+            return -EINVAL;
+        sp_sock_lock(s);
+        if (len)
+            memcpy(s->name, val, len);
+        s->name[len] = 0;
+        sp_sock_unlock(s);
+        return 0;
+    }
+    /* libnanomsg checks the size before it looks the option up. */
+    if (get_int(val, len, &v) != 0)
+        return -EINVAL;
+    int *dst = NULL;
+    switch (option) {
+    case NN_LINGER:
+        return 0; /* accepted and ignored, as in libnanomsg */
+    case NN_SNDBUF:
+        if (v <= 0)
+            return -EINVAL;
+        dst = &s->opt.sndbuf;
+        break;
+    case NN_RCVBUF:
+        if (v <= 0)
+            return -EINVAL;
+        dst = &s->opt.rcvbuf;
+        break;
+    case NN_RCVMAXSIZE:
+        if (v < -1)
+            return -EINVAL;
+        dst = &s->opt.rcvmaxsize;
+        break;
+    case NN_SNDTIMEO:
+        dst = &s->opt.sndtimeo;
+        break;
+    case NN_RCVTIMEO:
+        dst = &s->opt.rcvtimeo;
+        break;
+    case NN_RECONNECT_IVL:
+        if (v < 0)
+            return -EINVAL;
+        dst = &s->opt.reconnect_ivl;
+        break;
+    case NN_RECONNECT_IVL_MAX:
+        if (v < 0)
+            return -EINVAL;
+        dst = &s->opt.reconnect_ivl_max;
+        break;
+    case NN_SNDPRIO:
+        if (v < 1 || v > 16)
+            return -EINVAL;
+        dst = &s->opt.sndprio;
+        break;
+    case NN_RCVPRIO:
+        if (v < 1 || v > 16)
+            return -EINVAL;
+        dst = &s->opt.rcvprio;
+        break;
+    case NN_IPV4ONLY:
+        if (v != 0 && v != 1)
+            return -EINVAL;
+        dst = &s->opt.ipv4only;
+        break;
+    case NN_MAXTTL:
+        if (v < 1 || v > 255)
+            return -EINVAL;
+        dst = &s->opt.maxttl;
+        break;
+    default:
+        return -ENOPROTOOPT;
+    }
+    sp_sock_lock(s);
+    *dst = v;
+    sp_sock_unlock(s);
+    return 0;
+}
+
+static void put_int(void *val, size_t *len, int v)
+{
+    memcpy(val, &v, *len < sizeof(int) ? *len : sizeof(int));
+    *len = sizeof(int);
+}
+
+int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *len)
+{
+    int v;
+    int rc = 0;
+    if (level > NN_SOL_SOCKET) {
+        if (level != s->type->protocol || !s->type->ops->getopt)
+            return -ENOPROTOOPT;
+        sp_sock_lock(s);
+        s->in_proto++;
+        rc = s->type->ops->getopt(s, option, val, len);
+        s->in_proto--;
+        sp_sock_unlock(s);
+        return rc;
+    }
+    sp_sock_lock(s);
+    if (level < NN_SOL_SOCKET) {
+        switch (level) {
+        case NN_TCP:
+            if (option != NN_TCP_NODELAY)
+                goto noopt;
+            put_int(val, len, s->opt.tcp_nodelay);
+            break;
+        case NN_WS:
+            if (option != NN_WS_MSG_TYPE)
+                goto noopt;
+            put_int(val, len, s->opt.ws_msg_type);
+            break;
+        case NN_IPC:
+            if (option == NN_IPC_SEC_ATTR) {
+                void *p = s->opt.ipc_sec_attr;
+                memcpy(val, &p, *len < sizeof p ? *len : sizeof p);
+                *len = sizeof p;
+            } else if (option == NN_IPC_OUTBUFSZ) {
+                put_int(val, len, s->opt.ipc_outbufsz);
+            } else if (option == NN_IPC_INBUFSZ) {
+                put_int(val, len, s->opt.ipc_inbufsz);
+            } else {
+                goto noopt;
+            }
+            break;
+        default:
+            goto noopt;
+        }
+        sp_sock_unlock(s);
+        return 0;
+    }
+    switch (option) {
+    case NN_DOMAIN:
+        v = s->type->domain;
+        break;
+    case NN_PROTOCOL:
+        v = s->type->protocol;
+        break;
+    case NN_LINGER:
+        v = 0;
+        break;
+    case NN_SNDBUF:
+        v = s->opt.sndbuf;
+        break;
+    case NN_RCVBUF:
+        v = s->opt.rcvbuf;
+        break;
+    case NN_RCVMAXSIZE:
+        v = s->opt.rcvmaxsize;
+        break;
+    case NN_SNDTIMEO:
+        v = s->opt.sndtimeo;
+        break;
+    case NN_RCVTIMEO:
+        v = s->opt.rcvtimeo;
+        break;
+    case NN_RECONNECT_IVL:
+        v = s->opt.reconnect_ivl;
+        break;
+    case NN_RECONNECT_IVL_MAX:
+        v = s->opt.reconnect_ivl_max;
+        break;
+    case NN_SNDPRIO:
+        v = s->opt.sndprio;
+        break;
+    case NN_RCVPRIO:
+        v = s->opt.rcvprio;
+        break;
+    case NN_IPV4ONLY:
+        v = s->opt.ipv4only;
+        break;
+    case NN_MAXTTL:
+        v = s->opt.maxttl;
+        break;
+    case NN_SNDFD:
+        if (s->type->flags & SP_SOCKTYPE_NOSEND)
+            goto noopt;
+        rc = v = efd_get(s, &s->sndfd, SP_EV_OUT);
+        break;
+    case NN_RCVFD:
+        if (s->type->flags & SP_SOCKTYPE_NORECV)
+            goto noopt;
+        rc = v = efd_get(s, &s->rcvfd, SP_EV_IN);
+        break;
+    case NN_SOCKET_NAME:
+        strncpy(val, s->name, *len);
+        *len = strlen(s->name);
+        sp_sock_unlock(s);
+        return 0;
+    default:
+        goto noopt;
+    }
+    if (rc < 0) {
+        sp_sock_unlock(s);
+        return rc;
+    }
+    put_int(val, len, v);
+    sp_sock_unlock(s);
+    return 0;
+noopt:
+    sp_sock_unlock(s);
+    return -ENOPROTOOPT;
+}
+
+/* ---- endpoints ---- */
+
+int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
+{
+    if (!addr)
+        return -EINVAL;
+    size_t len = strlen(addr);
+    if (len >= NN_SOCKADDR_MAX)
+        return -ENAMETOOLONG;
+    const char *colon = strchr(addr, ':');
+    if (!colon || colon[1] != '/' || colon[2] != '/')
+        return -EINVAL;
+    const struct sp_transport *tp = sp_transport_find(addr, (size_t) (colon - addr));
+    if (!tp)
+        return -EPROTONOSUPPORT;
+
+    struct sp_ep *ep = calloc(1, sizeof *ep);
+    if (!ep)
+        return -ENOMEM;
+    ep->sock = s;
+    ep->bound = bind;
+    ep->tp = tp;
+    memcpy(ep->addr, colon + 3, len - (size_t) (colon + 3 - addr) + 1);
+    sp_sock_lock(s);
+    ep->sndprio = s->opt.sndprio;
+    ep->rcvprio = s->opt.rcvprio;
+    ep->ipv4only = s->opt.ipv4only;
+    ep->sndbuf = s->opt.sndbuf;
+    ep->rcvbuf = s->opt.rcvbuf;
+    ep->rcvmaxsize = s->opt.rcvmaxsize;
+    ep->reconnect_ivl = s->opt.reconnect_ivl;
+    ep->reconnect_ivl_max = s->opt.reconnect_ivl_max;
+    ep->tcp_nodelay = s->opt.tcp_nodelay;
+    ep->ws_msg_type = s->opt.ws_msg_type;
+    /* On the list before the transport starts, so that nn_close finds it. */
+    sp_list_push_back(&s->eps, &ep->item);
+    sp_sock_unlock(s);
+
+    int rc = bind ? tp->bind(ep) : tp->connect(ep);
+
+    sp_sock_lock(s);
+    if (rc != 0) {
+        sp_list_remove(&ep->item);
+        sp_sock_unlock(s);
+        free(ep);
+        return rc;
+    }
+    ep->eid = ++s->next_eid;
+    rc = ep->eid;
+    sp_sock_unlock(s);
+    return rc;
+}
+
+int sp_sock_rm_ep(struct sp_sock *s, int eid)
+{
+    struct sp_ep *victim = NULL;
+    sp_sock_lock(s);
+    sp_list_foreach(&s->eps, it) {
+        struct sp_ep *ep = sp_cont(it, struct sp_ep, item);
+        if (ep->eid == eid && eid > 0 && !ep->stopping) {
+            ep->stopping = true;
+            victim = ep;
+            break;
+        }
+    }
+    sp_sock_unlock(s);
+    if (!victim)
+        return -EINVAL;
+    victim->ops->stop(victim);
+    return 0;
+}
+
+void sp_ep_set_error(struct sp_ep *ep, int err)
+{
+    struct sp_sock *s = ep->sock;
+    pthread_mutex_lock(&s->lock);
+    int old = ep->last_error;
+    if (old == err) {
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    ep->last_error = err;
+    if (!old && err)
+        sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, 1);
+    else if (old && !err)
+        sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
+    if (err && sp_print_errors)
+        fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s\n", s->name, ep->addr, nn_strerror(err));
+    pthread_mutex_unlock(&s->lock);
+}
+
+void sp_ep_stopped(struct sp_ep *ep)
+{
+    struct sp_sock *s = ep->sock;
+    pthread_mutex_lock(&s->lock);
+    if (ep->last_error)
+        sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
+    sp_list_remove(&ep->item);
+    free(ep);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void sp_ep_stat(struct sp_ep *ep, int stat, int delta)
+{
+    sp_sock_stat_add(ep->sock, (enum sp_stat) stat, delta);
+}
+
+/* ---- statistics ---- */
+
+int sp_sock_stat_get(struct sp_sock *s, int stat, uint64_t *value)
+{
+    enum sp_stat slot;
+    switch (stat) {
+    case NN_STAT_ESTABLISHED_CONNECTIONS: slot = SP_STAT_ESTABLISHED; break;
+    case NN_STAT_ACCEPTED_CONNECTIONS: slot = SP_STAT_ACCEPTED; break;
+    case NN_STAT_DROPPED_CONNECTIONS: slot = SP_STAT_DROPPED; break;
+    case NN_STAT_BROKEN_CONNECTIONS: slot = SP_STAT_BROKEN; break;
+    case NN_STAT_CONNECT_ERRORS: slot = SP_STAT_CONNECT_ERRORS; break;
+    case NN_STAT_BIND_ERRORS: slot = SP_STAT_BIND_ERRORS; break;
+    case NN_STAT_ACCEPT_ERRORS: slot = SP_STAT_ACCEPT_ERRORS; break;
+    case NN_STAT_CURRENT_CONNECTIONS: slot = SP_STAT_CURRENT_CONNECTIONS; break;
+    case NN_STAT_INPROGRESS_CONNECTIONS: slot = SP_STAT_INPROGRESS; break;
+    case NN_STAT_CURRENT_EP_ERRORS: slot = SP_STAT_CURRENT_EP_ERRORS; break;
+    case NN_STAT_MESSAGES_SENT: slot = SP_STAT_MESSAGES_SENT; break;
+    case NN_STAT_MESSAGES_RECEIVED: slot = SP_STAT_MESSAGES_RECEIVED; break;
+    case NN_STAT_BYTES_SENT: slot = SP_STAT_BYTES_SENT; break;
+    case NN_STAT_BYTES_RECEIVED: slot = SP_STAT_BYTES_RECEIVED; break;
+    case NN_STAT_CURRENT_SND_PRIORITY: {
+        int prio = -1;
+        sp_sock_lock(s);
+        if (s->type->ops->current_sndprio)
+            prio = s->type->ops->current_sndprio(s);
+        sp_sock_unlock(s);
+        *value = (uint64_t) (int64_t) prio;
+        return 0;
+    }
+    default:
+        return -EINVAL;
+    }
+    *value = atomic_load_explicit(&s->stats[slot], memory_order_relaxed);
+    return 0;
+}

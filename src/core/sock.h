@@ -1,0 +1,125 @@
+/* The socket object behind an nn_* socket id: options, protocol state, the
+   endpoints, blocking send/recv with deadlines, readiness fds and statistics.
+   One mutex (the socket lock) guards the protocol and every attached pipe. */
+#ifndef SP_SOCK_H
+#define SP_SOCK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nanomsg/nn.h>
+
+#include "core/msg.h"
+#include "protocol.h"
+#include "utils/list.h"
+
+/* Statistics slots (public ids are mapped in sock.c). */
+enum sp_stat {
+    SP_STAT_ESTABLISHED,
+    SP_STAT_ACCEPTED,
+    SP_STAT_DROPPED,
+    SP_STAT_BROKEN,
+    SP_STAT_CONNECT_ERRORS,
+    SP_STAT_BIND_ERRORS,
+    SP_STAT_ACCEPT_ERRORS,
+    SP_STAT_CURRENT_CONNECTIONS,
+    SP_STAT_INPROGRESS,
+    SP_STAT_CURRENT_EP_ERRORS,
+    SP_STAT_MESSAGES_SENT,
+    SP_STAT_MESSAGES_RECEIVED,
+    SP_STAT_BYTES_SENT,
+    SP_STAT_BYTES_RECEIVED,
+    SP_STAT_COUNT
+};
+
+/* Socket options at the NN_SOL_SOCKET and transport levels. */
+struct sp_sockopts {
+    int sndbuf;
+    int rcvbuf;
+    int sndtimeo;
+    int rcvtimeo;
+    int reconnect_ivl;
+    int reconnect_ivl_max;
+    int sndprio;
+    int rcvprio;
+    int ipv4only;
+    int rcvmaxsize;
+    int maxttl;
+    int tcp_nodelay;
+    int ws_msg_type;
+    int ipc_outbufsz;
+    int ipc_inbufsz;
+    void *ipc_sec_attr;
+};
+
+struct sp_sock {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;          /* readiness changes, closing, endpoint stops */
+    const struct sp_socktype *type;
+    void *proto;                /* protocol state */
+    int id;
+    int in_proto;               /* depth of protocol calls (lock held) */
+    struct sp_sockopts opt;
+    char name[64];
+    int events;                 /* SP_EV_* last published */
+    int sndfd;                  /* eventfds for NN_SNDFD/NN_RCVFD, -1 until asked */
+    int rcvfd;
+    int waiters;                /* threads waiting on cv for readiness */
+    atomic_bool closing;
+    atomic_int holds;           /* API calls in progress (+1 for nn_close itself) */
+    struct sp_list eps;
+    int next_eid;
+    int npipes;                 /* attached pipes; nn_close waits for 0 */
+    _Atomic uint64_t stats[SP_STAT_COUNT];
+};
+
+/* Creates a socket of the given type: 0 or -errno. */
+int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id);
+
+/* Stops every endpoint, waits for them and for the other callers (holds must
+   have dropped to the caller's own), then frees the socket. */
+void sp_sock_destroy(struct sp_sock *sock);
+
+/* Marks the socket closing: blocked callers wake up with EBADF, pollers on
+   NN_SNDFD/NN_RCVFD wake up. */
+void sp_sock_mark_closing(struct sp_sock *sock);
+
+/* Waits until only the caller's own hold is left. */
+void sp_sock_wait_holds(struct sp_sock *sock);
+
+/* Drops a hold taken by the socket table; wakes nn_close when it waits. */
+void sp_sock_rele(struct sp_sock *sock);
+
+/* Takes the socket lock. */
+void sp_sock_lock(struct sp_sock *sock);
+/* Publishes readiness transitions (eventfds, blocked callers), releases the
+   lock and delivers pipe signals deferred inside the critical section. */
+void sp_sock_unlock(struct sp_sock *sock);
+
+/* The socket whose lock this thread holds, or NULL. */
+struct sp_sock *sp_sock_held(void);
+
+int sp_sock_setopt(struct sp_sock *sock, int level, int option, const void *val, size_t len);
+int sp_sock_getopt(struct sp_sock *sock, int level, int option, void *val, size_t *len);
+
+/* Blocking send/recv honouring NN_DONTWAIT, timeouts and closing. On 0, send
+   took msg / recv filled msg. */
+int sp_sock_send(struct sp_sock *sock, struct sp_msg *msg, int flags);
+int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags);
+
+/* nn_bind / nn_connect: the endpoint id or -errno. */
+int sp_sock_add_ep(struct sp_sock *sock, const char *addr, bool bind);
+/* nn_shutdown: 0 or -EINVAL. */
+int sp_sock_rm_ep(struct sp_sock *sock, int eid);
+
+static inline void sp_sock_stat_add(struct sp_sock *sock, enum sp_stat s, int64_t delta)
+{
+    atomic_fetch_add_explicit(&sock->stats[s], (uint64_t) delta, memory_order_relaxed);
+}
+
+/* The public statistic id's value: 0 or -EINVAL. */
+int sp_sock_stat_get(struct sp_sock *sock, int stat, uint64_t *value);
+
+#endif

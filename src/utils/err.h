@@ -1,0 +1,22 @@
+/* Internal invariant checks. SP_ASSERT guards states that no caller argument and
+   no peer byte can produce; it prints where and aborts, like any assertion. It
+   must never be used to validate input: input errors return -errno. */
+#ifndef SP_ERR_H
+#define SP_ERR_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SP_ASSERT(cond)                                                        \
+    do {                                                                       \
+        if (__builtin_expect(!(cond), 0)) {                                    \
+            fprintf(stderr, "nanosp: internal invariant failed: %s (%s:%d)\n", \
+                    #cond, __FILE__, __LINE__);                                \
+            abort();                                                           \
+        }                                                                      \
+    } while (0)
+
+#define SP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SP_LIKELY(x) __builtin_expect(!!(x), 1)
+
+#endif

@@ -1,0 +1,165 @@
+/* nn_close while other threads are blocked in the socket: they wake with
+   EBADF; closing never lingers on unsent data.
+   (nn_close also waits until those threads have released the socket, but
+   that is not observable without a race: the release happens inside the
+   woken call just before it returns, so these tests only require the call
+   to return promptly after nn_close.) */
+#include "apitest.h"
+
+#include <nanomsg/pair.h>
+#include <nanomsg/pipeline.h>
+
+/* Closes s while blk is parked in a call on it and checks both sides. */
+static void close_and_check_woken(int s, tu_thread *t, struct api_blocked *blk)
+{
+    assert_int_equal(nn_close(s), 0);
+    assert_true(tu_wait_until(api_blocked_is_done, blk, API_DEADLINE_MS));
+    tu_thread_join(t);
+    assert_int_equal(blk->rc, -1);
+    assert_int_equal(blk->err, EBADF);
+}
+
+static void test_close_wakes_blocked_recv_with_ebadf(void **state)
+{
+    (void) state;
+    int s = api_socket(AF_SP, NN_PAIR);
+    api_set_int(s, NN_SOL_SOCKET, NN_RCVTIMEO, 30000);
+    tu_thread t;
+    struct api_blocked blk;
+    api_blocked_start(&t, &blk, s, API_OP_RECV);
+    close_and_check_woken(s, &t, &blk);
+}
+
+static void test_close_wakes_blocked_recv_without_timeout_with_ebadf(void **state)
+{
+    (void) state;
+    int s = api_socket(AF_SP, NN_PULL);
+    tu_thread t;
+    struct api_blocked blk;
+    api_blocked_start(&t, &blk, s, API_OP_RECV);
+    close_and_check_woken(s, &t, &blk);
+}
+
+static void test_close_wakes_blocked_send_with_ebadf(void **state)
+{
+    (void) state;
+    int s = api_socket(AF_SP, NN_PUSH);
+    api_set_int(s, NN_SOL_SOCKET, NN_SNDTIMEO, 30000);
+    tu_thread t;
+    struct api_blocked blk;
+    api_blocked_start(&t, &blk, s, API_OP_SEND);
+    close_and_check_woken(s, &t, &blk);
+}
+
+static void test_close_wakes_send_blocked_on_full_peer_with_ebadf(void **state)
+{
+    (void) state;
+    char addr[64];
+    api_inproc_addr(addr, sizeof addr);
+    int push = api_socket(AF_SP, NN_PUSH);
+    int pull = api_socket(AF_SP, NN_PULL);
+    api_set_int(pull, NN_SOL_SOCKET, NN_RCVBUF, 100);
+    assert_nn_ok(nn_bind(pull, addr));
+    assert_nn_ok(nn_connect(push, addr));
+    api_set_int(push, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
+    /* Fill the connection until a send would block. */
+    int n = 0;
+    while (n < 1000 && nn_send(push, "0123456789", 10, NN_DONTWAIT) == 10)
+        n++;
+    assert_true(n > 0 && n < 1000);
+    api_set_int(push, NN_SOL_SOCKET, NN_SNDTIMEO, 30000);
+    tu_thread t;
+    struct api_blocked blk;
+    api_blocked_start(&t, &blk, push, API_OP_SEND);
+    close_and_check_woken(push, &t, &blk);
+}
+
+static void test_close_wakes_several_blocked_receivers(void **state)
+{
+    (void) state;
+    int s = api_socket(AF_SP, NN_PULL);
+    tu_thread t[3];
+    struct api_blocked blk[3];
+    for (int i = 0; i < 3; i++)
+        api_blocked_start(&t[i], &blk[i], s, API_OP_RECV);
+    assert_int_equal(nn_close(s), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_true(tu_wait_until(api_blocked_is_done, &blk[i], API_DEADLINE_MS));
+        tu_thread_join(&t[i]);
+        assert_int_equal(blk[i].rc, -1);
+        assert_int_equal(blk[i].err, EBADF);
+    }
+}
+
+static void test_close_of_one_socket_leaves_blocked_call_on_another(void **state)
+{
+    (void) state;
+    int a, b;
+    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    int other = api_socket(AF_SP, NN_PAIR);
+    api_set_int(b, NN_SOL_SOCKET, NN_RCVTIMEO, 30000);
+    tu_thread t;
+    struct api_blocked blk;
+    api_blocked_start(&t, &blk, b, API_OP_RECV);
+    assert_int_equal(nn_close(other), 0);
+    assert_false(api_blocked_is_done(&blk));
+    /* It still works normally. */
+    api_set_int(a, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
+    api_send_str(a, "alive");
+    assert_true(tu_wait_until(api_blocked_is_done, &blk, API_DEADLINE_MS));
+    tu_thread_join(&t);
+    assert_int_equal(blk.rc, 5);
+    assert_memory_equal(blk.buf, "alive", 5);
+}
+
+static void test_close_with_queued_messages_returns_promptly_despite_linger(void **state)
+{
+    (void) state;
+    char url[64];
+    tu_tcp_url(url, sizeof url, tu_free_port());
+    int push = api_socket(AF_SP, NN_PUSH);
+    int pull = api_socket(AF_SP, NN_PULL);
+    api_set_int(push, NN_SOL_SOCKET, NN_LINGER, 10000);
+    api_set_int(pull, NN_SOL_SOCKET, NN_RCVBUF, 1024);
+    api_set_int(push, NN_SOL_SOCKET, NN_SNDBUF, 1024);
+    assert_nn_ok(nn_bind(pull, url));
+    assert_nn_ok(nn_connect(push, url));
+    api_set_int(push, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
+    /* Back the connection up: the receiver never reads. */
+    static char big[65536];
+    assert_int_equal(nn_send(push, big, sizeof big, 0), (int) sizeof big);
+    int n = 0;
+    while (n < 100 && nn_send(push, big, sizeof big, NN_DONTWAIT) >= 0)
+        n++;
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(nn_close(push), 0);
+    assert_true(tu_now_ms() - t0 < 5000);
+}
+
+static void test_send_and_recv_on_closed_id_fail_with_ebadf(void **state)
+{
+    (void) state;
+    int a, b;
+    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    assert_int_equal(nn_close(b), 0);
+    char buf[4];
+    assert_nn_fail(nn_send(b, "x", 1, 0), EBADF);
+    assert_nn_fail(nn_recv(b, buf, sizeof buf, 0), EBADF);
+    /* The peer sees no error, only that nobody receives. */
+    assert_nn_fail(nn_send(a, "x", 1, NN_DONTWAIT), EAGAIN);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        api_test(test_close_wakes_blocked_recv_with_ebadf),
+        api_test(test_close_wakes_blocked_recv_without_timeout_with_ebadf),
+        api_test(test_close_wakes_blocked_send_with_ebadf),
+        api_test(test_close_wakes_send_blocked_on_full_peer_with_ebadf),
+        api_test(test_close_wakes_several_blocked_receivers),
+        api_test(test_close_of_one_socket_leaves_blocked_call_on_another),
+        api_test(test_close_with_queued_messages_returns_promptly_despite_linger),
+        api_test(test_send_and_recv_on_closed_id_fail_with_ebadf),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,333 @@
+/* nn_term: wakes every blocked call with EBADF and is permanent: nn_socket fails with ETERM from then on and old ids
+   give EBADF. Because it cannot be undone, each test runs its scenario in a
+   forked child (the parent never touches the library) and checks its exit. */
+#include "apitest.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <nanomsg/pair.h>
+#include <nanomsg/pipeline.h>
+
+/* Inside the child: report the first broken expectation and exit non-zero.
+   (cmocka's own asserts must not be used there: they would unwind into the
+   child's copy of the test runner.) */
+#define CHILD_CHECK(cond) \
+    do { \
+        if (!(cond)) { \
+            fprintf(stderr, "%s:%d: child check failed: %s (errno %d: %s)\n", \
+                    __FILE__, __LINE__, #cond, errno, nn_strerror(errno)); \
+            fflush(stderr); \
+            _exit(1); \
+        } \
+    } while (0)
+
+#define CHILD_FAILS_WITH(expr, err) \
+    do { \
+        errno = 0; \
+        int rc_ = (int) (expr); \
+        int e_ = errno; \
+        if (rc_ != -1 || e_ != (err)) { \
+            fprintf(stderr, "%s:%d: %s: rc=%d errno=%d (%s), want -1 errno=%d (%s)\n", \
+                    __FILE__, __LINE__, #expr, rc_, e_, nn_strerror(e_), (err), \
+                    nn_strerror(err)); \
+            fflush(stderr); \
+            _exit(1); \
+        } \
+    } while (0)
+
+struct child_wait {
+    pid_t pid;
+    int status;
+    bool exited;
+};
+
+static bool child_exited(void *arg)
+{
+    struct child_wait *w = arg;
+    if (!w->exited && waitpid(w->pid, &w->status, WNOHANG) == w->pid)
+        w->exited = true;
+    return w->exited;
+}
+
+/* Runs scenario() in a child process and fails the test unless it exits 0
+   within the deadline. */
+static void run_in_child(void (*scenario)(void))
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        scenario();
+        _exit(0);
+    }
+    struct child_wait w = {pid, 0, false};
+    if (!tu_wait_until(child_exited, &w, 30000)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &w.status, 0);
+        print_error("child did not finish in time\n");
+        fail();
+    }
+    if (WIFSIGNALED(w.status)) {
+        print_error("child killed by signal %d\n", WTERMSIG(w.status));
+        fail();
+    }
+    assert_true(WIFEXITED(w.status));
+    assert_int_equal(WEXITSTATUS(w.status), 0);
+}
+
+/* Starts a blocking call in a thread of the child and waits until it is
+   parked in the library. */
+static void child_block(tu_thread *t, struct api_blocked *b, int s, int op)
+{
+    memset(b, 0, sizeof *b);
+    b->s = s;
+    b->op = op;
+    tu_thread_start(t, api_blocked_run, b);
+    CHILD_CHECK(tu_wait_until(api_blocked_is_sleeping, b, API_DEADLINE_MS));
+    CHILD_CHECK(!api_blocked_is_done(b));
+}
+
+static void term_wakes_blocked_recv(void)
+{
+    int s = nn_socket(AF_SP, NN_PULL);
+    CHILD_CHECK(s >= 0);
+    tu_thread t;
+    struct api_blocked b;
+    child_block(&t, &b, s, API_OP_RECV);
+    nn_term();
+    CHILD_CHECK(tu_wait_until(api_blocked_is_done, &b, API_DEADLINE_MS));
+    tu_thread_join(&t);
+    CHILD_CHECK(b.rc == -1);
+    CHILD_CHECK(b.err == EBADF);
+}
+
+static void test_term_wakes_blocked_recv_with_ebadf(void **state)
+{
+    (void) state;
+    run_in_child(term_wakes_blocked_recv);
+}
+
+static void term_wakes_blocked_send(void)
+{
+    int s = nn_socket(AF_SP, NN_PAIR);
+    CHILD_CHECK(s >= 0);
+    int timeout = 30000;
+    CHILD_CHECK(nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout, sizeof timeout) == 0);
+    tu_thread t;
+    struct api_blocked b;
+    child_block(&t, &b, s, API_OP_SEND);
+    nn_term();
+    CHILD_CHECK(tu_wait_until(api_blocked_is_done, &b, API_DEADLINE_MS));
+    tu_thread_join(&t);
+    CHILD_CHECK(b.rc == -1);
+    CHILD_CHECK(b.err == EBADF);
+}
+
+static void test_term_wakes_blocked_send_with_ebadf(void **state)
+{
+    (void) state;
+    run_in_child(term_wakes_blocked_send);
+}
+
+static void term_wakes_calls_on_several_sockets(void)
+{
+    int a = nn_socket(AF_SP, NN_PULL);
+    int b = nn_socket(AF_SP, NN_PAIR);
+    int c = nn_socket(AF_SP, NN_PUSH);
+    CHILD_CHECK(a >= 0 && b >= 0 && c >= 0);
+    tu_thread t[3];
+    struct api_blocked blk[3];
+    child_block(&t[0], &blk[0], a, API_OP_RECV);
+    child_block(&t[1], &blk[1], b, API_OP_RECV);
+    child_block(&t[2], &blk[2], c, API_OP_SEND);
+    nn_term();
+    for (int i = 0; i < 3; i++) {
+        CHILD_CHECK(tu_wait_until(api_blocked_is_done, &blk[i], API_DEADLINE_MS));
+        tu_thread_join(&t[i]);
+        CHILD_CHECK(blk[i].rc == -1 && blk[i].err == EBADF);
+    }
+}
+
+static void test_term_wakes_blocked_calls_on_every_socket(void **state)
+{
+    (void) state;
+    run_in_child(term_wakes_calls_on_several_sockets);
+}
+
+struct fd_poller {
+    int fd;
+    volatile long tid;
+    volatile int started;
+    volatile int done;
+    int rc;
+};
+
+static void poll_fd_long(void *arg)
+{
+    struct fd_poller *p = arg;
+    p->tid = api_gettid();
+    __atomic_store_n(&p->started, 1, __ATOMIC_SEQ_CST);
+    struct pollfd pfd = {p->fd, POLLIN, 0};
+    p->rc = poll(&pfd, 1, 30000);
+    __atomic_store_n(&p->done, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool poller_sleeping(void *arg)
+{
+    struct fd_poller *p = arg;
+    return __atomic_load_n(&p->started, __ATOMIC_SEQ_CST) && api_thread_sleeping(p->tid);
+}
+
+static bool poller_done(void *arg)
+{
+    return __atomic_load_n(&((struct fd_poller *) arg)->done, __ATOMIC_SEQ_CST);
+}
+
+static void term_wakes_rcvfd_poller(void)
+{
+    int s = nn_socket(AF_SP, NN_PULL);
+    CHILD_CHECK(s >= 0);
+    int fd = -1;
+    size_t sz = sizeof fd;
+    CHILD_CHECK(nn_getsockopt(s, NN_SOL_SOCKET, NN_RCVFD, &fd, &sz) == 0);
+    struct fd_poller p = {fd, 0, 0, 0, -1};
+    tu_thread t;
+    tu_thread_start(&t, poll_fd_long, &p);
+    CHILD_CHECK(tu_wait_until(poller_sleeping, &p, API_DEADLINE_MS));
+    nn_term();
+    CHILD_CHECK(tu_wait_until(poller_done, &p, API_DEADLINE_MS));
+    tu_thread_join(&t);
+    CHILD_CHECK(p.rc == 1);
+}
+
+static void test_term_wakes_thread_polling_rcvfd(void **state)
+{
+    (void) state;
+    run_in_child(term_wakes_rcvfd_poller);
+}
+
+static void socket_after_term_fails(void)
+{
+    int s = nn_socket(AF_SP, NN_PAIR);
+    CHILD_CHECK(s == 0);
+    nn_term();
+    for (int i = 0; i < 3; i++) {
+        CHILD_FAILS_WITH(nn_socket(AF_SP, NN_PAIR), ETERM);
+        CHILD_FAILS_WITH(nn_socket(AF_SP_RAW, NN_PUSH), ETERM);
+    }
+    /* ETERM is checked before the arguments. */
+    CHILD_FAILS_WITH(nn_socket(99, 12345), ETERM);
+    CHILD_CHECK(strcmp(nn_strerror(ETERM), "Nanomsg library was terminated") == 0);
+}
+
+static void test_socket_after_term_fails_with_eterm_repeatedly(void **state)
+{
+    (void) state;
+    run_in_child(socket_after_term_fails);
+}
+
+static void socket_after_term_with_no_open_socket_fails(void)
+{
+    int s = nn_socket(AF_SP, NN_PAIR);
+    CHILD_CHECK(s == 0);
+    CHILD_CHECK(nn_close(s) == 0);
+    nn_term();
+    CHILD_FAILS_WITH(nn_socket(AF_SP, NN_PAIR), ETERM);
+}
+
+static void test_term_after_all_sockets_closed_is_still_permanent(void **state)
+{
+    (void) state;
+    run_in_child(socket_after_term_with_no_open_socket_fails);
+}
+
+static void old_ids_fail_after_term(void)
+{
+    char addr[64];
+    api_inproc_addr(addr, sizeof addr);
+    int a = nn_socket(AF_SP, NN_PAIR);
+    int b = nn_socket(AF_SP, NN_PAIR);
+    CHILD_CHECK(a >= 0 && b >= 0);
+    CHILD_CHECK(nn_bind(a, addr) == 1);
+    CHILD_CHECK(nn_connect(b, addr) == 1);
+    nn_term();
+    char buf[8];
+    int v = 1;
+    size_t sz = sizeof v;
+    int ids[] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        int s = ids[i];
+        CHILD_FAILS_WITH(nn_send(s, "x", 1, 0), EBADF);
+        CHILD_FAILS_WITH(nn_recv(s, buf, sizeof buf, 0), EBADF);
+        CHILD_FAILS_WITH(nn_setsockopt(s, NN_SOL_SOCKET, NN_LINGER, &v, sizeof v), EBADF);
+        CHILD_FAILS_WITH(nn_getsockopt(s, NN_SOL_SOCKET, NN_LINGER, &v, &sz), EBADF);
+        CHILD_FAILS_WITH(nn_bind(s, "inproc://after-term"), EBADF);
+        CHILD_FAILS_WITH(nn_connect(s, "inproc://after-term"), EBADF);
+        CHILD_FAILS_WITH(nn_shutdown(s, 1), EBADF);
+        CHILD_FAILS_WITH(nn_close(s), EBADF);
+        struct nn_pollfd pfd = {s, NN_POLLIN, 0};
+        CHILD_FAILS_WITH(nn_poll(&pfd, 1, 0), EBADF);
+        errno = 0;
+        CHILD_CHECK(nn_get_statistic(s, NN_STAT_MESSAGES_SENT) == (uint64_t) -1);
+        CHILD_CHECK(errno == EBADF);
+    }
+    CHILD_FAILS_WITH(nn_device(a, b), EBADF);
+}
+
+static void test_old_socket_ids_fail_with_ebadf_after_term(void **state)
+{
+    (void) state;
+    run_in_child(old_ids_fail_after_term);
+}
+
+static void term_twice_is_harmless(void)
+{
+    int s = nn_socket(AF_SP, NN_PAIR);
+    CHILD_CHECK(s >= 0);
+    nn_term();
+    nn_term();
+    CHILD_FAILS_WITH(nn_socket(AF_SP, NN_PAIR), ETERM);
+    /* Message chunks do not depend on sockets and keep working. */
+    void *m = nn_allocmsg(10, 0);
+    CHILD_CHECK(m != NULL);
+    CHILD_CHECK(nn_freemsg(m) == 0);
+}
+
+static void test_second_term_is_harmless(void **state)
+{
+    (void) state;
+    run_in_child(term_twice_is_harmless);
+}
+
+static void term_before_first_socket_is_noop(void)
+{
+    nn_term();
+    int s = nn_socket(AF_SP, NN_PAIR);
+    CHILD_CHECK(s == 0);
+    CHILD_CHECK(nn_close(s) == 0);
+}
+
+static void test_term_before_first_socket_is_a_noop(void **state)
+{
+    (void) state;
+    run_in_child(term_before_first_socket_is_noop);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_term_wakes_blocked_recv_with_ebadf),
+        cmocka_unit_test(test_term_wakes_blocked_send_with_ebadf),
+        cmocka_unit_test(test_term_wakes_blocked_calls_on_every_socket),
+        cmocka_unit_test(test_term_wakes_thread_polling_rcvfd),
+        cmocka_unit_test(test_socket_after_term_fails_with_eterm_repeatedly),
+        cmocka_unit_test(test_term_after_all_sockets_closed_is_still_permanent),
+        cmocka_unit_test(test_old_socket_ids_fail_with_ebadf_after_term),
+        cmocka_unit_test(test_second_term_is_harmless),
+        cmocka_unit_test(test_term_before_first_socket_is_a_noop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,173 @@
+#!/bin/bash
+# Binary drop-in: Debian's unmodified /usr/bin/nanocat, started with LD_LIBRARY_PATH at our
+# build directory so that it loads OUR libnanomsg.so.5, talks to a second Debian nanocat
+# on Debian's real libnanomsg. The test first proves that our library is the one mapped
+# into the running process (/proc/PID/maps) and that the loader chose it (LD_DEBUG=libs):
+# without that the exchange would prove nothing.
+#
+# usage: dropin.sh OURTYPE TRANSPORT ROLE
+#   OURTYPE    the socket type the nanocat on our library plays (table below)
+#   TRANSPORT  tcp | ipc
+#   ROLE       bind | connect: what the nanocat on our library does
+# env: NANOSP_BUILD_DIR  the directory holding our libnanomsg.so.5 (set by meson)
+#
+# Sanitizer builds: our library then needs the sanitizer runtime, which a plain nanocat
+# does not load first; the test preloads the runtime(s) our library links (from ldd) and
+# turns leak checking off for nanocat's own code. Only if the runtime cannot be found
+# (e.g. a statically linked one) does it skip, and only in a sanitizer build.
+#
+# Exit 0 pass, 1 fail, 77 skip.
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+
+if [ $# -ne 3 ]; then
+    it_log "usage: dropin.sh OURTYPE TRANSPORT ROLE"
+    exit 2
+fi
+ours=$1 transport=$2 role=$3
+
+# One line per socket type. The payload is sent repeatedly (nanocat -i); each receiving
+# side must print K copies of it, exactly.
+#            peer_type  ours_sends  peer_sends
+case $ours in
+pair) set -- pair       small       small ;;
+push) set -- pull       big         none ;;
+pull) set -- push       none        big ;;
+*)
+    it_log "dropin.sh: no table entry for type '$ours'"
+    exit 2
+    ;;
+esac
+peer_type=$1 ours_sends=$2 peer_sends=$3
+K=3
+
+it_init "dropin $ours/$peer_type $transport ours=$role"
+it_need_cmd nanocat ldd
+[ "$role" = bind ] || [ "$role" = connect ] || it_fail "ROLE must be bind or connect"
+
+build=${NANOSP_BUILD_DIR:-}
+[ -n "$build" ] || it_fail "NANOSP_BUILD_DIR is not set"
+build=$(cd "$build" && pwd) || it_fail "NANOSP_BUILD_DIR=$NANOSP_BUILD_DIR is not a directory"
+ourlib=$build/libnanomsg.so.5
+[ -e "$ourlib" ] || it_fail "$ourlib does not exist (library not built?)"
+ourlib_real=$(readlink -f "$ourlib")
+nanocat_bin=$(command -v nanocat)
+deblib=$(env -u LD_LIBRARY_PATH -u LD_PRELOAD ldd "$nanocat_bin" | awk '$1 == "libnanomsg.so.5" {print $3}')
+[ -n "$deblib" ] || it_fail "cannot find the libnanomsg.so.5 that $nanocat_bin loads normally"
+deblib_real=$(readlink -f "$deblib")
+[ "$deblib_real" != "$ourlib_real" ] ||
+    it_fail "$nanocat_bin loads $deblib_real even without LD_LIBRARY_PATH: it is ours, nothing to compare"
+
+# Sanitizer build?
+ours_env=(LD_LIBRARY_PATH="$build" LD_DEBUG=libs LD_DEBUG_OUTPUT="$IT_TMP/ld-ours")
+if nm -D "$ourlib_real" 2>/dev/null | grep -qE ' U __(asan|ubsan)_' ||
+    ldd "$ourlib_real" | grep -qE 'lib(asan|ubsan)\.so'; then
+    runtimes=$(ldd "$ourlib_real" | awk '$1 ~ /^libasan\.so/ {a = $3} $1 ~ /^libubsan\.so/ {u = $3}
+        END {print a, u}')
+    runtimes=${runtimes# }
+    runtimes=${runtimes% }
+    if [ -z "$runtimes" ]; then
+        it_log "SKIP: sanitizer build whose runtime is not a shared library: cannot inject it into nanocat"
+        exit 77
+    fi
+    it_log "sanitizer build: preloading $runtimes into nanocat"
+    ours_env+=(LD_PRELOAD="${runtimes// /:}"
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0")
+fi
+
+payload()
+{
+    case $1 in
+    none) echo "" ;;
+    small) echo "data:from nanocat on $2 $ours-$transport-$role" ;;
+    big)
+        it_payload "$IT_TMP/$2-big.msg" "$2" 8000   # 80000 bytes, beyond 16-bit lengths
+        echo "file:$IT_TMP/$2-big.msg"
+        ;;
+    esac
+}
+ours_send=$(payload "$ours_sends" ours)
+peer_send=$(payload "$peer_sends" debian)
+message_of() { case $1 in data:*) echo "${1#data:}" ;; file:*) cat "${1#file:}" ;; esac; }
+
+build_ours()
+{
+    local -a IT_PEER_ENV=("${ours_env[@]}")
+    it_peer_cmd nanocat "$ours" "$role" "$IT_URL" "$ours_send"
+}
+build_peer()
+{
+    local peer_role=bind
+    [ "$role" = bind ] && peer_role=connect
+    it_peer_cmd nanocat "$peer_type" "$peer_role" "$IT_URL" "$peer_send"
+}
+
+if [ "$role" = bind ]; then
+    it_start_server ours "$transport" build_ours || it_fail "nanocat on our library did not come up"
+    build_peer && it_start peer "${IT_CMD[@]}"
+else
+    it_start_server peer "$transport" build_peer || it_fail "Debian nanocat did not come up"
+    build_ours && it_start ours "${IT_CMD[@]}"
+fi
+
+# Which libnanomsg does a running nanocat have mapped? (Waits until the process exists.)
+mapped_lib()
+{
+    local name=$1 pid= maps
+    for _ in $(seq 500); do
+        pid=$(it_child_pid "$name") && [ "$(readlink "/proc/$pid/exe")" = "$nanocat_bin" ] &&
+            maps=$(grep -F libnanomsg "/proc/$pid/maps") && break
+        pid=
+        it_alive "$name" || break
+        sleep 0.01
+    done
+    [ -n "$pid" ] || return 1
+    awk '{print $6}' <<<"$maps" | sort -u
+}
+ours_mapped=$(mapped_lib ours) || it_fail "could not see the libraries of the nanocat started on our library"
+peer_mapped=$(mapped_lib peer) || it_fail "could not see the libraries of the Debian nanocat"
+[ "$ours_mapped" = "$ourlib_real" ] ||
+    it_fail "nanocat did not load our library: it maps [$ours_mapped], expected [$ourlib_real]"
+[ "$peer_mapped" = "$deblib_real" ] ||
+    it_fail "the Debian peer maps [$peer_mapped], expected Debian's [$deblib_real]"
+grep -qF "calling init: $ourlib" "$IT_TMP"/ld-ours.* 2>/dev/null ||
+    it_fail "LD_DEBUG=libs does not show the loader initialising $ourlib"
+
+# What each side must receive.
+ours_lines=0 peer_lines=0
+[ -n "$peer_send" ] && ours_lines=$K
+[ -n "$ours_send" ] && peer_lines=$K
+have() { [ "$(it_lines "$IT_TMP/$1.out")" -ge "$2" ]; }
+settled()
+{
+    it_alive ours || return 0
+    it_alive peer || return 0
+    have ours "$ours_lines" && have peer "$peer_lines"
+}
+it_wait_until "$IT_WAIT_MS" settled || it_fail "no complete exchange within ${IT_WAIT_MS} ms"
+it_alive ours || { it_reap ours; it_fail "nanocat on our library exited (status ${IT_RC[ours]})"; }
+it_alive peer || { it_reap peer; it_fail "Debian nanocat exited (status ${IT_RC[peer]})"; }
+it_stop peer
+it_stop ours
+it_check_sanitizer ours
+
+# Every complete line printed must be the payload, and there must be K of them at least.
+check_side()
+{
+    local name=$1 send=$2 n
+    [ -n "$send" ] || { [ ! -s "$IT_TMP/$name.out" ] || it_fail "$name received unexpected messages"; return; }
+    n=$(it_lines "$IT_TMP/$name.out")
+    : >"$IT_TMP/$name.expected"
+    for ((i = 0; i < n; i++)); do it_quoted "$(message_of "$send")" >>"$IT_TMP/$name.expected"; done
+    head -n "$n" "$IT_TMP/$name.out" >"$IT_TMP/$name.complete"
+    if ! cmp -s "$IT_TMP/$name.expected" "$IT_TMP/$name.complete"; then
+        it_log "first difference: $(cmp "$IT_TMP/$name.expected" "$IT_TMP/$name.complete" 2>&1)"
+        it_fail "$name did not receive exactly the payload sent"
+    fi
+}
+check_side ours "$peer_send"
+check_side peer "$ours_send"
+it_log "PASS [$IT_TAG] $IT_URL: nanocat ran on $ourlib_real; got $(it_lines "$IT_TMP/peer.out") messages" \
+    "on Debian's side and $(it_lines "$IT_TMP/ours.out") on ours"
+exit 0

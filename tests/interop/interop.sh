@@ -1,0 +1,141 @@
+#!/bin/bash
+# Wire interop: our library (through sp_peer, which uses only the public nn_* API) on one
+# side, an unmodified nanocat (Debian libnanomsg 1.1.5) or nngcat (NNG 1.5.2) on the other.
+#
+# usage: interop.sh SP_PEER PEER OURTYPE TRANSPORT ROLE
+#   SP_PEER    path of the sp_peer driver (the env var SP_PEER overrides it, e.g. to run
+#              the scripts against a driver built on Debian's libnanomsg)
+#   PEER       nanocat | nngcat
+#   OURTYPE    the socket type our side plays (see the table below)
+#   TRANSPORT  tcp (127.0.0.1, kernel-chosen free port) | ipc (path in a fresh temp dir)
+#   ROLE       bind | connect: what OUR side does; the peer does the other
+#
+# Exit 0 pass, 1 fail, 77 skip (peer not installed; a failure under CI=true).
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+
+if [ $# -ne 5 ]; then
+    it_log "usage: interop.sh SP_PEER PEER OURTYPE TRANSPORT ROLE"
+    exit 2
+fi
+driver=${SP_PEER:-$1}
+peer=$2 ours=$3 transport=$4 role=$5
+
+# The protocol table: one line per socket type our side can play.
+#   peer_type   the type the peer plays
+#   ours_sends  list: our side sends the message list below, once, in order
+#               reply: our side answers each of the K messages it receives with the
+#                      next message of the list (REP, RESPONDENT)
+#               none
+#   peer_sends  none | small | big: the peer sends this payload, repeatedly (§ it_peer_cmd)
+#   ours_recv   K: our side receives K messages (the peer repeats, so K > 1 is fine)
+#               list: one per message of the list (REQ: one reply per request)
+#               0
+case $ours in
+#            peer_type  ours_sends  peer_sends  ours_recv
+pair) set -- pair       list        small       K ;;
+push) set -- pull       list        none        0 ;;
+pull) set -- push       none        big         K ;;
+*)
+    it_log "interop.sh: no table entry for our type '$ours'"
+    exit 2
+    ;;
+esac
+peer_type=$1 ours_sends=$2 peer_sends=$3 ours_recv=$4
+
+it_init "interop $peer $ours/$peer_type $transport ours=$role"
+it_need_cmd "$peer"
+[ -x "$driver" ] || it_fail "driver $driver is not an executable"
+[ "$role" = bind ] || [ "$role" = connect ] || it_fail "ROLE must be bind or connect"
+
+# How many messages our side takes from a repeating peer: nngcat repeats only every
+# whole second, so fewer from it to keep the test short.
+if [ "$peer" = nngcat ]; then K=2; else K=3; fi
+
+# The messages. Only characters that -Q prints unescaped, so the peer's expected output is
+# just each message in double quotes. The big ones exceed 65535 bytes (64-bit framing)
+# and are not periodic, so truncation or reordering shows.
+tag="$peer-$ours-$transport-$role"
+it_payload "$IT_TMP/ours-big.msg" ours 9000    # 90000 bytes
+it_payload "$IT_TMP/peer-big.msg" peer 8000    # 80000 bytes
+list_args=(--send "first from ours $tag" --send "" --send-file "$IT_TMP/ours-big.msg"
+    --send "last from ours $tag")
+list_msgs=("first from ours $tag" "" "$(cat "$IT_TMP/ours-big.msg")" "last from ours $tag")
+
+case $peer_sends in
+none) peer_send= peer_msg= ;;
+small) peer_msg="from $peer $tag" peer_send="data:$peer_msg" ;;
+big) peer_msg=$(cat "$IT_TMP/peer-big.msg") peer_send="file:$IT_TMP/peer-big.msg" ;;
+esac
+
+# What each side must print.
+: >"$IT_TMP/ours.expected"
+: >"$IT_TMP/peer.expected"
+ours_args=(--type "$ours" --timeout 5000 --hold 10000)
+case $ours_sends in
+list)
+    ours_args+=("${list_args[@]}")
+    for m in "${list_msgs[@]}"; do it_quoted "$m" >>"$IT_TMP/peer.expected"; done
+    ;;
+reply)
+    ours_args+=("${list_args[@]}")
+    for ((i = 0; i < K; i++)); do
+        it_quoted "${list_msgs[i % ${#list_msgs[@]}]}" >>"$IT_TMP/peer.expected"
+    done
+    ;;
+esac
+case $ours_recv in
+K) n_recv=$K ;;
+list) n_recv=${#list_msgs[@]} ;;
+0) n_recv=0 ;;
+esac
+[ "$ours_recv" = list ] || ours_args+=(--recv "$n_recv")
+for ((i = 0; i < n_recv; i++)); do printf '%s\n' "$peer_msg" >>"$IT_TMP/ours.expected"; done
+peer_lines=$(it_lines "$IT_TMP/peer.expected")
+
+build_ours()
+{
+    IT_CMD=("$driver" "${ours_args[@]}" "--$role" "$IT_URL")
+}
+build_peer()
+{
+    local peer_role=bind
+    [ "$role" = bind ] && peer_role=connect
+    it_peer_cmd "$peer" "$peer_type" "$peer_role" "$IT_URL" "$peer_send"
+}
+
+# Server first; the client only once the server listens.
+if [ "$role" = bind ]; then
+    it_start_server ours "$transport" build_ours || it_fail "our side did not come up"
+    build_peer && it_start peer "${IT_CMD[@]}"
+else
+    it_start_server peer "$transport" build_peer || it_fail "$peer did not come up"
+    build_ours && it_start ours "${IT_CMD[@]}"
+fi
+
+# Done when our side finished its part (it then holds the socket open, so that nothing it
+# sent can be lost by closing early) and the peer printed everything it should.
+ours_done() { grep -q '^sp_peer: holding' "$IT_TMP/ours.err"; }
+peer_done() { [ "$(it_lines "$IT_TMP/peer.out")" -ge "$peer_lines" ]; }
+settled()
+{
+    if ! ours_done && ! it_alive ours; then return 0; fi   # our side failed
+    if ! peer_done && ! it_alive peer; then return 0; fi   # the peer gave up
+    it_reap peer
+    if [ "${IT_RC[peer]:-0}" != 0 ]; then return 0; fi      # the peer failed
+    ours_done && peer_done
+}
+it_wait_until "$IT_WAIT_MS" settled || it_fail "no complete exchange within ${IT_WAIT_MS} ms"
+
+[ "${IT_RC[peer]:-0}" = 0 ] || it_fail "$peer failed (status ${IT_RC[peer]})"
+ours_done || { it_reap ours; it_fail "our side failed (status ${IT_RC[ours]})"; }
+peer_done || { it_reap peer; it_fail "$peer exited (status ${IT_RC[peer]}) before printing all messages"; }
+it_stop peer
+it_stop ours
+it_check_sanitizer ours
+[ "${IT_RC[ours]}" = 0 ] || it_fail "our side exited with status ${IT_RC[ours]}"
+it_expect_output ours "$IT_TMP/ours.expected" "output of our side"
+it_expect_output peer "$IT_TMP/peer.expected" "output of $peer"
+it_log "PASS [$IT_TAG] $IT_URL: $peer got $peer_lines messages, our side got $n_recv"
+exit 0

@@ -1,0 +1,336 @@
+# tests/interop/lib.sh: machinery shared by interop.sh and dropin.sh (sourced, not run).
+#
+# A test here starts real processes (our side, nanocat, nngcat) in the background, each
+# bounded by timeout(1) and with its stdout/stderr in a private temporary directory; it
+# starts the server side first and waits until it listens (ss, never a fixed sleep), then
+# the client, then polls until every side has seen what it should, stops everything it
+# started (by pid) and compares outputs exactly. Everything lives in "it_" names.
+
+set -u -o pipefail
+
+IT_LIMIT=${IT_LIMIT:-20}   # hard bound (s) on every process a test starts
+IT_WAIT_MS=${IT_WAIT_MS:-10000}   # how long to wait for an exchange to complete
+IT_TMP=
+IT_TAG=
+declare -A IT_PID=()   # name -> pid of the timeout(1) wrapper
+declare -A IT_RC=()    # name -> exit status, once reaped
+declare -A IT_CMDLINE=()
+
+it_log() { printf '%s\n' "$*" >&2; }
+
+# Exit 77 (meson: skipped). Under CI=true a missing peer is a failure instead: CI
+# installs every peer, so a skip there would hide a broken setup.
+it_skip()
+{
+    if [ "${CI:-}" = true ]; then
+        it_log "FAIL (CI=true forbids skipping): $*"
+        exit 1
+    fi
+    it_log "SKIP: $*"
+    exit 77
+}
+
+it_need_cmd()
+{
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || it_skip "$c not installed"
+    done
+}
+
+it_init()
+{
+    IT_TAG=$1
+    it_need_cmd timeout mktemp
+    IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nanosp-interop.XXXXXX") || exit 99
+    # ipc paths must stay short (sun_path is 108 bytes).
+    if [ ${#IT_TMP} -gt 80 ]; then
+        rmdir "$IT_TMP"
+        IT_TMP=$(mktemp -d /tmp/nanosp-interop.XXXXXX) || exit 99
+    fi
+    trap it_cleanup EXIT
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
+}
+
+it_cleanup()
+{
+    local name
+    for name in "${!IT_PID[@]}"; do
+        it_stop "$name"
+    done
+    if [ -n "$IT_TMP" ] && [ -z "${IT_KEEP_TMP:-}" ]; then
+        rm -rf "$IT_TMP"
+    fi
+}
+
+it_now_ms()
+{
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((t / 1000))
+}
+
+# it_start NAME CMD... : run CMD in the background, bounded by timeout(1), with its
+# output in $IT_TMP/NAME.out and NAME.err and stdin from /dev/null.
+it_start()
+{
+    local name=$1
+    shift
+    IT_CMDLINE[$name]="$*"
+    timeout -k 2 "$IT_LIMIT" "$@" >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" </dev/null &
+    IT_PID[$name]=$!
+    unset "IT_RC[$name]"
+}
+
+it_pid_alive()
+{
+    local st
+    { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+    st=${st##*) }
+    [ "${st%% *}" != Z ]
+}
+
+it_alive()
+{
+    [ -n "${IT_PID[$1]:-}" ] && [ -z "${IT_RC[$1]:-}" ] && it_pid_alive "${IT_PID[$1]}"
+}
+
+# Reaps NAME if it has exited; stores its status in IT_RC[NAME].
+it_reap()
+{
+    local name=$1 rc=0
+    [ -n "${IT_PID[$name]:-}" ] || return 0
+    [ -n "${IT_RC[$name]:-}" ] && return 0
+    if ! it_pid_alive "${IT_PID[$name]}"; then
+        wait "${IT_PID[$name]}" 2>/dev/null || rc=$?
+        IT_RC[$name]=$rc
+    fi
+}
+
+# it_stop NAME: SIGTERM (timeout(1) forwards it to the command), then reap.
+it_stop()
+{
+    local name=$1 rc=0
+    [ -n "${IT_PID[$name]:-}" ] || return 0
+    [ -n "${IT_RC[$name]:-}" ] && return 0
+    kill -TERM "${IT_PID[$name]}" 2>/dev/null
+    wait "${IT_PID[$name]}" 2>/dev/null || rc=$?
+    IT_RC[$name]=$rc
+}
+
+# The pid of the command timeout(1) runs for NAME (its only child), or nothing.
+it_child_pid()
+{
+    local tpid=${IT_PID[$1]} f st
+    for f in /proc/[0-9]*/stat; do
+        { read -r st <"$f"; } 2>/dev/null || continue
+        st=${st##*) }
+        set -- $st
+        if [ "$2" = "$tpid" ]; then
+            f=${f#/proc/}
+            echo "${f%/stat}"
+            return 0
+        fi
+    done
+    return 1
+}
+
+it_lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+
+# it_wait_until MS CMD... : poll CMD until it succeeds (0) or MS ms pass (1).
+it_wait_until()
+{
+    local deadline=$(($(it_now_ms) + $1))
+    shift
+    while ! "$@"; do
+        [ "$(it_now_ms)" -lt "$deadline" ] || return 1
+        sleep 0.01
+    done
+}
+
+# A TCP port on 127.0.0.1 the kernel considered free a moment ago.
+it_free_port()
+{
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' &&
+            return 0
+    fi
+    # Fallback: a random port below the kernel's ephemeral range that nobody uses.
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 12000))
+        if ! ss -Htan 2>/dev/null | grep -q ":$p\b"; then
+            echo "$p"
+            return 0
+        fi
+    done
+}
+
+# it_new_address TRANSPORT N: sets IT_URL and IT_ADDR (port or socket path), fresh each call.
+it_new_address()
+{
+    case $1 in
+    tcp)
+        IT_ADDR=$(it_free_port) || return 1
+        IT_URL=tcp://127.0.0.1:$IT_ADDR
+        ;;
+    ipc)
+        IT_ADDR=$IT_TMP/s$2.ipc
+        IT_URL=ipc://$IT_ADDR
+        ;;
+    *)
+        it_log "unknown transport $1"
+        return 1
+        ;;
+    esac
+}
+
+# Is something listening on IT_ADDR (without connecting to it when ss is available)?
+it_listening()
+{
+    local transport=$1 addr=$2
+    if command -v ss >/dev/null 2>&1; then
+        case $transport in
+        tcp) [ -n "$(ss -Hltn "sport = :$addr" 2>/dev/null)" ] ;;
+        ipc) [ -n "$(ss -Hlx src "$addr" 2>/dev/null)" ] ;;
+        esac
+    else
+        case $transport in
+        tcp) (exec 3<>"/dev/tcp/127.0.0.1/$addr") 2>/dev/null ;;
+        ipc) [ -S "$addr" ] ;;
+        esac
+    fi
+}
+
+_it_listening_or_dead()
+{
+    it_listening "$1" "$2" || ! it_alive "$3"
+}
+
+# it_start_server NAME TRANSPORT BUILDER: picks a fresh address, runs BUILDER (which
+# must fill the array IT_CMD for IT_URL), starts it and waits until it listens. Retries
+# with a new address when the port was taken meanwhile. Returns 1 on failure.
+it_start_server()
+{
+    local name=$1 transport=$2 builder=$3 attempt
+    for attempt in 1 2 3; do
+        it_new_address "$transport" "$attempt" || return 1
+        "$builder" || return 1
+        it_start "$name" "${IT_CMD[@]}"
+        if ! it_wait_until 5000 _it_listening_or_dead "$transport" "$IT_ADDR" "$name"; then
+            it_log "$name did not listen on $IT_URL within 5 s"
+            return 1
+        fi
+        if it_alive "$name" && it_listening "$transport" "$IT_ADDR"; then
+            return 0
+        fi
+        it_reap "$name"
+        if grep -qi 'in use' "$IT_TMP/$name.err"; then
+            it_log "($IT_URL was taken, retrying with another address)"
+            unset "IT_PID[$name]"
+            continue
+        fi
+        it_log "$name exited (status ${IT_RC[$name]:-?}) before listening on $IT_URL"
+        return 1
+    done
+    return 1
+}
+
+# it_peer_cmd PEER TYPE ROLE URL SEND: fills IT_CMD with a nanocat/nngcat command line.
+#   PEER  nanocat | nngcat
+#   TYPE  nanomsg socket type name (pair push pull req rep pub sub surveyor respondent bus)
+#   ROLE  bind | connect
+#   SEND  "" (send nothing) | data:TEXT | file:PATH; initiating types repeat it
+#         (nanocat every 0.2 s, nngcat every 1 s: it takes whole seconds only), since a
+#         connection comes up asynchronously and the test stops the peer when done.
+# Output is -Q (quoted, one line per message) for both, except for send-only types.
+it_peer_cmd()
+{
+    local peer=$1 type=$2 role=$3 url=$4 send=$5 repeat= quoted=-Q
+    case $type in
+    pair | push | pub | req | surveyor | bus) repeat=1 ;;
+    esac
+    # Send-only types reject any output format option (both peers).
+    case $type in
+    push | pub) quoted= ;;
+    esac
+    # A peer runs on its own library even if our caller exported LD_LIBRARY_PATH
+    # (dropin.sh sets IT_PEER_ENV to run nanocat on ours instead).
+    local -a penv=(-u LD_LIBRARY_PATH -u LD_PRELOAD)
+    [ -n "${IT_PEER_ENV+set}" ] && penv=("${IT_PEER_ENV[@]}")
+    case $peer in
+    nanocat)
+        IT_CMD=(env "${penv[@]}" nanocat "--$type")
+        if [ "$role" = bind ]; then IT_CMD+=(--bind "$url"); else IT_CMD+=(--connect "$url"); fi
+        ;;
+    nngcat)
+        IT_CMD=(env "${penv[@]}" nngcat "--${type}0")
+        if [ "$role" = bind ]; then IT_CMD+=(--listen "$url"); else IT_CMD+=(--dial "$url"); fi
+        ;;
+    *)
+        it_log "unknown peer $peer"
+        return 1
+        ;;
+    esac
+    [ -n "$quoted" ] && IT_CMD+=("$quoted")
+    case $send in
+    "") repeat= ;;
+    data:*) IT_CMD+=(-D "${send#data:}") ;;
+    file:*) IT_CMD+=(-F "${send#file:}") ;;
+    esac
+    if [ -n "$repeat" ]; then
+        if [ "$peer" = nanocat ]; then IT_CMD+=(-i 0.2); else IT_CMD+=(-i 1); fi
+    fi
+}
+
+# The -Q rendering of a message made of characters that need no escaping.
+it_quoted() { printf '"%s"\n' "$1"; }
+
+# it_payload FILE PREFIX N: writes a message of N*10 bytes without newline or quotes,
+# not periodic (so reordering or truncation shows): PREFIX000001PREFIX000002...
+it_payload() { seq -f "$2%06g" 1 "$3" | tr -d '\n' >"$1"; }
+
+# Prints what a test saw, for the log of a failed test.
+it_dump()
+{
+    local name f
+    for name in "${!IT_CMDLINE[@]}"; do
+        it_reap "$name"
+        it_log "--- $name: ${IT_CMDLINE[$name]}"
+        it_log "    status: ${IT_RC[$name]:-running}"
+        for f in out err; do
+            if [ -s "$IT_TMP/$name.$f" ]; then
+                it_log "    $f ($(it_lines "$IT_TMP/$name.$f") lines; first 20, cut at 100 columns):"
+                head -n 20 "$IT_TMP/$name.$f" | cut -c1-100 | sed 's/^/      /' >&2
+            fi
+        done
+    done
+}
+
+it_fail()
+{
+    it_log "FAIL [$IT_TAG]: $*"
+    it_dump
+    exit 1
+}
+
+# Fails if NAME's stderr shows a sanitizer report (UBSan without halt_on_error goes on).
+it_check_sanitizer()
+{
+    if grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' \
+        "$IT_TMP/$1.err" 2>/dev/null; then
+        it_fail "sanitizer report in the stderr of $1"
+    fi
+}
+
+# it_expect_output NAME EXPECTED_FILE WHAT: NAME's stdout must equal EXPECTED_FILE exactly.
+it_expect_output()
+{
+    local name=$1 expected=$2 what=$3
+    if ! cmp -s "$expected" "$IT_TMP/$name.out"; then
+        it_log "expected $what ($(it_lines "$expected") lines, first 100 columns):"
+        cut -c1-100 "$expected" | head -n 20 | sed 's/^/      /' >&2
+        it_log "first difference: $(cmp "$expected" "$IT_TMP/$name.out" 2>&1)"
+        it_fail "$name did not get exactly the expected messages"
+    fi
+}

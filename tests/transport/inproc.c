@@ -1,0 +1,308 @@
+/* inproc transport: in-process endpoints matched by name. Pins down
+   connect-before-bind, re-attachment of connectors to a new binder, name
+   clashes, the receiver-side byte budget (NN_RCVBUF) and that incompatible
+   socket types are never paired (SPEC §4.16, §3.7). */
+#include "nntest.h"
+
+#include <nanomsg/inproc.h>
+#include <nanomsg/pair.h>
+#include <nanomsg/pipeline.h>
+
+static void test_inproc_connect_before_bind_delivers(void **state)
+{
+    (void) state;
+    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = nt_socket(AF_SP, NN_PUSH);
+
+    nt_connect(pull, "inproc://connect-first");
+    nt_bind(push, "inproc://connect-first");
+    nt_send(push, "hello");
+    nt_recv(pull, "hello");
+
+    nt_close(push);
+    nt_close(pull);
+}
+
+static void test_inproc_pair_exchanges_both_ways(void **state)
+{
+    (void) state;
+    int a = nt_socket(AF_SP, NN_PAIR);
+    int b = nt_socket(AF_SP, NN_PAIR);
+
+    nt_bind(a, "inproc://pair-both-ways");
+    nt_connect(b, "inproc://pair-both-ways");
+    nt_send(b, "ping");
+    nt_recv(a, "ping");
+    nt_send(a, "pong");
+    nt_recv(b, "pong");
+
+    nt_close(a);
+    nt_close(b);
+}
+
+static void test_inproc_empty_name_is_a_valid_address(void **state)
+{
+    (void) state;
+    int a = nt_socket(AF_SP, NN_PAIR);
+    int b = nt_socket(AF_SP, NN_PAIR);
+
+    nt_bind(a, "inproc://");
+    nt_connect(b, "inproc://");
+    nt_send(b, "empty-name");
+    nt_recv(a, "empty-name");
+
+    nt_close(a);
+    nt_close(b);
+}
+
+static void test_inproc_connector_reattaches_to_new_binder(void **state)
+{
+    (void) state;
+    int c = nt_socket(AF_SP, NN_PAIR);
+    int b1 = nt_socket(AF_SP, NN_PAIR);
+    int b2;
+
+    nt_bind(b1, "inproc://reattach");
+    nt_connect(c, "inproc://reattach");
+    nt_send(c, "first");
+    nt_recv(b1, "first");
+    nt_close(b1);
+
+    /* The connector stays registered under the name and pairs with whoever
+       binds it next. */
+    b2 = nt_socket(AF_SP, NN_PAIR);
+    nt_bind(b2, "inproc://reattach");
+    nt_send(c, "second");
+    nt_recv(b2, "second");
+    nt_send(b2, "back");
+    nt_recv(c, "back");
+
+    nt_close(b2);
+    nt_close(c);
+}
+
+static void test_inproc_bind_twice_fails_with_eaddrinuse(void **state)
+{
+    (void) state;
+    int a = nt_socket(AF_SP, NN_PAIR);
+    int b = nt_socket(AF_SP, NN_PAIR);
+
+    nt_bind(a, "inproc://bound-twice");
+    assert_int_equal(nn_bind(a, "inproc://bound-twice"), -1);
+    assert_int_equal(nn_errno(), EADDRINUSE);
+    assert_int_equal(nn_bind(b, "inproc://bound-twice"), -1);
+    assert_int_equal(nn_errno(), EADDRINUSE);
+
+    /* Once the owner is gone the name is free again. */
+    nt_close(a);
+    nt_bind(b, "inproc://bound-twice");
+    nt_close(b);
+}
+
+static void test_inproc_names_are_case_sensitive(void **state)
+{
+    (void) state;
+    int a = nt_socket(AF_SP, NN_PAIR);
+    int b = nt_socket(AF_SP, NN_PAIR);
+
+    nt_bind(a, "inproc://CaseName");
+    nt_bind(b, "inproc://casename");
+
+    nt_close(a);
+    nt_close(b);
+}
+
+/* Receiver-side queue limit: with the receiver's NN_RCVBUF = 200 bytes and
+   10-byte messages exactly 20 non-blocking sends succeed (19 queued + 1 held
+   by the sender's pipe), the 21st gets EAGAIN. */
+static void test_inproc_rcvbuf_limits_queued_messages(void **state)
+{
+    (void) state;
+    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = nt_socket(AF_SP, NN_PUSH);
+    int sent = 0;
+    int i;
+
+    nt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
+    nt_bind(pull, "inproc://rcvbuf");
+    nt_connect(push, "inproc://rcvbuf");
+
+    /* Make sure the pipe is attached before counting. */
+    nt_send(push, "warm-up");
+    nt_recv(pull, "warm-up");
+
+    while (sent < 1000 && nn_send(push, "0123456789", 10, NN_DONTWAIT) == 10)
+        sent++;
+    assert_int_equal(nn_errno(), EAGAIN);
+    assert_int_equal(sent, 20);
+    /* The queue stays full: waiting does not make room. */
+    nt_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, 50);
+    assert_int_equal(nn_send(push, "0123456789", 10, 0), -1);
+    assert_int_equal(nn_errno(), ETIMEDOUT);
+
+    /* Draining makes room again and nothing was lost or reordered. */
+    for (i = 0; i < 20; i++)
+        nt_recv(pull, "0123456789");
+    nt_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, NT_DEADLINE_MS);
+    nt_send(push, "after");
+    nt_recv(pull, "after");
+
+    nt_close(push);
+    nt_close(pull);
+}
+
+static void test_inproc_message_larger_than_rcvbuf_passes(void **state)
+{
+    (void) state;
+    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = nt_socket(AF_SP, NN_PUSH);
+    char big[1000];
+    char buf[2000];
+
+    memset(big, 'x', sizeof big);
+    nt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
+    nt_bind(pull, "inproc://bigger-than-rcvbuf");
+    nt_connect(push, "inproc://bigger-than-rcvbuf");
+    assert_int_equal(nn_send(push, big, sizeof big, 0), (int) sizeof big);
+    assert_int_equal(nn_recv(pull, buf, sizeof buf, 0), (int) sizeof big);
+    assert_memory_equal(buf, big, sizeof big);
+
+    nt_close(push);
+    nt_close(pull);
+}
+
+/* RCVMAXSIZE is not enforced by inproc. */
+static void test_inproc_ignores_rcvmaxsize(void **state)
+{
+    (void) state;
+    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = nt_socket(AF_SP, NN_PUSH);
+    char big[1000];
+    char buf[2000];
+
+    memset(big, 'y', sizeof big);
+    nt_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
+    nt_bind(pull, "inproc://no-rcvmaxsize");
+    nt_connect(push, "inproc://no-rcvmaxsize");
+    assert_int_equal(nn_send(push, big, sizeof big, 0), (int) sizeof big);
+    assert_int_equal(nn_recv(pull, buf, sizeof buf, 0), (int) sizeof big);
+
+    nt_close(push);
+    nt_close(pull);
+}
+
+/* A PUSH connector and a PAIR connector wait on a PAIR binder: only the PAIR
+   is attached. The compatible exchange proves the binder has processed both
+   connectors, so the PUSH being still unable to send is not a race. */
+static void test_inproc_incompatible_protocols_never_pair(void **state)
+{
+    (void) state;
+    int bound = nt_socket(AF_SP, NN_PAIR);
+    int wrong = nt_socket(AF_SP, NN_PUSH);
+    int right = nt_socket(AF_SP, NN_PAIR);
+
+    nt_connect(wrong, "inproc://incompatible");
+    nt_bind(bound, "inproc://incompatible");
+    nt_connect(right, "inproc://incompatible");
+    nt_send(right, "compatible");
+    nt_recv(bound, "compatible");
+    nt_send(bound, "reply");
+    nt_recv(right, "reply");
+
+    assert_int_equal(nn_send(wrong, "x", 1, NN_DONTWAIT), -1);
+    assert_int_equal(nn_errno(), EAGAIN);
+    nt_setint(wrong, NN_SOL_SOCKET, NN_SNDTIMEO, 50);
+    assert_int_equal(nn_send(wrong, "x", 1, 0), -1);
+    assert_int_equal(nn_errno(), ETIMEDOUT);
+    nt_recv_nothing(bound);
+
+    nt_close(wrong);
+    nt_close(right);
+    nt_close(bound);
+}
+
+/* Same-family but same-role sockets (PUSH to PUSH) do not pair either: every
+   message of a PUSH binder goes to the only real PULL. */
+static void test_inproc_push_does_not_pair_with_push(void **state)
+{
+    (void) state;
+    int bound = nt_socket(AF_SP, NN_PUSH);
+    int wrong = nt_socket(AF_SP, NN_PUSH);
+    int pull = nt_socket(AF_SP, NN_PULL);
+    int i;
+
+    nt_bind(bound, "inproc://push-push");
+    nt_connect(wrong, "inproc://push-push");
+    nt_connect(pull, "inproc://push-push");
+    for (i = 0; i < 4; i++)
+        nt_send(bound, "to-pull");
+    for (i = 0; i < 4; i++)
+        nt_recv(pull, "to-pull");
+    assert_int_equal(nn_send(wrong, "x", 1, NN_DONTWAIT), -1);
+    assert_int_equal(nn_errno(), EAGAIN);
+
+    nt_close(wrong);
+    nt_close(pull);
+    nt_close(bound);
+}
+
+static void test_inproc_raw_and_cooked_sockets_interoperate(void **state)
+{
+    (void) state;
+    int raw = nt_socket(AF_SP_RAW, NN_PAIR);
+    int cooked = nt_socket(AF_SP, NN_PAIR);
+
+    nt_bind(raw, "inproc://raw-cooked");
+    nt_connect(cooked, "inproc://raw-cooked");
+    nt_send(cooked, "to-raw");
+    nt_recv(raw, "to-raw");
+    nt_send(raw, "to-cooked");
+    nt_recv(cooked, "to-cooked");
+
+    nt_close(raw);
+    nt_close(cooked);
+}
+
+static void test_inproc_shutdown_of_connector_stops_delivery(void **state)
+{
+    (void) state;
+    int push = nt_socket(AF_SP, NN_PUSH);
+    int pull = nt_socket(AF_SP, NN_PULL);
+    int eid;
+
+    nt_bind(push, "inproc://shutdown-connector");
+    eid = nt_connect(pull, "inproc://shutdown-connector");
+    nt_send(push, "one");
+    nt_recv(pull, "one");
+    assert_int_equal(nn_shutdown(pull, eid), 0);
+    assert_int_equal(nn_shutdown(pull, eid), -1);
+    assert_int_equal(nn_errno(), EINVAL);
+
+    /* With its only peer gone the PUSH cannot send any more. */
+    assert_true(nt_wait_stat(push, NN_STAT_CURRENT_CONNECTIONS, 0));
+    assert_int_equal(nn_send(push, "x", 1, NN_DONTWAIT), -1);
+    assert_int_equal(nn_errno(), EAGAIN);
+
+    nt_close(push);
+    nt_close(pull);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inproc_connect_before_bind_delivers),
+        cmocka_unit_test(test_inproc_pair_exchanges_both_ways),
+        cmocka_unit_test(test_inproc_empty_name_is_a_valid_address),
+        cmocka_unit_test(test_inproc_connector_reattaches_to_new_binder),
+        cmocka_unit_test(test_inproc_bind_twice_fails_with_eaddrinuse),
+        cmocka_unit_test(test_inproc_names_are_case_sensitive),
+        cmocka_unit_test(test_inproc_rcvbuf_limits_queued_messages),
+        cmocka_unit_test(test_inproc_message_larger_than_rcvbuf_passes),
+        cmocka_unit_test(test_inproc_ignores_rcvmaxsize),
+        cmocka_unit_test(test_inproc_incompatible_protocols_never_pair),
+        cmocka_unit_test(test_inproc_push_does_not_pair_with_push),
+        cmocka_unit_test(test_inproc_raw_and_cooked_sockets_interoperate),
+        cmocka_unit_test(test_inproc_shutdown_of_connector_stops_delivery),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,212 @@
+/* The reconnect loop: IDLE -> RESOLVING -> CONNECTING -> ACTIVE -> WAITING ->
+   RESOLVING ... Every transition runs on the loop thread. */
+#include "utils/connector.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/ep.h"
+#include "core/sock.h"
+
+enum { CN_IDLE, CN_RESOLVING, CN_CONNECTING, CN_ACTIVE, CN_WAITING, CN_STOPPED };
+
+static void attempt(struct sp_connector *c);
+
+static void wait_retry(struct sp_connector *c)
+{
+    c->state = CN_WAITING;
+    sp_timer_start(&c->timer, (uint64_t) sp_backoff_next(&c->backoff));
+}
+
+static void fail(struct sp_connector *c, int err)
+{
+    sp_ep_stat(c->ep, SP_STAT_CONNECT_ERRORS, 1);
+    sp_ep_set_error(c->ep, err);
+    wait_retry(c);
+}
+
+static void stream_done(struct sp_stream *s, void *owner)
+{
+    struct sp_connector *c = owner;
+    sp_stream_free(s);
+    c->stream = NULL;
+    if (c->state == CN_ACTIVE)
+        wait_retry(c);
+}
+
+static void connected(struct sp_connector *c)
+{
+    int fd = c->fd;
+    sp_io_del(&c->io);
+    c->fd = -1;
+    sp_ep_stat(c->ep, SP_STAT_INPROGRESS, -1);
+    int rc = sp_stream_start(&c->stream, fd, c->ep, c->framing, stream_done, c);
+    if (rc != 0) {
+        close(fd);
+        fail(c, -rc);
+        return;
+    }
+    c->state = CN_ACTIVE;
+}
+
+static void connect_io(struct sp_io *io, uint32_t ev)
+{
+    struct sp_connector *c = sp_cont(io, struct sp_connector, io);
+    (void) ev;
+    if (c->state != CN_CONNECTING)
+        return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == 0) {
+        connected(c);
+        return;
+    }
+    sp_io_del(&c->io);
+    close(c->fd);
+    c->fd = -1;
+    sp_ep_stat(c->ep, SP_STAT_INPROGRESS, -1);
+    fail(c, err);
+}
+
+static void do_connect(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t sl)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fail(c, errno);
+        return;
+    }
+    struct sockaddr_storage local;
+    socklen_t ll;
+    if (c->ops->local && c->ops->local(c, &local, &ll) == 1 && local.ss_family == ss->ss_family) {
+        if (bind(fd, (struct sockaddr *) &local, ll) != 0) {
+            int err = errno;
+            close(fd);
+            fail(c, err);
+            return;
+        }
+    }
+    int rc = connect(fd, (struct sockaddr *) ss, sl);
+    if (rc != 0 && errno != EINPROGRESS) {
+        int err = errno;
+        close(fd);
+        fail(c, err == EAGAIN ? ECONNREFUSED : err);
+        return;
+    }
+    c->fd = fd;
+    sp_ep_stat(c->ep, SP_STAT_INPROGRESS, 1);
+    if (sp_io_add(&c->io, fd, EPOLLOUT, connect_io) != 0) {
+        int err = errno;
+        sp_ep_stat(c->ep, SP_STAT_INPROGRESS, -1);
+        close(fd);
+        c->fd = -1;
+        fail(c, err);
+        return;
+    }
+    c->state = CN_CONNECTING;
+    if (rc == 0)
+        connected(c);
+}
+
+static void timer_cb(struct sp_timer *t)
+{
+    struct sp_connector *c = sp_cont(t, struct sp_connector, timer);
+    if (c->state == CN_WAITING) {
+        attempt(c);
+    } else if (c->state == CN_RESOLVING) {
+        struct sockaddr_storage ss;
+        socklen_t sl = 0;
+        int rc = c->ops->resolve_poll(c, &ss, &sl);
+        if (rc == 1) {
+            if (c->poll_ms < 50)
+                c->poll_ms *= 2;
+            sp_timer_start(&c->timer, (uint64_t) c->poll_ms);
+        } else if (rc < 0) {
+            fail(c, -rc);
+        } else {
+            do_connect(c, &ss, sl);
+        }
+    }
+}
+
+static void attempt(struct sp_connector *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    int rc = c->ops->resolve(c, &ss, &sl);
+    if (rc < 0) {
+        fail(c, -rc);
+    } else if (rc == 1) {
+        c->state = CN_RESOLVING;
+        c->poll_ms = 1;
+        sp_timer_start(&c->timer, 1);
+    } else {
+        do_connect(c, &ss, sl);
+    }
+}
+
+static void start_task(struct sp_task *t)
+{
+    struct sp_connector *c = sp_cont(t, struct sp_connector, start_task);
+    if (c->state == CN_IDLE)
+        attempt(c);
+}
+
+static void stop_task(struct sp_task *t)
+{
+    struct sp_connector *c = sp_cont(t, struct sp_connector, stop_task);
+    struct sp_ep *ep = c->ep;
+    int state = c->state;
+    c->state = CN_STOPPED;
+    sp_loop_cancel(&c->start_task);
+    sp_timer_stop(&c->timer);
+    if (state == CN_RESOLVING && c->ops->resolve_cancel)
+        c->ops->resolve_cancel(c);
+    if (state == CN_CONNECTING) {
+        sp_io_del(&c->io);
+        close(c->fd);
+        sp_ep_stat(ep, SP_STAT_INPROGRESS, -1);
+    }
+    if (c->stream)
+        sp_stream_close(c->stream, SP_STAT_DROPPED);
+    if (c->ops->destroy)
+        c->ops->destroy(c);
+    free(c);
+    sp_ep_stopped(ep);
+}
+
+static void connector_stop(struct sp_ep *ep)
+{
+    struct sp_connector *c = ep->tpdata;
+    sp_loop_post(&c->stop_task);
+}
+
+static const struct sp_ep_ops connector_ops = {.stop = connector_stop};
+
+int sp_connector_start(struct sp_ep *ep, enum sp_framing framing, const struct sp_connector_ops *ops,
+                       void *tpdata)
+{
+    int rc = sp_loop_start();
+    if (rc != 0)
+        return rc;
+    struct sp_connector *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->ep = ep;
+    c->framing = framing;
+    c->ops = ops;
+    c->tpdata = tpdata;
+    c->state = CN_IDLE;
+    c->fd = -1;
+    sp_timer_init(&c->timer, timer_cb);
+    sp_task_init(&c->start_task, start_task);
+    sp_task_init(&c->stop_task, stop_task);
+    sp_backoff_init(&c->backoff, ep->reconnect_ivl, ep->reconnect_ivl_max);
+    ep->tpdata = c;
+    ep->ops = &connector_ops;
+    sp_loop_post(&c->start_task);
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* A connecting stream endpoint: resolve, connect, run one stream, and after it
+   ends (or a failure) wait per the reconnect backoff and start again. Shared
+   by tcp and ipc; the transport supplies address resolution. */
+#ifndef SP_CONNECTOR_H
+#define SP_CONNECTOR_H
+
+#include <sys/socket.h>
+
+#include "aio/loop.h"
+#include "utils/backoff.h"
+#include "utils/stream.h"
+
+struct sp_connector;
+
+struct sp_connector_ops {
+    /* Starts resolving the peer: 0 with ss filled, 1 when pending (the
+       connector polls resolve_poll), or -errno. */
+    int (*resolve)(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t *sl);
+    /* 1 still pending, 0 done with ss filled, -errno failed. */
+    int (*resolve_poll)(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t *sl);
+    /* Abandons a pending resolution. */
+    void (*resolve_cancel)(struct sp_connector *c);
+    /* Optional local address to bind before connecting: 1 filled, 0 none. */
+    int (*local)(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t *sl);
+    /* Frees the transport's data (tpdata). */
+    void (*destroy)(struct sp_connector *c);
+};
+
+struct sp_connector {
+    struct sp_ep *ep;
+    enum sp_framing framing;
+    const struct sp_connector_ops *ops;
+    void *tpdata;
+    int state;
+    int fd;                       /* connecting socket */
+    struct sp_io io;
+    struct sp_timer timer;        /* backoff wait or resolution poll */
+    int poll_ms;
+    struct sp_task start_task;
+    struct sp_task stop_task;
+    struct sp_stream *stream;
+    struct sp_backoff backoff;
+};
+
+/* Starts connecting in the background for ep: sets ep->ops/ep->tpdata.
+   Caller's thread. 0 or -errno. */
+int sp_connector_start(struct sp_ep *ep, enum sp_framing framing, const struct sp_connector_ops *ops,
+                       void *tpdata);
+
+#endif

@@ -1,0 +1,29 @@
+/* A bound stream endpoint: a listening fd whose accepted connections become
+   streams. Shared by tcp and ipc; the transport opens the fd. */
+#ifndef SP_LISTENER_H
+#define SP_LISTENER_H
+
+#include "aio/loop.h"
+#include "utils/list.h"
+#include "utils/stream.h"
+
+struct sp_listener {
+    struct sp_ep *ep;
+    struct sp_io io;
+    int fd;
+    enum sp_framing framing;
+    struct sp_list streams;       /* sp_stream items */
+    struct sp_task stop_task;
+    struct sp_timer pause_timer;  /* accept paused after EMFILE/ENFILE */
+    bool stopping;
+    /* Transport clean-up after the fd is closed (ipc unlinks its file). */
+    void (*cleanup)(struct sp_listener *l);
+    void *tpdata;
+};
+
+/* Starts accepting on a listening fd (taken over on success) for ep: sets
+   ep->ops/ep->tpdata. Caller's thread. 0 or -errno. */
+int sp_listener_start(struct sp_ep *ep, int fd, enum sp_framing framing,
+                      void (*cleanup)(struct sp_listener *), void *tpdata);
+
+#endif

@@ -1,0 +1,490 @@
+/* Stream connections: header exchange, framing, batched writes and reads. */
+#include "utils/stream.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/chunk.h"
+#include "core/ep.h"
+#include "core/sock.h"
+#include "utils/err.h"
+
+enum { ST_HANDSHAKE, ST_ACTIVE, ST_CLOSED };
+
+#define SP_HS_TIMEOUT_MS 1000
+#define SP_RBUF_SIZE (64 * 1024)
+/* Frames larger than this are read straight into their own chunk. */
+#define SP_BIG_FRAME (16 * 1024)
+#define SP_WRITE_BATCH 64
+/* Reads per readiness event before letting other fds run. */
+#define SP_READ_ROUNDS 8
+
+static void stream_io(struct sp_io *io, uint32_t ev);
+
+static inline void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline size_t frame_hdr_len(const struct sp_stream *s)
+{
+    return s->framing == SP_FRAMING_IPC ? 9 : 8;
+}
+
+/* ---- writing (socket lock held) ---- */
+
+static void request_close(struct sp_stream *s)
+{
+    if (!s->broken) {
+        s->broken = true;
+        sp_loop_post(&s->close_task);
+    }
+}
+
+static void set_events(struct sp_stream *s)
+{
+    uint32_t ev = 0;
+    if (!s->rd_paused)
+        ev |= EPOLLIN;
+    if (s->outq.count)
+        ev |= EPOLLOUT;
+    sp_io_set(&s->io, ev);
+}
+
+/* Writes as much of outq as the kernel takes, many messages per syscall. */
+static void flush_out(struct sp_stream *s)
+{
+    while (s->outq.count && !s->broken) {
+        struct iovec iov[SP_WRITE_BATCH * 3];
+        uint8_t fh[SP_WRITE_BATCH][9];
+        int niov = 0;
+        size_t total = 0;
+        size_t nmsg = s->outq.count < SP_WRITE_BATCH ? s->outq.count : SP_WRITE_BATCH;
+        size_t skip = s->out_off;
+        size_t fhl = frame_hdr_len(s);
+        for (size_t i = 0; i < nmsg; i++) {
+            struct sp_msg *m = sp_msgq_at(&s->outq, i);
+            uint8_t *h = fh[i];
+            if (s->framing == SP_FRAMING_IPC) {
+                h[0] = 1;
+                put_u64(h + 1, sp_msg_wirelen(m));
+            } else {
+                put_u64(h, sp_msg_wirelen(m));
+            }
+            const void *parts[3] = {h, sp_msg_hdr(m), m->body};
+            size_t lens[3] = {fhl, m->hdrlen, sp_msg_bodylen(m)};
+            for (int k = 0; k < 3; k++) {
+                size_t len = lens[k];
+                const char *base = parts[k];
+                if (skip >= len) {
+                    skip -= len;
+                    continue;
+                }
+                base += skip;
+                len -= skip;
+                skip = 0;
+                iov[niov].iov_base = (void *) base;
+                iov[niov].iov_len = len;
+                niov++;
+                total += len;
+            }
+        }
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = iov;
+        mh.msg_iovlen = (size_t) niov;
+        ssize_t n = sendmsg(s->io.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                break;
+            request_close(s);
+            return;
+        }
+        /* Retire fully written messages. */
+        size_t done = (size_t) n + s->out_off;
+        for (;;) {
+            struct sp_msg *m = sp_msgq_at(&s->outq, 0);
+            size_t flen = fhl + sp_msg_wirelen(m);
+            if (done < flen) {
+                s->out_off = done;
+                break;
+            }
+            done -= flen;
+            struct sp_msg tmp;
+            sp_msgq_pop(&s->outq, &tmp);
+            sp_msg_term(&tmp);
+            s->out_off = 0;
+            if (s->outq.count == 0)
+                break;
+        }
+        if ((size_t) n < total)
+            break; /* the kernel is full */
+    }
+}
+
+static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    if (s->state != ST_ACTIVE || s->broken) {
+        sp_msg_term(msg);
+        return 0;
+    }
+    bool idle = s->outq.count == 0;
+    if (sp_msgq_push(&s->outq, msg) != 0) {
+        sp_msg_term(msg); /* out of memory: the message is lost, like a drop */
+        return 0;
+    }
+    if (idle) {
+        /* Straight from the caller's thread: no hand-off while the pipe is idle. */
+        flush_out(s);
+        if (s->broken)
+            return 0;
+        if (s->outq.count)
+            set_events(s);
+    }
+    if (s->outq.bytes >= s->out_limit) {
+        s->out_released = true;
+        return SP_PIPE_RELEASE;
+    }
+    return 0;
+}
+
+static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    if (sp_msgq_pop(&s->inq, msg) != 0) {
+        s->in_told = false;
+        return -EAGAIN;
+    }
+    if (s->rd_paused && s->inq.bytes < s->in_limit && s->state == ST_ACTIVE) {
+        s->rd_paused = false;
+        set_events(s);
+    }
+    if (s->inq.count == 0) {
+        s->in_told = false;
+        return SP_PIPE_RELEASE;
+    }
+    return 0;
+}
+
+static void stream_pipe_destroy(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    sp_msgq_term(&s->inq);
+    sp_msgq_term(&s->outq);
+    free(s->rbuf);
+    if (s->big)
+        sp_chunk_free(s->big);
+    free(s);
+}
+
+static const struct sp_pipe_ops stream_pipe_ops = {
+    .send = stream_pipe_send,
+    .recv = stream_pipe_recv,
+    .destroy = stream_pipe_destroy,
+};
+
+/* ---- life cycle (loop thread) ---- */
+
+void sp_stream_close(struct sp_stream *s, int stat)
+{
+    if (s->state == ST_CLOSED)
+        return;
+    struct sp_sock *sock = s->pipe.sock;
+    sp_sock_lock(sock);
+    s->state = ST_CLOSED;
+    sp_pipe_detach_locked(&s->pipe, stat);
+    sp_sock_unlock(sock);
+    sp_timer_stop(&s->hs_timer);
+    sp_loop_cancel(&s->close_task);
+    if (s->io.fd >= 0) {
+        int fd = s->io.fd;
+        sp_io_del(&s->io);
+        close(fd);
+    }
+    s->done(s, s->owner);
+}
+
+void sp_stream_free(struct sp_stream *s)
+{
+    sp_pipe_rele(&s->pipe);
+}
+
+static void close_task(struct sp_task *t)
+{
+    struct sp_stream *s = sp_cont(t, struct sp_stream, close_task);
+    sp_stream_close(s, SP_STAT_BROKEN);
+}
+
+static void hs_timeout(struct sp_timer *t)
+{
+    struct sp_stream *s = sp_cont(t, struct sp_stream, hs_timer);
+    if (s->state == ST_HANDSHAKE)
+        sp_stream_close(s, -1);
+}
+
+int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_framing framing,
+                    sp_stream_done_fn done, void *owner)
+{
+    struct sp_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->rbuf = malloc(SP_RBUF_SIZE);
+    if (!s->rbuf) {
+        free(s);
+        return -ENOMEM;
+    }
+    sp_pipe_init(&s->pipe, &stream_pipe_ops, ep);
+    sp_timer_init(&s->hs_timer, hs_timeout);
+    sp_task_init(&s->close_task, close_task);
+    s->ep = ep;
+    s->framing = framing;
+    s->state = ST_HANDSHAKE;
+    s->done = done;
+    s->owner = owner;
+    s->rcvmaxsize = ep->rcvmaxsize;
+    sp_msgq_init(&s->inq);
+    sp_msgq_init(&s->outq);
+    /* Received messages wait in the pipe up to about NN_RCVBUF bytes, sent
+       ones up to NN_SNDBUF: beyond that the peer or the sender waits. */
+    s->in_limit = (size_t) ep->rcvbuf;
+    s->out_limit = (size_t) ep->sndbuf;
+
+    int v = ep->sndbuf;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    v = ep->rcvbuf;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    if (framing == SP_FRAMING_TCP && ep->tcp_nodelay) {
+        v = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
+    }
+
+    int proto = ep->sock->type->protocol;
+    uint8_t hs[8] = {0x00, 'S', 'P', 0x00, (uint8_t) (proto >> 8), (uint8_t) proto, 0, 0};
+    memcpy(s->hs_out, hs, 8);
+    int rc = sp_io_add(&s->io, fd, EPOLLIN | EPOLLOUT, stream_io);
+    if (rc != 0) {
+        free(s->rbuf);
+        free(s);
+        return rc;
+    }
+    sp_timer_start(&s->hs_timer, SP_HS_TIMEOUT_MS);
+    *out = s;
+    return 0;
+}
+
+/* ---- handshake ---- */
+
+static void handshake(struct sp_stream *s, uint32_t ev)
+{
+    int fd = s->io.fd;
+    if (s->hs_out_done < 8) {
+        ssize_t n = send(fd, s->hs_out + s->hs_out_done, 8 - s->hs_out_done, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            sp_stream_close(s, -1);
+            return;
+        }
+        if (n > 0)
+            s->hs_out_done += (size_t) n;
+    }
+    if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && s->hs_in_done < 8) {
+        ssize_t n = recv(fd, s->hs_in + s->hs_in_done, 8 - s->hs_in_done, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            sp_stream_close(s, -1);
+            return;
+        }
+        if (n > 0)
+            s->hs_in_done += (size_t) n;
+    }
+    if (s->hs_in_done < 8 || s->hs_out_done < 8) {
+        sp_io_set(&s->io, s->hs_out_done < 8 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+        return;
+    }
+    /* Bytes 6-7 are reserved; libnanomsg does not check them and neither do we. */
+    static const uint8_t magic[4] = {0x00, 'S', 'P', 0x00};
+    int peer = (s->hs_in[4] << 8) | s->hs_in[5];
+    const struct sp_socktype *type = s->pipe.sock->type;
+    if (memcmp(s->hs_in, magic, 4) != 0 || !type->ispeer(peer)) {
+        sp_stream_close(s, -1);
+        return;
+    }
+    sp_timer_stop(&s->hs_timer);
+    s->pipe.peer_protocol = peer;
+    s->state = ST_ACTIVE;
+    sp_io_set(&s->io, EPOLLIN);
+    if (sp_pipe_attach(&s->pipe) != 0) {
+        s->state = ST_HANDSHAKE; /* not attached: close without statistics */
+        sp_stream_close(s, -1);
+        return;
+    }
+    sp_ep_set_error(s->ep, 0);
+}
+
+/* ---- reading (loop thread) ---- */
+
+/* Parses complete frames out of rbuf into batch. Returns -1 when the peer
+   broke the protocol (the connection must go). */
+static int parse_frames(struct sp_stream *s, struct sp_msgq *batch)
+{
+    size_t fhl = frame_hdr_len(s);
+    while (s->rlen - s->roff >= fhl) {
+        const uint8_t *p = s->rbuf + s->roff;
+        if (s->framing == SP_FRAMING_IPC) {
+            if (p[0] != 1)
+                return -1;
+            p++;
+        }
+        uint64_t len = get_u64(p);
+        if (s->rcvmaxsize >= 0 && len > (uint64_t) s->rcvmaxsize)
+            return -1;
+        if (len > SIZE_MAX / 2)
+            return -1;
+        size_t avail = s->rlen - s->roff - fhl;
+        if (len > SP_BIG_FRAME && avail < len) {
+            /* Large: take what we have and read the rest straight into it. */
+            s->big = sp_chunk_alloc((size_t) len);
+            if (!s->big)
+                return -1;
+            memcpy(s->big, s->rbuf + s->roff + fhl, avail);
+            s->big_len = (size_t) len;
+            s->big_done = avail;
+            s->roff = s->rlen = 0;
+            return 0;
+        }
+        if (avail < len)
+            break;
+        struct sp_msg m;
+        sp_msg_init(&m);
+        m.body = sp_chunk_alloc((size_t) len);
+        if (!m.body)
+            return -1;
+        memcpy(m.body, s->rbuf + s->roff + fhl, (size_t) len);
+        s->roff += fhl + (size_t) len;
+        if (sp_msgq_push(batch, &m) != 0) {
+            sp_msg_term(&m);
+            return -1;
+        }
+    }
+    /* Keep the partial frame at the start of the buffer. */
+    if (s->roff) {
+        memmove(s->rbuf, s->rbuf + s->roff, s->rlen - s->roff);
+        s->rlen -= s->roff;
+        s->roff = 0;
+    }
+    return 0;
+}
+
+static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
+{
+    struct sp_sock *sock = s->pipe.sock;
+    struct sp_msg m;
+    sp_sock_lock(sock);
+    while (sp_msgq_pop(batch, &m) == 0)
+        if (sp_msgq_push(&s->inq, &m) != 0)
+            sp_msg_term(&m);
+    if (s->inq.bytes >= s->in_limit && !s->rd_paused) {
+        s->rd_paused = true;
+        set_events(s);
+    }
+    bool tell = s->inq.count && !s->in_told;
+    if (tell) {
+        s->in_told = true;
+        sp_pipe_signal(&s->pipe, SP_EV_IN);
+    }
+    sp_sock_unlock(sock);
+}
+
+static void do_read(struct sp_stream *s)
+{
+    struct sp_msgq batch;
+    sp_msgq_init(&batch);
+    int fd = s->io.fd;
+    bool closed = false, bad = false;
+    for (int round = 0; round < SP_READ_ROUNDS; round++) {
+        ssize_t n;
+        if (s->big) {
+            n = recv(fd, (char *) s->big + s->big_done, s->big_len - s->big_done, 0);
+            if (n > 0) {
+                s->big_done += (size_t) n;
+                if (s->big_done == s->big_len) {
+                    struct sp_msg m;
+                    sp_msg_init(&m);
+                    m.body = s->big;
+                    s->big = NULL;
+                    if (sp_msgq_push(&batch, &m) != 0)
+                        sp_msg_term(&m);
+                }
+                continue;
+            }
+        } else {
+            n = recv(fd, s->rbuf + s->rlen, SP_RBUF_SIZE - s->rlen, 0);
+            if (n > 0) {
+                s->rlen += (size_t) n;
+                if (parse_frames(s, &batch) != 0) {
+                    bad = true;
+                    break;
+                }
+                if ((size_t) n < SP_RBUF_SIZE / 2 && !s->big)
+                    break; /* drained for now */
+                continue;
+            }
+        }
+        if (n == 0)
+            closed = true;
+        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            closed = true;
+        break;
+    }
+    if (batch.count)
+        deliver_batch(s, &batch);
+    sp_msgq_term(&batch);
+    if (bad || closed)
+        sp_stream_close(s, SP_STAT_BROKEN);
+}
+
+static void stream_io(struct sp_io *io, uint32_t ev)
+{
+    struct sp_stream *s = sp_cont(io, struct sp_stream, io);
+    if (s->state == ST_HANDSHAKE) {
+        handshake(s, ev);
+        return;
+    }
+    if (s->state != ST_ACTIVE)
+        return;
+    if (ev & EPOLLOUT) {
+        struct sp_sock *sock = s->pipe.sock;
+        sp_sock_lock(sock);
+        flush_out(s);
+        if (s->out_released && s->outq.bytes < s->out_limit && !s->broken) {
+            s->out_released = false;
+            sp_pipe_signal(&s->pipe, SP_EV_OUT);
+        }
+        if (!s->broken)
+            set_events(s);
+        sp_sock_unlock(sock);
+    }
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        /* While reading is paused only errors bring us here: look anyway, a
+           closed peer must be noticed. */
+        if (s->rd_paused && !(ev & (EPOLLERR | EPOLLHUP)))
+            return;
+        do_read(s);
+    }
+}
