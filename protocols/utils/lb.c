@@ -8,10 +8,12 @@
 void sp_lb_init(struct sp_lb *lb)
 {
     sp_priolist_init(&lb->pl);
+    lb->ever = false;
 }
 
 void sp_lb_add(struct sp_lb *lb, struct sp_priolist_entry *e)
 {
+    lb->ever = true;
     sp_priolist_activate(&lb->pl, e);
 }
 

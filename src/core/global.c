@@ -29,6 +29,7 @@ static struct {
     int *unused;             /* LIFO stack of free ids */
     int nunused;
     int nsocks;
+    bool ever;          /* a socket was created once */
     bool terminating;
     bool terminated;
 } g = {
@@ -125,6 +126,7 @@ int nn_socket(int domain, int protocol)
     g.nunused--;
     g.socks[id] = sock;
     g.nsocks++;
+    g.ever = true;
     pthread_rwlock_unlock(&g.lock);
     pthread_mutex_unlock(&g.oclock);
     return id;
@@ -181,9 +183,11 @@ void nn_term(void)
 {
     pthread_mutex_lock(&g.oclock);
     if (!g.socks) {
-        /* Nothing was ever opened (or everything is closed): libnanomsg
-           still refuses new sockets after nn_term. */
-        g.terminated = true;
+        /* Before the first socket nn_term does nothing (libnanomsg 1.1.5 is
+           not initialised yet); after sockets existed it is permanent even if
+           they are all closed. */
+        if (g.ever)
+            g.terminated = true;
         pthread_mutex_unlock(&g.oclock);
         return;
     }

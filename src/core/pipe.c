@@ -42,7 +42,7 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
     atomic_init(&pipe->refs, 1);
     pipe->attached = false;
     pipe->pending = 0;
-    pipe->accepted = ep->bound;
+    pipe->attach_stat = ep->bound ? SP_STAT_ACCEPTED : SP_STAT_ESTABLISHED;
     pipe->sndprio = ep->sndprio;
     pipe->rcvprio = ep->rcvprio;
     pipe->peer_protocol = 0;
@@ -92,7 +92,8 @@ int sp_pipe_attach(struct sp_pipe *pipe)
         pipe->attached = true;
         s->npipes++;
         sp_sock_stat_add(s, SP_STAT_CURRENT_CONNECTIONS, 1);
-        sp_sock_stat_add(s, pipe->accepted ? SP_STAT_ACCEPTED : SP_STAT_ESTABLISHED, 1);
+        if (pipe->attach_stat >= 0)
+            sp_sock_stat_add(s, (enum sp_stat) pipe->attach_stat, 1);
         int ev = pipe->pending;
         pipe->pending = 0;
         if (ev)

@@ -33,7 +33,8 @@ struct sp_pipe {
     const struct sp_pipe_ops *ops;
     atomic_int refs;
     bool attached;      /* added to the protocol (socket lock) */
-    bool accepted;      /* created by a bound endpoint (statistics) */
+    int attach_stat;    /* enum sp_stat counted on attach (ESTABLISHED or
+                           ACCEPTED), -1 for none */
     int pending;        /* signals that arrived before attach (socket lock) */
     int sndprio;        /* 1..16, from the endpoint at creation */
     int rcvprio;

@@ -719,7 +719,7 @@ int sp_sock_stat_get(struct sp_sock *s, int stat, uint64_t *value)
     case NN_STAT_BYTES_SENT: slot = SP_STAT_BYTES_SENT; break;
     case NN_STAT_BYTES_RECEIVED: slot = SP_STAT_BYTES_RECEIVED; break;
     case NN_STAT_CURRENT_SND_PRIORITY: {
-        int prio = -1;
+        int prio = 0; /* what libnanomsg reports for types without a load balancer */
         sp_sock_lock(s);
         if (s->type->ops->current_sndprio)
             prio = s->type->ops->current_sndprio(s);

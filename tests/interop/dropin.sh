@@ -114,7 +114,7 @@ fi
 # Which libnanomsg does a running nanocat have mapped? (Waits until the process exists.)
 mapped_lib()
 {
-    local name=$1 pid= maps
+    local name=$1 pid='' maps
     for _ in $(seq 500); do
         pid=$(it_child_pid "$name") && [ "$(readlink "/proc/$pid/exe")" = "$nanocat_bin" ] &&
             maps=$(grep -F libnanomsg "/proc/$pid/maps") && break

@@ -28,7 +28,7 @@ peer=$2 ours=$3 transport=$4 role=$5
 #               reply: our side answers each of the K messages it receives with the
 #                      next message of the list (REP, RESPONDENT)
 #               none
-#   peer_sends  none | small | big: the peer sends this payload, repeatedly (§ it_peer_cmd)
+#   peer_sends  none | small | big: the peer sends this payload, repeatedly (see it_peer_cmd in lib.sh)
 #   ours_recv   K: our side receives K messages (the peer repeats, so K > 1 is fine)
 #               list: one per message of the list (REQ: one reply per request)
 #               0
@@ -64,7 +64,7 @@ list_args=(--send "first from ours $tag" --send "" --send-file "$IT_TMP/ours-big
 list_msgs=("first from ours $tag" "" "$(cat "$IT_TMP/ours-big.msg")" "last from ours $tag")
 
 case $peer_sends in
-none) peer_send= peer_msg= ;;
+none) peer_send='' peer_msg='' ;;
 small) peer_msg="from $peer $tag" peer_send="data:$peer_msg" ;;
 big) peer_msg=$(cat "$IT_TMP/peer-big.msg") peer_send="file:$IT_TMP/peer-big.msg" ;;
 esac

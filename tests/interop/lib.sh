@@ -107,13 +107,17 @@ it_reap()
     fi
 }
 
-# it_stop NAME: SIGTERM (timeout(1) forwards it to the command), then reap.
+# it_stop NAME: SIGTERM to the command, then reap. The signal goes to the command itself,
+# not to timeout(1): timeout would forward it and then also send SIGCONT, which can land
+# while LeakSanitizer stops the exiting process with ptrace and cancel its SIGSTOP, so
+# that the leak check hangs until the SIGKILL.
 it_stop()
 {
-    local name=$1 rc=0
+    local name=$1 rc=0 target
     [ -n "${IT_PID[$name]:-}" ] || return 0
     [ -n "${IT_RC[$name]:-}" ] && return 0
-    kill -TERM "${IT_PID[$name]}" 2>/dev/null
+    target=$(it_child_pid "$name") || target=${IT_PID[$name]}
+    kill -TERM "$target" 2>/dev/null
     wait "${IT_PID[$name]}" 2>/dev/null || rc=$?
     IT_RC[$name]=$rc
 }
@@ -125,7 +129,7 @@ it_child_pid()
     for f in /proc/[0-9]*/stat; do
         { read -r st <"$f"; } 2>/dev/null || continue
         st=${st##*) }
-        set -- $st
+        set -- $st   # split on purpose: the fields of /proc/PID/stat
         if [ "$2" = "$tpid" ]; then
             f=${f#/proc/}
             echo "${f%/stat}"
@@ -166,7 +170,8 @@ it_free_port()
     done
 }
 
-# it_new_address TRANSPORT N: sets IT_URL and IT_ADDR (port or socket path), fresh each call.
+# it_new_address TRANSPORT N: sets IT_URL and IT_ADDR (port, or socket path number N),
+# fresh each call.
 it_new_address()
 {
     case $1 in
@@ -246,7 +251,7 @@ it_start_server()
 # Output is -Q (quoted, one line per message) for both, except for send-only types.
 it_peer_cmd()
 {
-    local peer=$1 type=$2 role=$3 url=$4 send=$5 repeat= quoted=-Q
+    local peer=$1 type=$2 role=$3 url=$4 send=$5 repeat='' quoted=-Q
     case $type in
     pair | push | pub | req | surveyor | bus) repeat=1 ;;
     esac

@@ -111,9 +111,6 @@ static void expect_strict_send_priority(enum transport t)
     int i;
 
     nt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    /* libnanomsg only updates this level when pipes come and go: before the
-       first peer it reads 0, after the last one left -1. */
-    assert_int_equal(nn_get_statistic(push, NN_STAT_CURRENT_SND_PRIORITY), 0);
 
     /* The low-priority peer is connected first. */
     lo = pull_with_prio(push, t, 2, url_lo);
@@ -156,6 +153,28 @@ static void expect_strict_send_priority(enum transport t)
     assert_true(nt_wait_stat(push, NN_STAT_CURRENT_CONNECTIONS, 0));
     assert_int_equal(nn_get_statistic(push, NN_STAT_CURRENT_SND_PRIORITY), (uint64_t) -1);
     nt_close(push);
+}
+
+/* libnanomsg only updates this level when pipes come and go: before the
+   first peer ever connected it reads 0; after the last one left, -1. */
+static void test_push_snd_priority_statistic_is_zero_before_first_peer(void **state)
+{
+    (void) state;
+    int domains[2] = {AF_SP, AF_SP_RAW};
+    int i;
+    for (i = 0; i < 2; i++) {
+        char url[URL_LEN];
+        int push = nt_socket(domains[i], NN_PUSH);
+        int pull = nt_socket(AF_SP, NN_PULL);
+        assert_int_equal(nn_get_statistic(push, NN_STAT_CURRENT_SND_PRIORITY), 0);
+        nt_bind(pull, make_url(url, INPROC, "prio-stat"));
+        nt_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 3);
+        nt_connect(push, url);
+        assert_true(nt_wait_stat(push, NN_STAT_CURRENT_SND_PRIORITY, 3));
+        nt_close(pull);
+        assert_true(nt_wait_stat(push, NN_STAT_CURRENT_SND_PRIORITY, (uint64_t) -1));
+        nt_close(push);
+    }
 }
 
 static void test_push_sends_only_to_highest_priority_peer(void **state)
@@ -423,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_push_round_robins_across_pulls),
         cmocka_unit_test(test_raw_push_round_robins_across_pulls),
         cmocka_unit_test(test_push_sends_only_to_highest_priority_peer),
+        cmocka_unit_test(test_push_snd_priority_statistic_is_zero_before_first_peer),
         cmocka_unit_test(test_push_falls_back_to_lower_priority_when_higher_is_full),
         cmocka_unit_test(test_push_without_peer_fails_with_eagain),
         cmocka_unit_test(test_push_cannot_receive_and_pull_cannot_send),

@@ -539,6 +539,39 @@ static void oversize_just_over_default(int fd, enum kind kind)
     raw_write(fd, "abcdefgh", 8);
 }
 
+/* A complete valid frame that precedes a bad one is still delivered: the
+   connection is dropped only when the bad frame is read. */
+static void expect_valid_frame_before_oversize_is_delivered(enum kind kind, const char *name)
+{
+    struct endpoint ep;
+    int s = nt_socket(AF_SP, NN_PULL);
+    unsigned char buf[64];
+    size_t n;
+    int fd;
+
+    endpoint_init(&ep, kind, name);
+    nt_bind(s, ep.url);
+    fd = raw_connect(&ep);
+    send_sp_header(fd, NN_PUSH);
+    n = frame_prefix(kind, buf, 6);
+    memcpy(buf + n, "intact", 6);
+    n += 6;
+    n += frame_prefix(kind, buf + n, UINT64_MAX);
+    raw_write(fd, buf, n);
+    nt_recv(s, "intact");
+    assert_true(raw_wait_closed(fd, NT_DEADLINE_MS));
+    close(fd);
+    expect_good_peer_works(s, NN_PULL, &ep);
+    nt_close(s);
+}
+
+static void test_valid_frame_before_oversize_frame_is_delivered(void **state)
+{
+    (void) state;
+    expect_valid_frame_before_oversize_is_delivered(TCP, NULL);
+    expect_valid_frame_before_oversize_is_delivered(IPC, "intact.ipc");
+}
+
 static void test_oversize_frame_length_closes_connection_and_socket_survives(void **state)
 {
     (void) state;
@@ -734,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_wrong_sp_magic_is_rejected_and_socket_survives),
         cmocka_unit_test(test_incompatible_protocol_id_is_rejected_and_socket_survives),
         cmocka_unit_test(test_oversize_frame_length_closes_connection_and_socket_survives),
+        cmocka_unit_test(test_valid_frame_before_oversize_frame_is_delivered),
 #ifndef AGAINST_LIBNANOMSG
         cmocka_unit_test(test_ipc_unknown_type_byte_closes_connection_and_socket_survives),
 #endif

@@ -519,6 +519,40 @@ static void test_tcp_reconnect_interval_grows_to_max(void **state)
     close(lfd);
 }
 
+/* The binder's connection counters count transport connections, including
+   ones the protocol turns away afterwards (a second PAIR peer). */
+static void test_tcp_binder_counts_rejected_connections(void **state)
+{
+    (void) state;
+    char url[URL_LEN];
+    int a = nt_socket(AF_SP, NN_PAIR);
+    int b = nt_socket(AF_SP, NN_PAIR);
+    int c = nt_socket(AF_SP, NN_PAIR);
+    uint64_t end;
+
+    tu_tcp_url(url, sizeof url, tu_free_port());
+    nt_bind(a, url);
+    nt_connect(b, url);
+    nt_send(b, "first");
+    nt_recv(a, "first");
+    assert_int_equal(nn_get_statistic(a, NN_STAT_ACCEPTED_CONNECTIONS), 1);
+    assert_int_equal(nn_get_statistic(a, NN_STAT_CURRENT_CONNECTIONS), 1);
+
+    nt_setint(c, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    nt_connect(c, url);
+    end = tu_now_ms() + NT_DEADLINE_MS;
+    while (nn_get_statistic(c, NN_STAT_ESTABLISHED_CONNECTIONS) < 3 && tu_now_ms() < end)
+        tu_sleep_ms(1);
+    assert_true(nn_get_statistic(c, NN_STAT_ESTABLISHED_CONNECTIONS) >= 3);
+    assert_true(nn_get_statistic(a, NN_STAT_ACCEPTED_CONNECTIONS) >= 3);
+    assert_true(nn_get_statistic(a, NN_STAT_BROKEN_CONNECTIONS) >= 2);
+    assert_int_equal(nn_get_statistic(a, NN_STAT_CURRENT_CONNECTIONS), 1);
+
+    nt_close(c);
+    nt_close(b);
+    nt_close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_tcp_default_rcvmaxsize_is_one_mebibyte),
         cmocka_unit_test(test_tcp_rcvmaxsize_minus_one_is_unlimited),
         cmocka_unit_test(test_tcp_rcvmaxsize_zero_allows_only_empty_messages),
+        cmocka_unit_test(test_tcp_binder_counts_rejected_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include <nanomsg/inproc.h>
 
+#include "core/chunk.h"
 #include "core/ep.h"
 #include "core/pipe.h"
 #include "core/sock.h"
@@ -73,8 +74,36 @@ static bool fits(struct inproc_half *dst, struct sp_msg *m)
     return dst->q.count == 0 || dst->q.bytes + sp_msg_wirelen(m) < dst->rcvbuf;
 }
 
+/* Gives msg the shape it would have after a trip over a stream: the SP
+   header in front of the body (the receiving protocol parses it out again)
+   and no transport cmsgs. The body chunk is passed on without a copy when
+   there is no header. 0 or -ENOMEM. */
+static int wire_shape(struct sp_msg *msg)
+{
+    if (msg->ctrl) {
+        sp_chunk_free(msg->ctrl);
+        msg->ctrl = NULL;
+    }
+    if (msg->hdrlen == 0)
+        return 0;
+    size_t blen = sp_msg_bodylen(msg);
+    uint8_t *p = sp_chunk_alloc(msg->hdrlen + blen);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, sp_msg_hdr(msg), msg->hdrlen);
+    if (blen)
+        memcpy(p + msg->hdrlen, msg->body, blen);
+    sp_msg_term(msg);
+    msg->body = p;
+    return 0;
+}
+
 static int inproc_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
 {
+    if (wire_shape(msg) != 0) {
+        sp_msg_term(msg); /* out of memory: lost, as a dropped connection would */
+        return 0;
+    }
     struct inproc_half *h = sp_cont(pipe, struct inproc_half, pipe);
     struct inproc_half *peer = other(h);
     struct inproc_conn *c = h->conn;
@@ -160,14 +189,14 @@ static bool compatible(struct sp_ep *a, struct sp_ep *b)
 
 /* Tears a connection down: both pipes leave their sockets. The caller has
    claimed it (conn->torn) and unlinked both halves under the registry lock. */
-static void conn_teardown(struct inproc_conn *c, struct sp_sock *closer)
+static void conn_teardown(struct inproc_conn *c)
 {
     for (int i = 0; i < 2; i++) {
         struct inproc_half *h = &c->half[i];
         pthread_mutex_lock(&c->lock);
         h->gone = true;
         pthread_mutex_unlock(&c->lock);
-        sp_pipe_detach(&h->pipe, h->pipe.sock == closer ? SP_STAT_DROPPED : SP_STAT_BROKEN);
+        sp_pipe_detach(&h->pipe, -1);
     }
     sp_pipe_rele(&c->half[0].pipe);
     sp_pipe_rele(&c->half[1].pipe);
@@ -188,6 +217,10 @@ static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
         struct inproc_half *h = &c->half[i];
         struct sp_ep *ep = owners[i]->ep;
         sp_pipe_init(&h->pipe, &inproc_pipe_ops, ep);
+        /* libnanomsg counts an inproc connection only as "established" on
+           the connecting side. */
+        if (i == 0)
+            h->pipe.attach_stat = -1;
         h->pipe.peer_protocol = owners[1 - i]->ep->sock->type->protocol;
         h->conn = c;
         h->iep = owners[i];
@@ -200,7 +233,7 @@ static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
         c->torn = true;
         sp_list_remove(&c->half[0].item);
         sp_list_remove(&c->half[1].item);
-        conn_teardown(c, NULL);
+        conn_teardown(c);
     }
 }
 
@@ -229,7 +262,7 @@ static void inproc_ep_stop(struct sp_ep *ep)
             struct inproc_conn **ncs = realloc(cs, cap * sizeof *ncs);
             if (!ncs) {
                 /* Out of memory: tear this one down right here. */
-                conn_teardown(c, ep->sock);
+                conn_teardown(c);
                 continue;
             }
             cs = ncs;
@@ -238,7 +271,7 @@ static void inproc_ep_stop(struct sp_ep *ep)
     }
     pthread_mutex_unlock(&reg.lock);
     for (size_t i = 0; i < n; i++)
-        conn_teardown(cs[i], ep->sock);
+        conn_teardown(cs[i]);
     free(cs);
     free(iep);
     sp_ep_stopped(ep);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nanomsg/tcp.h>
@@ -92,24 +93,29 @@ static void free_req(struct gaicb *req)
     free(req);
 }
 
+/* Frees the finished orphans. With wait, gives running ones up to about two
+   seconds first: glibc still writes into a request it could not cancel, so
+   one that is still running is left alone (a small leak, never a crash). */
 static void reap_orphans(bool wait)
 {
     pthread_mutex_lock(&orphan_lock);
-    struct orphan **pp = &orphans;
-    while (*pp) {
-        struct orphan *o = *pp;
-        if (wait) {
-            const struct gaicb *list[1] = {o->req};
-            while (gai_error(o->req) == EAI_INPROGRESS)
-                gai_suspend(list, 1, NULL);
+    for (int round = 0; round < (wait ? 2000 : 1); round++) {
+        struct orphan **pp = &orphans;
+        while (*pp) {
+            struct orphan *o = *pp;
+            if (gai_error(o->req) != EAI_INPROGRESS) {
+                *pp = o->next;
+                free_req(o->req);
+                free(o);
+            } else {
+                pp = &o->next;
+            }
         }
-        if (gai_error(o->req) != EAI_INPROGRESS) {
-            *pp = o->next;
-            free_req(o->req);
-            free(o);
-        } else {
-            pp = &o->next;
-        }
+        if (!orphans || !wait)
+            break;
+        /* gai_suspend does not wait for cancelled requests: poll. */
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
     pthread_mutex_unlock(&orphan_lock);
 }

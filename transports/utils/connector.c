@@ -42,6 +42,7 @@ static void connected(struct sp_connector *c)
     sp_io_del(&c->io);
     c->fd = -1;
     sp_ep_stat(c->ep, SP_STAT_INPROGRESS, -1);
+    sp_ep_stat(c->ep, SP_STAT_ESTABLISHED, 1);
     int rc = sp_stream_start(&c->stream, fd, c->ep, c->framing, stream_done, c);
     if (rc != 0) {
         close(fd);

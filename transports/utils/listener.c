@@ -42,6 +42,7 @@ static void listener_io(struct sp_io *io, uint32_t ev)
             sp_timer_start(&l->pause_timer, SP_ACCEPT_PAUSE_MS);
             return;
         }
+        sp_ep_stat(l->ep, SP_STAT_ACCEPTED, 1);
         struct sp_stream *s;
         if (sp_stream_start(&s, fd, l->ep, l->framing, stream_done, l) != 0) {
             close(fd);

@@ -110,7 +110,7 @@ static void flush_out(struct sp_stream *s)
         memset(&mh, 0, sizeof mh);
         mh.msg_iov = iov;
         mh.msg_iovlen = (size_t) niov;
-        ssize_t n = sendmsg(s->io.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 break;
@@ -179,6 +179,8 @@ static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
     }
     if (s->inq.count == 0) {
         s->in_told = false;
+        if (s->draining)
+            sp_loop_post(&s->close_task); /* the last message is out */
         return SP_PIPE_RELEASE;
     }
     return 0;
@@ -208,17 +210,20 @@ void sp_stream_close(struct sp_stream *s, int stat)
     if (s->state == ST_CLOSED)
         return;
     struct sp_sock *sock = s->pipe.sock;
+    /* Like libnanomsg, count every transport connection that ends, whether
+       or not the protocol had accepted it. */
+    if (stat >= 0)
+        sp_ep_stat(s->ep, stat, 1);
     sp_sock_lock(sock);
     s->state = ST_CLOSED;
-    sp_pipe_detach_locked(&s->pipe, stat);
+    sp_pipe_detach_locked(&s->pipe, -1);
     sp_sock_unlock(sock);
     sp_timer_stop(&s->hs_timer);
     sp_loop_cancel(&s->close_task);
-    if (s->io.fd >= 0) {
-        int fd = s->io.fd;
+    if (s->io.fd >= 0)
         sp_io_del(&s->io);
-        close(fd);
-    }
+    close(s->fd);
+    s->fd = -1;
     s->done(s, s->owner);
 }
 
@@ -237,7 +242,7 @@ static void hs_timeout(struct sp_timer *t)
 {
     struct sp_stream *s = sp_cont(t, struct sp_stream, hs_timer);
     if (s->state == ST_HANDSHAKE)
-        sp_stream_close(s, -1);
+        sp_stream_close(s, SP_STAT_BROKEN);
 }
 
 int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_framing framing,
@@ -252,9 +257,11 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_fr
         return -ENOMEM;
     }
     sp_pipe_init(&s->pipe, &stream_pipe_ops, ep);
+    s->pipe.attach_stat = -1; /* counted by the listener/connector instead */
     sp_timer_init(&s->hs_timer, hs_timeout);
     sp_task_init(&s->close_task, close_task);
     s->ep = ep;
+    s->fd = fd;
     s->framing = framing;
     s->state = ST_HANDSHAKE;
     s->done = done;
@@ -294,11 +301,11 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_fr
 
 static void handshake(struct sp_stream *s, uint32_t ev)
 {
-    int fd = s->io.fd;
+    int fd = s->fd;
     if (s->hs_out_done < 8) {
         ssize_t n = send(fd, s->hs_out + s->hs_out_done, 8 - s->hs_out_done, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            sp_stream_close(s, -1);
+            sp_stream_close(s, SP_STAT_BROKEN);
             return;
         }
         if (n > 0)
@@ -307,7 +314,7 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && s->hs_in_done < 8) {
         ssize_t n = recv(fd, s->hs_in + s->hs_in_done, 8 - s->hs_in_done, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-            sp_stream_close(s, -1);
+            sp_stream_close(s, SP_STAT_BROKEN);
             return;
         }
         if (n > 0)
@@ -322,7 +329,7 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     int peer = (s->hs_in[4] << 8) | s->hs_in[5];
     const struct sp_socktype *type = s->pipe.sock->type;
     if (memcmp(s->hs_in, magic, 4) != 0 || !type->ispeer(peer)) {
-        sp_stream_close(s, -1);
+        sp_stream_close(s, SP_STAT_BROKEN);
         return;
     }
     sp_timer_stop(&s->hs_timer);
@@ -330,8 +337,7 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     s->state = ST_ACTIVE;
     sp_io_set(&s->io, EPOLLIN);
     if (sp_pipe_attach(&s->pipe) != 0) {
-        s->state = ST_HANDSHAKE; /* not attached: close without statistics */
-        sp_stream_close(s, -1);
+        sp_stream_close(s, SP_STAT_BROKEN); /* refused, e.g. a second PAIR peer */
         return;
     }
     sp_ep_set_error(s->ep, 0);
@@ -415,7 +421,7 @@ static void do_read(struct sp_stream *s)
 {
     struct sp_msgq batch;
     sp_msgq_init(&batch);
-    int fd = s->io.fd;
+    int fd = s->fd;
     bool closed = false, bad = false;
     for (int round = 0; round < SP_READ_ROUNDS; round++) {
         ssize_t n;
@@ -455,7 +461,21 @@ static void do_read(struct sp_stream *s)
     if (batch.count)
         deliver_batch(s, &batch);
     sp_msgq_term(&batch);
-    if (bad || closed)
+    if (!bad && !closed)
+        return;
+    /* Messages that arrived before the end are still delivered: the pipe
+       stays until the protocol took them, then closes itself. */
+    struct sp_sock *sock = s->pipe.sock;
+    sp_sock_lock(sock);
+    bool drain = s->inq.count > 0;
+    if (drain) {
+        s->draining = true;
+        s->broken = true;
+    }
+    sp_sock_unlock(sock);
+    if (drain)
+        sp_io_del(&s->io);
+    else
         sp_stream_close(s, SP_STAT_BROKEN);
 }
 

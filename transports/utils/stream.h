@@ -35,6 +35,7 @@ struct sp_stream {
     struct sp_timer hs_timer;     /* handshake deadline */
     struct sp_task close_task;    /* close requested from a caller's thread */
     struct sp_ep *ep;
+    int fd;
     enum sp_framing framing;
     int state;
     sp_stream_done_fn done;
@@ -62,7 +63,8 @@ struct sp_stream {
     size_t out_off;               /* bytes of outq's head frame already written */
     size_t out_limit;
     bool out_released;
-    bool broken;
+    bool broken;                  /* no more sends; a close is requested */
+    bool draining;                /* the peer is gone: close once inq is empty */
 };
 
 /* Starts a connection on a connected, non-blocking fd. Loop thread. On
