@@ -18,35 +18,11 @@
 enum { ST_HANDSHAKE, ST_ACTIVE, ST_CLOSED };
 
 #define SP_HS_TIMEOUT_MS 1000
-#define SP_RBUF_SIZE (64 * 1024)
-/* Frames larger than this are read straight into their own chunk. */
-#define SP_BIG_FRAME (16 * 1024)
 #define SP_WRITE_BATCH 64
 /* Reads per readiness event before letting other fds run. */
 #define SP_READ_ROUNDS 8
 
 static void stream_io(struct sp_io *io, uint32_t ev);
-
-static inline void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t) v;
-        v >>= 8;
-    }
-}
-
-static inline uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static inline size_t frame_hdr_len(const struct sp_stream *s)
-{
-    return s->framing == SP_FRAMING_IPC ? 9 : 8;
-}
 
 /* ---- writing (socket lock held) ---- */
 
@@ -78,16 +54,11 @@ static void flush_out(struct sp_stream *s)
         size_t total = 0;
         size_t nmsg = s->outq.count < SP_WRITE_BATCH ? s->outq.count : SP_WRITE_BATCH;
         size_t skip = s->out_off;
-        size_t fhl = frame_hdr_len(s);
+        size_t fhl = sp_frame_hdr_len(s->framing);
         for (size_t i = 0; i < nmsg; i++) {
             struct sp_msg *m = sp_msgq_at(&s->outq, i);
             uint8_t *h = fh[i];
-            if (s->framing == SP_FRAMING_IPC) {
-                h[0] = 1;
-                put_u64(h + 1, sp_msg_wirelen(m));
-            } else {
-                put_u64(h, sp_msg_wirelen(m));
-            }
+            sp_frame_hdr(s->framing, h, sp_msg_wirelen(m));
             const void *parts[3] = {h, sp_msg_hdr(m), m->body};
             size_t lens[3] = {fhl, m->hdrlen, sp_msg_bodylen(m)};
             for (int k = 0; k < 3; k++) {
@@ -191,9 +162,7 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     sp_msgq_term(&s->inq);
     sp_msgq_term(&s->outq);
-    free(s->rbuf);
-    if (s->big)
-        sp_chunk_free(s->big);
+    sp_decoder_term(&s->dec);
     free(s);
 }
 
@@ -251,8 +220,7 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_fr
     struct sp_stream *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
-    s->rbuf = malloc(SP_RBUF_SIZE);
-    if (!s->rbuf) {
+    if (sp_decoder_init(&s->dec, framing, ep->rcvmaxsize) != 0) {
         free(s);
         return -ENOMEM;
     }
@@ -266,7 +234,6 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_fr
     s->state = ST_HANDSHAKE;
     s->done = done;
     s->owner = owner;
-    s->rcvmaxsize = ep->rcvmaxsize;
     sp_msgq_init(&s->inq);
     sp_msgq_init(&s->outq);
     /* Received messages wait in the pipe up to about NN_RCVBUF bytes, sent
@@ -283,12 +250,10 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_fr
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
     }
 
-    int proto = ep->sock->type->protocol;
-    uint8_t hs[8] = {0x00, 'S', 'P', 0x00, (uint8_t) (proto >> 8), (uint8_t) proto, 0, 0};
-    memcpy(s->hs_out, hs, 8);
+    sp_sphdr_make(s->hs_out, ep->sock->type->protocol);
     int rc = sp_io_add(&s->io, fd, EPOLLIN | EPOLLOUT, stream_io);
     if (rc != 0) {
-        free(s->rbuf);
+        sp_decoder_term(&s->dec);
         free(s);
         return rc;
     }
@@ -324,11 +289,9 @@ static void handshake(struct sp_stream *s, uint32_t ev)
         sp_io_set(&s->io, s->hs_out_done < 8 ? EPOLLIN | EPOLLOUT : EPOLLIN);
         return;
     }
-    /* Bytes 6-7 are reserved; libnanomsg does not check them and neither do we. */
-    static const uint8_t magic[4] = {0x00, 'S', 'P', 0x00};
-    int peer = (s->hs_in[4] << 8) | s->hs_in[5];
+    int peer = sp_sphdr_parse(s->hs_in);
     const struct sp_socktype *type = s->pipe.sock->type;
-    if (memcmp(s->hs_in, magic, 4) != 0 || !type->ispeer(peer)) {
+    if (peer < 0 || !type->ispeer(peer)) {
         sp_stream_close(s, SP_STAT_BROKEN);
         return;
     }
@@ -344,58 +307,6 @@ static void handshake(struct sp_stream *s, uint32_t ev)
 }
 
 /* ---- reading (loop thread) ---- */
-
-/* Parses complete frames out of rbuf into batch. Returns -1 when the peer
-   broke the protocol (the connection must go). */
-static int parse_frames(struct sp_stream *s, struct sp_msgq *batch)
-{
-    size_t fhl = frame_hdr_len(s);
-    while (s->rlen - s->roff >= fhl) {
-        const uint8_t *p = s->rbuf + s->roff;
-        if (s->framing == SP_FRAMING_IPC) {
-            if (p[0] != 1)
-                return -1;
-            p++;
-        }
-        uint64_t len = get_u64(p);
-        if (s->rcvmaxsize >= 0 && len > (uint64_t) s->rcvmaxsize)
-            return -1;
-        if (len > SIZE_MAX / 2)
-            return -1;
-        size_t avail = s->rlen - s->roff - fhl;
-        if (len > SP_BIG_FRAME && avail < len) {
-            /* Large: take what we have and read the rest straight into it. */
-            s->big = sp_chunk_alloc((size_t) len);
-            if (!s->big)
-                return -1;
-            memcpy(s->big, s->rbuf + s->roff + fhl, avail);
-            s->big_len = (size_t) len;
-            s->big_done = avail;
-            s->roff = s->rlen = 0;
-            return 0;
-        }
-        if (avail < len)
-            break;
-        struct sp_msg m;
-        sp_msg_init(&m);
-        m.body = sp_chunk_alloc((size_t) len);
-        if (!m.body)
-            return -1;
-        memcpy(m.body, s->rbuf + s->roff + fhl, (size_t) len);
-        s->roff += fhl + (size_t) len;
-        if (sp_msgq_push(batch, &m) != 0) {
-            sp_msg_term(&m);
-            return -1;
-        }
-    }
-    /* Keep the partial frame at the start of the buffer. */
-    if (s->roff) {
-        memmove(s->rbuf, s->rbuf + s->roff, s->rlen - s->roff);
-        s->rlen -= s->roff;
-        s->roff = 0;
-    }
-    return 0;
-}
 
 static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
 {
@@ -424,37 +335,20 @@ static void do_read(struct sp_stream *s)
     int fd = s->fd;
     bool closed = false, bad = false;
     for (int round = 0; round < SP_READ_ROUNDS; round++) {
-        ssize_t n;
-        if (s->big) {
-            n = recv(fd, (char *) s->big + s->big_done, s->big_len - s->big_done, 0);
-            if (n > 0) {
-                s->big_done += (size_t) n;
-                if (s->big_done == s->big_len) {
-                    struct sp_msg m;
-                    sp_msg_init(&m);
-                    m.body = s->big;
-                    s->big = NULL;
-                    if (sp_msgq_push(&batch, &m) != 0)
-                        sp_msg_term(&m);
-                }
-                continue;
+        void *buf;
+        size_t room;
+        sp_decoder_space(&s->dec, &buf, &room);
+        ssize_t n = recv(fd, buf, room, 0);
+        if (n > 0) {
+            if (sp_decoder_commit(&s->dec, (size_t) n, &batch) != 0) {
+                bad = true;
+                break;
             }
-        } else {
-            n = recv(fd, s->rbuf + s->rlen, SP_RBUF_SIZE - s->rlen, 0);
-            if (n > 0) {
-                s->rlen += (size_t) n;
-                if (parse_frames(s, &batch) != 0) {
-                    bad = true;
-                    break;
-                }
-                if ((size_t) n < SP_RBUF_SIZE / 2 && !s->big)
-                    break; /* drained for now */
-                continue;
-            }
+            if ((size_t) n < room)
+                break; /* drained for now */
+            continue;
         }
-        if (n == 0)
-            closed = true;
-        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
             closed = true;
         break;
     }

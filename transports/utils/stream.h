@@ -14,16 +14,11 @@
 #include "aio/loop.h"
 #include "core/msg.h"
 #include "core/pipe.h"
+#include "utils/decoder.h"
 #include "utils/list.h"
 
 struct sp_ep;
 struct sp_stream;
-
-/* Framing of messages on the stream. */
-enum sp_framing {
-    SP_FRAMING_TCP, /* [u64 length][payload] */
-    SP_FRAMING_IPC, /* [u8 type = 1][u64 length][payload] */
-};
 
 /* The stream ended (it is detached and its fd closed); the owner must call
    sp_stream_free(s) (now or later, on the loop thread). */
@@ -47,13 +42,7 @@ struct sp_stream {
     uint8_t hs_in[8];
     size_t hs_in_done;
     /* reading (loop thread) */
-    uint8_t *rbuf;
-    size_t rlen;                  /* valid bytes in rbuf */
-    size_t roff;                  /* parse position */
-    void *big;                    /* chunk of a large frame being read directly */
-    size_t big_len;
-    size_t big_done;
-    int64_t rcvmaxsize;
+    struct sp_decoder dec;
     /* under the socket lock */
     struct sp_msgq inq;
     size_t in_limit;

@@ -1,0 +1,163 @@
+/* Stream frame decoding. */
+#include "utils/decoder.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/chunk.h"
+
+#define SP_RBUF_SIZE (64 * 1024)
+/* Frames larger than this are read straight into their own chunk; smaller
+   ones always fit in the read buffer with room to spare. */
+#define SP_BIG_FRAME (16 * 1024)
+
+static inline void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+size_t sp_frame_hdr(enum sp_framing f, uint8_t *out, uint64_t len)
+{
+    if (f == SP_FRAMING_IPC) {
+        out[0] = 1;
+        put_u64(out + 1, len);
+        return 9;
+    }
+    put_u64(out, len);
+    return 8;
+}
+
+void sp_sphdr_make(uint8_t out[8], int protocol)
+{
+    out[0] = 0x00;
+    out[1] = 'S';
+    out[2] = 'P';
+    out[3] = 0x00;
+    out[4] = (uint8_t) (protocol >> 8);
+    out[5] = (uint8_t) protocol;
+    out[6] = 0;
+    out[7] = 0;
+}
+
+int sp_sphdr_parse(const uint8_t in[8])
+{
+    if (in[0] != 0x00 || in[1] != 'S' || in[2] != 'P' || in[3] != 0x00)
+        return -1;
+    return (in[4] << 8) | in[5];
+}
+
+int sp_decoder_init(struct sp_decoder *d, enum sp_framing framing, int64_t maxsize)
+{
+    memset(d, 0, sizeof *d);
+    d->framing = framing;
+    d->maxsize = maxsize;
+    d->rbuf = malloc(SP_RBUF_SIZE);
+    return d->rbuf ? 0 : -ENOMEM;
+}
+
+void sp_decoder_term(struct sp_decoder *d)
+{
+    free(d->rbuf);
+    if (d->big)
+        sp_chunk_free(d->big);
+    memset(d, 0, sizeof *d);
+}
+
+void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len)
+{
+    if (d->big) {
+        *buf = (char *) d->big + d->big_done;
+        *len = d->big_len - d->big_done;
+    } else {
+        *buf = d->rbuf + d->rlen;
+        *len = SP_RBUF_SIZE - d->rlen;
+    }
+}
+
+static int push_body(struct sp_msgq *out, void *body)
+{
+    struct sp_msg m;
+    sp_msg_init(&m);
+    m.body = body;
+    if (sp_msgq_push(out, &m) != 0) {
+        sp_msg_term(&m);
+        return -1;
+    }
+    return 0;
+}
+
+int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
+{
+    if (d->big) {
+        d->big_done += n;
+        if (d->big_done < d->big_len)
+            return 0;
+        void *body = d->big;
+        d->big = NULL;
+        return push_body(out, body);
+    }
+    d->rlen += n;
+    size_t fhl = sp_frame_hdr_len(d->framing);
+    size_t off = 0;
+    int rc = 0;
+    while (d->rlen - off >= fhl) {
+        const uint8_t *p = d->rbuf + off;
+        if (d->framing == SP_FRAMING_IPC) {
+            if (p[0] != 1) {
+                rc = -1;
+                break;
+            }
+            p++;
+        }
+        uint64_t len = get_u64(p);
+        if ((d->maxsize >= 0 && len > (uint64_t) d->maxsize) || len > SIZE_MAX / 2) {
+            rc = -1;
+            break;
+        }
+        size_t avail = d->rlen - off - fhl;
+        if (len > SP_BIG_FRAME && avail < len) {
+            /* Take what we have; the rest is read straight into the chunk. */
+            d->big = sp_chunk_alloc((size_t) len);
+            if (!d->big) {
+                rc = -1;
+                break;
+            }
+            memcpy(d->big, d->rbuf + off + fhl, avail);
+            d->big_len = (size_t) len;
+            d->big_done = avail;
+            off = d->rlen;
+            break;
+        }
+        if (avail < len)
+            break;
+        void *body = sp_chunk_alloc((size_t) len);
+        if (!body) {
+            rc = -1;
+            break;
+        }
+        memcpy(body, d->rbuf + off + fhl, (size_t) len);
+        off += fhl + (size_t) len;
+        if (push_body(out, body) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    /* Keep the partial frame at the start of the buffer. */
+    if (off) {
+        memmove(d->rbuf, d->rbuf + off, d->rlen - off);
+        d->rlen -= off;
+    }
+    return rc;
+}

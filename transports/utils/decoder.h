@@ -1,0 +1,58 @@
+/* The incremental decoder of a framed SP stream (TCP: [u64 length][payload],
+   IPC: [u8 1][u64 length][payload]) and the checker of the 8-byte SP header.
+   It owns the read buffer: the caller asks where to read, reads, commits, and
+   gets whole messages. Small frames are split out of one large read; a large
+   frame is read straight into its own chunk. Pure code, no I/O: the fuzz
+   target drives it directly. */
+#ifndef SP_DECODER_H
+#define SP_DECODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/msg.h"
+
+enum sp_framing {
+    SP_FRAMING_TCP, /* [u64 length][payload] */
+    SP_FRAMING_IPC, /* [u8 type = 1][u64 length][payload] */
+};
+
+struct sp_decoder {
+    enum sp_framing framing;
+    int64_t maxsize;   /* NN_RCVMAXSIZE: -1 unlimited */
+    uint8_t *rbuf;
+    size_t rlen;       /* valid bytes in rbuf */
+    void *big;         /* chunk of a large frame being filled */
+    size_t big_len;
+    size_t big_done;
+};
+
+/* 0 or -ENOMEM. */
+int sp_decoder_init(struct sp_decoder *d, enum sp_framing framing, int64_t maxsize);
+void sp_decoder_term(struct sp_decoder *d);
+
+/* Where the next read should store bytes, and how many it may store (> 0). */
+void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len);
+
+/* n bytes were stored there: appends every completed message to out.
+   0, or -1 when the peer broke the framing (bad type byte, frame over
+   maxsize) or memory ran out: the connection must be dropped. */
+int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out);
+
+/* Bytes of frame header for the framing. */
+static inline size_t sp_frame_hdr_len(enum sp_framing f)
+{
+    return f == SP_FRAMING_IPC ? 9 : 8;
+}
+
+/* Writes the frame header of a payload of len bytes; returns its length. */
+size_t sp_frame_hdr(enum sp_framing f, uint8_t *out, uint64_t len);
+
+/* Our 8-byte SP header for a socket of the given protocol. */
+void sp_sphdr_make(uint8_t out[8], int protocol);
+
+/* The peer's protocol from its SP header, or -1 if the magic is wrong.
+   Bytes 6-7 are reserved but not checked, as in libnanomsg. */
+int sp_sphdr_parse(const uint8_t in[8]);
+
+#endif
