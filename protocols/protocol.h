@@ -58,6 +58,10 @@ struct sp_socktype {
     const struct sp_proto_ops *ops;
 };
 
+/* Receives and drops every message pipe has: send-only sockets (PUB, PUSH)
+   ignore what a peer sends them but keep the connection flowing. */
+void sp_proto_drop_input(struct sp_pipe *pipe);
+
 /* The socket type for (domain, protocol), or NULL. */
 const struct sp_socktype *sp_socktype_find(int domain, int protocol);
 

@@ -6,11 +6,25 @@
 extern const struct sp_socktype sp_pair_socktype, sp_xpair_socktype;
 extern const struct sp_socktype sp_push_socktype, sp_xpush_socktype;
 extern const struct sp_socktype sp_pull_socktype, sp_xpull_socktype;
+extern const struct sp_socktype sp_pub_socktype, sp_xpub_socktype;
+extern const struct sp_socktype sp_sub_socktype, sp_xsub_socktype;
+extern const struct sp_socktype sp_req_socktype, sp_xreq_socktype;
+extern const struct sp_socktype sp_rep_socktype, sp_xrep_socktype;
+extern const struct sp_socktype sp_surveyor_socktype, sp_xsurveyor_socktype;
+extern const struct sp_socktype sp_respondent_socktype, sp_xrespondent_socktype;
+extern const struct sp_socktype sp_bus_socktype, sp_xbus_socktype;
 
 static const struct sp_socktype *const socktypes[] = {
     &sp_pair_socktype, &sp_xpair_socktype,
+    &sp_pub_socktype, &sp_xpub_socktype,
+    &sp_sub_socktype, &sp_xsub_socktype,
+    &sp_req_socktype, &sp_xreq_socktype,
+    &sp_rep_socktype, &sp_xrep_socktype,
     &sp_push_socktype, &sp_xpush_socktype,
     &sp_pull_socktype, &sp_xpull_socktype,
+    &sp_surveyor_socktype, &sp_xsurveyor_socktype,
+    &sp_respondent_socktype, &sp_xrespondent_socktype,
+    &sp_bus_socktype, &sp_xbus_socktype,
 };
 
 const struct sp_socktype *sp_socktype_find(int domain, int protocol)

@@ -58,9 +58,8 @@ static void push_pipe_rm(struct sp_sock *sock, struct sp_pipe *pipe)
 
 static void push_pipe_in(struct sp_sock *sock, struct sp_pipe *pipe)
 {
-    /* PUSH never reads: the transport stops reading once its queue is full. */
     (void) sock;
-    (void) pipe;
+    sp_proto_drop_input(pipe);
 }
 
 static void push_pipe_out(struct sp_sock *sock, struct sp_pipe *pipe)

@@ -202,6 +202,45 @@ void sp_loop_cancel(struct sp_task *t)
     pthread_mutex_unlock(&loop.lock);
 }
 
+struct sync_task {
+    struct sp_task task;
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    bool done;
+};
+
+static void sync_cb(struct sp_task *t)
+{
+    struct sync_task *st = (struct sync_task *) t;
+    pthread_mutex_lock(&st->lock);
+    st->done = true;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->lock);
+}
+
+void sp_loop_sync(void)
+{
+    if (in_loop_thread)
+        return;
+    pthread_mutex_lock(&loop.lock);
+    bool running = loop.running && !loop.stopping;
+    pthread_mutex_unlock(&loop.lock);
+    if (!running)
+        return;
+    struct sync_task st;
+    sp_task_init(&st.task, sync_cb);
+    pthread_mutex_init(&st.lock, NULL);
+    pthread_cond_init(&st.cv, NULL);
+    st.done = false;
+    sp_loop_post(&st.task);
+    pthread_mutex_lock(&st.lock);
+    while (!st.done)
+        pthread_cond_wait(&st.cv, &st.lock);
+    pthread_mutex_unlock(&st.lock);
+    pthread_cond_destroy(&st.cv);
+    pthread_mutex_destroy(&st.lock);
+}
+
 /* ---- fds ---- */
 
 int sp_io_add(struct sp_io *io, int fd, uint32_t events, void (*cb)(struct sp_io *, uint32_t))

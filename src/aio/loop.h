@@ -61,6 +61,11 @@ void sp_task_init(struct sp_task *t, void (*cb)(struct sp_task *));
 /* Queues the task to run on the loop thread; a task already queued is not
    queued twice. Any thread. */
 void sp_loop_post(struct sp_task *t);
+/* Waits until the loop thread has finished whatever callback it runs now
+   (and every one queued before). No-op when the loop is not running or when
+   called from the loop thread. */
+void sp_loop_sync(void);
+
 /* Removes a queued task (no-op if it is not queued). Any thread; a task that
    already runs is not waited for. */
 void sp_loop_cancel(struct sp_task *t);
