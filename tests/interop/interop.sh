@@ -27,22 +27,41 @@ peer=$2 ours=$3 transport=$4 role=$5
 #   ours_sends  list: our side sends the message list below, once, in order
 #               reply: our side answers each of the K messages it receives with the
 #                      next message of the list (REP, RESPONDENT)
+#               repeat: fan-out (PUB, BUS): a message sent while no peer is connected is
+#                       lost, so our side sends the list one message every 100 ms and
+#                       keeps cycling through it until the peer has seen every one
+#               survey: each message of the list is a survey, sent again after a 250 ms
+#                       deadline until it got its response (SURVEYOR)
 #               none
 #   peer_sends  none | small | big: the peer sends this payload, repeatedly (see it_peer_cmd in lib.sh)
 #   ours_recv   K: our side receives K messages (the peer repeats, so K > 1 is fine)
-#               list: one per message of the list (REQ: one reply per request)
+#               list: one per message of the list (REQ, SURVEYOR: one reply each)
 #               0
+#   subscribe   -: no subscription; else the prefix the SUB side subscribes to. When our
+#               side publishes, its list then also holds a message that does not start
+#               with the prefix, which the peer must never print.
+# With repeat and survey the peer may print a message more than once: the peer must then
+# print every message of the list at least once and nothing else; otherwise exactly the
+# messages of the list, once each, in order.
 case $ours in
-#            peer_type  ours_sends  peer_sends  ours_recv
-pair) set -- pair       list        small       K ;;
-push) set -- pull       list        none        0 ;;
-pull) set -- push       none        big         K ;;
+#                  peer_type   ours_sends  peer_sends  ours_recv  subscribe
+pair)       set -- pair        list        small       K          - ;;
+push)       set -- pull        list        none        0          - ;;
+pull)       set -- push        none        big         K          - ;;
+req)        set -- rep         list        small       list       - ;;
+rep)        set -- req         reply       small       K          - ;;
+pub)        set -- sub         repeat      none        0          T ;;
+sub)        set -- pub         none        small       K          from ;;
+surveyor)   set -- respondent  survey      small       list       - ;;
+respondent) set -- surveyor    reply       small       K          - ;;
+bus)        set -- bus         repeat      small       K          - ;;
 *)
     it_log "interop.sh: no table entry for our type '$ours'"
     exit 2
     ;;
 esac
-peer_type=$1 ours_sends=$2 peer_sends=$3 ours_recv=$4
+peer_type=$1 ours_sends=$2 peer_sends=$3 ours_recv=$4 subscribe=$5
+[ "$subscribe" = - ] && subscribe=
 
 it_init "interop $peer $ours/$peer_type $transport ours=$role"
 it_need_cmd "$peer"

@@ -29,7 +29,7 @@ static const char usage[] =
     "usage: sp_peer --type TYPE (--bind URL | --connect URL)...\n"
     "               [--send DATA]... [--send-file PATH]... [--count N]\n"
     "               [--interval MS] [--recv N] [--subscribe PREFIX]...\n"
-    "               [--timeout MS] [--hold MS]\n"
+    "               [--timeout MS] [--hold MS] [--repeat MS] [--retry MS]\n"
     "\n"
     "  --type TYPE        pair push pull req rep pub sub surveyor respondent bus\n"
     "  --bind/--connect   endpoint(s) to add (any number, in order)\n"
@@ -42,6 +42,12 @@ static const char usage[] =
     "  --timeout MS       NN_SNDTIMEO and NN_RCVTIMEO (default 5000)\n"
     "  --hold MS          when done, keep the socket open until SIGTERM/SIGINT\n"
     "                     or MS ms passed; announces \"sp_peer: holding\" on stderr\n"
+    "  --repeat MS        fan-out senders (pub, bus), whose messages are lost while\n"
+    "                     no peer is connected yet: send the list one message every\n"
+    "                     MS ms and keep cycling through it while holding\n"
+    "  --retry MS         surveyor: NN_SURVEYOR_DEADLINE = MS; a survey that got no\n"
+    "                     (or too few) responses by then is sent again, until\n"
+    "                     --timeout MS passed for that message\n"
     "\n"
     "Order: req/surveyor send a message, then receive its reply (surveyor: --recv\n"
     "replies per survey); rep/respondent receive, then answer with the next\n"
@@ -68,6 +74,8 @@ struct config {
     long recv_n;
     long timeout_ms;
     long hold_ms;
+    long repeat_ms;   /* > 0: pace the list and keep re-sending it while holding */
+    long retry_ms;    /* > 0: surveyor deadline; unanswered surveys are re-sent */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -208,6 +216,10 @@ static void parse_args(int argc, char **argv, struct config *c)
             c->timeout_ms = parse_long(opt, arg, 1);
         } else if (strcmp(opt, "--hold") == 0) {
             c->hold_ms = parse_long(opt, arg, 0);
+        } else if (strcmp(opt, "--repeat") == 0) {
+            c->repeat_ms = parse_long(opt, arg, 1);
+        } else if (strcmp(opt, "--retry") == 0) {
+            c->retry_ms = parse_long(opt, arg, 1);
         } else {
             bad_usage("unknown option", opt);
         }
@@ -216,8 +228,12 @@ static void parse_args(int argc, char **argv, struct config *c)
         bad_usage("--type is required", NULL);
     if (c->n_endpoints == 0)
         bad_usage("at least one --bind or --connect is required", NULL);
-    if (c->timeout_ms > 0x7fffffffL)
-        bad_usage("--timeout too large", NULL);
+    if (c->timeout_ms > 0x7fffffffL || c->retry_ms > 0x7fffffffL)
+        bad_usage("--timeout or --retry too large", NULL);
+    if (c->repeat_ms > 0 && c->n_sends == 0)
+        bad_usage("--repeat needs messages to send", NULL);
+    if (c->retry_ms > 0 && c->type != NN_SURVEYOR)
+        bad_usage("--retry is for surveyor only", NULL);
 }
 
 static void set_int_opt(int s, int level, int option, int value, const char *name)
@@ -236,20 +252,58 @@ static void send_item(int s, const struct item *it, long seq)
         die("nn_send of message %ld returned %d, expected %zu", seq, rc, it->len);
 }
 
-/* Receives one message and prints it followed by a newline. */
-static void recv_and_print(int s, long seq)
+/* Receives one message and prints it followed by a newline. Returns 0, or -1 with
+   errno ETIMEDOUT when the caller allows a time-out (a surveyor's deadline). */
+static int recv_and_print_or_timeout(int s, long seq, int timeout_ok)
 {
     void *buf = NULL;
     int rc = nn_recv(s, &buf, NN_MSG, 0);
-    if (rc < 0)
-        die("nn_recv of message %ld failed: %s", seq, nn_strerror(nn_errno()));
+    if (rc < 0) {
+        int err = nn_errno();
+        if (timeout_ok && err == ETIMEDOUT) {
+            errno = err;
+            return -1;
+        }
+        die("nn_recv of message %ld failed: %s", seq, nn_strerror(err));
+    }
     if (fwrite(buf, 1, (size_t) rc, stdout) != (size_t) rc || fputc('\n', stdout) == EOF ||
         fflush(stdout) != 0)
         die("cannot write to stdout");
     nn_freemsg(buf);
+    return 0;
 }
 
-static void hold(long hold_ms)
+static void recv_and_print(int s, long seq)
+{
+    (void) recv_and_print_or_timeout(s, seq, 0);
+}
+
+/* Sends survey IT and prints REPLIES responses to it. A survey is broadcast only to the
+   peers connected at that moment, so one sent before the connection is up is lost: with
+   --retry the survey goes out again each time its deadline passes without enough
+   responses, for at most --timeout ms. */
+static void survey(const struct config *c, int s, const struct item *it, long seq,
+    long replies, long *received)
+{
+    long long give_up = now_ms() + c->timeout_ms;
+    long got = 0;
+    send_item(s, it, seq);
+    while (got < replies) {
+        if (recv_and_print_or_timeout(s, *received + 1, c->retry_ms > 0) == 0) {
+            got++;
+            (*received)++;
+            continue;
+        }
+        if (now_ms() >= give_up)
+            die("survey %ld: %ld of %ld responses within %ld ms", seq, got, replies,
+                c->timeout_ms);
+        send_item(s, it, seq);
+    }
+}
+
+/* Keeps the socket open until SIGTERM/SIGINT or HOLD_MS passed. With --repeat, keeps
+   sending the list meanwhile, one message every REPEAT_MS (starting after NEXT). */
+static void hold(const struct config *c, int s, long *seq, int next)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -259,9 +313,16 @@ static void hold(long hold_ms)
     sigaction(SIGINT, &sa, NULL);
     fputs("sp_peer: holding\n", stderr);
     fflush(stderr);
-    long long deadline = now_ms() + hold_ms;
-    while (!stop_requested && now_ms() < deadline)
+    long long deadline = now_ms() + c->hold_ms;
+    long long next_send = now_ms() + c->repeat_ms;
+    while (!stop_requested && now_ms() < deadline) {
         sleep_ms(10);
+        if (c->repeat_ms > 0 && !stop_requested && now_ms() >= next_send) {
+            send_item(s, &c->sends[next], ++*seq);
+            next = (next + 1) % c->n_sends;
+            next_send += c->repeat_ms;
+        }
+    }
     if (!stop_requested)
         fputs("sp_peer: hold time expired\n", stderr);
 }
@@ -293,6 +354,10 @@ int main(int argc, char **argv)
                 c.endpoints[i], nn_strerror(nn_errno()));
     }
 
+    if (c.type == NN_SURVEYOR && c.retry_ms > 0)
+        set_int_opt(s, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, (int) c.retry_ms,
+            "NN_SURVEYOR_DEADLINE");
+
     long seq = 0, received = 0;
     if (c.type == NN_REP || c.type == NN_RESPONDENT) {
         /* Answer each request with the next message of the list (cycling). */
@@ -309,10 +374,13 @@ int main(int argc, char **argv)
             if (round > 0 && c.interval_ms > 0)
                 sleep_ms(c.interval_ms);
             for (int i = 0; i < c.n_sends; i++) {
-                send_item(s, &c.sends[i], ++seq);
-                if (paired) {
-                    long replies = c.type == NN_REQ ? 1 : c.recv_n;
-                    for (long r = 0; r < replies; r++)
+                if (c.repeat_ms > 0 && seq > 0)
+                    sleep_ms(c.repeat_ms);
+                if (c.type == NN_SURVEYOR) {
+                    survey(&c, s, &c.sends[i], ++seq, c.recv_n, &received);
+                } else {
+                    send_item(s, &c.sends[i], ++seq);
+                    if (c.type == NN_REQ)
                         recv_and_print(s, ++received);
                 }
             }
@@ -323,7 +391,7 @@ int main(int argc, char **argv)
     }
 
     if (c.hold_ms >= 0)
-        hold(c.hold_ms);
+        hold(&c, s, &seq, 0);
 
     if (nn_close(s) < 0)
         die("nn_close: %s", nn_strerror(nn_errno()));

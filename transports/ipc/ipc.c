@@ -16,8 +16,11 @@
 #include "transport.h"
 #include "utils/connector.h"
 #include "utils/listener.h"
+#include "utils/spwire.h"
 
 #define SP_IPC_BACKLOG 10
+
+static const struct sp_stream_cfg ipc_cfg = {&sp_spwire_ops, &sp_spwire_ipc, false};
 
 struct ipc_path {
     struct sockaddr_un sun;
@@ -98,7 +101,7 @@ static int ipc_bind(struct sp_ep *ep)
     }
     p->dev = st.st_dev;
     p->ino = st.st_ino;
-    rc = sp_listener_start(ep, fd, SP_FRAMING_IPC, ipc_cleanup, p);
+    rc = sp_listener_start(ep, fd, &ipc_cfg, SP_SPWIRE_HS_TIMEOUT_MS, ipc_cleanup, p);
     if (rc) {
         unlink(p->sun.sun_path);
         close(fd);
@@ -132,7 +135,7 @@ static int ipc_connect(struct sp_ep *ep)
         return -ENOMEM;
     int rc = ipc_fill(ep->addr, p);
     if (rc == 0)
-        rc = sp_connector_start(ep, SP_FRAMING_IPC, &ipc_connector_ops, p);
+        rc = sp_connector_start(ep, &ipc_cfg, SP_SPWIRE_HS_TIMEOUT_MS, &ipc_connector_ops, p);
     if (rc)
         free(p);
     return rc;

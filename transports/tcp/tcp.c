@@ -20,8 +20,11 @@
 #include "utils/connector.h"
 #include "utils/list.h"
 #include "utils/listener.h"
+#include "utils/spwire.h"
 
 #define SP_TCP_BACKLOG 100
+
+static const struct sp_stream_cfg tcp_cfg = {&sp_spwire_ops, &sp_spwire_tcp, true};
 
 /* ---- bind ---- */
 
@@ -53,7 +56,7 @@ static int tcp_bind(struct sp_ep *ep)
         close(fd);
         return rc;
     }
-    rc = sp_listener_start(ep, fd, SP_FRAMING_TCP, NULL, NULL);
+    rc = sp_listener_start(ep, fd, &tcp_cfg, SP_SPWIRE_HS_TIMEOUT_MS, NULL, NULL);
     if (rc != 0)
         close(fd);
     return rc;
@@ -260,7 +263,7 @@ static int tcp_connect(struct sp_ep *ep)
     d->host[hlen] = 0;
     if (d->literal)
         sp_addr_set_port(&d->remote, d->portnum);
-    rc = sp_connector_start(ep, SP_FRAMING_TCP, &tcp_connector_ops, d);
+    rc = sp_connector_start(ep, &tcp_cfg, SP_SPWIRE_HS_TIMEOUT_MS, &tcp_connector_ops, d);
     if (rc)
         goto fail;
     return 0;

@@ -43,7 +43,7 @@ static void connected(struct sp_connector *c)
     c->fd = -1;
     sp_ep_stat(c->ep, SP_STAT_INPROGRESS, -1);
     sp_ep_stat(c->ep, SP_STAT_ESTABLISHED, 1);
-    int rc = sp_stream_start(&c->stream, fd, c->ep, c->framing, stream_done, c);
+    int rc = sp_stream_start(&c->stream, fd, c->ep, c->cfg, c->hs_timeout, stream_done, c);
     if (rc != 0) {
         close(fd);
         fail(c, -rc);
@@ -187,8 +187,8 @@ static void connector_stop(struct sp_ep *ep)
 
 static const struct sp_ep_ops connector_ops = {.stop = connector_stop};
 
-int sp_connector_start(struct sp_ep *ep, enum sp_framing framing, const struct sp_connector_ops *ops,
-                       void *tpdata)
+int sp_connector_start(struct sp_ep *ep, const struct sp_stream_cfg *cfg, uint64_t hs_timeout,
+                       const struct sp_connector_ops *ops, void *tpdata)
 {
     int rc = sp_loop_start();
     if (rc != 0)
@@ -197,7 +197,8 @@ int sp_connector_start(struct sp_ep *ep, enum sp_framing framing, const struct s
     if (!c)
         return -ENOMEM;
     c->ep = ep;
-    c->framing = framing;
+    c->cfg = cfg;
+    c->hs_timeout = hs_timeout;
     c->ops = ops;
     c->tpdata = tpdata;
     c->state = CN_IDLE;

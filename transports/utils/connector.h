@@ -28,7 +28,8 @@ struct sp_connector_ops {
 
 struct sp_connector {
     struct sp_ep *ep;
-    enum sp_framing framing;
+    const struct sp_stream_cfg *cfg;
+    uint64_t hs_timeout;
     const struct sp_connector_ops *ops;
     void *tpdata;
     int state;
@@ -43,8 +44,9 @@ struct sp_connector {
 };
 
 /* Starts connecting in the background for ep: sets ep->ops/ep->tpdata.
-   Caller's thread. 0 or -errno. */
-int sp_connector_start(struct sp_ep *ep, enum sp_framing framing, const struct sp_connector_ops *ops,
-                       void *tpdata);
+   Connections speak cfg (which must live until ops->destroy) with a
+   handshake deadline of hs_timeout ms. Caller's thread. 0 or -errno. */
+int sp_connector_start(struct sp_ep *ep, const struct sp_stream_cfg *cfg, uint64_t hs_timeout,
+                       const struct sp_connector_ops *ops, void *tpdata);
 
 #endif

@@ -44,7 +44,7 @@ static void listener_io(struct sp_io *io, uint32_t ev)
         }
         sp_ep_stat(l->ep, SP_STAT_ACCEPTED, 1);
         struct sp_stream *s;
-        if (sp_stream_start(&s, fd, l->ep, l->framing, stream_done, l) != 0) {
+        if (sp_stream_start(&s, fd, l->ep, l->cfg, l->hs_timeout, stream_done, l) != 0) {
             close(fd);
             continue;
         }
@@ -78,7 +78,7 @@ static void listener_stop(struct sp_ep *ep)
 
 static const struct sp_ep_ops listener_ops = {.stop = listener_stop};
 
-int sp_listener_start(struct sp_ep *ep, int fd, enum sp_framing framing,
+int sp_listener_start(struct sp_ep *ep, int fd, const struct sp_stream_cfg *cfg, uint64_t hs_timeout,
                       void (*cleanup)(struct sp_listener *), void *tpdata)
 {
     int rc = sp_loop_start();
@@ -89,7 +89,8 @@ int sp_listener_start(struct sp_ep *ep, int fd, enum sp_framing framing,
         return -ENOMEM;
     l->ep = ep;
     l->fd = fd;
-    l->framing = framing;
+    l->cfg = cfg;
+    l->hs_timeout = hs_timeout;
     l->cleanup = cleanup;
     l->tpdata = tpdata;
     sp_list_init(&l->streams);

@@ -11,7 +11,8 @@ struct sp_listener {
     struct sp_ep *ep;
     struct sp_io io;
     int fd;
-    enum sp_framing framing;
+    const struct sp_stream_cfg *cfg;
+    uint64_t hs_timeout;
     struct sp_list streams;       /* sp_stream items */
     struct sp_task stop_task;
     struct sp_timer pause_timer;  /* accept paused after EMFILE/ENFILE */
@@ -22,8 +23,10 @@ struct sp_listener {
 };
 
 /* Starts accepting on a listening fd (taken over on success) for ep: sets
-   ep->ops/ep->tpdata. Caller's thread. 0 or -errno. */
-int sp_listener_start(struct sp_ep *ep, int fd, enum sp_framing framing,
+   ep->ops/ep->tpdata. Accepted connections speak cfg (which must outlive the
+   listener) and must finish their handshake within hs_timeout ms. Caller's
+   thread. 0 or -errno. */
+int sp_listener_start(struct sp_ep *ep, int fd, const struct sp_stream_cfg *cfg, uint64_t hs_timeout,
                       void (*cleanup)(struct sp_listener *), void *tpdata);
 
 #endif

@@ -1,4 +1,5 @@
-/* Stream connections: header exchange, framing, batched writes and reads. */
+/* Stream connections: handshake, batched writes and reads; the framing is
+   the wire's (see stream.h). */
 #include "utils/stream.h"
 
 #include <errno.h>
@@ -15,9 +16,10 @@
 #include "core/sock.h"
 #include "utils/err.h"
 
-enum { ST_HANDSHAKE, ST_ACTIVE, ST_CLOSED };
+/* HS_DONE: our side of the handshake is complete, its last bytes are still
+   being written. */
+enum { ST_HANDSHAKE, ST_HS_DONE, ST_ACTIVE, ST_CLOSED };
 
-#define SP_HS_TIMEOUT_MS 1000
 #define SP_WRITE_BATCH 64
 /* Reads per readiness event before letting other fds run. */
 #define SP_READ_ROUNDS 8
@@ -49,18 +51,17 @@ static void flush_out(struct sp_stream *s)
 {
     while (s->outq.count && !s->broken) {
         struct iovec iov[SP_WRITE_BATCH * 3];
-        uint8_t fh[SP_WRITE_BATCH][9];
+        uint8_t fh[SP_WRITE_BATCH][16];
+        size_t fhl[SP_WRITE_BATCH];
         int niov = 0;
         size_t total = 0;
         size_t nmsg = s->outq.count < SP_WRITE_BATCH ? s->outq.count : SP_WRITE_BATCH;
         size_t skip = s->out_off;
-        size_t fhl = sp_frame_hdr_len(s->framing);
         for (size_t i = 0; i < nmsg; i++) {
             struct sp_msg *m = sp_msgq_at(&s->outq, i);
-            uint8_t *h = fh[i];
-            sp_frame_hdr(s->framing, h, sp_msg_wirelen(m));
-            const void *parts[3] = {h, sp_msg_hdr(m), m->body};
-            size_t lens[3] = {fhl, m->hdrlen, sp_msg_bodylen(m)};
+            fhl[i] = s->cfg->wire->frame(s, m, fh[i]);
+            const void *parts[3] = {fh[i], sp_msg_hdr(m), m->body};
+            size_t lens[3] = {fhl[i], m->hdrlen, sp_msg_bodylen(m)};
             for (int k = 0; k < 3; k++) {
                 size_t len = lens[k];
                 const char *base = parts[k];
@@ -90,9 +91,9 @@ static void flush_out(struct sp_stream *s)
         }
         /* Retire fully written messages. */
         size_t done = (size_t) n + s->out_off;
-        for (;;) {
+        for (size_t i = 0;; i++) {
             struct sp_msg *m = sp_msgq_at(&s->outq, 0);
-            size_t flen = fhl + sp_msg_wirelen(m);
+            size_t flen = fhl[i] + sp_msg_wirelen(m);
             if (done < flen) {
                 s->out_off = done;
                 break;
@@ -162,7 +163,9 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     sp_msgq_term(&s->inq);
     sp_msgq_term(&s->outq);
-    sp_decoder_term(&s->dec);
+    if (s->wire)
+        s->cfg->wire->term(s);
+    free(s->hs_out);
     free(s);
 }
 
@@ -210,27 +213,23 @@ static void close_task(struct sp_task *t)
 static void hs_timeout(struct sp_timer *t)
 {
     struct sp_stream *s = sp_cont(t, struct sp_stream, hs_timer);
-    if (s->state == ST_HANDSHAKE)
+    if (s->state == ST_HANDSHAKE || s->state == ST_HS_DONE)
         sp_stream_close(s, SP_STAT_BROKEN);
 }
 
-int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_framing framing,
-                    sp_stream_done_fn done, void *owner)
+int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const struct sp_stream_cfg *cfg,
+                    uint64_t hs_timeout_ms, sp_stream_done_fn done, void *owner)
 {
     struct sp_stream *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
-    if (sp_decoder_init(&s->dec, framing, ep->rcvmaxsize) != 0) {
-        free(s);
-        return -ENOMEM;
-    }
     sp_pipe_init(&s->pipe, &stream_pipe_ops, ep);
     s->pipe.attach_stat = -1; /* counted by the listener/connector instead */
     sp_timer_init(&s->hs_timer, hs_timeout);
     sp_task_init(&s->close_task, close_task);
     s->ep = ep;
+    s->cfg = cfg;
     s->fd = fd;
-    s->framing = framing;
     s->state = ST_HANDSHAKE;
     s->done = done;
     s->owner = owner;
@@ -245,58 +244,142 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_fr
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
     v = ep->rcvbuf;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
-    if (framing == SP_FRAMING_TCP && ep->tcp_nodelay) {
+    if (cfg->tcp && ep->tcp_nodelay) {
         v = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
     }
-
-    sp_sphdr_make(s->hs_out, ep->sock->type->protocol);
-    int rc = sp_io_add(&s->io, fd, EPOLLIN | EPOLLOUT, stream_io);
+    int rc = cfg->wire->init(s);
+    if (rc == 0)
+        rc = sp_io_add(&s->io, fd, EPOLLIN | EPOLLOUT, stream_io);
     if (rc != 0) {
-        sp_decoder_term(&s->dec);
+        if (s->wire)
+            cfg->wire->term(s);
+        free(s->hs_out);
         free(s);
         return rc;
     }
-    sp_timer_start(&s->hs_timer, SP_HS_TIMEOUT_MS);
+    sp_timer_start(&s->hs_timer, hs_timeout_ms);
     *out = s;
     return 0;
 }
 
+int sp_stream_hs_write(struct sp_stream *s, const void *buf, size_t len)
+{
+    uint8_t *p = realloc(s->hs_out, s->hs_outlen + len);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p + s->hs_outlen, buf, len);
+    s->hs_out = p;
+    s->hs_outlen += len;
+    return 0;
+}
+
+void sp_stream_write_now(struct sp_stream *s, const void *buf, size_t len)
+{
+    if (s->fd >= 0)
+        (void) !send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void sp_stream_send_raw(struct sp_stream *s, const void *buf, size_t len)
+{
+    struct sp_sock *sock = s->pipe.sock;
+    struct sp_msg m;
+    if (sp_msg_init_size(&m, len) != 0)
+        return;
+    memcpy(m.body, buf, len);
+    sp_sock_lock(sock);
+    if (s->state == ST_ACTIVE && !s->broken && sp_msgq_push(&s->outq, &m) == 0) {
+        flush_out(s);
+        if (!s->broken)
+            set_events(s);
+    }
+    sp_msg_term(&m);
+    sp_sock_unlock(sock);
+}
+
 /* ---- handshake ---- */
+
+static void hs_fail(struct sp_stream *s)
+{
+    /* Whatever the wire queued (an HTTP error response) goes out if it can. */
+    if (s->hs_outdone < s->hs_outlen)
+        sp_stream_write_now(s, s->hs_out + s->hs_outdone, s->hs_outlen - s->hs_outdone);
+    sp_stream_close(s, SP_STAT_BROKEN);
+}
+
+/* Feeds bytes that arrived with the end of the handshake to the wire. */
+static int feed_leftover(struct sp_stream *s, const uint8_t *p, size_t n, struct sp_msgq *out)
+{
+    while (n) {
+        void *buf;
+        size_t room;
+        s->cfg->wire->space(s, &buf, &room);
+        size_t k = n < room ? n : room;
+        memcpy(buf, p, k);
+        if (s->cfg->wire->commit(s, k, out) != 0)
+            return -1;
+        p += k;
+        n -= k;
+    }
+    return 0;
+}
+
+static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch);
 
 static void handshake(struct sp_stream *s, uint32_t ev)
 {
     int fd = s->fd;
-    if (s->hs_out_done < 8) {
-        ssize_t n = send(fd, s->hs_out + s->hs_out_done, 8 - s->hs_out_done, MSG_NOSIGNAL);
+    if (s->hs_outdone < s->hs_outlen) {
+        ssize_t n = send(fd, s->hs_out + s->hs_outdone, s->hs_outlen - s->hs_outdone, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             sp_stream_close(s, SP_STAT_BROKEN);
             return;
         }
         if (n > 0)
-            s->hs_out_done += (size_t) n;
+            s->hs_outdone += (size_t) n;
     }
-    if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && s->hs_in_done < 8) {
-        ssize_t n = recv(fd, s->hs_in + s->hs_in_done, 8 - s->hs_in_done, 0);
+    int rc = 0;
+    size_t used = 0;
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        size_t room = s->cfg->wire->hs_room(s);
+        if (room > sizeof s->hs_in - s->hs_inlen)
+            room = sizeof s->hs_in - s->hs_inlen;
+        if (room == 0) {
+            hs_fail(s); /* the wire wants more than a handshake may be */
+            return;
+        }
+        ssize_t n = recv(fd, s->hs_in + s->hs_inlen, room, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
             sp_stream_close(s, SP_STAT_BROKEN);
             return;
         }
-        if (n > 0)
-            s->hs_in_done += (size_t) n;
+        if (n > 0) {
+            s->hs_inlen += (size_t) n;
+            rc = s->cfg->wire->hs_input(s, &used);
+            if (rc < 0) {
+                hs_fail(s);
+                return;
+            }
+        }
     }
-    if (s->hs_in_done < 8 || s->hs_out_done < 8) {
-        sp_io_set(&s->io, s->hs_out_done < 8 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    if (rc == 1) {
+        const struct sp_socktype *type = s->pipe.sock->type;
+        if (!type->ispeer(s->pipe.peer_protocol)) {
+            hs_fail(s);
+            return;
+        }
+        s->state = ST_HS_DONE;
+        s->hs_leftover = used;
+    }
+    if (s->state != ST_HS_DONE || s->hs_outdone < s->hs_outlen) {
+        uint32_t want = s->state == ST_HS_DONE ? 0 : EPOLLIN;
+        if (s->hs_outdone < s->hs_outlen)
+            want |= EPOLLOUT;
+        sp_io_set(&s->io, want);
         return;
     }
-    int peer = sp_sphdr_parse(s->hs_in);
-    const struct sp_socktype *type = s->pipe.sock->type;
-    if (peer < 0 || !type->ispeer(peer)) {
-        sp_stream_close(s, SP_STAT_BROKEN);
-        return;
-    }
+    /* Both directions of the handshake are through. */
     sp_timer_stop(&s->hs_timer);
-    s->pipe.peer_protocol = peer;
     s->state = ST_ACTIVE;
     sp_io_set(&s->io, EPOLLIN);
     if (sp_pipe_attach(&s->pipe) != 0) {
@@ -304,6 +387,17 @@ static void handshake(struct sp_stream *s, uint32_t ev)
         return;
     }
     sp_ep_set_error(s->ep, 0);
+    if (s->hs_inlen > s->hs_leftover) {
+        struct sp_msgq batch;
+        sp_msgq_init(&batch);
+        int bad = feed_leftover(s, s->hs_in + s->hs_leftover, s->hs_inlen - s->hs_leftover, &batch);
+        s->hs_inlen = s->hs_leftover = 0;
+        if (batch.count)
+            deliver_batch(s, &batch);
+        sp_msgq_term(&batch);
+        if (bad)
+            sp_stream_close(s, SP_STAT_BROKEN);
+    }
 }
 
 /* ---- reading (loop thread) ---- */
@@ -337,10 +431,10 @@ static void do_read(struct sp_stream *s)
     for (int round = 0; round < SP_READ_ROUNDS; round++) {
         void *buf;
         size_t room;
-        sp_decoder_space(&s->dec, &buf, &room);
+        s->cfg->wire->space(s, &buf, &room);
         ssize_t n = recv(fd, buf, room, 0);
         if (n > 0) {
-            if (sp_decoder_commit(&s->dec, (size_t) n, &batch) != 0) {
+            if (s->cfg->wire->commit(s, (size_t) n, &batch) != 0) {
                 bad = true;
                 break;
             }
@@ -376,7 +470,7 @@ static void do_read(struct sp_stream *s)
 static void stream_io(struct sp_io *io, uint32_t ev)
 {
     struct sp_stream *s = sp_cont(io, struct sp_stream, io);
-    if (s->state == ST_HANDSHAKE) {
+    if (s->state == ST_HANDSHAKE || s->state == ST_HS_DONE) {
         handshake(s, ev);
         return;
     }

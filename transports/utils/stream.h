@@ -1,9 +1,11 @@
-/* A stream connection (TCP, IPC): the SP header exchange, then framed messages
-   in both directions, exposed to the protocol as a pipe. Sends to an idle
-   connection are written straight from the caller's thread; what the kernel
-   does not take is queued and written in batches (one writev for many
-   messages) by the loop thread. Reads pull large buffers and split many
-   messages out of each. Everything but the pipe calls runs on the loop thread. */
+/* A stream connection (TCP, IPC, WebSocket): a handshake, then messages in
+   both directions, exposed to the protocol as a pipe. How bytes are framed is
+   the wire's business (struct sp_wire_ops: SP framing, WebSocket); moving the
+   bytes is the stream's. Sends to an idle connection are written straight from
+   the caller's thread; what the kernel does not take is queued and written in
+   batches (one writev for many messages) by the loop thread. Reads pull large
+   buffers and split many messages out of each. Everything but the pipe calls
+   runs on the loop thread. */
 #ifndef SP_STREAM_H
 #define SP_STREAM_H
 
@@ -14,15 +16,50 @@
 #include "aio/loop.h"
 #include "core/msg.h"
 #include "core/pipe.h"
-#include "utils/decoder.h"
 #include "utils/list.h"
 
 struct sp_ep;
 struct sp_stream;
 
+/* The framing spoken on a stream. Callbacks run on the loop thread unless
+   said otherwise. */
+struct sp_wire_ops {
+    /* Sets up s->wire (from s->cfg->wire_arg) and queues the first handshake
+       bytes with sp_stream_hs_write. 0 or -errno. */
+    int (*init)(struct sp_stream *s);
+    void (*term)(struct sp_stream *s);
+    /* Handshake input: s->hs_in holds s->hs_inlen bytes. 1: complete, *used
+       bytes belonged to it (the rest are the first bytes of the message
+       stream) and s->pipe.peer_protocol is set; 0: read more, at most
+       hs_room(s) bytes; -1: failed (bytes queued with sp_stream_hs_write
+       are still sent, best effort). */
+    int (*hs_input)(struct sp_stream *s, size_t *used);
+    size_t (*hs_room)(struct sp_stream *s);
+    /* Turns a message into what goes on the wire; socket lock held, any
+       thread. Either fills hdr (at most 16 bytes) with the frame header to
+       write before the SP header and body and returns its length, or
+       re-encodes msg in place (hdrlen 0, body = the whole frame) and
+       returns 0. */
+    size_t (*frame)(struct sp_stream *s, struct sp_msg *msg, uint8_t hdr[16]);
+    /* Where the next read should store bytes. */
+    void (*space)(struct sp_stream *s, void **buf, size_t *len);
+    /* n bytes were stored: append whole messages to out. 0, or -1 to drop
+       the connection. May send control frames with sp_stream_send_raw. */
+    int (*commit)(struct sp_stream *s, size_t n, struct sp_msgq *out);
+};
+
+/* How a listener or connector starts its streams. */
+struct sp_stream_cfg {
+    const struct sp_wire_ops *wire;
+    const void *wire_arg;    /* for the wire: framing, WebSocket role and URL... */
+    bool tcp;                /* apply NN_TCP_NODELAY */
+};
+
 /* The stream ended (it is detached and its fd closed); the owner must call
    sp_stream_free(s) (now or later, on the loop thread). */
 typedef void (*sp_stream_done_fn)(struct sp_stream *s, void *owner);
+
+#define SP_STREAM_HS_MAX 4096
 
 struct sp_stream {
     struct sp_pipe pipe;
@@ -30,19 +67,20 @@ struct sp_stream {
     struct sp_timer hs_timer;     /* handshake deadline */
     struct sp_task close_task;    /* close requested from a caller's thread */
     struct sp_ep *ep;
+    const struct sp_stream_cfg *cfg;
+    void *wire;                   /* the wire's state */
     int fd;
-    enum sp_framing framing;
     int state;
     sp_stream_done_fn done;
     void *owner;
     struct sp_list_item item;     /* in the owner's list */
     /* handshake (loop thread) */
-    uint8_t hs_out[8];
-    size_t hs_out_done;
-    uint8_t hs_in[8];
-    size_t hs_in_done;
-    /* reading (loop thread) */
-    struct sp_decoder dec;
+    uint8_t *hs_out;
+    size_t hs_outlen;
+    size_t hs_outdone;
+    uint8_t hs_in[SP_STREAM_HS_MAX];
+    size_t hs_inlen;
+    size_t hs_leftover;           /* hs_in bytes the handshake used */
     /* under the socket lock */
     struct sp_msgq inq;
     size_t in_limit;
@@ -57,9 +95,10 @@ struct sp_stream {
 };
 
 /* Starts a connection on a connected, non-blocking fd. Loop thread. On
-   failure (-errno) nothing was started and the fd is left to the caller. */
-int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, enum sp_framing framing,
-                    sp_stream_done_fn done, void *owner);
+   failure (-errno) nothing was started and the fd is left to the caller.
+   cfg must outlive the stream. */
+int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const struct sp_stream_cfg *cfg,
+                    uint64_t hs_timeout_ms, sp_stream_done_fn done, void *owner);
 
 /* Closes it now (loop thread): the pipe leaves the protocol (counted as
    stat, an enum sp_stat or -1), then done() runs. No-op if already closed. */
@@ -67,5 +106,16 @@ void sp_stream_close(struct sp_stream *s, int stat);
 
 /* Releases the stream after done(). */
 void sp_stream_free(struct sp_stream *s);
+
+/* For wires, during the handshake: queues bytes to send. 0 or -ENOMEM. */
+int sp_stream_hs_write(struct sp_stream *s, const void *buf, size_t len);
+
+/* For wires, once active (loop thread, no lock held): queues a ready-made
+   frame (a control frame) behind the messages already queued. */
+void sp_stream_send_raw(struct sp_stream *s, const void *buf, size_t len);
+
+/* For wires: writes bytes now if the kernel takes them (a closing frame
+   before the connection is dropped); best effort. */
+void sp_stream_write_now(struct sp_stream *s, const void *buf, size_t len);
 
 #endif
