@@ -6,7 +6,7 @@
 extern const struct sp_transport sp_inproc_transport;
 extern const struct sp_transport sp_ipc_transport;
 extern const struct sp_transport sp_tcp_transport;
-void sp_tcp_term(void);
+void sp_tcpdial_term(void);
 
 static const struct sp_transport *const transports[] = {
     &sp_inproc_transport,
@@ -24,5 +24,5 @@ const struct sp_transport *sp_transport_find(const char *scheme, size_t len)
 
 void sp_transports_term(void)
 {
-    sp_tcp_term();
+    sp_tcpdial_term();
 }

@@ -76,11 +76,20 @@ if [ "$peer" = nngcat ]; then K=2; else K=3; fi
 # just each message in double quotes. The big ones exceed 65535 bytes (64-bit framing)
 # and are not periodic, so truncation or reordering shows.
 tag="$peer-$ours-$transport-$role"
-it_payload "$IT_TMP/ours-big.msg" ours 9000    # 90000 bytes
 it_payload "$IT_TMP/peer-big.msg" peer 8000    # 80000 bytes
-list_args=(--send "first from ours $tag" --send "" --send-file "$IT_TMP/ours-big.msg"
-    --send "last from ours $tag")
-list_msgs=("first from ours $tag" "" "$(cat "$IT_TMP/ours-big.msg")" "last from ours $tag")
+if [ -n "$subscribe" ] && [ "$ours_sends" != none ]; then
+    # Our side publishes: every message but the second starts with the subscription.
+    it_payload "$IT_TMP/ours-big.msg" "${subscribe}ours" 9000
+    list_msgs=("$subscribe first from ours $tag" "~not subscribed $tag"
+        "$(cat "$IT_TMP/ours-big.msg")" "$subscribe last from ours $tag")
+    list_args=(--send "${list_msgs[0]}" --send "${list_msgs[1]}"
+        --send-file "$IT_TMP/ours-big.msg" --send "${list_msgs[3]}")
+else
+    it_payload "$IT_TMP/ours-big.msg" ours 9000    # 90000 bytes
+    list_msgs=("first from ours $tag" "" "$(cat "$IT_TMP/ours-big.msg")" "last from ours $tag")
+    list_args=(--send "${list_msgs[0]}" --send "${list_msgs[1]}"
+        --send-file "$IT_TMP/ours-big.msg" --send "${list_msgs[3]}")
+fi
 
 case $peer_sends in
 none) peer_send='' peer_msg='' ;;
@@ -91,6 +100,7 @@ esac
 # What each side must print.
 : >"$IT_TMP/ours.expected"
 : >"$IT_TMP/peer.expected"
+peer_check=exact
 ours_args=(--type "$ours" --timeout 5000 --hold 10000)
 case $ours_sends in
 list)
@@ -103,13 +113,29 @@ reply)
         it_quoted "${list_msgs[i % ${#list_msgs[@]}]}" >>"$IT_TMP/peer.expected"
     done
     ;;
+repeat | survey)
+    peer_check=set
+    ours_args+=("${list_args[@]}")
+    if [ "$ours_sends" = repeat ]; then ours_args+=(--repeat 100); else ours_args+=(--retry 250); fi
+    for m in "${list_msgs[@]}"; do
+        [ -n "$subscribe" ] && [ "${m#"$subscribe"}" = "$m" ] && continue
+        it_quoted "$m" >>"$IT_TMP/peer.expected"
+    done
+    ;;
 esac
+if [ -n "$subscribe" ] && [ "$ours" = sub ]; then
+    ours_args+=(--subscribe "$subscribe" --subscribe "~nothing starts with this")
+fi
 case $ours_recv in
 K) n_recv=$K ;;
 list) n_recv=${#list_msgs[@]} ;;
 0) n_recv=0 ;;
 esac
-[ "$ours_recv" = list ] || ours_args+=(--recv "$n_recv")
+case $ours in
+req) ;;                              # one reply per request
+surveyor) ours_args+=(--recv 1) ;;   # one response per survey
+*) ours_args+=(--recv "$n_recv") ;;
+esac
 for ((i = 0; i < n_recv; i++)); do printf '%s\n' "$peer_msg" >>"$IT_TMP/ours.expected"; done
 peer_lines=$(it_lines "$IT_TMP/peer.expected")
 
@@ -121,7 +147,7 @@ build_peer()
 {
     local peer_role=bind
     [ "$role" = bind ] && peer_role=connect
-    it_peer_cmd "$peer" "$peer_type" "$peer_role" "$IT_URL" "$peer_send"
+    it_peer_cmd "$peer" "$peer_type" "$peer_role" "$IT_URL" "$peer_send" "$subscribe"
 }
 
 # Server first; the client only once the server listens.
@@ -136,7 +162,14 @@ fi
 # Done when our side finished its part (it then holds the socket open, so that nothing it
 # sent can be lost by closing early) and the peer printed everything it should.
 ours_done() { grep -q '^sp_peer: holding' "$IT_TMP/ours.err"; }
-peer_done() { [ "$(it_lines "$IT_TMP/peer.out")" -ge "$peer_lines" ]; }
+peer_done()
+{
+    if [ "$peer_check" = set ]; then
+        it_has_all_lines "$IT_TMP/peer.out" "$IT_TMP/peer.expected"
+    else
+        [ "$(it_lines "$IT_TMP/peer.out")" -ge "$peer_lines" ]
+    fi
+}
 settled()
 {
     if ! ours_done && ! it_alive ours; then return 0; fi   # our side failed
@@ -155,6 +188,11 @@ it_stop ours
 it_check_sanitizer ours
 [ "${IT_RC[ours]}" = 0 ] || it_fail "our side exited with status ${IT_RC[ours]}"
 it_expect_output ours "$IT_TMP/ours.expected" "output of our side"
-it_expect_output peer "$IT_TMP/peer.expected" "output of $peer"
-it_log "PASS [$IT_TAG] $IT_URL: $peer got $peer_lines messages, our side got $n_recv"
+if [ "$peer_check" = set ]; then
+    it_expect_only_lines peer "$IT_TMP/peer.expected" "output of $peer"
+else
+    it_expect_output peer "$IT_TMP/peer.expected" "output of $peer"
+fi
+it_log "PASS [$IT_TAG] $IT_URL: $peer got $(it_lines "$IT_TMP/peer.out") messages" \
+    "($peer_lines distinct expected), our side got $n_recv"
 exit 0

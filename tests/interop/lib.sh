@@ -241,17 +241,20 @@ it_start_server()
     return 1
 }
 
-# it_peer_cmd PEER TYPE ROLE URL SEND: fills IT_CMD with a nanocat/nngcat command line.
+# it_peer_cmd PEER TYPE ROLE URL SEND [SUBSCRIBE]: fills IT_CMD with a nanocat/nngcat
+# command line.
 #   PEER  nanocat | nngcat
 #   TYPE  nanomsg socket type name (pair push pull req rep pub sub surveyor respondent bus)
 #   ROLE  bind | connect
 #   SEND  "" (send nothing) | data:TEXT | file:PATH; initiating types repeat it
 #         (nanocat every 0.2 s, nngcat every 1 s: it takes whole seconds only), since a
 #         connection comes up asynchronously and the test stops the peer when done.
+#   SUBSCRIBE  (sub only) the prefix to subscribe to; without it both peers subscribe to
+#         everything.
 # Output is -Q (quoted, one line per message) for both, except for send-only types.
 it_peer_cmd()
 {
-    local peer=$1 type=$2 role=$3 url=$4 send=$5 repeat='' quoted=-Q
+    local peer=$1 type=$2 role=$3 url=$4 send=$5 subscribe=${6-} repeat='' quoted=-Q
     case $type in
     pair | push | pub | req | surveyor | bus) repeat=1 ;;
     esac
@@ -278,6 +281,7 @@ it_peer_cmd()
         ;;
     esac
     [ -n "$quoted" ] && IT_CMD+=("$quoted")
+    [ "$type" = sub ] && [ -n "$subscribe" ] && IT_CMD+=(--subscribe "$subscribe")
     case $send in
     "") repeat= ;;
     data:*) IT_CMD+=(-D "${send#data:}") ;;
@@ -326,6 +330,34 @@ it_check_sanitizer()
         "$IT_TMP/$1.err" 2>/dev/null; then
         it_fail "sanitizer report in the stderr of $1"
     fi
+}
+
+# The complete lines of FILE (a writer may be in the middle of the last one).
+_it_complete_lines() { [ -f "$1" ] && head -n "$(it_lines "$1")" "$1"; }
+
+# it_has_all_lines FILE EXPECTED_FILE: every line of EXPECTED_FILE is a complete line of
+# FILE (in any order, any number of times).
+it_has_all_lines()
+{
+    _it_complete_lines "$1" | awk 'NR == FNR { want[$0] = 1; n++; next }
+        ($0 in want) && !seen[$0]++ { got++ }
+        END { exit !(got == n) }' "$2" -
+}
+
+# it_expect_only_lines NAME EXPECTED_FILE WHAT: every line of EXPECTED_FILE appears in
+# NAME's stdout, which holds nothing else (repeats allowed: fan-out senders repeat). A
+# last line without its newline is ignored: the peer was stopped while printing it (a
+# message the library truncated would still be printed whole, newline included).
+it_expect_only_lines()
+{
+    local name=$1 expected=$2 what=$3
+    if ! _it_complete_lines "$IT_TMP/$name.out" | awk 'NR == FNR { want[$0] = 1; next }
+        !($0 in want) { print "  unexpected line " FNR ": " substr($0, 1, 100) > "/dev/stderr"; bad = 1 }
+        END { exit bad }' "$expected" -; then
+        it_fail "$name printed something else than $what"
+    fi
+    it_has_all_lines "$IT_TMP/$name.out" "$expected" ||
+        it_fail "$name did not print every line of $what at least once"
 }
 
 # it_expect_output NAME EXPECTED_FILE WHAT: NAME's stdout must equal EXPECTED_FILE exactly.

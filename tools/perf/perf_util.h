@@ -68,6 +68,18 @@ static inline long perf_rss_kib(void)
     return pages_res < 0 ? -1 : pages_res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/*  Sleeps a few milliseconds. Used after the last message of a test and
+    before nn_close: libnanomsg has no linger, and NNG sends asynchronously,
+    so a message sent right before close may otherwise never leave. */
+static inline void perf_pause_ms(int ms)
+{
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long) (ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 /*  A positive decimal integer argument, or exit with a usage error. */
 static inline long perf_arg_long(const char *s, const char *what)
 {

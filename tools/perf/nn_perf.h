@@ -1,0 +1,96 @@
+/*
+    Helpers shared by the nn_* perf programs. Public nn_* API and the option
+    macros of the headers only: the same source builds against our library,
+    Debian's libnanomsg (its <nanomsg/...> headers) and NNG's compat layer
+    (-I/usr/include/nng/compat), whose option numbers differ from ours. So
+    never a hard-coded option number, and no nn_symbol.
+*/
+
+#ifndef NN_PERF_H
+#define NN_PERF_H
+
+#include <nanomsg/nn.h>
+#include <nanomsg/pair.h>
+#include <nanomsg/pipeline.h>
+#include <nanomsg/tcp.h>
+
+#include "perf_util.h"
+
+#define NN_CHECK(cond, what)                                                       \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, (what),  \
+                nn_strerror(nn_errno()));                                          \
+            exit(2);                                                               \
+        }                                                                          \
+    } while (0)
+
+/*  Options every perf socket gets. Failures are reported, not fatal: an
+    option one library lacks must not stop a comparison. */
+static inline void nn_perf_tune(int s, size_t msg_size, int connecting)
+{
+    int opt;
+
+    /*  nanomsg's own perf tools turn Nagle off on the latency sockets; we do
+        it everywhere so that every library and the raw baseline run with
+        TCP_NODELAY. Ignored by non-tcp transports. */
+    opt = 1;
+    if (nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, &opt, sizeof(opt)) != 0)
+        fprintf(stderr, "warning: NN_TCP_NODELAY: %s\n", nn_strerror(nn_errno()));
+
+    /*  1 MiB is exactly the default limit of libnanomsg and NNG; lift it so
+        any size the caller asks for goes through. */
+    if (msg_size >= 512 * 1024) {
+        opt = (int) msg_size + 4096;
+        if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &opt, sizeof(opt)) != 0)
+            fprintf(stderr, "warning: NN_RCVMAXSIZE: %s\n", nn_strerror(nn_errno()));
+    }
+
+    /*  The connecting side starts while the binding side may not listen
+        yet: retry every 10 ms instead of the default 100 ms, so that the
+        runner does not wait on the reconnect timer. */
+    if (connecting) {
+        opt = 10;
+        if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, &opt, sizeof(opt)) != 0)
+            fprintf(stderr, "warning: NN_RECONNECT_IVL: %s\n", nn_strerror(nn_errno()));
+    }
+}
+
+static inline void nn_perf_timeouts(int s, int snd_ms, int rcv_ms)
+{
+    if (snd_ms != 0)
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &snd_ms, sizeof(snd_ms));
+    if (rcv_ms != 0)
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &rcv_ms, sizeof(rcv_ms));
+}
+
+/*  In PUSH/PULL mode the stream has no way back, so the end-of-test
+    acknowledgement travels on a PAIR socket at a derived address: the next
+    tcp port, or the ipc path with ".ack" appended. NULL when the transport
+    has no such derivation (the remote side then lingers a second). */
+static inline char *nn_perf_ack_url(const char *url)
+{
+    char *out = malloc(strlen(url) + 16);
+    if (out == NULL)
+        return NULL;
+    if (strncmp(url, "ipc://", 6) == 0) {
+        sprintf(out, "%s.ack", url);
+        return out;
+    }
+    if (strncmp(url, "tcp://", 6) == 0) {
+        const char *colon = strrchr(url, ':');
+        char *end;
+        long port;
+        if (colon != NULL && colon > url + 5) {
+            port = strtol(colon + 1, &end, 10);
+            if (*end == '\0' && port > 0 && port < 65535) {
+                sprintf(out, "%.*s:%ld", (int) (colon - url), url, port + 1);
+                return out;
+            }
+        }
+    }
+    free(out);
+    return NULL;
+}
+
+#endif

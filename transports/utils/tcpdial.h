@@ -1,0 +1,48 @@
+/* TCP plumbing shared by the tcp and ws transports: listening on
+   "iface:port" and dialling "[iface;]host:port" with libnanomsg's address
+   rules, asynchronous DNS (getaddrinfo_a) on every attempt, and the connector
+   hooks that go with it. */
+#ifndef SP_TCPDIAL_H
+#define SP_TCPDIAL_H
+
+#include <netdb.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include <nanomsg/nn.h>
+
+#include "utils/connector.h"
+
+struct sp_ep;
+
+/* Binds and listens on "iface:port" (addr, len bytes): the listening fd or
+   -errno (EINVAL, ENODEV, EADDRINUSE, ...). */
+int sp_tcp_listen(struct sp_ep *ep, const char *addr, size_t len);
+
+/* A dialling target; transports that need more put it first in their own
+   connector data (the connector frees that data with free()). */
+struct sp_tcpdial {
+    char host[NN_SOCKADDR_MAX];
+    int portnum;
+    bool literal;
+    struct sockaddr_storage remote;
+    socklen_t remote_len;
+    bool have_local;
+    struct sockaddr_storage local;
+    socklen_t local_len;
+    bool ipv4only;
+    struct gaicb *req;            /* pending resolution */
+    struct addrinfo hints;
+};
+
+/* Parses "[iface;]host:port" (len bytes) into d: 0, -EINVAL or -ENODEV.
+   A missing ":port" gives default_port when it is > 0, else -EINVAL. */
+int sp_tcpdial_parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ipv4only, int default_port);
+
+/* Connector hooks for tpdata starting with a struct sp_tcpdial. */
+extern const struct sp_connector_ops sp_tcpdial_ops;
+
+/* Library teardown: reaps abandoned DNS requests. */
+void sp_tcpdial_term(void);
+
+#endif
