@@ -10,6 +10,10 @@
 #ifndef PATTEST_H
 #define PATTEST_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -316,6 +320,8 @@ static inline int pt_recvmsg_hdr(int s, char *body, size_t bodycap, void *hdr, s
     size_t ctlbuf[32];
     struct nn_iovec iov = {body, bodycap - 1};
     struct nn_msghdr mh;
+    *hdrlen = (size_t) -1;
+    body[0] = 0;
     memset(&mh, 0, sizeof mh);
     memset(ctlbuf, 0, sizeof ctlbuf);
     mh.msg_iov = &iov;
@@ -326,7 +332,6 @@ static inline int pt_recvmsg_hdr(int s, char *body, size_t bodycap, void *hdr, s
     if (rc < 0)
         return rc;
     body[(size_t) rc < bodycap - 1 ? (size_t) rc : bodycap - 1] = 0;
-    *hdrlen = (size_t) -1;
     for (struct nn_cmsghdr *c = NN_CMSG_FIRSTHDR(&mh); c; c = NN_CMSG_NXTHDR(&mh, c)) {
         if (c->cmsg_level == PROTO_SP && c->cmsg_type == SP_HDR) {
             size_t len;

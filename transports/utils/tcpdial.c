@@ -12,6 +12,7 @@
 
 #include "core/ep.h"
 #include "utils/addr.h"
+#include "utils/resolver.h"
 
 #define SP_TCP_BACKLOG 100
 
@@ -89,70 +90,6 @@ int sp_tcpdial_parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ip
     return 0;
 }
 
-/* getaddrinfo_a requests that were still running when their endpoint went
-   away: kept until they finish, reaped at teardown. */
-struct orphan {
-    struct gaicb *req;
-    struct orphan *next;
-};
-static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct orphan *orphans;
-
-
-static void free_req(struct gaicb *req)
-{
-    if (req->ar_result)
-        freeaddrinfo(req->ar_result);
-    free((void *) req->ar_name);
-    free(req);
-}
-
-/* Frees the finished orphans. With wait, gives running ones up to about two
-   seconds first: glibc still writes into a request it could not cancel, so
-   one that is still running is left alone (a small leak, never a crash). */
-static void reap_orphans(bool wait)
-{
-    pthread_mutex_lock(&orphan_lock);
-    for (int round = 0; round < (wait ? 2000 : 1); round++) {
-        struct orphan **pp = &orphans;
-        while (*pp) {
-            struct orphan *o = *pp;
-            if (gai_error(o->req) != EAI_INPROGRESS) {
-                *pp = o->next;
-                free_req(o->req);
-                free(o);
-            } else {
-                pp = &o->next;
-            }
-        }
-        if (!orphans || !wait)
-            break;
-        /* gai_suspend does not wait for cancelled requests: poll. */
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    pthread_mutex_unlock(&orphan_lock);
-}
-
-static int take_result(struct sp_tcpdial *d, struct sockaddr_storage *ss, socklen_t *sl)
-{
-    struct gaicb *req = d->req;
-    int rc = gai_error(req);
-    if (rc == EAI_INPROGRESS)
-        return 1;
-    d->req = NULL;
-    if (rc != 0 || !req->ar_result || req->ar_result->ai_addrlen > sizeof *ss) {
-        free_req(req);
-        return -EADDRNOTAVAIL;
-    }
-    /* Only the first address is tried, as libnanomsg does. */
-    memcpy(ss, req->ar_result->ai_addr, req->ar_result->ai_addrlen);
-    *sl = req->ar_result->ai_addrlen;
-    sp_addr_set_port(ss, d->portnum);
-    free_req(req);
-    return 0;
-}
-
 static int tcp_resolve(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t *sl)
 {
     struct sp_tcpdial *d = c->tpdata;
@@ -161,57 +98,26 @@ static int tcp_resolve(struct sp_connector *c, struct sockaddr_storage *ss, sock
         *sl = d->remote_len;
         return 0;
     }
-    reap_orphans(false);
-    struct gaicb *req = calloc(1, sizeof *req);
-    char *name = strdup(d->host);
-    if (!req || !name) {
-        free(req);
-        free(name);
-        return -ENOMEM;
-    }
-    memset(&d->hints, 0, sizeof d->hints);
-    d->hints.ai_family = d->ipv4only ? AF_INET : AF_INET6;
-    d->hints.ai_flags = d->ipv4only ? 0 : (AI_V4MAPPED | AI_ALL);
-    d->hints.ai_socktype = SOCK_STREAM;
-    req->ar_name = name;
-    req->ar_request = &d->hints;
-    struct gaicb *list[1] = {req};
-    struct sigevent sev;
-    memset(&sev, 0, sizeof sev);
-    sev.sigev_notify = SIGEV_NONE;
-    if (getaddrinfo_a(GAI_NOWAIT, list, 1, &sev) != 0) {
-        free(name);
-        free(req);
-        return -EADDRNOTAVAIL;
-    }
-    d->req = req;
-    return take_result(d, ss, sl);
+    d->req = sp_resolve_start(d->host, d->ipv4only);
+    return d->req ? 1 : -ENOMEM;
 }
 
 static int tcp_resolve_poll(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t *sl)
 {
-    return take_result(c->tpdata, ss, sl);
+    struct sp_tcpdial *d = c->tpdata;
+    int rc = sp_resolve_poll(d->req, ss, sl);
+    if (rc != 1)
+        d->req = NULL;
+    if (rc == 0)
+        sp_addr_set_port(ss, d->portnum);
+    return rc;
 }
 
 static void tcp_resolve_cancel(struct sp_connector *c)
 {
     struct sp_tcpdial *d = c->tpdata;
-    if (!d->req)
-        return;
-    gai_cancel(d->req);
-    if (gai_error(d->req) == EAI_INPROGRESS) {
-        struct orphan *o = malloc(sizeof *o);
-        if (o) {
-            o->req = d->req;
-            pthread_mutex_lock(&orphan_lock);
-            o->next = orphans;
-            orphans = o;
-            pthread_mutex_unlock(&orphan_lock);
-        }
-        /* (without memory for the record the request leaks, safely) */
-    } else {
-        free_req(d->req);
-    }
+    if (d->req)
+        sp_resolve_cancel(d->req);
     d->req = NULL;
 }
 
@@ -244,5 +150,5 @@ const struct sp_connector_ops sp_tcpdial_ops = {
 
 void sp_tcpdial_term(void)
 {
-    reap_orphans(true);
+    sp_resolver_term();
 }

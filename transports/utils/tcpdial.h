@@ -1,11 +1,10 @@
 /* TCP plumbing shared by the tcp and ws transports: listening on
    "iface:port" and dialling "[iface;]host:port" with libnanomsg's address
-   rules, asynchronous DNS (getaddrinfo_a) on every attempt, and the connector
+   rules, host names resolved off the loop on every attempt, and the connector
    hooks that go with it. */
 #ifndef SP_TCPDIAL_H
 #define SP_TCPDIAL_H
 
-#include <netdb.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 
@@ -14,6 +13,7 @@
 #include "utils/connector.h"
 
 struct sp_ep;
+struct sp_resolve;
 
 /* Binds and listens on "iface:port" (addr, len bytes): the listening fd or
    -errno (EINVAL, ENODEV, EADDRINUSE, ...). */
@@ -31,8 +31,7 @@ struct sp_tcpdial {
     struct sockaddr_storage local;
     socklen_t local_len;
     bool ipv4only;
-    struct gaicb *req;            /* pending resolution */
-    struct addrinfo hints;
+    struct sp_resolve *req;       /* pending resolution */
 };
 
 /* Parses "[iface;]host:port" (len bytes) into d: 0, -EINVAL or -ENODEV.
