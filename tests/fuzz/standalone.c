@@ -21,7 +21,7 @@
 
 #include "fuzz.h"
 
-#define MAX_INPUT (256 * 1024)
+#define FUZZ_MAX_INPUT (256 * 1024)
 
 struct input {
     uint8_t *data;
@@ -89,7 +89,7 @@ static int load_corpus(const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
         struct stat st;
         if (names[i]->d_name[0] == '.' || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-            st.st_size > MAX_INPUT) {
+            st.st_size > FUZZ_MAX_INPUT) {
             free(names[i]);
             continue;
         }
@@ -114,7 +114,7 @@ static int load_corpus(const char *dir)
     return 0;
 }
 
-/* ---- mutations on a buffer of capacity MAX_INPUT ---- */
+/* ---- mutations on a buffer of capacity FUZZ_MAX_INPUT ---- */
 
 static const uint64_t interesting64[] = {
     0, 1, 2, 7, 8, 9, 100, 255, 256, 16383, 16384, 16385, 65535, 65536, 65537,
@@ -126,8 +126,8 @@ static const uint8_t interesting8[] = {0, 1, 2, 8, 9, 0x10, 0x11, 0x3f, 0x40, 0x
 
 static size_t insert(uint8_t *buf, size_t len, size_t at, const uint8_t *p, size_t n)
 {
-    if (len + n > MAX_INPUT)
-        n = MAX_INPUT - len;
+    if (len + n > FUZZ_MAX_INPUT)
+        n = FUZZ_MAX_INPUT - len;
     memmove(buf + at + n, buf + at, len - at);
     memcpy(buf + at, p, n);
     return len + n;
@@ -210,8 +210,8 @@ static size_t mutate_once(uint8_t *buf, size_t len)
         return rnd_below(len + 1);
     default: { /* append a long run (big frames need payload) */
         size_t n = rnd_below(4) ? rnd_below(2048) : rnd_below(80000);
-        if (len + n > MAX_INPUT)
-            n = MAX_INPUT - len;
+        if (len + n > FUZZ_MAX_INPUT)
+            n = FUZZ_MAX_INPUT - len;
         memset(buf + len, (int) rnd_below(256), n);
         return len + n;
     }
@@ -232,7 +232,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nseeds; i++)
         run(seeds[i].data, seeds[i].len);
 
-    uint8_t *buf = malloc(MAX_INPUT);
+    uint8_t *buf = malloc(FUZZ_MAX_INPUT);
     if (!buf)
         return 2;
     long done = 0;

@@ -9,13 +9,15 @@
 
 int sp_addr_port(const char *s, size_t len, int *port)
 {
-    if (len == 0 || len > 5)
+    if (len == 0)
         return -EINVAL;
     int v = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
             return -EINVAL;
         v = v * 10 + (s[i] - '0');
+        if (v > 65535)
+            return -EINVAL; /* leading zeros are fine, as in libnanomsg */
     }
     if (v < 1 || v > 65535)
         return -EINVAL;
