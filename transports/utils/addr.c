@@ -93,6 +93,9 @@ static bool dns_name(const char *s, size_t len)
         if (c == '.') {
             if (label == 0)
                 return false;
+            /* A fully qualified name may end with the root's dot. */
+            if (i == len - 1)
+                return true;
             label = 0;
             continue;
         }

@@ -1,0 +1,387 @@
+/* PUB/SUB (SPEC §2.5, §4.4, §4.9): a publisher copies every message to every
+   connected subscriber without ever blocking; each subscriber keeps the
+   messages whose body starts with one of its (reference-counted) subscribed
+   prefixes and drops the rest. The topic is part of the body and is not
+   stripped. */
+#include "pattest.h"
+
+#include <nanomsg/pubsub.h>
+
+static void subscribe(int sub, const char *topic)
+{
+    assert_nn_ok(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, topic, strlen(topic)));
+}
+
+static void unsubscribe(int sub, const char *topic)
+{
+    assert_nn_ok(nn_setsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, topic, strlen(topic)));
+}
+
+/* A PUB bound on t and a SUB of the given domain connected to it; returns
+   once the PUB has the subscriber's pipe (a PUB drops what it sends before
+   that). */
+static void pub_sub(enum pt_transport t, int sub_domain, int *pub, int *sub)
+{
+    char url[PT_URL_LEN];
+    *pub = pt_socket(AF_SP, NN_PUB);
+    *sub = pt_socket(sub_domain, NN_SUB);
+    pt_bind(*pub, pt_url(url, t, "pubsub"));
+    pt_connect(*sub, url);
+    pt_wait_connections(*pub, 1);
+}
+
+/* Messages travel in order through one pipe, so once the subscribed sentinel
+   "zend" is received, everything sent before it was either received before it
+   or filtered out. */
+static void expect_prefix_filtering(enum pt_transport t, int sub_domain)
+{
+    int pub, sub;
+    pub_sub(t, sub_domain, &pub, &sub);
+    subscribe(sub, "ab");
+    subscribe(sub, "zend");
+
+    pt_send(pub, "a");
+    pt_send(pub, "b");
+    pt_send(pub, "xab");
+    pt_send(pub, "Abc");
+    pt_send(pub, "abc");
+    pt_send(pub, "ba");
+    pt_send(pub, "ab");
+    pt_send(pub, "zen");
+    pt_send(pub, "zend");
+    pt_recv(sub, "abc");
+    pt_recv(sub, "ab");
+    pt_recv(sub, "zend");
+    pt_close(sub);
+    pt_close(pub);
+}
+
+static void test_sub_delivers_only_messages_starting_with_a_subscribed_prefix(void **state)
+{
+    (void) state;
+    expect_prefix_filtering(PT_INPROC, AF_SP);
+    expect_prefix_filtering(PT_IPC, AF_SP);
+    expect_prefix_filtering(PT_TCP, AF_SP);
+}
+
+static void test_raw_sub_filters_like_a_cooked_sub(void **state)
+{
+    (void) state;
+    expect_prefix_filtering(PT_INPROC, AF_SP_RAW);
+    expect_prefix_filtering(PT_TCP, AF_SP_RAW);
+}
+
+static void test_sub_does_not_strip_the_topic(void **state)
+{
+    (void) state;
+    int pub, sub;
+    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    subscribe(sub, "weather/");
+    pt_send(pub, "weather/rain");
+    pt_recv(sub, "weather/rain");
+    pt_send(pub, "weather/");
+    pt_recv(sub, "weather/");
+}
+
+static void test_empty_subscription_matches_everything(void **state)
+{
+    (void) state;
+    int pub, sub;
+    char buf[16];
+    pub_sub(PT_TCP, AF_SP, &pub, &sub);
+    assert_nn_ok(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0));
+    assert_int_equal(nn_send(pub, "", 0, 0), 0);
+    pt_send(pub, "x");
+    pt_send(pub, "\xff anything");
+    assert_int_equal(nn_recv(sub, buf, sizeof buf, 0), 0);
+    pt_recv(sub, "x");
+    pt_recv(sub, "\xff anything");
+}
+
+/* A witness subscribed to everything proves the messages were published
+   while the bare SUB was connected; the bare SUB gets none of them. */
+static void test_sub_without_subscription_receives_nothing(void **state)
+{
+    (void) state;
+    char url[PT_URL_LEN];
+    int pub = pt_socket(AF_SP, NN_PUB);
+    int bare = pt_socket(AF_SP, NN_SUB);
+    int witness = pt_socket(AF_SP, NN_SUB);
+    subscribe(witness, "");
+    pt_bind(pub, pt_url(url, PT_INPROC, "bare"));
+    pt_connect(bare, url);
+    pt_connect(witness, url);
+    pt_wait_connections(pub, 2);
+
+    pt_send(pub, "a");
+    pt_send(pub, "b");
+    pt_recv(witness, "a");
+    pt_recv(witness, "b");
+    pt_recv_nothing_for(bare, PT_QUIET_MS);
+}
+
+/* Each subscribe of the same topic needs its own unsubscribe. */
+static void test_subscriptions_are_reference_counted(void **state)
+{
+    (void) state;
+    int pub, sub;
+    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    subscribe(sub, "a");
+    subscribe(sub, "a");
+    subscribe(sub, "zend");
+
+    unsubscribe(sub, "a");
+    pt_send(pub, "a1");
+    pt_send(pub, "zend1");
+    pt_recv(sub, "a1");
+    pt_recv(sub, "zend1");
+
+    unsubscribe(sub, "a");
+    pt_send(pub, "a2");
+    pt_send(pub, "zend2");
+    pt_recv(sub, "zend2");
+
+    subscribe(sub, "a");
+    pt_send(pub, "a3");
+    pt_recv(sub, "a3");
+}
+
+/* Enough distinct first bytes and long shared prefixes to exercise every
+   shape of a subscription trie: each message is delivered iff one of the
+   subscriptions is a prefix of it, before and after unsubscribing half. */
+static bool matches_any(const char *msg, const char *const *subs, size_t n, const bool *on)
+{
+    for (size_t i = 0; i < n; i++)
+        if (on[i] && strncmp(msg, subs[i], strlen(subs[i])) == 0)
+            return true;
+    return false;
+}
+
+static void test_many_and_long_subscriptions_match_exactly_their_prefixes(void **state)
+{
+    (void) state;
+    static const char *const subs[] = {
+        "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopq", "abcdefghijk", "abcde",
+        "abcdefghijklmnopqrstuvwxyz0123456789", "0", "1", "2", "3", "4", "5", "6", "7", "8",
+        "9", "K", "L", "M", "N", "O", "P", "Q", "#long/topic/name/with/levels/",
+        "#long/topic/other/", "#long/top",
+    };
+    static const char *const msgs[] = {
+        "abcdefghijklmnopqrstuvwxyz!", "abcdefghijklmnopqrstuvwxy", "abcdefghijklmnop",
+        "abcdefghijklmnopq", "abcdefghij", "abcdefghijk", "abcd", "abcdex", "abcdefghijklmnopqrstuvwxyz0123456789tail",
+        "0x", "9", "A", "K", "Kx", "R", "#long/topic/name/with/levels/x",
+        "#long/topic/name/with/levels", "#long/topic/other/1", "#long/topic/othe",
+        "#long/top", "#long/to", "", "z",
+    };
+    const size_t nsubs = sizeof subs / sizeof subs[0];
+    const size_t nmsgs = sizeof msgs / sizeof msgs[0];
+    bool on[sizeof subs / sizeof subs[0]];
+    int pub, sub;
+
+    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    subscribe(sub, "~end");
+    for (size_t i = 0; i < nsubs; i++) {
+        subscribe(sub, subs[i]);
+        on[i] = true;
+    }
+    for (int round = 0; round < 2; round++) {
+        for (size_t m = 0; m < nmsgs; m++)
+            assert_int_equal(nn_send(pub, msgs[m], strlen(msgs[m]), 0), (int) strlen(msgs[m]));
+        pt_send(pub, "~end");
+        for (size_t m = 0; m < nmsgs; m++)
+            if (matches_any(msgs[m], subs, nsubs, on))
+                pt_recv(sub, msgs[m]);
+        pt_recv(sub, "~end");
+
+        /* Second round: every other subscription removed. */
+        for (size_t i = 0; i < nsubs; i += 2) {
+            unsubscribe(sub, subs[i]);
+            on[i] = false;
+        }
+    }
+}
+
+static void test_sub_receives_from_every_publisher_it_connects_to(void **state)
+{
+    (void) state;
+    char url[2][PT_URL_LEN];
+    int pub[2];
+    int sub = pt_socket(AF_SP, NN_SUB);
+    subscribe(sub, "");
+    for (int k = 0; k < 2; k++) {
+        pub[k] = pt_socket(AF_SP, NN_PUB);
+        pt_bind(pub[k], pt_url(url[k], PT_TCP, "two-pubs"));
+        pt_connect(sub, url[k]);
+        pt_wait_connections(pub[k], 1);
+    }
+    pt_send(pub[0], "from-0");
+    pt_send(pub[1], "from-1");
+    int seen = 0;
+    for (int k = 0; k < 2; k++) {
+        char buf[16];
+        assert_int_equal(pt_recv_str(sub, buf, sizeof buf, 0), 6);
+        assert_true(strcmp(buf, "from-0") == 0 || strcmp(buf, "from-1") == 0);
+        seen |= 1 << (buf[5] - '0');
+    }
+    assert_int_equal(seen, 3);
+}
+
+static void test_subscribe_options_are_set_only(void **state)
+{
+    (void) state;
+    int sub = pt_socket(AF_SP, NN_SUB);
+    char buf[16];
+    size_t sz = sizeof buf;
+    subscribe(sub, "t");
+    assert_nn_fail(nn_getsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, buf, &sz), ENOPROTOOPT);
+    sz = sizeof buf;
+    assert_nn_fail(nn_getsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, buf, &sz), ENOPROTOOPT);
+}
+
+#ifndef AGAINST_LIBNANOMSG
+/* libnanomsg segfaults when the SUB has no subscription at all, and returns
+   0 or EINVAL depending on the trie's shape otherwise. */
+static void test_unsubscribing_what_was_never_subscribed_fails_with_einval(void **state)
+{
+    (void) state;
+    int pub, sub;
+    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    assert_nn_fail(nn_setsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, "x", 1), EINVAL);
+    assert_nn_fail(nn_setsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, "", 0), EINVAL);
+
+    subscribe(sub, "abc");
+    assert_nn_fail(nn_setsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, "ab", 2), EINVAL);
+    assert_nn_fail(nn_setsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, "abd", 3), EINVAL);
+    assert_nn_fail(nn_setsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, "abcd", 4), EINVAL);
+    unsubscribe(sub, "abc");
+    /* Empty again. */
+    assert_nn_fail(nn_setsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, "abc", 3), EINVAL);
+
+    /* Nothing was disturbed. */
+    subscribe(sub, "ok");
+    pt_send(pub, "nope");
+    pt_send(pub, "ok!");
+    pt_recv(sub, "ok!");
+}
+#endif
+
+/* Sends on a PUB never block: not without subscribers, not with a
+   subscriber that never reads (its copies are dropped instead). */
+static void test_pub_never_blocks_without_subscribers(void **state)
+{
+    (void) state;
+    int pub = pt_socket(AF_SP, NN_PUB);
+    pt_setint(pub, NN_SOL_SOCKET, NN_SNDTIMEO, 0);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(nn_send(pub, "hello", 5, 0), 5);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(nn_send(pub, "hello", 5, NN_DONTWAIT), 5);
+}
+
+struct flood {
+    int pub;
+    int failures;
+};
+
+static void test_pub_never_blocks_on_a_slow_subscriber(void **state)
+{
+    (void) state;
+    char url_inproc[PT_URL_LEN], url_tcp[PT_URL_LEN];
+    static char big[1024];
+    memset(big, 'm', sizeof big);
+    int pub = pt_socket(AF_SP, NN_PUB);
+    int slow_inproc = pt_socket(AF_SP, NN_SUB);
+    int slow_tcp = pt_socket(AF_SP, NN_SUB);
+    subscribe(slow_inproc, "");
+    subscribe(slow_tcp, "");
+    pt_setint(slow_inproc, NN_SOL_SOCKET, NN_RCVBUF, 4096);
+    pt_bind(pub, pt_url(url_inproc, PT_INPROC, "slow"));
+    pt_bind(pub, pt_url(url_tcp, PT_TCP, "slow"));
+    pt_connect(slow_inproc, url_inproc);
+    pt_connect(slow_tcp, url_tcp);
+    pt_wait_connections(pub, 2);
+
+    /* 8 MiB: far more than the inproc queue and the kernel buffers. */
+    uint64_t t0 = tu_now_ms();
+    for (int i = 0; i < 8192; i++)
+        assert_int_equal(nn_send(pub, big, sizeof big, NN_DONTWAIT), (int) sizeof big);
+    assert_true(tu_now_ms() - t0 < PT_DEADLINE_MS);
+
+    /* The subscribers got some of it and still get new messages once they
+       read again. */
+    int subs[2] = {slow_inproc, slow_tcp};
+    for (int k = 0; k < 2; k++) {
+        char buf[16];
+        int rc = nn_recv(subs[k], buf, sizeof buf, 0);
+        assert_int_equal(rc, (int) sizeof big);
+    }
+    pt_setint(pub, NN_SOL_SOCKET, NN_SNDTIMEO, 0);
+    for (int k = 0; k < 2; k++) {
+        uint64_t end = tu_now_ms() + PT_DEADLINE_MS;
+        bool fresh = false;
+        pt_setint(subs[k], NN_SOL_SOCKET, NN_RCVTIMEO, 20);
+        while (!fresh && tu_now_ms() < end) {
+            char buf[16];
+            assert_int_equal(nn_send(pub, "fresh", 5, 0), 5);
+            while (!fresh && pt_recv_str(subs[k], buf, sizeof buf, 0) >= 0)
+                fresh = strcmp(buf, "fresh") == 0;
+        }
+        assert_true(fresh);
+    }
+}
+
+#ifndef AGAINST_LIBNANOMSG
+/* A peer that does the SP handshake as a SUB and then sends frames to the
+   PUB: libnanomsg aborts the process. The PUB must ignore the data and keep
+   publishing to its real subscribers. */
+static void test_pub_ignores_data_sent_to_it(void **state)
+{
+    (void) state;
+    int port = tu_free_port();
+    char url[PT_URL_LEN];
+    int pub = pt_socket(AF_SP, NN_PUB);
+    int sub = pt_socket(AF_SP, NN_SUB);
+    subscribe(sub, "");
+    pt_bind(pub, tu_tcp_url(url, sizeof url, port));
+    pt_connect(sub, url);
+    int fd = pt_raw_connect(port);
+    pt_raw_handshake(fd, NN_SUB, NN_PUB);
+    pt_wait_connections(pub, 2);
+
+    for (int i = 0; i < 20; i++) {
+        char msg[16];
+        pt_raw_send_frame(fd, "unexpected", 10);
+        pt_raw_send_frame(fd, "", 0);
+        snprintf(msg, sizeof msg, "after-%d", i);
+        pt_send(pub, msg);
+        pt_recv(sub, msg);
+    }
+    close(fd);
+    pt_send(pub, "still-alive");
+    pt_recv(sub, "still-alive");
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        pt_test(test_sub_delivers_only_messages_starting_with_a_subscribed_prefix),
+        pt_test(test_raw_sub_filters_like_a_cooked_sub),
+        pt_test(test_sub_does_not_strip_the_topic),
+        pt_test(test_empty_subscription_matches_everything),
+        pt_test(test_sub_without_subscription_receives_nothing),
+        pt_test(test_subscriptions_are_reference_counted),
+        pt_test(test_many_and_long_subscriptions_match_exactly_their_prefixes),
+        pt_test(test_sub_receives_from_every_publisher_it_connects_to),
+        pt_test(test_subscribe_options_are_set_only),
+#ifndef AGAINST_LIBNANOMSG
+        pt_test(test_unsubscribing_what_was_never_subscribed_fails_with_einval),
+#endif
+        pt_test(test_pub_never_blocks_without_subscribers),
+        pt_test(test_pub_never_blocks_on_a_slow_subscriber),
+#ifndef AGAINST_LIBNANOMSG
+        pt_test(test_pub_ignores_data_sent_to_it),
+#endif
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
