@@ -11,4 +11,10 @@
    must still find this one. */
 __attribute__((visibility("default"))) int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Optional, used by standalone.c only: writes a well-formed input of at most
+   cap bytes into buf, using rnd() for every choice, and returns its length.
+   Random mutations mostly produce inputs rejected early; a target that
+   defines this gets a share of inputs that go deep. */
+__attribute__((weak)) size_t fuzz_generate(uint8_t *buf, size_t cap, uint64_t (*rnd)(void));
+
 #endif

@@ -188,3 +188,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ref_free(&ref);
     return 0;
 }
+
+/* Well-formed inputs for the standalone runner: mostly generous maxsizes and
+   frames around the interesting sizes (0, the 16 KiB big-frame threshold,
+   over the 64 KiB read buffer). */
+size_t fuzz_generate(uint8_t *buf, size_t cap, uint64_t (*rnd)(void))
+{
+    static const uint8_t good_max[] = {0, 0, 5, 6, 7, 4};
+    size_t framing = rnd() & 1;
+    size_t k = rnd() % 16;
+    size_t len = 0;
+    buf[len++] = (uint8_t) (framing | good_max[rnd() % sizeof good_max] << 1 | k << 4);
+    for (size_t i = 0; i < k; i++)
+        buf[len++] = (uint8_t) (rnd() % 4 ? rnd() % 64 : rnd());
+    size_t nframes = rnd() % 12;
+    for (size_t i = 0; i < nframes; i++) {
+        size_t plen;
+        switch (rnd() % 6) {
+        case 0:
+            plen = 0;
+            break;
+        case 1:
+            plen = 16 * 1024 - 2 + rnd() % 5;
+            break;
+        case 2:
+            plen = rnd() % 100000;
+            break;
+        default:
+            plen = rnd() % 200;
+            break;
+        }
+        size_t hl = framing ? 9 : 8;
+        if (len + hl + plen > cap)
+            break;
+        uint8_t hdr[9];
+        hdr[0] = 1;
+        uint64_t v = plen;
+        for (size_t j = 8; j > 0; j--, v >>= 8)
+            hdr[j] = (uint8_t) v;
+        memcpy(buf + len, framing ? hdr : hdr + 1, hl);
+        len += hl;
+        uint8_t fill = (uint8_t) rnd();
+        memset(buf + len, fill, plen);
+        if (plen)
+            buf[len + plen - 1] = (uint8_t) i; /* tells frames apart */
+        len += plen;
+    }
+    if (rnd() % 4 == 0)
+        len -= rnd() % (len / 2 + 1); /* cut the stream short, mid-frame */
+    return len;
+}

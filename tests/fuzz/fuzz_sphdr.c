@@ -11,6 +11,7 @@
             bytes (else as an NN_MSG chunk)
    Messages go over an inproc PAIR pair created once per process. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,13 +111,78 @@ static void check_sphdr(const uint8_t *data, size_t size)
     }
 }
 
-/* Checks a received control buffer: if it holds anything, the first cmsg is
-   the SP header in libnanomsg's format. */
+/* The SP header nn_sendmsg must take from control data, by libnanomsg's rule
+   (SPEC §1.3): the first PROTO_SP/SP_HDR cmsg that NN_CMSG_FIRSTHDR/NXTHDR
+   reach, used only if clen = cmsg_len - NN_CMSG_SPACE(0) > sizeof(size_t) and
+   its hdrlen <= clen - sizeof(size_t). A cmsg shorter than its own header
+   (where libnanomsg loops or over-reads) gives no header. Sets *hdr and *hlen
+   (NULL/0 for none); returns the offset just past the last cmsg reached. */
+static size_t expected_sphdr(struct nn_msghdr *h, const unsigned char *buf,
+                             const unsigned char **hdr, size_t *hlen)
+{
+    *hdr = NULL;
+    *hlen = 0;
+    size_t end = 0;
+    for (struct nn_cmsghdr *c = NN_CMSG_FIRSTHDR(h); c; c = NN_CMSG_NXTHDR(h, c)) {
+        end = (size_t) ((const unsigned char *) c - buf) + NN_CMSG_ALIGN_(c->cmsg_len);
+        if (c->cmsg_level != PROTO_SP || c->cmsg_type != SP_HDR)
+            continue;
+        if (c->cmsg_len >= NN_CMSG_SPACE(0)) {
+            size_t clen = c->cmsg_len - NN_CMSG_SPACE(0);
+            size_t n;
+            if (clen > sizeof(size_t)) {
+                memcpy(&n, NN_CMSG_DATA(c), sizeof n);
+                if (n <= clen - sizeof(size_t)) {
+                    *hdr = NN_CMSG_DATA(c) + sizeof(size_t);
+                    *hlen = n;
+                }
+            }
+        }
+        return (size_t) -1;
+    }
+    return end;
+}
+
+/* KNOWN DIFFERENCE (reported; tests/unit/test_msgio.c pins libnanomsg's
+   behaviour): nanosp's nn_sendmsg also takes an SP_HDR from a last cmsg whose
+   padded length overruns msg_controllen, which NN_CMSG_NXTHDR (and so
+   libnanomsg) does not return. Returns that header, if the control data ends
+   with one, so that the oracle can tolerate it until it is fixed. */
+static bool trailing_unpadded_sphdr(const unsigned char *buf, size_t len, size_t off,
+                                    const unsigned char **hdr, size_t *hlen)
+{
+    if (off == (size_t) -1 || off > len || len - off < NN_CMSG_SPACE(0))
+        return false;
+    struct nn_cmsghdr c;
+    memcpy(&c, buf + off, sizeof c);
+    if (c.cmsg_level != PROTO_SP || c.cmsg_type != SP_HDR || c.cmsg_len < NN_CMSG_SPACE(0) ||
+        c.cmsg_len > len - off || NN_CMSG_ALIGN_(c.cmsg_len) <= len - off)
+        return false;
+    size_t clen = c.cmsg_len - NN_CMSG_SPACE(0);
+    size_t n;
+    *hdr = NULL;
+    *hlen = 0;
+    if (clen > sizeof(size_t)) {
+        memcpy(&n, buf + off + NN_CMSG_SPACE(0), sizeof n);
+        if (n <= clen - sizeof(size_t)) {
+            *hdr = buf + off + NN_CMSG_SPACE(0) + sizeof(size_t);
+            *hlen = n;
+        }
+    }
+    return true;
+}
+
+/* Checks a received control buffer: when it had room for one, the first cmsg
+   is the SP header in libnanomsg's format (cmsg_len = the padded size). */
 static void check_received_control(struct nn_msghdr *h, const unsigned char *buf, size_t len)
 {
     size_t n = walk(h, buf, len);
-    if (n == 0)
+    if (len < NN_CMSG_SPACE(sizeof(size_t))) {
+        for (size_t i = 0; i < len; i++)
+            CHECK(buf[i] == 0); /* too small: left alone */
         return;
+    }
+    CHECK(n > 0);
     struct nn_cmsghdr *c = NN_CMSG_FIRSTHDR(h);
     CHECK(c->cmsg_level == PROTO_SP && c->cmsg_type == SP_HDR);
     size_t hlen;
@@ -148,6 +214,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h.msg_control = &chunk;
     h.msg_controllen = NN_MSG;
     walk(&h, chunk, size);
+
+    /* What the peer must receive: PAIR has no header of its own, so an SP
+       header given as control data travels in front of the body (inproc
+       keeps the wire shape, as libnanomsg does). */
+    h.msg_control = plain;
+    h.msg_controllen = size;
+    const unsigned char *want_hdr, *alt_hdr = NULL;
+    size_t want_hlen, alt_hlen = 0;
+    size_t end = expected_sphdr(&h, plain, &want_hdr, &want_hlen);
+    bool alt = trailing_unpadded_sphdr(plain, size, end, &alt_hdr, &alt_hlen);
 
     /* Send it. An NN_MSG control chunk belongs to the library afterwards,
        whether the send worked or not. */
@@ -184,12 +260,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(errno == EAGAIN);
         if (bchunk)
             nn_freemsg(bchunk); /* a failed send leaves the body with us */
-    } else {
-        CHECK((size_t) rc == blen);
-    }
-    free(plain);
-    if (rc < 0)
+        free(plain);
         return 0;
+    }
+    CHECK((size_t) rc == blen);
 
     /* Receive it back with its control data. */
     void *rbody = NULL;
@@ -211,9 +285,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     rc = nn_recvmsg(s[1], &r, 0);
     CHECK(rc >= 0);
-    CHECK((size_t) rc == blen);
     CHECK(rbody != NULL);
-    CHECK(blen == 0 || memcmp(rbody, body, blen) == 0);
+    const unsigned char *got = rbody;
+    size_t glen = (size_t) rc;
+    bool as_libnanomsg = glen == want_hlen + blen &&
+                         (want_hlen == 0 || memcmp(got, want_hdr, want_hlen) == 0) &&
+                         (blen == 0 || memcmp(got + want_hlen, body, blen) == 0);
+    bool as_known_difference = alt && glen == alt_hlen + blen &&
+                               (alt_hlen == 0 || memcmp(got, alt_hdr, alt_hlen) == 0) &&
+                               (blen == 0 || memcmp(got + alt_hlen, body, blen) == 0);
+    CHECK(as_libnanomsg || as_known_difference);
+    free(plain);
     if (flags & 8) {
         check_received_control(&r, fixed, fixed_len);
     } else {

@@ -136,7 +136,7 @@ static size_t insert(uint8_t *buf, size_t len, size_t at, const uint8_t *p, size
 static size_t mutate_once(uint8_t *buf, size_t len)
 {
     size_t at = rnd_below(len + 1);
-    switch (rnd_below(11)) {
+    switch (rnd_below(13)) {
     case 0: /* flip a bit */
         if (len)
             buf[rnd_below(len)] ^= (uint8_t) (1u << rnd_below(8));
@@ -206,7 +206,20 @@ static size_t mutate_once(uint8_t *buf, size_t len)
         size_t n = 1 + rnd_below(s->len - from);
         return insert(buf, len, at, s->data + from, n);
     }
-    case 9: /* truncate */
+    case 9:
+    case 10: { /* a whole stream frame: [0x01 for IPC][u64 BE length][payload] */
+        uint8_t f[9 + 600];
+        size_t hl = rnd_below(2) ? 9 : 8;
+        size_t plen = rnd_below(8) ? rnd_below(300) : 300 + rnd_below(300);
+        f[0] = 1;
+        uint64_t v = plen;
+        for (size_t i = hl; i > hl - 8; i--, v >>= 8)
+            f[i - 1] = (uint8_t) v;
+        for (size_t i = 0; i < plen; i++)
+            f[hl + i] = (uint8_t) rnd();
+        return insert(buf, len, at, f, hl + plen);
+    }
+    case 11: /* truncate */
         return rnd_below(len + 1);
     default: { /* append a long run (big frames need payload) */
         size_t n = rnd_below(4) ? rnd_below(2048) : rnd_below(80000);
@@ -242,7 +255,12 @@ int main(int argc, char **argv)
             break;
         }
         size_t len;
-        if (nseeds && rnd_below(10) < 8) {
+        unsigned pick = (unsigned) rnd_below(10);
+        if (fuzz_generate && pick < 4) {
+            len = fuzz_generate(buf, FUZZ_MAX_INPUT, rnd);
+            if (rnd_below(2)) /* and now and then a slightly broken one */
+                len = mutate_once(buf, len);
+        } else if (nseeds && pick < 9) {
             const struct input *s = &seeds[rnd_below(nseeds)];
             memcpy(buf, s->data, s->len);
             len = s->len;

@@ -61,20 +61,17 @@ deblib_real=$(readlink -f "$deblib")
 
 # Sanitizer build?
 ours_env=(LD_LIBRARY_PATH="$build" LD_DEBUG=libs LD_DEBUG_OUTPUT="$IT_TMP/ld-ours")
-if nm -D "$ourlib_real" 2>/dev/null | grep -qE ' U __(asan|ubsan)_' ||
-    ldd "$ourlib_real" | grep -qE 'lib(asan|ubsan)\.so'; then
-    runtimes=$(ldd "$ourlib_real" | awk '$1 ~ /^libasan\.so/ {a = $3} $1 ~ /^libubsan\.so/ {u = $3}
-        END {print a, u}')
-    runtimes=${runtimes# }
-    runtimes=${runtimes% }
-    if [ -z "$runtimes" ]; then
-        it_log "SKIP: sanitizer build whose runtime is not a shared library: cannot inject it into nanocat"
-        exit 77
-    fi
-    it_log "sanitizer build: preloading $runtimes into nanocat"
-    ours_env+=(LD_PRELOAD="${runtimes// /:}"
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0")
-fi
+it_sanitizer_env "$ourlib_real"
+case $? in
+0)
+    it_log "sanitizer build: preloading $IT_SAN_RUNTIMES into nanocat"
+    ours_env+=("${IT_SAN_ENV[@]}")
+    ;;
+2)
+    it_log "SKIP: sanitizer build whose runtime is not a shared library: cannot inject it into nanocat"
+    exit 77
+    ;;
+esac
 
 payload()
 {

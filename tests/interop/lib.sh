@@ -163,7 +163,7 @@ it_free_port()
     local p
     while :; do
         p=$((20000 + RANDOM % 12000))
-        if ! ss -Htan 2>/dev/null | grep -q ":$p\b"; then
+        if ! ss -Htan 2>/dev/null | grep ":$p\b" >/dev/null; then
             echo "$p"
             return 0
         fi
@@ -358,6 +358,34 @@ it_expect_only_lines()
     fi
     it_has_all_lines "$IT_TMP/$name.out" "$expected" ||
         it_fail "$name did not print every line of $what at least once"
+}
+
+# it_sanitizer_env LIB: is LIB (our library) built with sanitizers? Then an unmodified
+# program (nanocat, perl, a Criterion runner) can only load it with the sanitizer runtime
+# loaded first: sets IT_SAN_ENV to the environment that does this (LD_PRELOAD of the
+# runtime(s) LIB links, leak checking off since the program's own code is not ours) and
+# IT_SAN_RUNTIMES to their paths. Returns 0 for a sanitizer build, 1 for a plain one
+# (IT_SAN_ENV empty), 2 for a sanitizer build whose runtime is not a shared library
+# (statically linked: it cannot be injected; callers skip then).
+it_sanitizer_env()
+{
+    local lib=$1
+    IT_SAN_ENV=()
+    IT_SAN_RUNTIMES=
+    # grep without -q reads all of its input: with pipefail, an early exit would make the
+    # writer die of SIGPIPE and the pipeline fail although it matched.
+    if ! nm -D "$lib" 2>/dev/null | grep -E ' U __(asan|ubsan)_' >/dev/null &&
+        ! ldd "$lib" 2>/dev/null | grep -E 'lib(asan|ubsan)\.so' >/dev/null; then
+        return 1
+    fi
+    IT_SAN_RUNTIMES=$(ldd "$lib" | awk '$1 ~ /^libasan\.so/ {a = $3} $1 ~ /^libubsan\.so/ {u = $3}
+        END {print a, u}')
+    IT_SAN_RUNTIMES=${IT_SAN_RUNTIMES# }
+    IT_SAN_RUNTIMES=${IT_SAN_RUNTIMES% }
+    [ -n "$IT_SAN_RUNTIMES" ] || return 2
+    IT_SAN_ENV=(LD_PRELOAD="${IT_SAN_RUNTIMES// /:}"
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0")
+    return 0
 }
 
 # it_expect_output NAME EXPECTED_FILE WHAT: NAME's stdout must equal EXPECTED_FILE exactly.

@@ -148,58 +148,98 @@ static void test_subscriptions_are_reference_counted(void **state)
 
 /* Enough distinct first bytes and long shared prefixes to exercise every
    shape of a subscription trie: each message is delivered iff one of the
-   subscriptions is a prefix of it, before and after unsubscribing half. */
-static bool matches_any(const char *msg, const char *const *subs, size_t n, const bool *on)
+   subscriptions is a prefix of it. */
+static const char *const crowd_subs[] = {
+    "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopq", "abcdefghijk", "abcde",
+    "abcdefghijklmnopqrstuvwxyz0123456789", "0", "1", "2", "3", "4", "5", "6", "7", "8",
+    "9", "K", "L", "M", "N", "O", "P", "Q", "#long/topic/name/with/levels/",
+    "#long/topic/other/", "#long/top",
+};
+#define CROWD_SUBS (sizeof crowd_subs / sizeof crowd_subs[0])
+
+static const char *const crowd_msgs[] = {
+    "abcdefghijklmnopqrstuvwxyz!", "abcdefghijklmnopqrstuvwxy", "abcdefghijklmnop",
+    "abcdefghijklmnopq", "abcdefghij", "abcdefghijk", "abcd", "abcdex",
+    "abcdefghijklmnopqrstuvwxyz0123456789tail", "0x", "9", "A", "K", "Kx", "R",
+    "#long/topic/name/with/levels/x", "#long/topic/name/with/levels", "#long/topic/other/1",
+    "#long/topic/othe", "#long/top", "#long/to", "z",
+    "", /* last: left out against libnanomsg (see below) */
+};
+#define CROWD_MSGS (sizeof crowd_msgs / sizeof crowd_msgs[0])
+
+static bool matches_any(const char *msg, const bool *on)
 {
-    for (size_t i = 0; i < n; i++)
-        if (on[i] && strncmp(msg, subs[i], strlen(subs[i])) == 0)
+    for (size_t i = 0; i < CROWD_SUBS; i++)
+        if (on[i] && strncmp(msg, crowd_subs[i], strlen(crowd_subs[i])) == 0)
             return true;
     return false;
 }
 
+/* Publishes the first nmsgs crowd messages then the sentinel, and checks the
+   SUB gets exactly the matching ones, in order, then the sentinel. */
+static void expect_crowd_matching(int pub, int sub, const bool *on, size_t nmsgs)
+{
+    for (size_t m = 0; m < nmsgs; m++)
+        assert_int_equal(nn_send(pub, crowd_msgs[m], strlen(crowd_msgs[m]), 0),
+                         (int) strlen(crowd_msgs[m]));
+    pt_send(pub, "~end");
+    for (size_t m = 0; m < nmsgs; m++)
+        if (matches_any(crowd_msgs[m], on))
+            pt_recv(sub, crowd_msgs[m]);
+    pt_recv(sub, "~end");
+}
+
+static void crowd_subscribe(int sub, bool *on)
+{
+    subscribe(sub, "~end");
+    for (size_t i = 0; i < CROWD_SUBS; i++) {
+        subscribe(sub, crowd_subs[i]);
+        on[i] = true;
+    }
+}
+
+/* (libnanomsg reads uninitialised trie memory when an empty message is
+   matched against this crowd: the empty message is left out there.) */
 static void test_many_and_long_subscriptions_match_exactly_their_prefixes(void **state)
 {
     (void) state;
-    static const char *const subs[] = {
-        "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopq", "abcdefghijk", "abcde",
-        "abcdefghijklmnopqrstuvwxyz0123456789", "0", "1", "2", "3", "4", "5", "6", "7", "8",
-        "9", "K", "L", "M", "N", "O", "P", "Q", "#long/topic/name/with/levels/",
-        "#long/topic/other/", "#long/top",
-    };
-    static const char *const msgs[] = {
-        "abcdefghijklmnopqrstuvwxyz!", "abcdefghijklmnopqrstuvwxy", "abcdefghijklmnop",
-        "abcdefghijklmnopq", "abcdefghij", "abcdefghijk", "abcd", "abcdex", "abcdefghijklmnopqrstuvwxyz0123456789tail",
-        "0x", "9", "A", "K", "Kx", "R", "#long/topic/name/with/levels/x",
-        "#long/topic/name/with/levels", "#long/topic/other/1", "#long/topic/othe",
-        "#long/top", "#long/to", "", "z",
-    };
-    const size_t nsubs = sizeof subs / sizeof subs[0];
-    const size_t nmsgs = sizeof msgs / sizeof msgs[0];
-    bool on[sizeof subs / sizeof subs[0]];
+    bool on[CROWD_SUBS];
     int pub, sub;
-
     pub_sub(PT_INPROC, AF_SP, &pub, &sub);
-    subscribe(sub, "~end");
-    for (size_t i = 0; i < nsubs; i++) {
-        subscribe(sub, subs[i]);
+    crowd_subscribe(sub, on);
+    expect_crowd_matching(pub, sub, on, CROWD_MSGS - 1);
+}
+
+#ifndef AGAINST_LIBNANOMSG
+/* libnanomsg's trie is corrupted by these unsubscribes (valgrind: reads of
+   uninitialised memory in nn_trie_match; removed topics keep matching, or
+   the next unsubscribe asserts, issue #220). */
+static void test_unsubscribing_half_of_many_subscriptions_keeps_the_other_half(void **state)
+{
+    (void) state;
+    bool on[CROWD_SUBS];
+    int pub, sub;
+    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    crowd_subscribe(sub, on);
+    expect_crowd_matching(pub, sub, on, CROWD_MSGS);
+    for (size_t i = 0; i < CROWD_SUBS; i += 2) {
+        unsubscribe(sub, crowd_subs[i]);
+        on[i] = false;
+    }
+    expect_crowd_matching(pub, sub, on, CROWD_MSGS);
+    for (size_t i = 1; i < CROWD_SUBS; i += 2) {
+        unsubscribe(sub, crowd_subs[i]);
+        on[i] = false;
+    }
+    expect_crowd_matching(pub, sub, on, CROWD_MSGS);
+    /* Back to square one: everything again. */
+    for (size_t i = 0; i < CROWD_SUBS; i++) {
+        subscribe(sub, crowd_subs[i]);
         on[i] = true;
     }
-    for (int round = 0; round < 2; round++) {
-        for (size_t m = 0; m < nmsgs; m++)
-            assert_int_equal(nn_send(pub, msgs[m], strlen(msgs[m]), 0), (int) strlen(msgs[m]));
-        pt_send(pub, "~end");
-        for (size_t m = 0; m < nmsgs; m++)
-            if (matches_any(msgs[m], subs, nsubs, on))
-                pt_recv(sub, msgs[m]);
-        pt_recv(sub, "~end");
-
-        /* Second round: every other subscription removed. */
-        for (size_t i = 0; i < nsubs; i += 2) {
-            unsubscribe(sub, subs[i]);
-            on[i] = false;
-        }
-    }
+    expect_crowd_matching(pub, sub, on, CROWD_MSGS);
 }
+#endif
 
 static void test_sub_receives_from_every_publisher_it_connects_to(void **state)
 {
@@ -372,6 +412,9 @@ int main(void)
         pt_test(test_sub_without_subscription_receives_nothing),
         pt_test(test_subscriptions_are_reference_counted),
         pt_test(test_many_and_long_subscriptions_match_exactly_their_prefixes),
+#ifndef AGAINST_LIBNANOMSG
+        pt_test(test_unsubscribing_half_of_many_subscriptions_keeps_the_other_half),
+#endif
         pt_test(test_sub_receives_from_every_publisher_it_connects_to),
         pt_test(test_subscribe_options_are_set_only),
 #ifndef AGAINST_LIBNANOMSG

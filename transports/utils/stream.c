@@ -118,6 +118,10 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
         sp_msg_term(msg);
         return 0;
     }
+    if (s->cfg->wire->prepare && s->cfg->wire->prepare(s, msg) != 0) {
+        sp_msg_term(msg); /* out of memory: the message is lost, like a drop */
+        return 0;
+    }
     bool idle = s->outq.count == 0;
     if (sp_msgq_push(&s->outq, msg) != 0) {
         sp_msg_term(msg); /* out of memory: the message is lost, like a drop */

@@ -35,11 +35,13 @@ struct sp_wire_ops {
        are still sent, best effort). */
     int (*hs_input)(struct sp_stream *s, size_t *used);
     size_t (*hs_room)(struct sp_stream *s);
-    /* Turns a message into what goes on the wire; socket lock held, any
-       thread. Either fills hdr (at most 16 bytes) with the frame header to
-       write before the SP header and body and returns its length, or
-       re-encodes msg in place (hdrlen 0, body = the whole frame) and
-       returns 0. */
+    /* Optional: re-encodes a message once, before it is queued (socket lock
+       held, any thread): e.g. into a whole masked WebSocket frame. 0 or
+       -errno (the message is dropped). */
+    int (*prepare)(struct sp_stream *s, struct sp_msg *msg);
+    /* The frame header to write before a queued message's SP header and
+       body (at most 16 bytes), or 0 when prepare encoded it all. Socket lock
+       held, any thread; may be called several times for one message. */
     size_t (*frame)(struct sp_stream *s, struct sp_msg *msg, uint8_t hdr[16]);
     /* Where the next read should store bytes. */
     void (*space)(struct sp_stream *s, void **buf, size_t *len);
