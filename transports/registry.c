@@ -9,6 +9,8 @@ extern const struct sp_transport sp_ipc_transport;
 extern const struct sp_transport sp_tcp_transport;
 #if SP_HAVE_MBEDTLS
 extern const struct sp_transport sp_ws_transport;
+extern const struct sp_transport sp_wss_transport;
+extern const struct sp_transport sp_tls_transport;
 #endif
 void sp_tcpdial_term(void);
 
@@ -18,6 +20,8 @@ static const struct sp_transport *const transports[] = {
     &sp_tcp_transport,
 #if SP_HAVE_MBEDTLS
     &sp_ws_transport,
+    &sp_wss_transport,
+    &sp_tls_transport,
 #endif
 };
 

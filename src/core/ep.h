@@ -9,6 +9,7 @@
 
 #include <nanomsg/nn.h>
 
+#include "core/tlsopts.h"
 #include "utils/list.h"
 
 struct sp_sock;
@@ -43,6 +44,7 @@ struct sp_ep {
     int reconnect_ivl_max;
     int tcp_nodelay;
     int ws_msg_type;
+    struct sp_tlsopts tls;
 };
 
 /* Records the endpoint's current error (0 clears it): updates
@@ -52,6 +54,10 @@ void sp_ep_set_error(struct sp_ep *ep, int err);
 
 /* The transport is done with ep: removes and frees it. No socket lock held. */
 void sp_ep_stopped(struct sp_ep *ep);
+
+/* Same, with a human-readable detail printed under NN_PRINT_ERRORS (a TLS
+   verification failure, say). */
+void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail);
 
 /* Statistics helper for transports. */
 void sp_ep_stat(struct sp_ep *ep, int stat, int delta);

@@ -15,6 +15,7 @@
 #include <nanomsg/tcp.h>
 #include <nanomsg/ws.h>
 #include <nanomsg/inproc.h>
+#include <nanomsg/tls.h>
 
 #include "core/ep.h"
 #include "core/global.h"
@@ -64,6 +65,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     s->opt.ws_msg_type = NN_WS_MSG_TYPE_BINARY;
     s->opt.ipc_outbufsz = 4096;
     s->opt.ipc_inbufsz = 4096;
+    sp_tlsopts_init(&s->opt.tls);
     snprintf(s->name, sizeof s->name, "%d", id);
     sp_list_init(&s->eps);
     atomic_init(&s->closing, false);
@@ -201,6 +203,7 @@ void sp_sock_destroy(struct sp_sock *sock)
     pthread_mutex_unlock(&sock->lock);
 
     sock->type->ops->term(sock);
+    sp_tlsopts_term(&sock->opt.tls);
     if (sock->sndfd >= 0)
         close(sock->sndfd);
     if (sock->rcvfd >= 0)
@@ -368,6 +371,9 @@ int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, si
                     s->opt.ws_msg_type = v;
             }
             break;
+        case NN_TLS:
+            rc = sp_tlsopts_set(&s->opt.tls, option, val, len);
+            break;
         case NN_IPC:
             if (option == NN_IPC_SEC_ATTR) {
                 /* Windows only in effect; libnanomsg keeps the pointer itself. */
@@ -498,6 +504,10 @@ int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *
                 goto noopt;
             put_int(val, len, s->opt.ws_msg_type);
             break;
+        case NN_TLS:
+            if (sp_tlsopts_get(&s->opt.tls, option, val, len) != 0)
+                goto noopt;
+            break;
         case NN_IPC:
             if (option == NN_IPC_SEC_ATTR) {
                 void *p = s->opt.ipc_sec_attr;
@@ -624,6 +634,11 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     ep->reconnect_ivl_max = s->opt.reconnect_ivl_max;
     ep->tcp_nodelay = s->opt.tcp_nodelay;
     ep->ws_msg_type = s->opt.ws_msg_type;
+    if (sp_tlsopts_copy(&ep->tls, &s->opt.tls) != 0) {
+        sp_sock_unlock(s);
+        free(ep);
+        return -ENOMEM;
+    }
     /* On the list before the transport starts, so that nn_close finds it. */
     sp_list_push_back(&s->eps, &ep->item);
     sp_sock_unlock(s);
@@ -634,6 +649,7 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     if (rc != 0) {
         sp_list_remove(&ep->item);
         sp_sock_unlock(s);
+        sp_tlsopts_term(&ep->tls);
         free(ep);
         return rc;
     }
@@ -664,6 +680,11 @@ int sp_sock_rm_ep(struct sp_sock *s, int eid)
 
 void sp_ep_set_error(struct sp_ep *ep, int err)
 {
+    sp_ep_set_error_detail(ep, err, NULL);
+}
+
+void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail)
+{
     struct sp_sock *s = ep->sock;
     pthread_mutex_lock(&s->lock);
     int old = ep->last_error;
@@ -676,8 +697,13 @@ void sp_ep_set_error(struct sp_ep *ep, int err)
         sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, 1);
     else if (old && !err)
         sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
-    if (err && sp_print_errors)
-        fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s\n", s->name, ep->addr, nn_strerror(err));
+    if (err && sp_print_errors) {
+        if (detail)
+            fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s (%s)\n", s->name, ep->addr, nn_strerror(err),
+                    detail);
+        else
+            fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s\n", s->name, ep->addr, nn_strerror(err));
+    }
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -688,6 +714,7 @@ void sp_ep_stopped(struct sp_ep *ep)
     if (ep->last_error)
         sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
     sp_list_remove(&ep->item);
+    sp_tlsopts_term(&ep->tls);
     free(ep);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->lock);

@@ -12,6 +12,7 @@
 #include <nanomsg/nn.h>
 
 #include "core/msg.h"
+#include "core/tlsopts.h"
 #include "protocol.h"
 #include "utils/list.h"
 
@@ -52,6 +53,7 @@ struct sp_sockopts {
     int ipc_outbufsz;
     int ipc_inbufsz;
     void *ipc_sec_attr;
+    struct sp_tlsopts tls;
 };
 
 struct sp_sock {

@@ -18,13 +18,39 @@
 
 /* HS_DONE: our side of the handshake is complete, its last bytes are still
    being written. */
-enum { ST_HANDSHAKE, ST_HS_DONE, ST_ACTIVE, ST_CLOSED };
+enum { ST_BIO_HS, ST_HANDSHAKE, ST_HS_DONE, ST_ACTIVE, ST_CLOSED };
 
 #define SP_WRITE_BATCH 64
 /* Reads per readiness event before letting other fds run. */
 #define SP_READ_ROUNDS 8
 
 static void stream_io(struct sp_io *io, uint32_t ev);
+
+/* ---- bytes: the fd, or the byte layer (TLS) on top of it ---- */
+
+static ssize_t io_read(struct sp_stream *s, void *buf, size_t len)
+{
+    if (s->cfg->bio)
+        return s->cfg->bio->read(s, buf, len);
+    ssize_t n = recv(s->fd, buf, len, 0);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+    return n;
+}
+
+static ssize_t io_writev(struct sp_stream *s, struct iovec *iov, int niov)
+{
+    if (s->cfg->bio)
+        return s->cfg->bio->writev(s, iov, niov);
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t) niov;
+    ssize_t n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+    return n;
+}
 
 /* ---- writing (socket lock held) ---- */
 
@@ -78,13 +104,9 @@ static void flush_out(struct sp_stream *s)
                 total += len;
             }
         }
-        struct msghdr mh;
-        memset(&mh, 0, sizeof mh);
-        mh.msg_iov = iov;
-        mh.msg_iovlen = (size_t) niov;
-        ssize_t n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = io_writev(s, iov, niov);
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            if (n == -EAGAIN)
                 break;
             request_close(s);
             return;
@@ -106,8 +128,8 @@ static void flush_out(struct sp_stream *s)
             if (s->outq.count == 0)
                 break;
         }
-        if ((size_t) n < total)
-            break; /* the kernel is full */
+        if ((size_t) n < total && !s->cfg->bio)
+            break; /* the kernel is full (a byte layer takes a record at a time) */
     }
 }
 
@@ -169,6 +191,8 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
     sp_msgq_term(&s->outq);
     if (s->wire)
         s->cfg->wire->term(s);
+    if (s->bio)
+        s->cfg->bio->term(s);
     free(s->hs_out);
     free(s);
 }
@@ -217,8 +241,10 @@ static void close_task(struct sp_task *t)
 static void hs_timeout(struct sp_timer *t)
 {
     struct sp_stream *s = sp_cont(t, struct sp_stream, hs_timer);
-    if (s->state == ST_HANDSHAKE || s->state == ST_HS_DONE)
+    if (s->state == ST_BIO_HS || s->state == ST_HANDSHAKE || s->state == ST_HS_DONE) {
+        sp_ep_set_error(s->ep, ETIMEDOUT);
         sp_stream_close(s, SP_STAT_BROKEN);
+    }
 }
 
 int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const struct sp_stream_cfg *cfg,
@@ -234,7 +260,7 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     s->ep = ep;
     s->cfg = cfg;
     s->fd = fd;
-    s->state = ST_HANDSHAKE;
+    s->state = cfg->bio ? ST_BIO_HS : ST_HANDSHAKE;
     s->done = done;
     s->owner = owner;
     sp_msgq_init(&s->inq);
@@ -252,12 +278,16 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
         v = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
     }
-    int rc = cfg->wire->init(s);
+    int rc = cfg->bio ? cfg->bio->init(s) : 0;
+    if (rc == 0)
+        rc = cfg->wire->init(s);
     if (rc == 0)
         rc = sp_io_add(&s->io, fd, EPOLLIN | EPOLLOUT, stream_io);
     if (rc != 0) {
         if (s->wire)
             cfg->wire->term(s);
+        if (s->bio)
+            cfg->bio->term(s);
         free(s->hs_out);
         free(s);
         return rc;
@@ -280,8 +310,9 @@ int sp_stream_hs_write(struct sp_stream *s, const void *buf, size_t len)
 
 void sp_stream_write_now(struct sp_stream *s, const void *buf, size_t len)
 {
+    struct iovec iov = {(void *) buf, len};
     if (s->fd >= 0)
-        (void) !send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void) io_writev(s, &iov, 1);
 }
 
 void sp_stream_send_raw(struct sp_stream *s, const void *buf, size_t len)
@@ -332,10 +363,24 @@ static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch);
 
 static void handshake(struct sp_stream *s, uint32_t ev)
 {
-    int fd = s->fd;
+    if (s->state == ST_BIO_HS) {
+        uint32_t want = 0;
+        int rc = s->cfg->bio->handshake(s, &want);
+        if (rc < 0) {
+            sp_stream_close(s, SP_STAT_BROKEN);
+            return;
+        }
+        if (rc == 0) {
+            sp_io_set(&s->io, want);
+            return;
+        }
+        s->state = ST_HANDSHAKE;
+        ev = EPOLLIN | EPOLLOUT; /* the layer may hold bytes already read */
+    }
     if (s->hs_outdone < s->hs_outlen) {
-        ssize_t n = send(fd, s->hs_out + s->hs_outdone, s->hs_outlen - s->hs_outdone, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        struct iovec iov = {s->hs_out + s->hs_outdone, s->hs_outlen - s->hs_outdone};
+        ssize_t n = io_writev(s, &iov, 1);
+        if (n < 0 && n != -EAGAIN) {
             sp_stream_close(s, SP_STAT_BROKEN);
             return;
         }
@@ -352,8 +397,8 @@ static void handshake(struct sp_stream *s, uint32_t ev)
             hs_fail(s); /* the wire wants more than a handshake may be */
             return;
         }
-        ssize_t n = recv(fd, s->hs_in + s->hs_inlen, room, 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        ssize_t n = io_read(s, s->hs_in + s->hs_inlen, room);
+        if (n == 0 || (n < 0 && n != -EAGAIN)) {
             sp_stream_close(s, SP_STAT_BROKEN);
             return;
         }
@@ -430,13 +475,12 @@ static void do_read(struct sp_stream *s)
 {
     struct sp_msgq batch;
     sp_msgq_init(&batch);
-    int fd = s->fd;
     bool closed = false, bad = false;
     for (int round = 0; round < SP_READ_ROUNDS; round++) {
         void *buf;
         size_t room;
         s->cfg->wire->space(s, &buf, &room);
-        ssize_t n = recv(fd, buf, room, 0);
+        ssize_t n = io_read(s, buf, room);
         if (n > 0) {
             if (s->cfg->wire->commit(s, (size_t) n, &batch) != 0) {
                 bad = true;
@@ -446,7 +490,7 @@ static void do_read(struct sp_stream *s)
                 break; /* drained for now */
             continue;
         }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        if (n != -EAGAIN)
             closed = true;
         break;
     }
@@ -474,7 +518,7 @@ static void do_read(struct sp_stream *s)
 static void stream_io(struct sp_io *io, uint32_t ev)
 {
     struct sp_stream *s = sp_cont(io, struct sp_stream, io);
-    if (s->state == ST_HANDSHAKE || s->state == ST_HS_DONE) {
+    if (s->state == ST_BIO_HS || s->state == ST_HANDSHAKE || s->state == ST_HS_DONE) {
         handshake(s, ev);
         return;
     }

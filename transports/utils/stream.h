@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "aio/loop.h"
 #include "core/msg.h"
@@ -50,11 +52,32 @@ struct sp_wire_ops {
     int (*commit)(struct sp_stream *s, size_t n, struct sp_msgq *out);
 };
 
+/* A byte layer between the stream and its fd (TLS). Without one the stream
+   uses the fd directly. read and writev may be called from the loop thread
+   and a sender's thread at the same time: the layer serialises itself. */
+struct sp_bio_ops {
+    /* Sets up s->bio from s->cfg->bio_arg. 0 or -errno. */
+    int (*init)(struct sp_stream *s);
+    void (*term)(struct sp_stream *s);
+    /* Runs the layer's own handshake (loop thread): 1 done, 0 call again
+       when the fd is ready for *want (EPOLLIN/EPOLLOUT), -1 failed (the
+       layer reported why with sp_ep_set_error_detail). */
+    int (*handshake)(struct sp_stream *s, uint32_t *want);
+    /* > 0 bytes, 0 at the end of the stream, -EAGAIN, or another -errno.
+       Reads as much as is available, up to len. */
+    ssize_t (*read)(struct sp_stream *s, void *buf, size_t len);
+    /* Bytes taken (>= 0), -EAGAIN or another -errno. After -EAGAIN the same
+       bytes must be offered again first (they are: the queue is unchanged). */
+    ssize_t (*writev)(struct sp_stream *s, const struct iovec *iov, int niov);
+};
+
 /* How a listener or connector starts its streams. */
 struct sp_stream_cfg {
     const struct sp_wire_ops *wire;
     const void *wire_arg;    /* for the wire: framing, WebSocket role and URL... */
     bool tcp;                /* apply NN_TCP_NODELAY */
+    const struct sp_bio_ops *bio; /* NULL: plain fd */
+    const void *bio_arg;     /* for the byte layer: the TLS configuration */
 };
 
 /* The stream ended (it is detached and its fd closed); the owner must call
@@ -71,6 +94,7 @@ struct sp_stream {
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
     void *wire;                   /* the wire's state */
+    void *bio;                    /* the byte layer's state */
     int fd;
     int state;
     sp_stream_done_fn done;

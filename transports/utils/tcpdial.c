@@ -136,6 +136,8 @@ static void tcp_destroy(struct sp_connector *c)
     struct sp_tcpdial *d = c->tpdata;
     if (d->req)
         tcp_resolve_cancel(c);
+    if (d->cleanup)
+        d->cleanup(d);
     free(d);
 }
 

@@ -32,6 +32,8 @@ struct sp_tcpdial {
     socklen_t local_len;
     bool ipv4only;
     struct sp_resolve *req;       /* pending resolution */
+    /* Called before the connector frees the data (NULL: nothing to do). */
+    void (*cleanup)(struct sp_tcpdial *d);
 };
 
 /* Parses "[iface;]host:port" (len bytes) into d: 0, -EINVAL or -ENODEV.

@@ -1,7 +1,8 @@
-/* The ws transport: SP over WebSocket. Bind "ws://iface:port" (the port is
-   mandatory and nothing may follow it, as in libnanomsg); connect
-   "ws://[iface;]host[:port][/resource]" (port 80 by default, the resource is
-   sent verbatim in the request line). */
+/* The ws and wss transports: SP over WebSocket, in clear or over TLS. Bind
+   "ws://iface:port" (the port is mandatory and nothing may follow it, as in
+   libnanomsg); connect "ws://[iface;]host[:port][/resource]" (port 80, or
+   443 for wss, by default; the resource is sent verbatim in the request
+   line). wss takes its certificates from the NN_TLS options. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "transport.h"
 #include "utils/connector.h"
 #include "utils/listener.h"
+#include "tls/tlsctx.h"
 #include "utils/tcpdial.h"
 #include "ws/wswire.h"
 
@@ -25,20 +27,71 @@ struct ws_dial {
     struct sp_tcpdial tcp;
     struct sp_wswire_arg arg;
     struct sp_stream_cfg cfg;
+    struct sp_tlsctx *ctx; /* wss */
 };
 
-static int ws_bind(struct sp_ep *ep)
+/* A bound wss endpoint's data, freed by the listener's clean-up. */
+struct wss_bound {
+    struct sp_stream_cfg cfg;
+    struct sp_tlsctx *ctx;
+};
+
+static void wss_bound_cleanup(struct sp_listener *l)
 {
+    struct wss_bound *b = l->tpdata;
+    sp_tlsctx_rele(b->ctx);
+    free(b);
+}
+
+static void wss_dial_cleanup(struct sp_tcpdial *t)
+{
+    sp_tlsctx_rele(((struct ws_dial *) t)->ctx);
+}
+
+static int ws_bind_common(struct sp_ep *ep, bool secure)
+{
+    struct wss_bound *b = NULL;
+    const struct sp_stream_cfg *cfg = &ws_server_cfg;
+    int rc;
+    if (secure) {
+        if (!(b = calloc(1, sizeof *b)))
+            return -ENOMEM;
+        if (!(b->ctx = sp_tlsctx_new(&ep->tls, true, NULL, &rc))) {
+            free(b);
+            return rc;
+        }
+        b->cfg = ws_server_cfg;
+        b->cfg.bio = &sp_tls_bio_ops;
+        b->cfg.bio_arg = b->ctx;
+        cfg = &b->cfg;
+    }
     int fd = sp_tcp_listen(ep, ep->addr, strlen(ep->addr));
-    if (fd < 0)
-        return fd;
-    int rc = sp_listener_start(ep, fd, &ws_server_cfg, SP_WS_HS_TIMEOUT_MS, NULL, NULL);
-    if (rc != 0)
+    rc = fd;
+    if (fd >= 0) {
+        rc = sp_listener_start(ep, fd, cfg, secure ? SP_TLS_HS_TIMEOUT_MS : SP_WS_HS_TIMEOUT_MS,
+                               secure ? wss_bound_cleanup : NULL, b);
+        if (rc == 0)
+            return 0;
         close(fd);
+    }
+    if (b) {
+        sp_tlsctx_rele(b->ctx);
+        free(b);
+    }
     return rc;
 }
 
-static int ws_connect(struct sp_ep *ep)
+static int ws_bind(struct sp_ep *ep)
+{
+    return ws_bind_common(ep, false);
+}
+
+static int wss_bind(struct sp_ep *ep)
+{
+    return ws_bind_common(ep, true);
+}
+
+static int ws_connect_common(struct sp_ep *ep, bool secure)
 {
     struct ws_dial *d = calloc(1, sizeof *d);
     if (!d)
@@ -48,7 +101,9 @@ static int ws_connect(struct sp_ep *ep)
     const char *hostp = semi ? semi + 1 : addr;
     const char *slash = strchr(hostp, '/');
     size_t len = slash ? (size_t) (slash - addr) : strlen(addr);
-    int rc = sp_tcpdial_parse(&d->tcp, addr, len, ep->ipv4only, 80);
+    int rc = sp_tcpdial_parse(&d->tcp, addr, len, ep->ipv4only, secure ? 443 : 80);
+    if (rc == 0 && secure && (d->ctx = sp_tlsctx_new(&ep->tls, false, d->tcp.host, &rc)) != NULL)
+        d->tcp.cleanup = wss_dial_cleanup;
     if (rc == 0) {
         d->arg.client = true;
         size_t hl = (size_t) (addr + len - hostp);
@@ -58,11 +113,26 @@ static int ws_connect(struct sp_ep *ep)
         d->cfg.wire = &sp_wswire_ops;
         d->cfg.wire_arg = &d->arg;
         d->cfg.tcp = false;
-        rc = sp_connector_start(ep, &d->cfg, SP_WS_HS_TIMEOUT_MS, &sp_tcpdial_ops, d);
+        d->cfg.bio = secure ? &sp_tls_bio_ops : NULL;
+        d->cfg.bio_arg = d->ctx;
+        rc = sp_connector_start(ep, &d->cfg, secure ? SP_TLS_HS_TIMEOUT_MS : SP_WS_HS_TIMEOUT_MS,
+                                &sp_tcpdial_ops, d);
     }
-    if (rc != 0)
+    if (rc != 0) {
+        sp_tlsctx_rele(d->ctx);
         free(d);
+    }
     return rc;
+}
+
+static int ws_connect(struct sp_ep *ep)
+{
+    return ws_connect_common(ep, false);
+}
+
+static int wss_connect(struct sp_ep *ep)
+{
+    return ws_connect_common(ep, true);
 }
 
 const struct sp_transport sp_ws_transport = {
@@ -70,4 +140,12 @@ const struct sp_transport sp_ws_transport = {
     .id = NN_WS,
     .bind = ws_bind,
     .connect = ws_connect,
+};
+
+/* wss shares the NN_WS options (message type) and adds the NN_TLS ones. */
+const struct sp_transport sp_wss_transport = {
+    .scheme = "wss",
+    .id = NN_WS,
+    .bind = wss_bind,
+    .connect = wss_connect,
 };

@@ -1,0 +1,300 @@
+/* mbedTLS configuration and the per-connection TLS byte layer. */
+#include "tls/tlsctx.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include <nanomsg/tls.h>
+
+#include "core/ep.h"
+
+#define SP_TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
+#define SP_TLS_STAGE 16384 /* one TLS record of plaintext */
+
+struct sp_tlsctx {
+    atomic_int refs;
+    bool server;
+    mbedtls_ssl_config conf;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    pthread_mutex_t rng_lock; /* handshakes and records may draw at once */
+    mbedtls_x509_crt ca;
+    mbedtls_x509_crt cert;
+    mbedtls_pk_context key;
+    char *server_name;
+};
+
+static int locked_rng(void *p, unsigned char *out, size_t len)
+{
+    struct sp_tlsctx *c = p;
+    pthread_mutex_lock(&c->rng_lock);
+    int rc = mbedtls_ctr_drbg_random(&c->drbg, out, len);
+    pthread_mutex_unlock(&c->rng_lock);
+    return rc;
+}
+
+static int load_crt(mbedtls_x509_crt *chain, const char *pem, const char *file)
+{
+    if (pem)
+        return mbedtls_x509_crt_parse(chain, (const unsigned char *) pem, strlen(pem) + 1);
+    struct stat st;
+    if (stat(file, &st) == 0 && S_ISDIR(st.st_mode))
+        return mbedtls_x509_crt_parse_path(chain, file) < 0 ? -1 : 0;
+    return mbedtls_x509_crt_parse_file(chain, file);
+}
+
+struct sp_tlsctx *sp_tlsctx_new(const struct sp_tlsopts *o, bool server, const char *host, int *err)
+{
+    struct sp_tlsctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    atomic_init(&c->refs, 1);
+    c->server = server;
+    pthread_mutex_init(&c->rng_lock, NULL);
+    mbedtls_ssl_config_init(&c->conf);
+    mbedtls_entropy_init(&c->entropy);
+    mbedtls_ctr_drbg_init(&c->drbg);
+    mbedtls_x509_crt_init(&c->ca);
+    mbedtls_x509_crt_init(&c->cert);
+    mbedtls_pk_init(&c->key);
+    *err = -EINVAL;
+    static const char pers[] = "nanosp";
+    if (mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy, (const unsigned char *) pers,
+                              sizeof pers - 1) != 0)
+        goto fail;
+    if (mbedtls_ssl_config_defaults(&c->conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+                                    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+        goto fail;
+    mbedtls_ssl_conf_rng(&c->conf, locked_rng, c);
+    mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+
+    int verify = o->verify >= 0 ? o->verify : server ? NN_TLS_VERIFY_NONE : NN_TLS_VERIFY_REQUIRED;
+    mbedtls_ssl_conf_authmode(&c->conf, verify == NN_TLS_VERIFY_NONE       ? MBEDTLS_SSL_VERIFY_NONE
+                                        : verify == NN_TLS_VERIFY_OPTIONAL ? MBEDTLS_SSL_VERIFY_OPTIONAL
+                                                                           : MBEDTLS_SSL_VERIFY_REQUIRED);
+    const char *ca_pem = o->str[SP_TLS_CA_PEM], *ca_file = o->str[SP_TLS_CA_FILE];
+    if (ca_pem || ca_file) {
+        if (load_crt(&c->ca, ca_pem, ca_file) != 0)
+            goto fail;
+    } else if (verify != NN_TLS_VERIFY_NONE) {
+        load_crt(&c->ca, NULL, SP_TLS_SYSTEM_CA); /* best effort */
+    }
+    mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+
+    const char *cert_pem = o->str[SP_TLS_CERT_PEM], *cert_file = o->str[SP_TLS_CERT_FILE];
+    const char *key_pem = o->str[SP_TLS_KEY_PEM], *key_file = o->str[SP_TLS_KEY_FILE];
+    const char *pass = o->str[SP_TLS_KEY_PASSWORD];
+    if (cert_pem || cert_file) {
+        if (load_crt(&c->cert, cert_pem, cert_file) != 0)
+            goto fail;
+        int rc = key_pem ? mbedtls_pk_parse_key(&c->key, (const unsigned char *) key_pem, strlen(key_pem) + 1,
+                                                (const unsigned char *) pass, pass ? strlen(pass) : 0)
+                 : key_file ? mbedtls_pk_parse_keyfile(&c->key, key_file, pass)
+                            : -1;
+        if (rc != 0 || mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key) != 0)
+            goto fail;
+    } else if (server) {
+        goto fail; /* a TLS server needs a certificate */
+    }
+    if (!server) {
+        const char *name = o->str[SP_TLS_SERVER_NAME] ? o->str[SP_TLS_SERVER_NAME] : host;
+        if (name && !(c->server_name = strdup(name))) {
+            *err = -ENOMEM;
+            goto fail;
+        }
+    }
+    *err = 0;
+    return c;
+fail:
+    sp_tlsctx_rele(c);
+    return NULL;
+}
+
+void sp_tlsctx_rele(struct sp_tlsctx *c)
+{
+    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    mbedtls_ssl_config_free(&c->conf);
+    mbedtls_ctr_drbg_free(&c->drbg);
+    mbedtls_entropy_free(&c->entropy);
+    mbedtls_x509_crt_free(&c->ca);
+    mbedtls_x509_crt_free(&c->cert);
+    mbedtls_pk_free(&c->key);
+    pthread_mutex_destroy(&c->rng_lock);
+    free(c->server_name);
+    free(c);
+}
+
+/* ---- the byte layer ---- */
+
+struct tls_bio {
+    mbedtls_ssl_context ssl;
+    struct sp_tlsctx *ctx;
+    pthread_mutex_t lock;  /* one mbedTLS call at a time per connection */
+    int fd;
+    size_t pending;        /* plaintext offered to a write that said WANT_WRITE */
+    uint8_t stage[SP_TLS_STAGE];
+};
+
+static int bio_send(void *p, const unsigned char *buf, size_t len)
+{
+    struct tls_bio *b = p;
+    ssize_t n = send(b->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0)
+        return (int) n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return MBEDTLS_ERR_SSL_WANT_WRITE;
+    return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv(void *p, unsigned char *buf, size_t len)
+{
+    struct tls_bio *b = p;
+    ssize_t n = recv(b->fd, buf, len, MSG_DONTWAIT);
+    if (n >= 0)
+        return (int) n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+static int tls_init(struct sp_stream *s)
+{
+    struct sp_tlsctx *ctx = (struct sp_tlsctx *) s->cfg->bio_arg;
+    struct tls_bio *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    mbedtls_ssl_init(&b->ssl);
+    if (mbedtls_ssl_setup(&b->ssl, &ctx->conf) != 0 ||
+        (ctx->server_name && mbedtls_ssl_set_hostname(&b->ssl, ctx->server_name) != 0)) {
+        mbedtls_ssl_free(&b->ssl);
+        free(b);
+        return -ENOMEM;
+    }
+    atomic_fetch_add(&ctx->refs, 1);
+    b->ctx = ctx;
+    b->fd = s->fd;
+    pthread_mutex_init(&b->lock, NULL);
+    mbedtls_ssl_set_bio(&b->ssl, b, bio_send, bio_recv, NULL);
+    s->bio = b;
+    return 0;
+}
+
+static void tls_term(struct sp_stream *s)
+{
+    struct tls_bio *b = s->bio;
+    mbedtls_ssl_free(&b->ssl);
+    sp_tlsctx_rele(b->ctx);
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+    s->bio = NULL;
+}
+
+static int tls_handshake(struct sp_stream *s, uint32_t *want)
+{
+    struct tls_bio *b = s->bio;
+    pthread_mutex_lock(&b->lock);
+    int rc = mbedtls_ssl_handshake(&b->ssl);
+    uint32_t flags = rc != 0 ? mbedtls_ssl_get_verify_result(&b->ssl) : 0;
+    pthread_mutex_unlock(&b->lock);
+    if (rc == 0)
+        return 1;
+    if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
+        *want = EPOLLIN;
+        return 0;
+    }
+    if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        *want = EPOLLOUT;
+        return 0;
+    }
+    /* Say why, for NN_PRINT_ERRORS: the certificate problem if there is one. */
+    char why[256];
+    if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags) {
+        mbedtls_x509_crt_verify_info(why, sizeof why, "", flags);
+        why[strcspn(why, "\n")] = 0;
+    } else {
+        mbedtls_strerror(rc, why, sizeof why);
+    }
+    char detail[300];
+    snprintf(detail, sizeof detail, "TLS handshake failed: %s", why);
+    sp_ep_set_error_detail(s->ep, EPROTO, detail);
+    return -1;
+}
+
+static ssize_t tls_read(struct sp_stream *s, void *buf, size_t len)
+{
+    struct tls_bio *b = s->bio;
+    size_t got = 0;
+    ssize_t res = 0;
+    pthread_mutex_lock(&b->lock);
+    /* Read until the kernel has nothing: records mbedTLS decrypted but we
+       did not take would not wake the loop up again. */
+    while (got < len) {
+        int rc = mbedtls_ssl_read(&b->ssl, (unsigned char *) buf + got, len - got);
+        if (rc > 0) {
+            got += (size_t) rc;
+            continue;
+        }
+        if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+            res = -EAGAIN;
+        else if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+            res = 0;
+        else
+            res = -EPROTO;
+        break;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return got ? (ssize_t) got : res;
+}
+
+static ssize_t tls_writev(struct sp_stream *s, const struct iovec *iov, int niov)
+{
+    struct tls_bio *b = s->bio;
+    pthread_mutex_lock(&b->lock);
+    /* Several queued messages go into one record. After WANT_WRITE mbedTLS
+       must be offered exactly the same bytes again. */
+    size_t cap = b->pending ? b->pending : sizeof b->stage;
+    size_t n = 0;
+    for (int i = 0; i < niov && n < cap; i++) {
+        size_t k = iov[i].iov_len < cap - n ? iov[i].iov_len : cap - n;
+        memcpy(b->stage + n, iov[i].iov_base, k);
+        n += k;
+    }
+    ssize_t res;
+    int rc = n ? mbedtls_ssl_write(&b->ssl, b->stage, n) : 0;
+    if (rc >= 0) {
+        b->pending = 0;
+        res = rc;
+    } else if (rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc == MBEDTLS_ERR_SSL_WANT_READ) {
+        b->pending = n;
+        res = -EAGAIN;
+    } else {
+        res = -EPIPE;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return res;
+}
+
+const struct sp_bio_ops sp_tls_bio_ops = {
+    .init = tls_init,
+    .term = tls_term,
+    .handshake = tls_handshake,
+    .read = tls_read,
+    .writev = tls_writev,
+};

@@ -1,0 +1,28 @@
+/* TLS through mbedTLS for stream transports: a shared configuration per
+   endpoint (certificates, keys, verification, random generator) and the
+   byte layer that runs TLS on each connection, non-blocking, driven by the
+   event loop (no threads of its own). */
+#ifndef SP_TLSCTX_H
+#define SP_TLSCTX_H
+
+#include <stdbool.h>
+
+#include "core/tlsopts.h"
+#include "utils/stream.h"
+
+struct sp_tlsctx;
+
+/* Builds the configuration of an endpoint from its NN_TLS options. A client
+   checks the server certificate against host (or NN_TLS_SERVER_NAME). NULL
+   with *err: -EINVAL (missing or unreadable certificate or key) or
+   -ENOMEM. */
+struct sp_tlsctx *sp_tlsctx_new(const struct sp_tlsopts *o, bool server, const char *host, int *err);
+void sp_tlsctx_rele(struct sp_tlsctx *ctx);
+
+/* The byte layer; its bio_arg is a struct sp_tlsctx. */
+extern const struct sp_bio_ops sp_tls_bio_ops;
+
+/* libnanomsg has no TLS; NNG's default handshake deadline is 10 s, ours: */
+#define SP_TLS_HS_TIMEOUT_MS 10000
+
+#endif
