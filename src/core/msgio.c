@@ -58,11 +58,10 @@ static int parse_control(const char *data, size_t sz, struct sp_msg *msg)
     while (sz >= headsz && off <= sz - headsz) {
         struct nn_cmsghdr ch;
         memcpy(&ch, data + off, sizeof ch);
-        if (ch.cmsg_len < headsz || ch.cmsg_len > sz - off)
+        /* The same bounds as nn_cmsg_nxthdr_: the padded cmsg must fit. */
+        if (ch.cmsg_len < headsz || ch.cmsg_len > sz - off || NN_CMSG_ALIGN_(ch.cmsg_len) > sz - off)
             break;
         size_t step = NN_CMSG_ALIGN_(ch.cmsg_len);
-        if (step > sz - off)
-            step = sz - off;
         if (ch.cmsg_level == PROTO_SP && ch.cmsg_type == SP_HDR) {
             if (!have_hdr) {
                 have_hdr = true;

@@ -40,8 +40,11 @@ static void *worker(void *arg)
         nbytes = nn_send(s, buf, sz, 0);
         NN_CHECK(nbytes == (int) sz, "nn_send (worker)");
     }
+    /*  Closing right after the last reply may drop it in libnanomsg: wait
+        for the main thread to say it has it. */
+    nn_perf_timeouts(s, 0, 10000);
+    nn_recv(s, buf, sz, 0);
     free(buf);
-    /*  The main thread holds the last reply: closing cannot lose it. */
     nn_close(s);
     return NULL;
 }
@@ -92,6 +95,9 @@ int main(int argc, char *argv[])
     }
     t1 = perf_now_us();
     c1 = perf_cpu_now();
+
+    nn_perf_timeouts(s, 1000, 0);
+    nn_send(s, "", 0, 0);
 
     lat = rts > 0 ? (double) (t1 - t0) / ((double) rts * 2) : 0.0;
     printf("message size: %d [B]\n", (int) sz);
