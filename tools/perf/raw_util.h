@@ -134,16 +134,11 @@ static inline int raw_connect(const char *url)
 static inline void raw_send(int fd, const void *body, size_t len)
 {
     unsigned char hdr[8];
-    struct iovec iov[2];
     size_t total = 8 + len, done = 0;
     int i;
 
     for (i = 0; i < 8; i++)
         hdr[i] = (unsigned char) ((uint64_t) len >> (56 - 8 * i));
-    iov[0].iov_base = hdr;
-    iov[0].iov_len = 8;
-    iov[1].iov_base = (void *) body;
-    iov[1].iov_len = len;
     while (done < total) {
         struct iovec v[2];
         int n = 0;
