@@ -62,6 +62,13 @@ struct sp_socktype {
    ignore what a peer sends them but keep the connection flowing. */
 void sp_proto_drop_input(struct sp_pipe *pipe);
 
+/* A protocol-level int option in milliseconds (NN_REQ_RESEND_IVL,
+   NN_SURVEYOR_DEADLINE): the size must be sizeof(int); negative values are
+   EINVAL (libnanomsg accepts them and aborts at the next send). */
+int sp_proto_set_ms(int *dst, const void *val, size_t len);
+/* Reads it back: *len below sizeof(int) is EINVAL, as in libnanomsg. */
+int sp_proto_get_ms(int v, void *val, size_t *len);
+
 /* The socket type for (domain, protocol), or NULL. */
 const struct sp_socktype *sp_socktype_find(int domain, int protocol);
 

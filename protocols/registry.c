@@ -1,5 +1,7 @@
 /* Every socket type the library knows. Adding a protocol is a line here. */
+#include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "protocol.h"
 
@@ -33,4 +35,25 @@ const struct sp_socktype *sp_socktype_find(int domain, int protocol)
         if (socktypes[i]->domain == domain && socktypes[i]->protocol == protocol)
             return socktypes[i];
     return NULL;
+}
+
+int sp_proto_set_ms(int *dst, const void *val, size_t len)
+{
+    int v;
+    if (len != sizeof v)
+        return -EINVAL;
+    memcpy(&v, val, sizeof v);
+    if (v < 0)
+        return -EINVAL;
+    *dst = v;
+    return 0;
+}
+
+int sp_proto_get_ms(int v, void *val, size_t *len)
+{
+    if (*len < sizeof v)
+        return -EINVAL;
+    memcpy(val, &v, sizeof v);
+    *len = sizeof v;
+    return 0;
 }

@@ -16,10 +16,6 @@ struct pull_sock {
     struct sp_fq fq;
 };
 
-struct pull_pipe {
-    struct sp_priolist_entry entry;
-};
-
 static int pull_sock_init(struct sp_sock *sock)
 {
     struct pull_sock *p = calloc(1, sizeof *p);
@@ -38,29 +34,19 @@ static void pull_sock_term(struct sp_sock *sock)
 static int pull_pipe_add(struct sp_sock *sock, struct sp_pipe *pipe)
 {
     struct pull_sock *p = sock->proto;
-    struct pull_pipe *pp = malloc(sizeof *pp);
-    if (!pp)
-        return -ENOMEM;
-    sp_priolist_entry_init(&pp->entry, pipe, pipe->rcvprio);
-    pipe->proto_data = pp;
-    sp_fq_add(&p->fq, &pp->entry);
-    return 0;
+    return sp_fq_pipe_add(&p->fq, pipe);
 }
 
 static void pull_pipe_rm(struct sp_sock *sock, struct sp_pipe *pipe)
 {
     struct pull_sock *p = sock->proto;
-    struct pull_pipe *pp = pipe->proto_data;
-    sp_fq_rm(&p->fq, &pp->entry);
-    free(pp);
-    pipe->proto_data = NULL;
+    sp_fq_pipe_rm(&p->fq, pipe);
 }
 
 static void pull_pipe_in(struct sp_sock *sock, struct sp_pipe *pipe)
 {
     struct pull_sock *p = sock->proto;
-    struct pull_pipe *pp = pipe->proto_data;
-    sp_fq_in(&p->fq, &pp->entry);
+    sp_fq_pipe_in(&p->fq, pipe);
 }
 
 static void pull_pipe_out(struct sp_sock *sock, struct sp_pipe *pipe)

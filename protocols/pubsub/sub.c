@@ -19,10 +19,6 @@ struct sub_sock {
     struct sp_trie trie;
 };
 
-struct sub_pipe {
-    struct sp_priolist_entry entry;
-};
-
 static int sub_sock_init(struct sp_sock *sock)
 {
     struct sub_sock *p = calloc(1, sizeof *p);
@@ -44,29 +40,19 @@ static void sub_sock_term(struct sp_sock *sock)
 static int sub_pipe_add(struct sp_sock *sock, struct sp_pipe *pipe)
 {
     struct sub_sock *p = sock->proto;
-    struct sub_pipe *pp = malloc(sizeof *pp);
-    if (!pp)
-        return -ENOMEM;
-    sp_priolist_entry_init(&pp->entry, pipe, pipe->rcvprio);
-    pipe->proto_data = pp;
-    sp_fq_add(&p->fq, &pp->entry);
-    return 0;
+    return sp_fq_pipe_add(&p->fq, pipe);
 }
 
 static void sub_pipe_rm(struct sp_sock *sock, struct sp_pipe *pipe)
 {
     struct sub_sock *p = sock->proto;
-    struct sub_pipe *pp = pipe->proto_data;
-    sp_fq_rm(&p->fq, &pp->entry);
-    free(pp);
-    pipe->proto_data = NULL;
+    sp_fq_pipe_rm(&p->fq, pipe);
 }
 
 static void sub_pipe_in(struct sp_sock *sock, struct sp_pipe *pipe)
 {
     struct sub_sock *p = sock->proto;
-    struct sub_pipe *pp = pipe->proto_data;
-    sp_fq_in(&p->fq, &pp->entry);
+    sp_fq_pipe_in(&p->fq, pipe);
 }
 
 static void sub_pipe_out(struct sp_sock *sock, struct sp_pipe *pipe)

@@ -232,14 +232,7 @@ static int req_setopt(struct sp_sock *sock, int option, const void *val, size_t 
     struct req_sock *r = sock->proto;
     if (!r->cooked || option != NN_REQ_RESEND_IVL)
         return -ENOPROTOOPT;
-    int v;
-    if (len != sizeof v)
-        return -EINVAL;
-    memcpy(&v, val, sizeof v);
-    if (v < 0)
-        return -EINVAL; /* libnanomsg accepts it and aborts at the next send */
-    r->resend_ivl = v;
-    return 0;
+    return sp_proto_set_ms(&r->resend_ivl, val, len);
 }
 
 static int req_getopt(struct sp_sock *sock, int option, void *val, size_t *len)
@@ -247,11 +240,7 @@ static int req_getopt(struct sp_sock *sock, int option, void *val, size_t *len)
     struct req_sock *r = sock->proto;
     if (!r->cooked || option != NN_REQ_RESEND_IVL)
         return -ENOPROTOOPT;
-    if (*len < sizeof(int))
-        return -EINVAL;
-    memcpy(val, &r->resend_ivl, sizeof(int));
-    *len = sizeof(int);
-    return 0;
+    return sp_proto_get_ms(r->resend_ivl, val, len);
 }
 
 static int req_current_sndprio(struct sp_sock *sock)

@@ -178,14 +178,7 @@ static int surveyor_setopt(struct sp_sock *sock, int option, const void *val, si
     struct surveyor_sock *s = sock->proto;
     if (!s->cooked || option != NN_SURVEYOR_DEADLINE)
         return -ENOPROTOOPT;
-    int v;
-    if (len != sizeof v)
-        return -EINVAL;
-    memcpy(&v, val, sizeof v);
-    if (v < 0)
-        return -EINVAL; /* libnanomsg accepts it and aborts at the next send */
-    s->deadline = v;
-    return 0;
+    return sp_proto_set_ms(&s->deadline, val, len);
 }
 
 static int surveyor_getopt(struct sp_sock *sock, int option, void *val, size_t *len)
@@ -193,11 +186,7 @@ static int surveyor_getopt(struct sp_sock *sock, int option, void *val, size_t *
     struct surveyor_sock *s = sock->proto;
     if (!s->cooked || option != NN_SURVEYOR_DEADLINE)
         return -ENOPROTOOPT;
-    if (*len < sizeof(int))
-        return -EINVAL;
-    memcpy(val, &s->deadline, sizeof(int));
-    *len = sizeof(int);
-    return 0;
+    return sp_proto_get_ms(s->deadline, val, len);
 }
 
 static bool surveyor_ispeer(int peer)

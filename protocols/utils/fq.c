@@ -2,6 +2,7 @@
 #include "utils/fq.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 #include "core/pipe.h"
 
@@ -43,4 +44,27 @@ int sp_fq_recv(struct sp_fq *fq, struct sp_msg *msg, struct sp_pipe **from)
             *from = pipe;
         return 0;
     }
+}
+
+int sp_fq_pipe_add(struct sp_fq *fq, struct sp_pipe *pipe)
+{
+    struct sp_priolist_entry *e = malloc(sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    sp_priolist_entry_init(e, pipe, pipe->rcvprio);
+    pipe->proto_data = e;
+    sp_fq_add(fq, e);
+    return 0;
+}
+
+void sp_fq_pipe_rm(struct sp_fq *fq, struct sp_pipe *pipe)
+{
+    sp_fq_rm(fq, pipe->proto_data);
+    free(pipe->proto_data);
+    pipe->proto_data = NULL;
+}
+
+void sp_fq_pipe_in(struct sp_fq *fq, struct sp_pipe *pipe)
+{
+    sp_fq_in(fq, pipe->proto_data);
 }

@@ -19,6 +19,12 @@ static inline bool sp_fq_can_recv(const struct sp_fq *fq)
 {
     return sp_priolist_ready(&fq->pl);
 }
+/* For protocols whose only per-pipe state is the fair-queue entry (PULL,
+   SUB): the entry lives in pipe->proto_data. */
+int sp_fq_pipe_add(struct sp_fq *fq, struct sp_pipe *pipe);
+void sp_fq_pipe_rm(struct sp_fq *fq, struct sp_pipe *pipe);
+void sp_fq_pipe_in(struct sp_fq *fq, struct sp_pipe *pipe);
+
 /* Receives the next message; *from (may be NULL) gets its pipe. -EAGAIN when
    nothing is ready. */
 int sp_fq_recv(struct sp_fq *fq, struct sp_msg *msg, struct sp_pipe **from);
