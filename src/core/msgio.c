@@ -106,7 +106,7 @@ int sp_msgio_build(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
         void *chunk = h->msg_iov[0].iov_base ? *(void **) h->msg_iov[0].iov_base : NULL;
         if (!chunk || !sp_chunk_valid(chunk)) {
             rc = -EFAULT;
-            goto ctrl_fail;
+            goto iov_fail;
         }
         msg->body = chunk;
         *len = sp_chunk_size(chunk);
@@ -114,28 +114,28 @@ int sp_msgio_build(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
         size_t total = 0;
         if (h->msg_iovlen > 0 && !h->msg_iov) {
             rc = -EFAULT;
-            goto ctrl_fail;
+            goto iov_fail;
         }
         for (int i = 0; i < h->msg_iovlen; i++) {
             const struct nn_iovec *v = &h->msg_iov[i];
             if (v->iov_len == NN_MSG) {
                 rc = -EINVAL;
-                goto ctrl_fail;
+                goto iov_fail;
             }
             if (!v->iov_base && v->iov_len) {
                 rc = -EFAULT;
-                goto ctrl_fail;
+                goto iov_fail;
             }
             if (v->iov_len > SIZE_MAX - total) {
                 rc = -EINVAL;
-                goto ctrl_fail;
+                goto iov_fail;
             }
             total += v->iov_len;
         }
         msg->body = sp_chunk_alloc(total);
         if (!msg->body) {
             rc = -ENOMEM;
-            goto ctrl_fail;
+            goto iov_fail;
         }
         char *p = msg->body;
         for (int i = 0; i < h->msg_iovlen; i++) {
@@ -161,12 +161,9 @@ int sp_msgio_build(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
         }
     }
     return 0;
-ctrl_fail:
-    if (h->msg_control && h->msg_controllen == NN_MSG) {
-        void *c = *(void **) h->msg_control;
-        if (c && sp_chunk_valid(c))
-            sp_chunk_free(c);
-    }
+iov_fail:
+    /* An iovec error comes before the control data is looked at: an NN_MSG
+       control chunk stays the caller's, as in libnanomsg. */
     return rc;
 }
 

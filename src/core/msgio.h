@@ -8,8 +8,10 @@
 #include "core/msg.h"
 
 /* Builds msg from an outgoing msghdr; *len = body length. 0 or -errno
-   (EINVAL, EMSGSIZE, EFAULT, ENOMEM); on error nothing is owned by msg and
-   an NN_MSG control chunk has been freed, as libnanomsg does. */
+   (EINVAL, EMSGSIZE, EFAULT, ENOMEM); on error nothing is owned by msg. An
+   NN_MSG control chunk is the library's once the iovecs were accepted (it
+   is freed even if the send fails later), the caller's if they were not,
+   as in libnanomsg. */
 int sp_msgio_build(const struct nn_msghdr *hdr, struct sp_msg *msg, size_t *len);
 
 /* The send failed: give an NN_MSG body chunk back to the caller (it stays

@@ -69,6 +69,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     snprintf(s->name, sizeof s->name, "%d", id);
     sp_list_init(&s->eps);
     atomic_init(&s->closing, false);
+    atomic_init(&s->evseq, 0);
     atomic_init(&s->holds, 0);
     for (int i = 0; i < SP_STAT_COUNT; i++)
         atomic_init(&s->stats[i], 0);
@@ -124,8 +125,11 @@ static void publish(struct sp_sock *s)
         efd_set(s->rcvfd, ev & SP_EV_IN);
     if (changed & SP_EV_OUT)
         efd_set(s->sndfd, ev & SP_EV_OUT);
-    if ((ev & ~s->events) && s->waiters)
-        pthread_cond_broadcast(&s->cv);
+    if (ev & ~s->events) {
+        atomic_fetch_add_explicit(&s->evseq, 1, memory_order_release);
+        if (s->waiters)
+            pthread_cond_broadcast(&s->cv);
+    }
     s->events = ev;
 }
 
@@ -244,6 +248,51 @@ static int wait_change(struct sp_sock *s, uint64_t deadline)
     return rc;
 }
 
+/* How long a blocked send/recv spins before it sleeps. A peer thread on
+   another core usually makes the socket ready within microseconds; catching
+   that without a futex sleep and wake-up is what makes back-to-back messages
+   between threads cheap. */
+#define SP_SPIN_NS 20000
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* Spins (lock released) until the readiness sequence moves on from seq or
+   the socket closes; false when the spin budget ran out. */
+static bool spin_for_change(struct sp_sock *s, unsigned seq)
+{
+    uint64_t end = 0;
+    for (unsigned i = 0;; i++) {
+        if (atomic_load_explicit(&s->evseq, memory_order_acquire) != seq ||
+            atomic_load_explicit(&s->closing, memory_order_relaxed))
+            return true;
+        if ((i & 63) == 0) {
+            uint64_t t = now_ns();
+            if (!end)
+                end = t + SP_SPIN_NS;
+            else if (t >= end)
+                return false;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
+static int ncpus(void)
+{
+    static int n;
+    if (!n) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int) c : 1;
+    }
+    return n;
+}
+
 static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
 {
     int timeo = send ? s->opt.sndtimeo : s->opt.rcvtimeo;
@@ -278,6 +327,20 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
         int ev = send ? SP_EV_OUT : SP_EV_IN;
         if (s->events & ev)
             continue; /* became ready meanwhile */
+        /* One caller spins at a time: with several blocked on one socket
+           (or one core) more spinners only steal the producer's CPU. */
+        unsigned seq = atomic_load_explicit(&s->evseq, memory_order_acquire);
+        if (s->spinners == 0 && s->waiters == 0 && ncpus() > 1) {
+            s->spinners++;
+            tl_held = NULL;
+            pthread_mutex_unlock(&s->lock);
+            bool changed = spin_for_change(s, seq);
+            pthread_mutex_lock(&s->lock);
+            tl_held = s;
+            s->spinners--;
+            if (changed || atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
+                continue;
+        }
         if (wait_change(s, deadline) != 0) {
             rc = -ETIMEDOUT;
             break;

@@ -69,6 +69,8 @@ struct sp_sock {
     int sndfd;                  /* eventfds for NN_SNDFD/NN_RCVFD, -1 until asked */
     int rcvfd;
     int waiters;                /* threads waiting on cv for readiness */
+    atomic_uint evseq;          /* bumped when a readiness bit turns on */
+    int spinners;               /* callers spinning before they wait */
     atomic_bool closing;
     atomic_int holds;           /* API calls in progress (+1 for nn_close itself) */
     struct sp_list eps;
