@@ -119,7 +119,7 @@ void sp_timer_start(struct sp_timer *t, uint64_t delay_ms)
         size_t cap = loop.capheap ? loop.capheap * 2 : 64;
         struct sp_timer **h = realloc(loop.heap, cap * sizeof *h);
         if (!h) {
-            /* Out of memory: fire as soon as possible instead of never. */
+            /* Out of memory: the timer stays disarmed (it will not fire). */
             pthread_mutex_unlock(&loop.lock);
             return;
         }
@@ -440,6 +440,10 @@ void sp_loop_stop(void)
     close(loop.wakefd);
     close(loop.epfd);
     loop.wakefd = loop.epfd = -1;
+    /* Timers still armed are forgotten: they must not think they are in a
+       heap that no longer exists. */
+    for (size_t i = 0; i < loop.nheap; i++)
+        loop.heap[i]->idx = 0;
     free(loop.heap);
     loop.heap = NULL;
     loop.nheap = loop.capheap = 0;

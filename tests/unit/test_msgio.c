@@ -224,6 +224,44 @@ static void test_sendmsg_adopts_nn_msg_control_chunk(void **state)
     sp_msg_term(&m);
 }
 
+static void test_sendmsg_iovec_error_leaves_nn_msg_control_chunk_with_caller_like_libnanomsg(void **state)
+{
+    (void) state;
+    /* [libnanomsg] when nn_sendmsg fails on its iovecs (EINVAL, EFAULT) the
+       control data was not looked at yet and an NN_MSG control chunk is still
+       the caller's: nn_freemsg on it afterwards succeeds, valgrind-clean. (A
+       failure after that, e.g. EAGAIN, frees it, in both libraries.) An extra
+       reference shows whether the library dropped one, without touching
+       freed memory. */
+    void *null_body = NULL;
+    struct nn_iovec multi_nn_msg[2] = {{(void *) "x", 1}, {NULL, NN_MSG}};
+    struct nn_iovec null_base[1] = {{NULL, 5}};
+    struct nn_iovec null_chunk[1] = {{&null_body, NN_MSG}};
+    struct {
+        struct nn_iovec *iov;
+        int iovlen;
+        int err;
+    } cases[] = {{multi_nn_msg, 2, -EINVAL}, {null_base, 1, -EFAULT}, {null_chunk, 1, -EFAULT}};
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct ctl c = {.len = 0};
+        ctl_add(&c, 99, 1, "x", 1, 0);
+        void *chunk = sp_chunk_alloc(c.len);
+        assert_non_null(chunk);
+        memcpy(chunk, c.buf, c.len);
+        sp_chunk_addref(chunk, 1);
+        struct nn_msghdr h = {cases[i].iov, cases[i].iovlen, &chunk, NN_MSG};
+        struct sp_msg m;
+        size_t len;
+        assert_int_equal(sp_msgio_build(&h, &m, &len), cases[i].err);
+        bool taken = sp_chunk_exclusive(chunk);
+        sp_chunk_free(chunk);
+        if (!taken)
+            sp_chunk_free(chunk);
+        if (taken)
+            fail_msg("case %zu: the failed send freed the caller's control chunk", i);
+    }
+}
+
 static void test_sendmsg_ignores_sp_hdr_whose_padding_overruns_controllen_like_libnanomsg(void **state)
 {
     (void) state;
@@ -263,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_sendmsg_uses_only_the_first_sp_hdr_cmsg),
         cmocka_unit_test(test_sendmsg_keeps_other_cmsgs_as_control_data),
         cmocka_unit_test(test_sendmsg_adopts_nn_msg_control_chunk),
+        cmocka_unit_test(test_sendmsg_iovec_error_leaves_nn_msg_control_chunk_with_caller_like_libnanomsg),
         cmocka_unit_test(test_sendmsg_ignores_sp_hdr_whose_padding_overruns_controllen_like_libnanomsg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
