@@ -254,13 +254,6 @@ static int wait_change(struct sp_sock *s, uint64_t deadline)
    between threads cheap. */
 #define SP_SPIN_NS 20000
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 /* Spins (lock released) until the readiness sequence moves on from seq or
    the socket closes; false when the spin budget ran out. */
 static bool spin_for_change(struct sp_sock *s, unsigned seq)
@@ -271,7 +264,7 @@ static bool spin_for_change(struct sp_sock *s, unsigned seq)
             atomic_load_explicit(&s->closing, memory_order_relaxed))
             return true;
         if ((i & 63) == 0) {
-            uint64_t t = now_ns();
+            uint64_t t = sp_clock_ns();
             if (!end)
                 end = t + SP_SPIN_NS;
             else if (t >= end)

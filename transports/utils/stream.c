@@ -14,6 +14,7 @@
 #include "core/chunk.h"
 #include "core/ep.h"
 #include "core/sock.h"
+#include "utils/clock.h"
 #include "utils/err.h"
 
 /* HS_DONE: our side of the handshake is complete, its last bytes are still
@@ -21,6 +22,10 @@
 enum { ST_BIO_HS, ST_HANDSHAKE, ST_HS_DONE, ST_ACTIVE, ST_CLOSED };
 
 #define SP_WRITE_BATCH 64
+/* A send within this long after the previous write is part of a burst and
+   is batched by the loop thread instead of written at once. Short enough to
+   leave request/reply round trips alone. */
+#define SP_BURST_NS 10000
 /* Reads per readiness event before letting other fds run. */
 #define SP_READ_ROUNDS 8
 
@@ -150,12 +155,21 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
         return 0;
     }
     if (idle) {
-        /* Straight from the caller's thread: no hand-off while the pipe is idle. */
-        flush_out(s);
-        if (s->broken)
-            return 0;
-        if (s->outq.count)
+        uint64_t now = sp_clock_ns();
+        if (now - s->last_write_ns < SP_BURST_NS) {
+            /* Messages are coming back to back: let them pile up and have
+               the loop thread write them many per writev. */
             set_events(s);
+        } else {
+            /* Straight from the caller's thread: no hand-off while the pipe
+               is idle (a request, a reply, a lone event). */
+            s->last_write_ns = now;
+            flush_out(s);
+            if (s->broken)
+                return 0;
+            if (s->outq.count)
+                set_events(s);
+        }
     }
     if (s->outq.bytes >= s->out_limit) {
         s->out_released = true;
@@ -527,6 +541,7 @@ static void stream_io(struct sp_io *io, uint32_t ev)
     if (ev & EPOLLOUT) {
         struct sp_sock *sock = s->pipe.sock;
         sp_sock_lock(sock);
+        s->last_write_ns = sp_clock_ns();
         flush_out(s);
         if (s->out_released && s->outq.bytes < s->out_limit && !s->broken) {
             s->out_released = false;

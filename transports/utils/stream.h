@@ -116,6 +116,7 @@ struct sp_stream {
     size_t out_off;               /* bytes of outq's head frame already written */
     size_t out_limit;
     bool out_released;
+    uint64_t last_write_ns;       /* when outq was last written (burst detection) */
     bool broken;                  /* no more sends; a close is requested */
     bool draining;                /* the peer is gone: close once inq is empty */
 };
