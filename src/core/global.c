@@ -138,7 +138,8 @@ out:
     return fail(rc);
 }
 
-/* Closes socket s. With wait_for_oclock false the caller holds oclock. */
+/* Closes socket s: marks it closing, waits for the callers inside it, stops
+   its endpoints and frees it. */
 static int close_socket(int s)
 {
     struct sp_sock *sock = NULL;
@@ -154,6 +155,9 @@ static int close_socket(int s)
     }
     atomic_fetch_add(&sock->holds, 1);
     atomic_store(&sock->closing, true);
+    /* The id leaves the table now (later lookups get EBADF without touching
+       the socket) but goes back to the free list only once it is gone. */
+    g.socks[s] = NULL;
     pthread_rwlock_unlock(&g.lock);
 
     sp_sock_mark_closing(sock);
@@ -162,7 +166,6 @@ static int close_socket(int s)
 
     pthread_mutex_lock(&g.oclock);
     pthread_rwlock_wrlock(&g.lock);
-    g.socks[s] = NULL;
     g.unused[g.nunused++] = s;
     g.nsocks--;
     bool last = g.nsocks == 0;

@@ -162,22 +162,28 @@ void sp_sock_mark_closing(struct sp_sock *sock)
     sp_pipe_flush_deferred();
 }
 
+/* nn_close waits for the other callers on a library-wide condition: a
+   caller leaving must not touch the socket after its hold is dropped (the
+   closer may free it at once), and these two objects live forever. */
+static pthread_mutex_t holds_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t holds_cv = PTHREAD_COND_INITIALIZER;
+
 void sp_sock_rele(struct sp_sock *sock)
 {
-    atomic_fetch_sub(&sock->holds, 1);
-    if (atomic_load(&sock->closing)) {
-        pthread_mutex_lock(&sock->lock);
-        pthread_cond_broadcast(&sock->cv);
-        pthread_mutex_unlock(&sock->lock);
+    /* One hold left means a closer may be waiting for exactly this. */
+    if (atomic_fetch_sub(&sock->holds, 1) == 2) {
+        pthread_mutex_lock(&holds_lock);
+        pthread_cond_broadcast(&holds_cv);
+        pthread_mutex_unlock(&holds_lock);
     }
 }
 
 void sp_sock_wait_holds(struct sp_sock *sock)
 {
-    pthread_mutex_lock(&sock->lock);
+    pthread_mutex_lock(&holds_lock);
     while (atomic_load(&sock->holds) > 1)
-        pthread_cond_wait(&sock->cv, &sock->lock);
-    pthread_mutex_unlock(&sock->lock);
+        pthread_cond_wait(&holds_cv, &holds_lock);
+    pthread_mutex_unlock(&holds_lock);
 }
 
 void sp_sock_destroy(struct sp_sock *sock)

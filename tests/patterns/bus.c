@@ -149,14 +149,6 @@ static void test_raw_bus_send_with_origin_header_skips_that_pipe(void **state)
     assert_nn_fail(pt_sendmsg_hdr(hub, ha, 12, "bad", 0), EINVAL);
 }
 
-static void device_run(void *arg)
-{
-    struct pt_blocked *b = arg;
-    b->rc = nn_device(b->s, b->s2);
-    b->err = nn_errno();
-    __atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
-}
-
 static void expect_loopback_hub_relays_without_echo(enum pt_transport t)
 {
     char url[PT_URL_LEN];
@@ -169,7 +161,8 @@ static void expect_loopback_hub_relays_without_echo(enum pt_transport t)
     memset(&dev, 0, sizeof dev);
     dev.s = hub;
     dev.s2 = -1;
-    tu_thread_start(&th, device_run, &dev);
+    dev.op = PT_OP_DEVICE;
+    tu_thread_start(&th, pt_blocked_run, &dev);
     for (int k = 0; k < 3; k++) {
         node[k] = pt_socket(AF_SP, NN_BUS);
         pt_connect(node[k], url);

@@ -70,22 +70,13 @@ static void test_device_with_incompatible_directions_fails_with_einval(void **st
     assert_nn_fail(nn_device(sub1, sub2), EINVAL);
 }
 
-static void device_run(void *arg)
-{
-    struct pt_blocked *b = arg;
-    b->tid = pt_gettid();
-    __atomic_store_n(&b->started, 1, __ATOMIC_SEQ_CST);
-    b->rc = nn_device(b->s, b->s2);
-    b->err = nn_errno();
-    __atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
-}
-
 static void start_device(tu_thread *th, struct pt_blocked *dev, int s1, int s2)
 {
     memset(dev, 0, sizeof *dev);
     dev->s = s1;
     dev->s2 = s2;
-    tu_thread_start(th, device_run, dev);
+    dev->op = PT_OP_DEVICE;
+    tu_thread_start(th, pt_blocked_run, dev);
 }
 
 static void expect_device_ended_with_ebadf(tu_thread *th, struct pt_blocked *dev)
@@ -293,9 +284,10 @@ static void term_ends_devices(void)
     one.s = pull, one.s2 = push;
     two.s = rep, two.s2 = req;
     loop.s = bus, loop.s2 = -1;
-    tu_thread_start(&t1, device_run, &one);
-    tu_thread_start(&t2, device_run, &two);
-    tu_thread_start(&t3, device_run, &loop);
+    one.op = two.op = loop.op = PT_OP_DEVICE;
+    tu_thread_start(&t1, pt_blocked_run, &one);
+    tu_thread_start(&t2, pt_blocked_run, &two);
+    tu_thread_start(&t3, pt_blocked_run, &loop);
     CHILD_CHECK(tu_wait_until(pt_blocked_is_sleeping, &one, PT_DEADLINE_MS));
     CHILD_CHECK(tu_wait_until(pt_blocked_is_sleeping, &loop, PT_DEADLINE_MS));
     CHILD_CHECK(!pt_blocked_is_done(&one) && !pt_blocked_is_done(&two) &&

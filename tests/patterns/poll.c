@@ -5,10 +5,12 @@
    were. */
 #include "pattest.h"
 
+#include <nanomsg/bus.h>
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
+#include <nanomsg/survey.h>
 
 static bool rcvfd_readable_soon(int s)
 {
@@ -123,6 +125,28 @@ static void test_poll_follows_the_req_rep_state_machine(void **state)
     assert_int_equal(pfd[1].revents, 0);
 }
 
+/* PUB, BUS, SURVEYOR and REQ can always send, peer or no peer. */
+static void test_fan_out_sockets_and_req_are_always_writable(void **state)
+{
+    (void) state;
+    struct nn_pollfd pfd[] = {
+        {pt_socket(AF_SP, NN_PUB), NN_POLLOUT, 0},
+        {pt_socket(AF_SP, NN_BUS), NN_POLLOUT, 0},
+        {pt_socket(AF_SP, NN_SURVEYOR), NN_POLLOUT, 0},
+        {pt_socket(AF_SP, NN_REQ), NN_POLLOUT, 0},
+        {pt_socket(AF_SP_RAW, NN_PUB), NN_POLLOUT, 0},
+        {pt_socket(AF_SP_RAW, NN_BUS), NN_POLLOUT, 0},
+    };
+    const int n = (int) (sizeof pfd / sizeof pfd[0]);
+    assert_int_equal(nn_poll(pfd, n, 0), n);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(pfd[i].revents, NN_POLLOUT);
+    /* Still after sending. */
+    for (int i = 0; i < n; i++)
+        assert_int_equal(nn_send(pfd[i].fd, "x", 1, NN_DONTWAIT), 1);
+    assert_int_equal(nn_poll(pfd, n, 0), n);
+}
+
 static void test_poll_for_a_direction_the_socket_lacks_fails_with_enoprotoopt(void **state)
 {
     (void) state;
@@ -193,6 +217,7 @@ int main(void)
         pt_test(test_poll_reports_pollin_and_pollout_for_several_sockets),
         pt_test(test_poll_wakes_when_a_message_arrives),
         pt_test(test_poll_follows_the_req_rep_state_machine),
+        pt_test(test_fan_out_sockets_and_req_are_always_writable),
         pt_test(test_poll_for_a_direction_the_socket_lacks_fails_with_enoprotoopt),
         pt_test(test_poll_on_a_closed_socket_fails_with_ebadf),
         pt_test(test_poll_timeout_leaves_revents_untouched),

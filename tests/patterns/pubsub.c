@@ -266,6 +266,79 @@ static void test_sub_receives_from_every_publisher_it_connects_to(void **state)
     assert_int_equal(seen, 3);
 }
 
+/* Topics are bytes: NUL and high bytes match like any other. */
+static void test_binary_topics_with_nul_bytes_match_byte_for_byte(void **state)
+{
+    (void) state;
+    int pub, sub;
+    char buf[16];
+    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    assert_nn_ok(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "\0\1", 2));
+    assert_nn_ok(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "\xff", 1));
+    assert_int_equal(nn_send(pub, "\0\2no", 4, 0), 4);
+    assert_int_equal(nn_send(pub, "\0", 1, 0), 1);
+    assert_int_equal(nn_send(pub, "\0\1yes", 5, 0), 5);
+    assert_int_equal(nn_send(pub, "\xfe", 1, 0), 1);
+    assert_int_equal(nn_send(pub, "\xff\0", 2, 0), 2);
+    assert_int_equal(nn_recv(sub, buf, sizeof buf, 0), 5);
+    assert_memory_equal(buf, "\0\1yes", 5);
+    assert_int_equal(nn_recv(sub, buf, sizeof buf, 0), 2);
+    assert_memory_equal(buf, "\xff\0", 2);
+}
+
+static void test_every_subscriber_gets_its_own_copy(void **state)
+{
+    (void) state;
+    enum { SUBS = 10 };
+    char url[PT_URL_LEN];
+    int sub[SUBS];
+    int pub = pt_socket(AF_SP, NN_PUB);
+    pt_bind(pub, pt_url(url, PT_TCP, "fan-out"));
+    for (int k = 0; k < SUBS; k++) {
+        sub[k] = pt_socket(k % 2 ? AF_SP_RAW : AF_SP, NN_SUB);
+        subscribe(sub[k], "");
+        pt_connect(sub[k], url);
+    }
+    pt_wait_connections(pub, SUBS);
+    for (int i = 0; i < 5; i++) {
+        char msg[8];
+        snprintf(msg, sizeof msg, "m%d", i);
+        pt_send(pub, msg);
+    }
+    for (int k = 0; k < SUBS; k++)
+        for (int i = 0; i < 5; i++) {
+            char msg[8];
+            snprintf(msg, sizeof msg, "m%d", i);
+            pt_recv(sub[k], msg);
+        }
+}
+
+/* Subscriptions belong to the SUB, not to a connection: after the publisher
+   restarts and the SUB reconnects, the same filter applies. */
+static void test_sub_keeps_its_subscriptions_when_the_publisher_restarts(void **state)
+{
+    (void) state;
+    char url[PT_URL_LEN];
+    int sub = pt_socket(AF_SP, NN_SUB);
+    pt_setint(sub, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    subscribe(sub, "a");
+    pt_connect(sub, pt_url(url, PT_TCP, "restart"));
+    int pub = pt_socket(AF_SP, NN_PUB);
+    pt_bind(pub, url);
+    pt_wait_connections(pub, 1);
+    pt_send(pub, "b0");
+    pt_send(pub, "a1");
+    pt_recv(sub, "a1");
+
+    pt_close(pub);
+    pub = pt_socket(AF_SP, NN_PUB);
+    pt_bind(pub, url);
+    pt_wait_connections(pub, 1);
+    pt_send(pub, "b2");
+    pt_send(pub, "a2");
+    pt_recv(sub, "a2");
+}
+
 static void test_subscribe_options_are_set_only(void **state)
 {
     (void) state;
@@ -317,11 +390,6 @@ static void test_pub_never_blocks_without_subscribers(void **state)
     for (int i = 0; i < 1000; i++)
         assert_int_equal(nn_send(pub, "hello", 5, NN_DONTWAIT), 5);
 }
-
-struct flood {
-    int pub;
-    int failures;
-};
 
 static void test_pub_never_blocks_on_a_slow_subscriber(void **state)
 {
@@ -416,6 +484,9 @@ int main(void)
         pt_test(test_unsubscribing_half_of_many_subscriptions_keeps_the_other_half),
 #endif
         pt_test(test_sub_receives_from_every_publisher_it_connects_to),
+        pt_test(test_binary_topics_with_nul_bytes_match_byte_for_byte),
+        pt_test(test_every_subscriber_gets_its_own_copy),
+        pt_test(test_sub_keeps_its_subscriptions_when_the_publisher_restarts),
         pt_test(test_subscribe_options_are_set_only),
 #ifndef AGAINST_LIBNANOMSG
         pt_test(test_unsubscribing_what_was_never_subscribed_fails_with_einval),

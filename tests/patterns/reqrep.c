@@ -265,10 +265,6 @@ static void test_req_resends_the_same_request_after_the_resend_interval(void **s
     }
 }
 
-struct two_reps {
-    int rep[2];
-};
-
 /* Finds which REP got the request (the REQ load-balances, so either may),
    receives it there and returns its index. */
 static int recv_on_either(int rep[2], const char *want)
@@ -366,6 +362,174 @@ static void test_rep_drops_reply_to_a_gone_requester_without_error(void **state)
         pt_close(req2);
         pt_close(rep);
     }
+}
+
+/* A recv that times out does not give up the request: the reply that comes
+   later is still received. */
+static void test_req_recv_timeout_keeps_the_request_outstanding(void **state)
+{
+    (void) state;
+    char url[PT_URL_LEN];
+    char buf[16];
+    int rep = pt_socket(AF_SP, NN_REP);
+    int req = pt_socket(AF_SP, NN_REQ);
+    pt_bind(rep, pt_url(url, PT_INPROC, "req-timeout"));
+    pt_connect(req, url);
+
+    pt_send(req, "q");
+    pt_setint(req, NN_SOL_SOCKET, NN_RCVTIMEO, 50);
+    assert_nn_fail(nn_recv(req, buf, sizeof buf, 0), ETIMEDOUT);
+    assert_nn_fail(nn_recv(req, buf, sizeof buf, NN_DONTWAIT), EAGAIN);
+    pt_recv(rep, "q");
+    pt_send(rep, "late but fine");
+    pt_setint(req, NN_SOL_SOCKET, NN_RCVTIMEO, PT_DEADLINE_MS);
+    pt_recv(req, "late but fine");
+}
+
+/* The only REP dies while working on a request; when a REP is back at the
+   same address it gets the request at once (not after the 60 s resend
+   interval). */
+static void test_req_resends_to_a_rep_that_comes_back_after_a_crash(void **state)
+{
+    (void) state;
+    char url[PT_URL_LEN];
+    int req = pt_socket(AF_SP, NN_REQ);
+    int rep = pt_socket(AF_SP, NN_REP);
+    pt_setint(req, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    pt_bind(rep, pt_url(url, PT_TCP, "comeback"));
+    pt_connect(req, url);
+
+    pt_send(req, "job");
+    pt_recv(rep, "job");
+    pt_close(rep);
+    pt_wait_connections(req, 0);
+    rep = pt_socket(AF_SP, NN_REP);
+    pt_bind(rep, url);
+    pt_recv(rep, "job");
+    pt_send(rep, "done");
+    pt_recv(req, "done");
+}
+
+/* Requests go to the highest-priority REP (lowest NN_SNDPRIO) while it is
+   there; when it goes away the pending request moves to the other one. */
+static void test_req_prefers_the_highest_priority_rep_and_fails_over(void **state)
+{
+    (void) state;
+    char url_hi[PT_URL_LEN], url_lo[PT_URL_LEN];
+    int req = pt_socket(AF_SP, NN_REQ);
+    int hi = pt_socket(AF_SP, NN_REP);
+    int lo = pt_socket(AF_SP, NN_REP);
+    pt_bind(lo, pt_url(url_lo, PT_INPROC, "prio-lo"));
+    pt_bind(hi, pt_url(url_hi, PT_INPROC, "prio-hi"));
+    pt_setint(req, NN_SOL_SOCKET, NN_SNDPRIO, 2);
+    pt_connect(req, url_lo);
+    pt_setint(req, NN_SOL_SOCKET, NN_SNDPRIO, 1);
+    pt_connect(req, url_hi);
+    pt_wait_connections(req, 2);
+
+    for (int i = 0; i < 4; i++) {
+        pt_send(req, "q");
+        pt_recv(hi, "q");
+        pt_send(hi, "a");
+        pt_recv(req, "a");
+    }
+    pt_recv_nothing(lo);
+    pt_send(req, "last");
+    pt_recv(hi, "last");
+    pt_close(hi);
+    pt_recv(lo, "last");
+    pt_send(lo, "from-lo");
+    pt_recv(req, "from-lo");
+}
+
+/* Requests a REP cannot parse (shorter than a tag, or without a tag that
+   has bit 31 set) are dropped; the connection stays and the next good one
+   is served and answered. */
+static void test_rep_drops_malformed_requests_and_keeps_the_connection(void **state)
+{
+    (void) state;
+    int port = tu_free_port();
+    char url[PT_URL_LEN];
+    unsigned char frame[64];
+    int rep = pt_socket(AF_SP, NN_REP);
+    pt_bind(rep, tu_tcp_url(url, sizeof url, port));
+    int fd = pt_raw_connect(port);
+    pt_raw_handshake(fd, NN_REQ, NN_REP);
+
+    static const unsigned char no_id[] = {0, 0, 0, 1, 0, 0, 0, 2};
+    static const unsigned char hop_then_short[] = {0, 0, 0, 1, 'x', 'y'};
+    static const unsigned char good[] = {0x80, 0, 0, 5, 'o', 'k'};
+    pt_raw_send_frame(fd, "", 0);
+    pt_raw_send_frame(fd, "ab", 2);
+    pt_raw_send_frame(fd, no_id, sizeof no_id);
+    pt_raw_send_frame(fd, hop_then_short, sizeof hop_then_short);
+    pt_raw_send_frame(fd, good, sizeof good);
+    pt_recv(rep, "ok");
+    pt_send(rep, "fine");
+    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), 8);
+    assert_memory_equal(frame, "\x80\0\0\5fine", 8);
+    close(fd);
+}
+
+/* A REQ ignores replies that are too short, lack the top bit or carry
+   another id, and takes the one that matches. */
+static void test_req_drops_malformed_and_foreign_replies(void **state)
+{
+    (void) state;
+    int port;
+    int lfd = pt_raw_listen(&port);
+    char url[PT_URL_LEN];
+    unsigned char frame[64];
+    int req = pt_socket(AF_SP, NN_REQ);
+    pt_connect(req, tu_tcp_url(url, sizeof url, port));
+    int fd = pt_raw_accept(lfd);
+    assert_true(fd >= 0);
+    pt_raw_handshake(fd, NN_REP, NN_REQ);
+
+    pt_send(req, "q");
+    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), 5);
+    uint32_t id = pt_get32(frame);
+
+    unsigned char reply[16];
+    pt_raw_send_frame(fd, "", 0);
+    pt_raw_send_frame(fd, "ab", 2);
+    pt_put32(reply, id & ~TOP_BIT);
+    memcpy(reply + 4, "nobit", 5);
+    pt_raw_send_frame(fd, reply, 9);
+    pt_put32(reply, (id + 7) | TOP_BIT);
+    memcpy(reply + 4, "other", 5);
+    pt_raw_send_frame(fd, reply, 9);
+    pt_put32(reply, id);
+    memcpy(reply + 4, "right", 5);
+    pt_raw_send_frame(fd, reply, 9);
+    pt_recv(req, "right");
+    close(fd);
+    close(lfd);
+}
+
+/* A raw REP reply whose backtrace is missing or names no pipe it has is
+   dropped without an error; the requester just does not get it. */
+static void test_raw_rep_reply_to_an_unknown_pipe_is_dropped_silently(void **state)
+{
+    (void) state;
+    char url[PT_URL_LEN];
+    char body[32];
+    unsigned char hdr[32], bogus[8];
+    size_t hdrlen;
+    int rep = pt_socket(AF_SP_RAW, NN_REP);
+    int req = pt_socket(AF_SP, NN_REQ);
+    pt_bind(rep, pt_url(url, PT_INPROC, "raw-unknown"));
+    pt_connect(req, url);
+
+    pt_send(req, "q");
+    assert_int_equal(pt_recvmsg_hdr(rep, body, sizeof body, hdr, sizeof hdr, &hdrlen, 0), 1);
+    assert_int_equal(hdrlen, 8);
+    memcpy(bogus, hdr, 8);
+    pt_put32(bogus, pt_get32(hdr) ^ 0x5a5a5a5);
+    assert_int_equal(pt_sendmsg_hdr(rep, bogus, 8, "lost-1", 0), 6);
+    assert_int_equal(pt_sendmsg_hdr(rep, hdr, 0, "lost-2", 0), 6);
+    assert_int_equal(pt_sendmsg_hdr(rep, hdr, 8, "found", 0), 5);
+    pt_recv(req, "found");
 }
 
 /* ---- NN_MAXTTL and raw REQ ---------------------------------------------- */
@@ -719,14 +883,6 @@ static void test_hundred_req_clients_all_get_their_own_replies(void **state)
 
 #define DEVICE_CLIENTS 10
 
-static void device_run(void *arg)
-{
-    struct pt_blocked *b = arg;
-    b->rc = nn_device(b->s, b->s2);
-    b->err = nn_errno();
-    __atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
-}
-
 /* Clients -> raw REP | nn_device | raw REQ -> server. The device pushes one
    hop, so a raw server sees [its pipe key][device's pipe key][id]; replies
    find their way back to the right client. */
@@ -745,7 +901,8 @@ static void test_raw_req_rep_device_routes_replies_back_to_each_client(void **st
     memset(&dev, 0, sizeof dev);
     dev.s = front;
     dev.s2 = back;
-    tu_thread_start(&th, device_run, &dev);
+    dev.op = PT_OP_DEVICE;
+    tu_thread_start(&th, pt_blocked_run, &dev);
 
     int server = pt_socket(AF_SP_RAW, NN_REP);
     pt_connect(server, back_url);
@@ -797,6 +954,12 @@ int main(void)
         pt_test(test_req_resends_immediately_when_its_pipe_goes_away),
         pt_test(test_req_sending_twice_before_any_peer_delivers_only_the_second),
         pt_test(test_rep_drops_reply_to_a_gone_requester_without_error),
+        pt_test(test_req_recv_timeout_keeps_the_request_outstanding),
+        pt_test(test_req_resends_to_a_rep_that_comes_back_after_a_crash),
+        pt_test(test_req_prefers_the_highest_priority_rep_and_fails_over),
+        pt_test(test_rep_drops_malformed_requests_and_keeps_the_connection),
+        pt_test(test_req_drops_malformed_and_foreign_replies),
+        pt_test(test_raw_rep_reply_to_an_unknown_pipe_is_dropped_silently),
         pt_test(test_rep_drops_requests_with_more_hops_than_maxttl),
         pt_test(test_maxttl_accepts_one_to_255),
         pt_test(test_raw_req_exposes_first_reply_tag_as_sp_hdr),

@@ -307,6 +307,63 @@ static void test_raw_surveyor_has_no_deadline_and_exposes_the_survey_id(void **s
     assert_nn_fail(nn_recv(surveyor, body, sizeof body, NN_DONTWAIT), EAGAIN);
 }
 
+/* A survey goes to the respondents connected when it is sent: one that
+   connects afterwards sees only later surveys. */
+static void test_respondent_connecting_after_a_survey_gets_only_later_ones(void **state)
+{
+    (void) state;
+    char url[PT_URL_LEN];
+    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
+    int early = pt_socket(AF_SP, NN_RESPONDENT);
+    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+    pt_bind(surveyor, pt_url(url, PT_TCP, "late-respondent"));
+    pt_connect(early, url);
+    pt_wait_connections(surveyor, 1);
+
+    pt_send(surveyor, "first");
+    pt_recv(early, "first");
+    int late = pt_socket(AF_SP, NN_RESPONDENT);
+    pt_connect(late, url);
+    pt_wait_connections(surveyor, 2);
+    pt_send(surveyor, "second");
+    pt_recv(late, "second");
+    pt_recv(early, "second");
+    pt_send(late, "late-answer");
+    pt_recv(surveyor, "late-answer");
+}
+
+/* Malformed responses (shorter than the id, or without the top bit) are
+   dropped and the connection keeps working. */
+static void test_surveyor_drops_malformed_responses(void **state)
+{
+    (void) state;
+    int port = tu_free_port();
+    char url[PT_URL_LEN];
+    unsigned char frame[64];
+    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
+    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+    pt_bind(surveyor, tu_tcp_url(url, sizeof url, port));
+    int fd = pt_raw_connect(port);
+    pt_raw_handshake(fd, NN_RESPONDENT, NN_SURVEYOR);
+    pt_wait_connections(surveyor, 1);
+
+    pt_send(surveyor, "q");
+    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), 5);
+    uint32_t id = pt_get32(frame);
+    unsigned char answer[16];
+    pt_raw_send_frame(fd, "", 0);
+    pt_raw_send_frame(fd, "ab", 2);
+    pt_put32(answer, id & ~TOP_BIT);
+    memcpy(answer + 4, "nobit", 5);
+    pt_raw_send_frame(fd, answer, 9);
+    pt_put32(answer, id);
+    memcpy(answer + 4, "right", 5);
+    pt_raw_send_frame(fd, answer, 9);
+    pt_recv(surveyor, "right");
+    pt_recv_nothing(surveyor);
+    close(fd);
+}
+
 #ifndef AGAINST_LIBNANOMSG
 /* libnanomsg accepts a negative deadline and aborts on the next survey. */
 static void test_negative_surveyor_deadline_fails_with_einval(void **state)
@@ -393,6 +450,8 @@ int main(void)
         pt_test(test_survey_on_the_wire_is_id_with_top_bit_then_body),
         pt_test(test_raw_respondent_sees_pipe_key_then_survey_id_as_sp_hdr),
         pt_test(test_raw_surveyor_has_no_deadline_and_exposes_the_survey_id),
+        pt_test(test_respondent_connecting_after_a_survey_gets_only_later_ones),
+        pt_test(test_surveyor_drops_malformed_responses),
 #ifndef AGAINST_LIBNANOMSG
         pt_test(test_negative_surveyor_deadline_fails_with_einval),
 #endif

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -111,7 +112,7 @@ struct sp_stream {
     struct sp_msgq inq;
     size_t in_limit;
     bool in_told;
-    bool rd_paused;
+    atomic_bool rd_paused;        /* also peeked at by the loop without the lock */
     struct sp_msgq outq;
     size_t out_off;               /* bytes of outq's head frame already written */
     size_t out_limit;
