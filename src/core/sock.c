@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,7 +259,7 @@ static int wait_change(struct sp_sock *s, uint64_t deadline)
    another core usually makes the socket ready within microseconds; catching
    that without a futex sleep and wake-up is what makes back-to-back messages
    between threads cheap. */
-#define SP_SPIN_NS 20000
+#define SP_SPIN_NS 10000
 
 /* Spins (lock released) until the readiness sequence moves on from seq or
    the socket closes; false when the spin budget ran out. */
@@ -282,14 +283,14 @@ static bool spin_for_change(struct sp_sock *s, unsigned seq)
     }
 }
 
-static int ncpus(void)
+/* CPUs this thread may run on: spinning on a single one only delays the
+   thread that would make us ready. */
+static int usable_cpus(void)
 {
-    static int n;
-    if (!n) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        n = c > 0 ? (int) c : 1;
-    }
-    return n;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    return CPU_COUNT(&set);
 }
 
 static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
@@ -328,8 +329,12 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
             continue; /* became ready meanwhile */
         /* One caller spins at a time: with several blocked on one socket
            (or one core) more spinners only steal the producer's CPU. */
+        /* Spins that keep timing out (a peer that is slow, or a loaded
+           machine) are skipped for a growing number of waits. */
         unsigned seq = atomic_load_explicit(&s->evseq, memory_order_acquire);
-        if (s->spinners == 0 && s->waiters == 0 && ncpus() > 1) {
+        if (s->spin_skip > 0) {
+            s->spin_skip--;
+        } else if (s->spinners == 0 && s->waiters == 0 && usable_cpus() > 1) {
             s->spinners++;
             tl_held = NULL;
             pthread_mutex_unlock(&s->lock);
@@ -337,7 +342,13 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
             pthread_mutex_lock(&s->lock);
             tl_held = s;
             s->spinners--;
-            if (changed || atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
+            if (changed) {
+                s->spin_penalty = 0;
+                continue;
+            }
+            s->spin_penalty = s->spin_penalty ? (s->spin_penalty < 256 ? s->spin_penalty * 2 : 256) : 1;
+            s->spin_skip = s->spin_penalty;
+            if (atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
                 continue;
         }
         if (wait_change(s, deadline) != 0) {

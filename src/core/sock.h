@@ -71,6 +71,8 @@ struct sp_sock {
     int waiters;                /* threads waiting on cv for readiness */
     atomic_uint evseq;          /* bumped when a readiness bit turns on */
     int spinners;               /* callers spinning before they wait */
+    int spin_skip;              /* waits left to sleep without spinning */
+    int spin_penalty;           /* current skip after a fruitless spin */
     atomic_bool closing;
     atomic_int holds;           /* API calls in progress (+1 for nn_close itself) */
     struct sp_list eps;

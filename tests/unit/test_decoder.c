@@ -158,7 +158,7 @@ static void test_decoder_splits_many_frames_out_of_one_commit(void **state)
     for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
         struct stream s = {0};
         size_t n = 0;
-        for (size_t len = 0; s.len < 60000; len = (len * 7 + 13) % 700, n++)
+        for (size_t len = 0; s.len < 15000; len = (len * 7 + 13) % 700, n++)
             stream_frame(&s, framings[fi], len, (unsigned) n);
         struct sp_decoder d;
         assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);

@@ -102,6 +102,35 @@ static inline int perf_pushpull(void)
     return p != NULL && strcmp(p, "pushpull") == 0;
 }
 
+/*  In PUSH/PULL mode the stream has no way back, so the end-of-test
+    acknowledgement travels on a PAIR socket at a derived address: the next
+    tcp port, or the ipc path with ".ack" appended. NULL when the transport
+    has no such derivation (the remote side then lingers a second). */
+static inline char *perf_ack_url(const char *url)
+{
+    char *out = malloc(strlen(url) + 16);
+    if (out == NULL)
+        return NULL;
+    if (strncmp(url, "ipc://", 6) == 0) {
+        sprintf(out, "%s.ack", url);
+        return out;
+    }
+    if (strncmp(url, "tcp://", 6) == 0) {
+        const char *colon = strrchr(url, ':');
+        char *end;
+        long port;
+        if (colon != NULL && colon > url + 5) {
+            port = strtol(colon + 1, &end, 10);
+            if (*end == '\0' && port > 0 && port < 65535) {
+                sprintf(out, "%.*s:%ld", (int) (colon - url), url, port + 1);
+                return out;
+            }
+        }
+    }
+    free(out);
+    return NULL;
+}
+
 #define PERF_CHECK(cond, what)                                                     \
     do {                                                                           \
         if (!(cond)) {                                                             \

@@ -35,7 +35,7 @@ int main(int argc, char *argv[])
     rc = nn_connect(s, connect_to);
     NN_CHECK(rc >= 0, "nn_connect");
     if (pushpull) {
-        ack_url = nn_perf_ack_url(connect_to);
+        ack_url = perf_ack_url(connect_to);
         if (ack_url != NULL) {
             a = nn_socket(AF_SP, NN_PAIR);
             NN_CHECK(a >= 0, "nn_socket (ack)");

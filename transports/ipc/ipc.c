@@ -18,7 +18,8 @@
 #include "utils/listener.h"
 #include "utils/spwire.h"
 
-#define SP_IPC_BACKLOG 10
+/* libnanomsg uses 10: too few when many peers connect at once. */
+#define SP_IPC_BACKLOG SOMAXCONN
 
 static const struct sp_stream_cfg ipc_cfg = {&sp_spwire_ops, &sp_spwire_ipc, false};
 

@@ -7,10 +7,14 @@
 
 #include "core/chunk.h"
 
-#define SP_RBUF_SIZE (64 * 1024)
+/* The read buffer: large enough to split hundreds of small messages out of
+   one read, small enough that a large frame is mostly read straight into
+   its own chunk (only what came with the previous read is copied) and that
+   an idle connection costs little. */
+#define SP_RBUF_SIZE (16 * 1024)
 /* Frames larger than this are read straight into their own chunk; smaller
    ones always fit in the read buffer with room to spare. */
-#define SP_BIG_FRAME (16 * 1024)
+#define SP_BIG_FRAME (4 * 1024)
 
 static inline void put_u64(uint8_t *p, uint64_t v)
 {

@@ -14,7 +14,9 @@
 #include "utils/addr.h"
 #include "utils/resolver.h"
 
-#define SP_TCP_BACKLOG 100
+/* libnanomsg listens with 100, which overflows when many peers connect at
+   once and leaves them waiting for a SYN retransmit (1 s). */
+#define SP_TCP_BACKLOG SOMAXCONN
 
 int sp_tcp_listen(struct sp_ep *ep, const char *addr, size_t len)
 {

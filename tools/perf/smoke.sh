@@ -1,0 +1,115 @@
+#!/bin/sh
+# Smoke test of the perf programs: each one runs with tiny counts over every
+# transport it supports and must print the lines tools/bench parses. No
+# timing is asserted. Usage: smoke.sh <dir holding the built perf programs>
+set -u
+dir=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+
+# expect <pattern> <file>: the output has the line tools/bench looks for.
+expect() {
+    grep -q "$1" "$2" || { fail "no '$1' in output:"; cat "$2"; }
+}
+
+port() {
+    echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 5000 * 2))
+}
+
+# pair <local argv...> -- <remote argv...>, with @URL@ replaced; tcp ports
+# are retried on a bind failure (another test may hold the port).
+pair() {
+    transport=$1; shift
+    for attempt in 1 2 3; do
+        case $transport in
+        tcp) url="tcp://127.0.0.1:$(port)" ;;
+        ipc) url="ipc://$tmp/smoke$attempt.ipc" ;;
+        esac
+        local_args=""; remote_args=""; side=local
+        for a in "$@"; do
+            [ "$a" = "--" ] && { side=remote; continue; }
+            [ "$a" = "@URL@" ] && a=$url
+            if [ $side = local ]; then local_args="$local_args $a"; else remote_args="$remote_args $a"; fi
+        done
+        timeout 60 $local_args >"$tmp/local.out" 2>"$tmp/local.err" &
+        lpid=$!
+        timeout 60 $remote_args >"$tmp/remote.out" 2>"$tmp/remote.err"
+        rrc=$?
+        wait $lpid
+        lrc=$?
+        if [ $lrc -eq 0 ] && [ $rrc -eq 0 ]; then
+            cat "$tmp/local.out" "$tmp/remote.out" >"$tmp/pair.out"
+            return 0
+        fi
+        grep -qi "in use" "$tmp/local.err" || break
+    done
+    fail "$local_args / $remote_args (exit $lrc / $rrc)"
+    cat "$tmp/local.err" "$tmp/remote.err"
+    : >"$tmp/pair.out"
+    return 1
+}
+
+single() {
+    timeout 60 "$@" >"$tmp/single.out" 2>"$tmp/single.err" || {
+        fail "$*"
+        cat "$tmp/single.err"
+    }
+}
+
+for pattern in "" pushpull; do
+    export PERF_PATTERN=$pattern
+    single "$dir/inproc_lat" 64 10
+    expect "^average latency: .* \[us\]" "$tmp/single.out"
+    expect "^cpu: .* \[us/msg\]" "$tmp/single.out"
+    single "$dir/inproc_thr" 64 100
+    expect "^throughput: .* \[msg/s\]" "$tmp/single.out"
+    for tr in ipc tcp; do
+        pair $tr "$dir/local_lat" @URL@ 64 10 -- "$dir/remote_lat" @URL@ 64 10
+        expect "^average latency: .* \[us\]" "$tmp/pair.out"
+        pair $tr "$dir/local_thr" @URL@ 1024 100 -- "$dir/remote_thr" @URL@ 1024 100
+        expect "^throughput: .* \[msg/s\]" "$tmp/pair.out"
+        expect "^throughput: .* \[Mb/s\]" "$tmp/pair.out"
+    done
+done
+unset PERF_PATTERN
+
+# 1 MiB is the default NN_RCVMAXSIZE of libnanomsg: the programs lift it.
+pair tcp "$dir/local_thr" @URL@ 1048576 3 -- "$dir/remote_thr" @URL@ 1048576 3
+expect "^throughput: .* \[msg/s\]" "$tmp/pair.out"
+single "$dir/inproc_lat" 1048576 2
+expect "^average latency" "$tmp/single.out"
+
+for attempt in 1 2 3; do
+    timeout 60 "$dir/tcp_many" "tcp://127.0.0.1:$(port)" 10 5 64 4 \
+        >"$tmp/single.out" 2>"$tmp/single.err" && break
+    grep -qi "in use" "$tmp/single.err" && continue
+    fail "tcp_many"
+    cat "$tmp/single.err"
+    break
+done
+expect "^connect+handshake: .* \[s\]" "$tmp/single.out"
+expect "^delivery: " "$tmp/single.out"
+expect "^rss per connection, pull side" "$tmp/single.out"
+
+for p in raw zmq; do
+    [ -x "$dir/${p}_lat" ] || continue
+    single "$dir/${p}_lat" inproc 64 10
+    expect "^average latency" "$tmp/single.out"
+    single "$dir/${p}_thr" inproc 1024 100
+    expect "^throughput: .* \[msg/s\]" "$tmp/single.out"
+    for tr in ipc tcp; do
+        pair $tr "$dir/${p}_lat" local @URL@ 64 10 -- "$dir/${p}_lat" remote @URL@ 64 10
+        expect "^average latency" "$tmp/pair.out"
+        pair $tr "$dir/${p}_thr" local @URL@ 65536 20 -- "$dir/${p}_thr" remote @URL@ 65536 20
+        expect "^throughput: .* \[msg/s\]" "$tmp/pair.out"
+    done
+done
+
+[ $fails -eq 0 ] && echo "perf smoke: all programs ran"
+exit $((fails > 0))
