@@ -5,6 +5,7 @@
 #include "core/chunk.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,17 +34,85 @@ static inline uint64_t tag_for(const void *p)
     return CHUNK_TAG ^ (uint64_t) (uintptr_t) p;
 }
 
+/* Large blocks are kept for reuse instead of going back to malloc: they
+   are typically allocated by the I/O thread and freed by the application's,
+   and glibc would hand the memory back to the kernel and fault it in again
+   for every message. */
+#define CACHE_MIN (32 * 1024)
+#define CACHE_SLOTS 8
+#define CACHE_MAX_BYTES (32u << 20)
+
+static struct {
+    pthread_mutex_t lock;
+    void *blk[CACHE_SLOTS];
+    size_t len[CACHE_SLOTS];
+    int n;
+    size_t bytes;
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* A cached block of at least need bytes (and not wastefully larger). */
+static void *cache_take(size_t need, size_t *len)
+{
+    void *b = NULL;
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < cache.n; i++) {
+        if (cache.len[i] >= need && cache.len[i] / 2 <= need) {
+            b = cache.blk[i];
+            *len = cache.len[i];
+            cache.bytes -= cache.len[i];
+            cache.n--;
+            cache.blk[i] = cache.blk[cache.n];
+            cache.len[i] = cache.len[cache.n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cache.lock);
+    return b;
+}
+
+static void cache_put_or_free(void *b, size_t len)
+{
+    if (len >= CACHE_MIN) {
+        pthread_mutex_lock(&cache.lock);
+        if (cache.n < CACHE_SLOTS && cache.bytes + len <= CACHE_MAX_BYTES) {
+            cache.blk[cache.n] = b;
+            cache.len[cache.n] = len;
+            cache.n++;
+            cache.bytes += len;
+            b = NULL;
+        }
+        pthread_mutex_unlock(&cache.lock);
+    }
+    free(b);
+}
+
+void sp_chunk_cache_drain(void)
+{
+    pthread_mutex_lock(&cache.lock);
+    while (cache.n > 0) {
+        cache.n--;
+        free(cache.blk[cache.n]);
+    }
+    cache.bytes = 0;
+    pthread_mutex_unlock(&cache.lock);
+}
+
 void *sp_chunk_alloc(size_t size)
 {
     if (size > SIZE_MAX - sizeof(struct chunk_hdr) - 64)
         return NULL;
-    struct chunk_hdr *h = malloc(sizeof *h + size);
+    size_t need = sizeof(struct chunk_hdr) + size, len = need;
+    struct chunk_hdr *h = need >= CACHE_MIN ? cache_take(need, &len) : NULL;
+    if (!h) {
+        len = need;
+        h = malloc(len);
+    }
     if (!h)
         return NULL;
     atomic_init(&h->refs, 1);
     h->offset = 0;
     h->size = size;
-    h->cap = size;
+    h->cap = len - sizeof *h;
     void *p = h + 1;
     h->tag = tag_for(p);
     return p;
@@ -78,7 +147,7 @@ void sp_chunk_free(void *p)
     if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
         return;
     h->tag = 0;
-    free((char *) h - h->offset);
+    cache_put_or_free((char *) h - h->offset, h->offset + sizeof *h + h->cap);
 }
 
 void sp_chunk_shrink(void *p, size_t size)

@@ -40,4 +40,7 @@ void *sp_chunk_trim(void *p, size_t n);
 /* Shrinks the visible size in place (size <= current size). */
 void sp_chunk_shrink(void *p, size_t size);
 
+/* Frees the blocks kept for reuse (library teardown). */
+void sp_chunk_cache_drain(void);
+
 #endif

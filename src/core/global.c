@@ -85,6 +85,7 @@ static void table_term(void)
 {
     sp_transports_term();
     sp_loop_stop();
+    sp_chunk_cache_drain();
     pthread_rwlock_wrlock(&g.lock);
     free(g.socks);
     free(g.unused);
