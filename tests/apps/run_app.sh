@@ -121,7 +121,9 @@ perl)
     grep -q '^1\.\.[1-9]' "$IT_TMP/app.out" || it_fail "no TAP plan: no test ran"
     ! grep -q '^not ok' "$IT_TMP/app.out" || it_fail "a test failed"
     check_loader 1
-    it_log "PASS: $(grep -c '^ok' "$IT_TMP/app.out") tests of $(basename "$app") on $ourlib"
+    skipped=$(grep -c '^ok [0-9]* # skip' "$IT_TMP/app.out")
+    it_log "PASS: $(grep -c '^ok' "$IT_TMP/app.out") tests of $(basename "$app") on $ourlib" \
+        "($skipped of them skipped)"
     ;;
 criterion)
     rc=0

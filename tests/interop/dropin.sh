@@ -27,13 +27,21 @@ if [ $# -ne 3 ]; then
 fi
 ours=$1 transport=$2 role=$3
 
-# One line per socket type. The payload is sent repeatedly (nanocat -i); each receiving
-# side must print K copies of it, exactly.
-#            peer_type  ours_sends  peer_sends
+# One line per socket type. The payload is sent repeatedly (nanocat -i) by the initiating
+# types, and is the answer of REP and RESPONDENT; each receiving side must print K copies
+# of it, exactly. A SUB subscribes to the start of the payload.
+#                  peer_type   ours_sends  peer_sends
 case $ours in
-pair) set -- pair       small       small ;;
-push) set -- pull       big         none ;;
-pull) set -- push       none        big ;;
+pair)       set -- pair        small       small ;;
+push)       set -- pull        big         none ;;
+pull)       set -- push        none        big ;;
+req)        set -- rep         small       small ;;
+rep)        set -- req         small       small ;;
+pub)        set -- sub         small       none ;;
+sub)        set -- pub         none        small ;;
+surveyor)   set -- respondent  small       small ;;
+respondent) set -- surveyor    small       small ;;
+bus)        set -- bus         small       small ;;
 *)
     it_log "dropin.sh: no table entry for type '$ours'"
     exit 2
@@ -91,13 +99,13 @@ message_of() { case $1 in data:*) echo "${1#data:}" ;; file:*) cat "${1#file:}" 
 build_ours()
 {
     local -a IT_PEER_ENV=("${ours_env[@]}")
-    it_peer_cmd nanocat "$ours" "$role" "$IT_URL" "$ours_send"
+    it_peer_cmd nanocat "$ours" "$role" "$IT_URL" "$ours_send" "from nanocat on"
 }
 build_peer()
 {
     local peer_role=bind
     [ "$role" = bind ] && peer_role=connect
-    it_peer_cmd nanocat "$peer_type" "$peer_role" "$IT_URL" "$peer_send"
+    it_peer_cmd nanocat "$peer_type" "$peer_role" "$IT_URL" "$peer_send" "from nanocat on"
 }
 
 if [ "$role" = bind ]; then

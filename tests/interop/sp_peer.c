@@ -29,7 +29,7 @@ static const char usage[] =
     "usage: sp_peer --type TYPE (--bind URL | --connect URL)...\n"
     "               [--send DATA]... [--send-file PATH]... [--count N]\n"
     "               [--interval MS] [--recv N] [--subscribe PREFIX]...\n"
-    "               [--timeout MS] [--hold MS] [--repeat MS] [--retry MS]\n"
+    "               [--timeout MS] [--hold MS] [--repeat MS] [--retry MS] [--serve]\n"
     "\n"
     "  --type TYPE        pair push pull req rep pub sub surveyor respondent bus\n"
     "  --bind/--connect   endpoint(s) to add (any number, in order)\n"
@@ -48,6 +48,8 @@ static const char usage[] =
     "  --retry MS         surveyor: NN_SURVEYOR_DEADLINE = MS; a survey that got no\n"
     "                     (or too few) responses by then is sent again, until\n"
     "                     --timeout MS passed for that message\n"
+    "  --serve            rep/respondent: keep answering while holding (a peer that\n"
+    "                     gave up waiting for an answer asks again: see interop.sh)\n"
     "\n"
     "Order: req/surveyor send a message, then receive its reply (surveyor: --recv\n"
     "replies per survey); rep/respondent receive, then answer with the next\n"
@@ -76,6 +78,7 @@ struct config {
     long hold_ms;
     long repeat_ms;   /* > 0: pace the list and keep re-sending it while holding */
     long retry_ms;    /* > 0: surveyor deadline; unanswered surveys are re-sent */
+    int serve;        /* rep/respondent: go on answering while holding */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -179,6 +182,10 @@ static void parse_args(int argc, char **argv, struct config *c)
             fputs(usage, stdout);
             exit(0);
         }
+        if (strcmp(opt, "--serve") == 0) {
+            c->serve = 1;
+            continue;
+        }
         if (i + 1 >= argc)
             bad_usage("missing argument or unknown option", opt);
         const char *arg = argv[++i];
@@ -234,6 +241,8 @@ static void parse_args(int argc, char **argv, struct config *c)
         bad_usage("--repeat needs messages to send", NULL);
     if (c->retry_ms > 0 && c->type != NN_SURVEYOR)
         bad_usage("--retry is for surveyor only", NULL);
+    if (c->serve && c->type != NN_REP && c->type != NN_RESPONDENT)
+        bad_usage("--serve is for rep and respondent only", NULL);
 }
 
 static void set_int_opt(int s, int level, int option, int value, const char *name)
@@ -301,9 +310,20 @@ static void survey(const struct config *c, int s, const struct item *it, long se
     }
 }
 
-/* Keeps the socket open until SIGTERM/SIGINT or HOLD_MS passed. With --repeat, keeps
-   sending the list meanwhile, one message every REPEAT_MS (starting after NEXT). */
-static void hold(const struct config *c, int s, long *seq, int next)
+/* rep/respondent: answers the request just received with the next message of the list
+   (cycling through it; nothing if the list is empty). */
+static void answer(const struct config *c, int s, long *seq)
+{
+    if (c->n_sends > 0) {
+        send_item(s, &c->sends[*seq % c->n_sends], *seq + 1);
+        ++*seq;
+    }
+}
+
+/* Keeps the socket open until SIGTERM/SIGINT or HOLD_MS passed. Meanwhile, with --repeat,
+   keeps sending the list, one message every REPEAT_MS (starting after NEXT); with --serve,
+   keeps receiving (and printing) requests and answering them. */
+static void hold(const struct config *c, int s, long *seq, int next, long received)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -321,6 +341,22 @@ static void hold(const struct config *c, int s, long *seq, int next)
             send_item(s, &c->sends[next], ++*seq);
             next = (next + 1) % c->n_sends;
             next_send += c->repeat_ms;
+        }
+        while (c->serve && !stop_requested) {
+            void *buf = NULL;
+            int rc = nn_recv(s, &buf, NN_MSG, NN_DONTWAIT);
+            if (rc < 0) {
+                if (nn_errno() != EAGAIN)
+                    die("nn_recv of message %ld failed: %s", received + 1,
+                        nn_strerror(nn_errno()));
+                break;
+            }
+            if (fwrite(buf, 1, (size_t) rc, stdout) != (size_t) rc ||
+                fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+                die("cannot write to stdout");
+            nn_freemsg(buf);
+            received++;
+            answer(c, s, seq);
         }
     }
     if (!stop_requested)
@@ -363,10 +399,7 @@ int main(int argc, char **argv)
         /* Answer each request with the next message of the list (cycling). */
         for (; received < c.recv_n; received++) {
             recv_and_print(s, received + 1);
-            if (c.n_sends > 0) {
-                send_item(s, &c.sends[seq % c.n_sends], seq + 1);
-                seq++;
-            }
+            answer(&c, s, &seq);
         }
     } else {
         int paired = c.type == NN_REQ || c.type == NN_SURVEYOR;
@@ -391,7 +424,7 @@ int main(int argc, char **argv)
     }
 
     if (c.hold_ms >= 0)
-        hold(&c, s, &seq, 0);
+        hold(&c, s, &seq, 0, received);
 
     if (nn_close(s) < 0)
         die("nn_close: %s", nn_strerror(nn_errno()));

@@ -107,7 +107,8 @@ struct sp_tlsctx *sp_tlsctx_new(const struct sp_tlsopts *o, bool server, const c
                                                 (const unsigned char *) pass, pass ? strlen(pass) : 0)
                  : key_file ? mbedtls_pk_parse_keyfile(&c->key, key_file, pass)
                             : -1;
-        if (rc != 0 || mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key) != 0)
+        if (rc != 0 || mbedtls_pk_check_pair(&c->cert.pk, &c->key) != 0 ||
+            mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key) != 0)
             goto fail;
     } else if (server) {
         goto fail; /* a TLS server needs a certificate */

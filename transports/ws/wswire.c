@@ -482,8 +482,8 @@ static long frame_header(struct sp_stream *s, const uint8_t *p, size_t avail)
             return fail(s, 1002, "Unknown opcode");
         if ((opcode == WS_CONT) != w->in_msg)
             return fail(s, 1002, "Unexpected frame in message sequence");
-        if (len > (uint64_t) INT64_MAX - w->msglen ||
-            (w->maxsize >= 0 && w->msglen + len > (uint64_t) w->maxsize))
+        uint64_t have = w->in_msg ? w->msglen : 0; /* of this message so far */
+        if (len > (uint64_t) INT64_MAX - have || (w->maxsize >= 0 && have + len > (uint64_t) w->maxsize))
             return fail(s, 1009, "Message too big");
         if (len > SIZE_MAX / 2)
             return fail(s, 1009, "Message too big");
