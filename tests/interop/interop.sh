@@ -106,7 +106,8 @@ esac
 : >"$IT_TMP/ours.expected"
 : >"$IT_TMP/peer.expected"
 peer_check=exact
-ours_args=(--type "$ours" --timeout 5000 --hold 10000)
+# Generous: nngcat repeats only every whole second, and CI machines are busy.
+ours_args=(--type "$ours" --timeout 10000 --hold 10000)
 case $ours_sends in
 list)
     ours_args+=("${list_args[@]}")
