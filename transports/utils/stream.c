@@ -375,6 +375,25 @@ static int feed_leftover(struct sp_stream *s, const uint8_t *p, size_t n, struct
 
 static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch);
 
+/* The peer closed or broke the protocol. Messages that arrived before are
+   still delivered: the pipe stays until the protocol took them, then closes
+   itself. */
+static void end_of_input(struct sp_stream *s)
+{
+    struct sp_sock *sock = s->pipe.sock;
+    sp_sock_lock(sock);
+    bool drain = s->inq.count > 0;
+    if (drain) {
+        s->draining = true;
+        s->broken = true;
+    }
+    sp_sock_unlock(sock);
+    if (drain)
+        sp_io_del(&s->io);
+    else
+        sp_stream_close(s, SP_STAT_BROKEN);
+}
+
 static void handshake(struct sp_stream *s, uint32_t ev)
 {
     if (s->state == ST_BIO_HS) {
@@ -459,7 +478,7 @@ static void handshake(struct sp_stream *s, uint32_t ev)
             deliver_batch(s, &batch);
         sp_msgq_term(&batch);
         if (bad)
-            sp_stream_close(s, SP_STAT_BROKEN);
+            end_of_input(s);
     }
 }
 
@@ -511,22 +530,8 @@ static void do_read(struct sp_stream *s)
     if (batch.count)
         deliver_batch(s, &batch);
     sp_msgq_term(&batch);
-    if (!bad && !closed)
-        return;
-    /* Messages that arrived before the end are still delivered: the pipe
-       stays until the protocol took them, then closes itself. */
-    struct sp_sock *sock = s->pipe.sock;
-    sp_sock_lock(sock);
-    bool drain = s->inq.count > 0;
-    if (drain) {
-        s->draining = true;
-        s->broken = true;
-    }
-    sp_sock_unlock(sock);
-    if (drain)
-        sp_io_del(&s->io);
-    else
-        sp_stream_close(s, SP_STAT_BROKEN);
+    if (bad || closed)
+        end_of_input(s);
 }
 
 static void stream_io(struct sp_io *io, uint32_t ev)
