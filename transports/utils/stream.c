@@ -118,7 +118,7 @@ static void flush_out(struct sp_stream *s)
         }
         /* Retire fully written messages. */
         size_t done = (size_t) n + s->out_off;
-        for (size_t i = 0;; i++) {
+        for (size_t i = 0; i < nmsg; i++) {
             struct sp_msg *m = sp_msgq_at(&s->outq, 0);
             size_t flen = fhl[i] + sp_msg_wirelen(m);
             if (done < flen) {
@@ -130,8 +130,6 @@ static void flush_out(struct sp_stream *s)
             sp_msgq_pop(&s->outq, &tmp);
             sp_msg_term(&tmp);
             s->out_off = 0;
-            if (s->outq.count == 0)
-                break;
         }
         if ((size_t) n < total && !s->cfg->bio)
             break; /* the kernel is full (a byte layer takes a record at a time) */
