@@ -206,6 +206,7 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
     if (s->bio)
         s->cfg->bio->term(s);
     free(s->hs_out);
+    free(s->hs_in);
     free(s);
 }
 
@@ -422,8 +423,12 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     size_t used = 0;
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
         size_t room = s->cfg->wire->hs_room(s);
-        if (room > sizeof s->hs_in - s->hs_inlen)
-            room = sizeof s->hs_in - s->hs_inlen;
+        if (!s->hs_in && !(s->hs_in = malloc(SP_STREAM_HS_MAX))) {
+            sp_stream_close(s, SP_STAT_BROKEN);
+            return;
+        }
+        if (room > SP_STREAM_HS_MAX - s->hs_inlen)
+            room = SP_STREAM_HS_MAX - s->hs_inlen;
         if (room == 0) {
             hs_fail(s); /* the wire wants more than a handshake may be */
             return;
@@ -461,23 +466,28 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     /* Both directions of the handshake are through. */
     sp_timer_stop(&s->hs_timer);
     s->state = ST_ACTIVE;
+    free(s->hs_out); /* an idle connection keeps no handshake buffers */
+    s->hs_out = NULL;
+    s->hs_outlen = s->hs_outdone = 0;
     sp_io_set(&s->io, EPOLLIN);
     if (sp_pipe_attach(&s->pipe) != 0) {
         sp_stream_close(s, SP_STAT_BROKEN); /* refused, e.g. a second PAIR peer */
         return;
     }
     sp_ep_set_error(s->ep, 0);
-    if (s->hs_inlen > s->hs_leftover) {
-        struct sp_msgq batch;
-        sp_msgq_init(&batch);
-        int bad = feed_leftover(s, s->hs_in + s->hs_leftover, s->hs_inlen - s->hs_leftover, &batch);
-        s->hs_inlen = s->hs_leftover = 0;
-        if (batch.count)
-            deliver_batch(s, &batch);
-        sp_msgq_term(&batch);
-        if (bad)
-            end_of_input(s);
-    }
+    struct sp_msgq batch;
+    sp_msgq_init(&batch);
+    int bad = 0;
+    if (s->hs_inlen > s->hs_leftover)
+        bad = feed_leftover(s, s->hs_in + s->hs_leftover, s->hs_inlen - s->hs_leftover, &batch);
+    s->hs_inlen = s->hs_leftover = 0;
+    free(s->hs_in);
+    s->hs_in = NULL;
+    if (batch.count)
+        deliver_batch(s, &batch);
+    sp_msgq_term(&batch);
+    if (bad)
+        end_of_input(s);
 }
 
 /* ---- reading (loop thread) ---- */

@@ -105,7 +105,7 @@ struct sp_stream {
     uint8_t *hs_out;
     size_t hs_outlen;
     size_t hs_outdone;
-    uint8_t hs_in[SP_STREAM_HS_MAX];
+    uint8_t *hs_in;               /* SP_STREAM_HS_MAX bytes, only during the handshake */
     size_t hs_inlen;
     size_t hs_leftover;           /* hs_in bytes the handshake used */
     /* under the socket lock */
