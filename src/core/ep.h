@@ -39,6 +39,7 @@ struct sp_ep {
     int ipv4only;
     int sndbuf;
     int rcvbuf;
+    bool bufs_set;
     int rcvmaxsize;
     int reconnect_ivl;
     int reconnect_ivl_max;

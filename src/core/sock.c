@@ -540,6 +540,8 @@ int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, si
     }
     sp_sock_lock(s);
     *dst = v;
+    if (option == NN_SNDBUF || option == NN_RCVBUF)
+        s->opt.bufs_set = true;
     sp_sock_unlock(s);
     return 0;
 }
@@ -702,6 +704,7 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     ep->ipv4only = s->opt.ipv4only;
     ep->sndbuf = s->opt.sndbuf;
     ep->rcvbuf = s->opt.rcvbuf;
+    ep->bufs_set = s->opt.bufs_set;
     ep->rcvmaxsize = s->opt.rcvmaxsize;
     ep->reconnect_ivl = s->opt.reconnect_ivl;
     ep->reconnect_ivl_max = s->opt.reconnect_ivl_max;

@@ -39,6 +39,7 @@ enum sp_stat {
 struct sp_sockopts {
     int sndbuf;
     int rcvbuf;
+    bool bufs_set;      /* NN_SNDBUF or NN_RCVBUF was set explicitly */
     int sndtimeo;
     int rcvtimeo;
     int reconnect_ivl;

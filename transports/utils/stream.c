@@ -283,10 +283,16 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     s->in_limit = (size_t) ep->rcvbuf;
     s->out_limit = (size_t) ep->sndbuf;
 
-    int v = ep->sndbuf;
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
-    v = ep->rcvbuf;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    /* libnanomsg always fixes the kernel buffers at NN_SNDBUF/NN_RCVBUF
+       (128 KiB); we do so only when the application set them, and leave the
+       kernel's autotuning alone otherwise: large messages go much faster. */
+    int v;
+    if (ep->bufs_set) {
+        v = ep->sndbuf;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+        v = ep->rcvbuf;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    }
     if (cfg->tcp && ep->tcp_nodelay) {
         v = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
