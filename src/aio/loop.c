@@ -37,7 +37,7 @@ static struct {
     int ibatch;
 } loop = {.lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .wakefd = -1};
 
-static __thread bool in_loop_thread;
+static SP_THREAD_LOCAL bool in_loop_thread;
 
 bool sp_loop_in_thread(void)
 {

@@ -18,10 +18,10 @@ struct deferred {
     int ev;
 };
 
-static __thread struct deferred *tl_defer;
-static __thread size_t tl_ndefer;
-static __thread size_t tl_capdefer;
-static __thread bool tl_flushing;
+static SP_THREAD_LOCAL struct deferred *tl_defer;
+static SP_THREAD_LOCAL size_t tl_ndefer;
+static SP_THREAD_LOCAL size_t tl_capdefer;
+static SP_THREAD_LOCAL bool tl_flushing;
 static pthread_key_t defer_key;
 static pthread_once_t defer_once = PTHREAD_ONCE_INIT;
 

@@ -25,7 +25,7 @@
 #include "utils/clock.h"
 #include "utils/err.h"
 
-static __thread struct sp_sock *tl_held;
+static SP_THREAD_LOCAL struct sp_sock *tl_held;
 
 struct sp_sock *sp_sock_held(void)
 {

@@ -16,6 +16,11 @@
         }                                                                      \
     } while (0)
 
+/* Thread-local state of the library: the initial-exec model avoids a
+   __tls_get_addr call per access on the hot path; the few bytes fit in the
+   static TLS space glibc keeps for libraries loaded with dlopen (bindings). */
+#define SP_THREAD_LOCAL __thread __attribute__((tls_model("initial-exec")))
+
 #define SP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define SP_LIKELY(x) __builtin_expect(!!(x), 1)
 
