@@ -107,7 +107,7 @@ esac
 : >"$IT_TMP/peer.expected"
 peer_check=exact
 # Generous: nngcat repeats only every whole second, and CI machines are busy.
-ours_args=(--type "$ours" --timeout 10000 --hold 10000)
+ours_args=(--type "$ours" --timeout 25000 --hold 25000)
 case $ours_sends in
 list)
     ours_args+=("${list_args[@]}")

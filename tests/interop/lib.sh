@@ -9,7 +9,7 @@
 set -u -o pipefail
 
 IT_LIMIT=${IT_LIMIT:-20}   # hard bound (s) on every process a test starts
-IT_WAIT_MS=${IT_WAIT_MS:-10000}   # how long to wait for an exchange to complete
+IT_WAIT_MS=${IT_WAIT_MS:-25000}   # how long to wait for an exchange to complete (nngcat surveys only every ~2 s; sanitizer builds are slow)
 IT_TMP=
 IT_TAG=
 declare -A IT_PID=()   # name -> pid of the timeout(1) wrapper
