@@ -399,3 +399,43 @@ it_expect_output()
         it_fail "$name did not get exactly the expected messages"
     fi
 }
+
+# The end of an exchange between the processes "ours" and "peer": waits until both are done
+# (the caller's ours_done and peer_done say so) or one failed, checks their exit statuses and
+# their outputs against $IT_TMP/ours.expected and $IT_TMP/peer.expected (exact lines, or with
+# ours_check/peer_check=set any number of the expected lines and nothing else), logs PASS with
+# WHAT (the addresses) and exits 0. Uses the caller's $peer and $peer_lines.
+it_exchange_settled()
+{
+    if ! ours_done && ! it_alive ours; then return 0; fi   # our side failed
+    if ! peer_done && ! it_alive peer; then return 0; fi   # the peer gave up
+    it_reap peer
+    if [ "${IT_RC[peer]:-0}" != 0 ]; then return 0; fi      # the peer failed
+    ours_done && peer_done
+}
+
+it_finish_exchange()
+{
+    local what=$1
+    it_wait_until "$IT_WAIT_MS" it_exchange_settled || it_fail "no complete exchange within ${IT_WAIT_MS} ms"
+    [ "${IT_RC[peer]:-0}" = 0 ] || it_fail "$peer failed (status ${IT_RC[peer]})"
+    ours_done || { it_reap ours; it_fail "our side failed (status ${IT_RC[ours]})"; }
+    peer_done || { it_reap peer; it_fail "$peer exited (status ${IT_RC[peer]}) before printing all messages"; }
+    it_stop peer
+    it_stop ours
+    it_check_sanitizer ours
+    [ "${IT_RC[ours]}" = 0 ] || it_fail "our side exited with status ${IT_RC[ours]}"
+    if [ "${ours_check:-exact}" = set ]; then
+        it_expect_only_lines ours "$IT_TMP/ours.expected" "output of our side"
+    else
+        it_expect_output ours "$IT_TMP/ours.expected" "output of our side"
+    fi
+    if [ "${peer_check:-exact}" = set ]; then
+        it_expect_only_lines peer "$IT_TMP/peer.expected" "output of $peer"
+    else
+        it_expect_output peer "$IT_TMP/peer.expected" "output of $peer"
+    fi
+    it_log "PASS [$IT_TAG] $what: $peer got $(it_lines "$IT_TMP/peer.out") messages" \
+        "($peer_lines distinct expected), our side got $(it_lines "$IT_TMP/ours.out")"
+    exit 0
+}

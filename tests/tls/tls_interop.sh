@@ -256,33 +256,4 @@ peer_done()
         [ "$(it_lines "$IT_TMP/peer.out")" -ge "$peer_lines" ]
     fi
 }
-settled()
-{
-    if ! ours_done && ! it_alive ours; then return 0; fi
-    if ! peer_done && ! it_alive peer; then return 0; fi
-    it_reap peer
-    if [ "${IT_RC[peer]:-0}" != 0 ]; then return 0; fi
-    ours_done && peer_done
-}
-it_wait_until "$IT_WAIT_MS" settled || it_fail "no complete exchange within ${IT_WAIT_MS} ms"
-
-[ "${IT_RC[peer]:-0}" = 0 ] || it_fail "$peer failed (status ${IT_RC[peer]})"
-ours_done || { it_reap ours; it_fail "our side failed (status ${IT_RC[ours]})"; }
-peer_done || { it_reap peer; it_fail "$peer exited (status ${IT_RC[peer]}) before printing all messages"; }
-it_stop peer
-it_stop ours
-it_check_sanitizer ours
-[ "${IT_RC[ours]}" = 0 ] || it_fail "our side exited with status ${IT_RC[ours]}"
-if [ "$ours_check" = set ]; then
-    it_expect_only_lines ours "$IT_TMP/ours.expected" "output of our side"
-else
-    it_expect_output ours "$IT_TMP/ours.expected" "output of our side"
-fi
-if [ "$peer_check" = set ]; then
-    it_expect_only_lines peer "$IT_TMP/peer.expected" "output of $peer"
-else
-    it_expect_output peer "$IT_TMP/peer.expected" "output of $peer"
-fi
-it_log "PASS [$IT_TAG] $(server_url) <- $(client_url): $peer got $(it_lines "$IT_TMP/peer.out")" \
-    "messages ($peer_lines distinct expected), our side got $(it_lines "$IT_TMP/ours.out")"
-exit 0
+it_finish_exchange "$(server_url) <- $(client_url)"
