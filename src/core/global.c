@@ -22,20 +22,33 @@
 
 bool sp_print_errors;
 
+/* Lookups are lock-free: the hot path (every nn_send/nn_recv) must not
+   bounce a shared lock's cache line between the threads of a process. Each
+   id has a slot of its own cache line in static memory (never freed, so a
+   lookup racing nn_term or nn_close only ever touches valid memory) with the
+   socket pointer and a count of the API calls inside it. */
+struct slot {
+    _Alignas(64) _Atomic(struct sp_sock *) sock;
+    atomic_uint holds;
+};
+static struct slot slots[NN_MAX_SOCKETS];
+
 static struct {
-    pthread_rwlock_t lock;   /* readers: lookups; writer: open/close slots */
     pthread_mutex_t oclock;  /* serialises socket creation and teardown */
-    struct sp_sock **socks;  /* NULL when no socket exists */
-    int *unused;             /* LIFO stack of free ids */
+    int *unused;             /* LIFO stack of free ids; NULL when no socket exists */
     int nunused;
     int nsocks;
     bool ever;          /* a socket was created once */
     bool terminating;
     bool terminated;
 } g = {
-    .lock = PTHREAD_RWLOCK_INITIALIZER,
     .oclock = PTHREAD_MUTEX_INITIALIZER,
 };
+
+/* nn_close waits for the calls inside the socket on a library-wide
+   condition: a call leaving must not touch anything the closer may free. */
+static pthread_mutex_t holds_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t holds_cv = PTHREAD_COND_INITIALIZER;
 
 static int fail(int rc)
 {
@@ -43,34 +56,43 @@ static int fail(int rc)
     return -1;
 }
 
-/* Takes a hold on socket s: NULL (EBADF) if it does not exist or is closing. */
+/* Drops a hold; the last one out wakes a closer waiting for it. */
+static void rele(int s)
+{
+    struct slot *sl = &slots[s];
+    if (atomic_fetch_sub(&sl->holds, 1) == 1 && atomic_load(&sl->sock) == NULL) {
+        pthread_mutex_lock(&holds_lock);
+        pthread_cond_broadcast(&holds_cv);
+        pthread_mutex_unlock(&holds_lock);
+    }
+}
+
+/* Takes a hold on socket s: NULL (EBADF) if it does not exist or is closing.
+   The count goes up before the pointer is read; nn_close clears the pointer
+   before it waits for the count to drop, so one of the two sees the other. */
 static struct sp_sock *hold(int s)
 {
-    struct sp_sock *sock = NULL;
     if (s < 0 || s >= NN_MAX_SOCKETS)
         return NULL;
-    pthread_rwlock_rdlock(&g.lock);
-    if (g.socks && (sock = g.socks[s]) != NULL) {
-        if (atomic_load(&sock->closing))
-            sock = NULL;
-        else
-            atomic_fetch_add(&sock->holds, 1);
-    }
-    pthread_rwlock_unlock(&g.lock);
-    return sock;
+    struct slot *sl = &slots[s];
+    atomic_fetch_add(&sl->holds, 1);
+    struct sp_sock *sock = atomic_load(&sl->sock);
+    if (sock && !atomic_load_explicit(&sock->closing, memory_order_relaxed))
+        return sock;
+    rele(s);
+    return NULL;
+}
+
+static void rele_sock(struct sp_sock *sock)
+{
+    rele(sock->id);
 }
 
 static int table_init(void)
 {
-    g.socks = calloc(NN_MAX_SOCKETS, sizeof *g.socks);
     g.unused = malloc(NN_MAX_SOCKETS * sizeof *g.unused);
-    if (!g.socks || !g.unused) {
-        free(g.socks);
-        free(g.unused);
-        g.socks = NULL;
-        g.unused = NULL;
+    if (!g.unused)
         return -ENOMEM;
-    }
     for (int i = 0; i < NN_MAX_SOCKETS; i++)
         g.unused[i] = NN_MAX_SOCKETS - 1 - i;
     g.nunused = NN_MAX_SOCKETS;
@@ -80,19 +102,15 @@ static int table_init(void)
 }
 
 /* The last socket is gone: stop the I/O thread and free the table. oclock
-   held, table write lock not held. */
+   held. */
 static void table_term(void)
 {
     sp_transports_term();
     sp_loop_stop();
     sp_chunk_cache_drain();
-    pthread_rwlock_wrlock(&g.lock);
-    free(g.socks);
     free(g.unused);
-    g.socks = NULL;
     g.unused = NULL;
     g.nunused = 0;
-    pthread_rwlock_unlock(&g.lock);
 }
 
 int nn_socket(int domain, int protocol)
@@ -107,7 +125,7 @@ int nn_socket(int domain, int protocol)
         rc = -EAFNOSUPPORT;
         goto out;
     }
-    if (!g.socks && (rc = table_init()) != 0)
+    if (!g.unused && (rc = table_init()) != 0)
         goto out;
     if (g.nunused == 0) {
         rc = -EMFILE;
@@ -123,16 +141,14 @@ int nn_socket(int domain, int protocol)
     rc = sp_sock_create(&sock, type, id);
     if (rc != 0)
         goto maybe_term;
-    pthread_rwlock_wrlock(&g.lock);
     g.nunused--;
-    g.socks[id] = sock;
     g.nsocks++;
     g.ever = true;
-    pthread_rwlock_unlock(&g.lock);
+    atomic_store(&slots[id].sock, sock);
     pthread_mutex_unlock(&g.oclock);
     return id;
 maybe_term:
-    if (g.nsocks == 0 && g.socks)
+    if (g.nsocks == 0 && g.unused)
         table_term();
 out:
     pthread_mutex_unlock(&g.oclock);
@@ -143,34 +159,27 @@ out:
    its endpoints and frees it. */
 static int close_socket(int s)
 {
-    struct sp_sock *sock = NULL;
     if (s < 0 || s >= NN_MAX_SOCKETS)
         return -EBADF;
-    /* Marking closing under the table lock orders it against hold(). */
-    pthread_rwlock_wrlock(&g.lock);
-    if (g.socks)
-        sock = g.socks[s];
-    if (!sock || atomic_load(&sock->closing)) {
-        pthread_rwlock_unlock(&g.lock);
+    /* Exactly one closer claims the slot. The id leaves the table now (later
+       lookups get EBADF without touching the socket) but goes back to the
+       free list only once the socket is gone. */
+    struct sp_sock *sock = atomic_load(&slots[s].sock);
+    if (!sock || !atomic_compare_exchange_strong(&slots[s].sock, &sock, NULL))
         return -EBADF;
-    }
-    atomic_fetch_add(&sock->holds, 1);
     atomic_store(&sock->closing, true);
-    /* The id leaves the table now (later lookups get EBADF without touching
-       the socket) but goes back to the free list only once it is gone. */
-    g.socks[s] = NULL;
-    pthread_rwlock_unlock(&g.lock);
 
     sp_sock_mark_closing(sock);
-    sp_sock_wait_holds(sock);
+    pthread_mutex_lock(&holds_lock);
+    while (atomic_load(&slots[s].holds) > 0)
+        pthread_cond_wait(&holds_cv, &holds_lock);
+    pthread_mutex_unlock(&holds_lock);
     sp_sock_destroy(sock);
 
     pthread_mutex_lock(&g.oclock);
-    pthread_rwlock_wrlock(&g.lock);
     g.unused[g.nunused++] = s;
     g.nsocks--;
     bool last = g.nsocks == 0;
-    pthread_rwlock_unlock(&g.lock);
     if (last)
         table_term();
     pthread_mutex_unlock(&g.oclock);
@@ -186,7 +195,7 @@ int nn_close(int s)
 void nn_term(void)
 {
     pthread_mutex_lock(&g.oclock);
-    if (!g.socks) {
+    if (!g.unused) {
         /* Before the first socket nn_term does nothing (libnanomsg 1.1.5 is
            not initialised yet); after sockets existed it is permanent even if
            they are all closed. */
@@ -219,7 +228,7 @@ int nn_setsockopt(int s, int level, int option, const void *optval, size_t optva
     if (!sock)
         return fail(-EBADF);
     int rc = (!optval && optvallen) ? -EFAULT : sp_sock_setopt(sock, level, option, optval, optvallen);
-    sp_sock_rele(sock);
+    rele_sock(sock);
     return rc ? fail(rc) : 0;
 }
 
@@ -233,7 +242,7 @@ int nn_getsockopt(int s, int level, int option, void *optval, size_t *optvallen)
         rc = -EFAULT;
     else
         rc = sp_sock_getopt(sock, level, option, optval, optvallen);
-    sp_sock_rele(sock);
+    rele_sock(sock);
     return rc ? fail(rc) : 0;
 }
 
@@ -243,7 +252,7 @@ static int add_ep(int s, const char *addr, bool bind)
     if (!sock)
         return fail(-EBADF);
     int rc = sp_sock_add_ep(sock, addr, bind);
-    sp_sock_rele(sock);
+    rele_sock(sock);
     return rc < 0 ? fail(rc) : rc;
 }
 
@@ -263,7 +272,7 @@ int nn_shutdown(int s, int how)
     if (!sock)
         return fail(-EBADF);
     int rc = sp_sock_rm_ep(sock, how);
-    sp_sock_rele(sock);
+    rele_sock(sock);
     return rc ? fail(rc) : 0;
 }
 
@@ -280,7 +289,7 @@ int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
         if (rc != 0)
             sp_msgio_unbuild(msghdr, &msg);
     }
-    sp_sock_rele(sock);
+    rele_sock(sock);
     return rc ? fail(rc) : (int) len;
 }
 
@@ -302,7 +311,7 @@ int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
         if (rc == 0)
             rc = sp_msgio_deliver(msghdr, &msg, &len);
     }
-    sp_sock_rele(sock);
+    rele_sock(sock);
     return rc ? fail(rc) : (int) len;
 }
 
@@ -329,7 +338,7 @@ uint64_t nn_get_statistic(int s, int stat)
     }
     uint64_t v = 0;
     int rc = sp_sock_stat_get(sock, stat, &v);
-    sp_sock_rele(sock);
+    rele_sock(sock);
     if (rc) {
         errno = -rc;
         return (uint64_t) -1;
@@ -345,6 +354,6 @@ int sp_global_socktype(int s, const struct sp_socktype **type)
     if (!sock)
         return -EBADF;
     *type = sock->type;
-    sp_sock_rele(sock);
+    rele_sock(sock);
     return 0;
 }

@@ -150,7 +150,10 @@ void sp_pipe_signal(struct sp_pipe *pipe, int ev)
         tl_defer = d;
         tl_capdefer = cap;
     }
+    /* The socket must outlive the delivery: nn_close waits for sigrefs. The
+       caller guarantees it is alive now (see sp_pipe_signal in pipe.h). */
     sp_pipe_hold(pipe);
+    atomic_fetch_add(&pipe->sock->sigrefs, 1);
     tl_defer[tl_ndefer].pipe = pipe;
     tl_defer[tl_ndefer].ev = ev;
     tl_ndefer++;
@@ -169,9 +172,12 @@ void sp_pipe_flush_deferred(void)
     /* Deliveries may defer more signals; take them in order until none left. */
     for (size_t i = 0; i < tl_ndefer; i++) {
         struct deferred d = tl_defer[i];
-        sp_sock_lock(d.pipe->sock);
+        struct sp_sock *s = d.pipe->sock;
+        sp_sock_lock(s);
         deliver(d.pipe, d.ev);
-        sp_sock_unlock(d.pipe->sock);
+        if (atomic_fetch_sub(&s->sigrefs, 1) == 1 && atomic_load(&s->closing))
+            pthread_cond_broadcast(&s->cv);
+        sp_sock_unlock(s);
         sp_pipe_rele(d.pipe);
     }
     tl_ndefer = 0;

@@ -63,7 +63,10 @@ void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat);
 /* Tells the protocol that pipe became readable (SP_EV_IN) or writable
    (SP_EV_OUT). Callable from any thread holding any (or no) socket lock:
    delivery is deferred until the caller leaves its critical section when it
-   would otherwise nest socket locks or re-enter a protocol call. */
+   would otherwise nest socket locks or re-enter a protocol call. The pipe's
+   socket must be alive during the call (the pipe attached, or its detach
+   held off by the caller); a deferred signal then keeps it alive until
+   delivered. */
 void sp_pipe_signal(struct sp_pipe *pipe, int ev);
 
 void sp_pipe_hold(struct sp_pipe *pipe);

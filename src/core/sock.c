@@ -49,7 +49,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     struct sp_sock *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
-    pthread_mutex_init(&s->lock, NULL);
+    { pthread_mutexattr_t ma; pthread_mutexattr_init(&ma); pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP); pthread_mutex_init(&s->lock, &ma); pthread_mutexattr_destroy(&ma); }
     cond_init_monotonic(&s->cv);
     s->type = type;
     s->id = id;
@@ -73,8 +73,8 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     snprintf(s->name, sizeof s->name, "%d", id);
     sp_list_init(&s->eps);
     atomic_init(&s->closing, false);
+    atomic_init(&s->sigrefs, 0);
     atomic_init(&s->evseq, 0);
-    atomic_init(&s->holds, 0);
     for (int i = 0; i < SP_STAT_COUNT; i++)
         atomic_init(&s->stats[i], 0);
     int rc = type->ops->init(s);
@@ -178,30 +178,6 @@ void sp_sock_mark_closing(struct sp_sock *sock)
     sp_pipe_flush_deferred();
 }
 
-/* nn_close waits for the other callers on a library-wide condition: a
-   caller leaving must not touch the socket after its hold is dropped (the
-   closer may free it at once), and these two objects live forever. */
-static pthread_mutex_t holds_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t holds_cv = PTHREAD_COND_INITIALIZER;
-
-void sp_sock_rele(struct sp_sock *sock)
-{
-    /* One hold left means a closer may be waiting for exactly this. */
-    if (atomic_fetch_sub(&sock->holds, 1) == 2) {
-        pthread_mutex_lock(&holds_lock);
-        pthread_cond_broadcast(&holds_cv);
-        pthread_mutex_unlock(&holds_lock);
-    }
-}
-
-void sp_sock_wait_holds(struct sp_sock *sock)
-{
-    pthread_mutex_lock(&holds_lock);
-    while (atomic_load(&sock->holds) > 1)
-        pthread_cond_wait(&holds_cv, &holds_lock);
-    pthread_mutex_unlock(&holds_lock);
-}
-
 void sp_sock_destroy(struct sp_sock *sock)
 {
     /* Stop every endpoint; they report back through sp_ep_stopped. */
@@ -222,9 +198,10 @@ void sp_sock_destroy(struct sp_sock *sock)
         victim->ops->stop(victim);
     }
     /* Inproc pipes of other sockets' endpoints may still be attached here:
-       wait until their owners detached them too. */
+       wait until their owners detached them too, and until signals other
+       threads deferred for our pipes are delivered. */
     pthread_mutex_lock(&sock->lock);
-    while (!sp_list_empty(&sock->eps) || sock->npipes > 0)
+    while (!sp_list_empty(&sock->eps) || sock->npipes > 0 || atomic_load(&sock->sigrefs) > 0)
         pthread_cond_wait(&sock->cv, &sock->lock);
     pthread_mutex_unlock(&sock->lock);
 
@@ -297,13 +274,19 @@ static bool spin_for_change(struct sp_sock *s, unsigned seq)
 }
 
 /* CPUs this thread may run on: spinning on a single one only delays the
-   thread that would make us ready. */
+   thread that would make us ready. Asked of the kernel at most once a second
+   per thread (a syscall per wait would cost more than the spin saves). */
 static int usable_cpus(void)
 {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return 1;
-    return CPU_COUNT(&set);
+    static SP_THREAD_LOCAL int cached;
+    static SP_THREAD_LOCAL uint64_t asked_ms;
+    uint64_t now = sp_clock_ms();
+    if (cached == 0 || now - asked_ms >= 1000) {
+        cpu_set_t set;
+        cached = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        asked_ms = now;
+    }
+    return cached;
 }
 
 static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)

@@ -75,29 +75,24 @@ struct sp_sock {
     int spin_skip;              /* waits left to sleep without spinning */
     int spin_penalty;           /* current skip after a fruitless spin */
     atomic_bool closing;
-    atomic_int holds;           /* API calls in progress (+1 for nn_close itself) */
     struct sp_list eps;
     int next_eid;
     int npipes;                 /* attached pipes; nn_close waits for 0 */
+    atomic_int sigrefs;         /* signals to its pipes deferred by other
+                                   threads; nn_close waits for 0 */
     _Atomic uint64_t stats[SP_STAT_COUNT];
 };
 
 /* Creates a socket of the given type: 0 or -errno. */
 int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id);
 
-/* Stops every endpoint, waits for them and for the other callers (holds must
-   have dropped to the caller's own), then frees the socket. */
+/* Stops every endpoint, waits for them, then frees the socket. The caller
+   has made sure no other call is inside it. */
 void sp_sock_destroy(struct sp_sock *sock);
 
 /* Marks the socket closing: blocked callers wake up with EBADF, pollers on
    NN_SNDFD/NN_RCVFD wake up. */
 void sp_sock_mark_closing(struct sp_sock *sock);
-
-/* Waits until only the caller's own hold is left. */
-void sp_sock_wait_holds(struct sp_sock *sock);
-
-/* Drops a hold taken by the socket table; wakes nn_close when it waits. */
-void sp_sock_rele(struct sp_sock *sock);
 
 /* Takes the socket lock. */
 void sp_sock_lock(struct sp_sock *sock);

@@ -1,10 +1,22 @@
 /* The inproc transport connects sockets of one process without any thread or
-   fd: each connection is a pair of pipes with a message queue per direction,
-   bounded by the receiver's NN_RCVBUF (the first message always fits, and a
-   sender parks one more message while the queue is full). Connecting before
-   binding is allowed; connectors re-attach when a new binder appears. */
+   fd: each connection is a pair of pipes with a lock-free message ring per
+   direction, bounded by the receiver's NN_RCVBUF (the first message always
+   fits, and a sender gets one more message in while the queue is full).
+   Connecting before binding is allowed; connectors re-attach when a new
+   binder appears.
+
+   The sending socket's lock orders the pushes into a ring, the receiving
+   socket's lock its pops; the two sides meet only in the ring's counts and
+   in two flags with a Dekker-style handshake (set the flag, full fence,
+   re-check the ring; the side that clears a set flag owes the signal):
+   - reader_asleep: the receiver found the ring empty and released the pipe;
+     the next push signals SP_EV_IN;
+   - writer_blocked: the sender went over NN_RCVBUF and released the pipe;
+     the pop that makes room signals SP_EV_OUT.
+   So a steady stream costs no lock and no signal per message. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +24,7 @@
 
 #include "core/chunk.h"
 #include "core/ep.h"
+#include "core/msgring.h"
 #include "core/pipe.h"
 #include "core/sock.h"
 #include "transport.h"
@@ -19,23 +32,23 @@
 struct inproc_ep;
 struct inproc_conn;
 
-/* One side of a connection: the pipe its socket sees and its receive queue. */
+/* One side of a connection: the pipe its socket sees and its receive ring. */
 struct inproc_half {
     struct sp_pipe pipe;
     struct inproc_conn *conn;
     struct inproc_ep *iep;       /* owning endpoint (registry lock) */
     struct sp_list_item item;    /* in iep->conns (registry lock) */
-    /* Under conn->lock: */
-    struct sp_msgq q;            /* messages waiting to be received here */
+    struct sp_msgring q;         /* messages waiting to be received here */
     size_t rcvbuf;               /* byte limit of q */
-    bool reader_told;            /* the protocol was told q is non-empty */
-    bool parked_full;            /* parked holds a message blocked on the peer */
-    struct sp_msg parked;
-    bool gone;                   /* detached: drop what is sent to it */
+    _Alignas(64) atomic_bool reader_asleep;
+    _Alignas(64) atomic_bool writer_blocked; /* the peer's sends into q */
+    atomic_bool gone;            /* detached: drop what is sent to it */
+    /* Sends and receives on this half's pipe in progress: they may signal
+       the other half's socket, which teardown keeps alive until they end. */
+    _Alignas(64) atomic_int busy;
 };
 
 struct inproc_conn {
-    pthread_mutex_t lock;
     struct inproc_half half[2];  /* [0] bound side, [1] connecting side */
     bool torn;                   /* teardown claimed (registry lock) */
     atomic_int live;             /* halves whose pipe is not destroyed */
@@ -69,9 +82,12 @@ static struct inproc_half *other(struct inproc_half *h)
     return h == &c->half[0] ? &c->half[1] : &c->half[0];
 }
 
-static bool fits(struct inproc_half *dst, struct sp_msg *m)
+/* Whether the sender may go on after its last message was over the limit:
+   that message is alone in the ring, or what is left is under NN_RCVBUF
+   (then it would have fitted after what was ahead of it). */
+static bool writable(const struct inproc_half *dst, uint64_t count, uint64_t bytes)
 {
-    return dst->q.count == 0 || dst->q.bytes + sp_msg_wirelen(m) < dst->rcvbuf;
+    return count <= 1 || bytes < dst->rcvbuf;
 }
 
 /* Gives msg the shape it would have after a trip over a stream: the SP
@@ -98,6 +114,8 @@ static int wire_shape(struct sp_msg *msg)
     return 0;
 }
 
+static int send_to(struct inproc_half *peer, struct sp_msg *msg);
+
 static int inproc_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
 {
     if (wire_shape(msg) != 0) {
@@ -106,58 +124,87 @@ static int inproc_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
     }
     struct inproc_half *h = sp_cont(pipe, struct inproc_half, pipe);
     struct inproc_half *peer = other(h);
-    struct inproc_conn *c = h->conn;
-    bool tell = false;
-    int rc = 0;
-    pthread_mutex_lock(&c->lock);
-    if (peer->gone) {
-        sp_msg_term(msg);
-    } else if (!h->parked_full && fits(peer, msg) && sp_msgq_push(&peer->q, msg) == 0) {
-        if (!peer->reader_told)
-            tell = peer->reader_told = true;
-    } else {
-        /* Park it: the send succeeded for the application, but the pipe
-           takes no more until the receiver makes room. */
-        if (h->parked_full)
-            sp_msg_term(&h->parked); /* cannot happen: protocols stop at RELEASE */
-        h->parked = *msg;
-        sp_msg_init(msg);
-        h->parked_full = true;
-        rc = SP_PIPE_RELEASE;
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (tell)
-        sp_pipe_signal(&peer->pipe, SP_EV_IN);
+    atomic_fetch_add(&h->busy, 1);
+    int rc = send_to(peer, msg);
+    atomic_fetch_sub_explicit(&h->busy, 1, memory_order_release);
     return rc;
 }
+
+static int send_to(struct inproc_half *peer, struct sp_msg *msg)
+{
+    if (atomic_load(&peer->gone)) {
+        sp_msg_term(msg);
+        return 0;
+    }
+    /* Would the message fit (libnanomsg: the first always does)? The cached
+       view overstates the queue; look again before saying no. */
+    uint64_t len = sp_msg_wirelen(msg), count, bytes;
+    sp_msgring_fill(&peer->q, false, &count, &bytes);
+    bool fits = count == 0 || bytes + len < peer->rcvbuf;
+    if (!fits) {
+        sp_msgring_fill(&peer->q, true, &count, &bytes);
+        fits = count == 0 || bytes + len < peer->rcvbuf;
+    }
+    if (sp_msgring_push(&peer->q, msg) != 0) {
+        sp_msg_term(msg);
+        return 0;
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&peer->reader_asleep, memory_order_relaxed) &&
+        atomic_exchange(&peer->reader_asleep, false))
+        sp_pipe_signal(&peer->pipe, SP_EV_IN);
+    if (fits)
+        return 0;
+    /* Over the limit: the message is in, but the pipe takes no more until
+       the receiver makes room. */
+    atomic_store(&peer->writer_blocked, true);
+    atomic_thread_fence(memory_order_seq_cst);
+    sp_msgring_fill(&peer->q, true, &count, &bytes);
+    if (writable(peer, count, bytes) && atomic_exchange(&peer->writer_blocked, false))
+        return 0; /* room already: the receiver will not signal */
+    return SP_PIPE_RELEASE;
+}
+
+/* The receiver found its ring empty: from now on the sender owes a signal.
+   true if a message slipped in meanwhile and this side took the flag back
+   (the pipe stays readable). */
+static bool fall_asleep(struct inproc_half *h)
+{
+    atomic_store(&h->reader_asleep, true);
+    atomic_thread_fence(memory_order_seq_cst);
+    return sp_msgring_ready(&h->q) && atomic_exchange(&h->reader_asleep, false);
+}
+
+static int recv_from(struct inproc_half *h, struct sp_msg *msg);
 
 static int inproc_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
 {
     struct inproc_half *h = sp_cont(pipe, struct inproc_half, pipe);
-    struct inproc_half *peer = other(h);
-    struct inproc_conn *c = h->conn;
-    bool tell_out = false;
-    int rc;
-    pthread_mutex_lock(&c->lock);
-    if (sp_msgq_pop(&h->q, msg) != 0) {
-        h->reader_told = false;
-        pthread_mutex_unlock(&c->lock);
-        return -EAGAIN;
-    }
-    if (peer->parked_full && fits(h, &peer->parked) && sp_msgq_push(&h->q, &peer->parked) == 0) {
-        peer->parked_full = false;
-        tell_out = !peer->gone;
-    }
-    if (h->q.count == 0) {
-        h->reader_told = false;
-        rc = SP_PIPE_RELEASE;
-    } else {
-        rc = 0;
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (tell_out)
-        sp_pipe_signal(&peer->pipe, SP_EV_OUT);
+    atomic_fetch_add(&h->busy, 1);
+    int rc = recv_from(h, msg);
+    atomic_fetch_sub_explicit(&h->busy, 1, memory_order_release);
     return rc;
+}
+
+static int recv_from(struct inproc_half *h, struct sp_msg *msg)
+{
+    if (sp_msgring_pop(&h->q, msg) != 0) {
+        if (!fall_asleep(h) || sp_msgring_pop(&h->q, msg) != 0)
+            return -EAGAIN;
+    }
+    /* The pop must be visible before the flag is read (the sender sets the
+       flag, then reads the counts). */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&h->writer_blocked, memory_order_relaxed)) {
+        uint64_t count, bytes;
+        sp_msgring_left(&h->q, &count, &bytes);
+        if (writable(h, count, bytes) && atomic_exchange(&h->writer_blocked, false) &&
+            !atomic_load(&other(h)->gone))
+            sp_pipe_signal(&other(h)->pipe, SP_EV_OUT);
+    }
+    if (!sp_msgring_ready(&h->q) && !fall_asleep(h))
+        return SP_PIPE_RELEASE;
+    return 0;
 }
 
 static void inproc_pipe_destroy(struct sp_pipe *pipe)
@@ -166,12 +213,8 @@ static void inproc_pipe_destroy(struct sp_pipe *pipe)
     struct inproc_conn *c = h->conn;
     if (atomic_fetch_sub(&c->live, 1) != 1)
         return;
-    for (int i = 0; i < 2; i++) {
-        sp_msgq_term(&c->half[i].q);
-        if (c->half[i].parked_full)
-            sp_msg_term(&c->half[i].parked);
-    }
-    pthread_mutex_destroy(&c->lock);
+    for (int i = 0; i < 2; i++)
+        sp_msgring_term(&c->half[i].q);
     free(c);
 }
 
@@ -193,9 +236,12 @@ static void conn_teardown(struct inproc_conn *c)
 {
     for (int i = 0; i < 2; i++) {
         struct inproc_half *h = &c->half[i];
-        pthread_mutex_lock(&c->lock);
-        h->gone = true;
-        pthread_mutex_unlock(&c->lock);
+        atomic_store(&h->gone, true);
+        /* A send or receive on the other half that did not see gone may
+           still signal this half's socket: let it finish first (it takes
+           no lock, so this is short). */
+        while (atomic_load(&other(h)->busy) != 0)
+            sched_yield();
         sp_pipe_detach(&h->pipe, -1);
     }
     sp_pipe_rele(&c->half[0].pipe);
@@ -207,10 +253,20 @@ static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
 {
     if (!compatible(b->ep, k->ep))
         return;
-    struct inproc_conn *c = calloc(1, sizeof *c);
+    /* Cache-line aligned: the flags and ring counts each have a line. */
+    struct inproc_conn *c = aligned_alloc(64, (sizeof *c + 63) / 64 * 64);
     if (!c)
         return;
-    pthread_mutex_init(&c->lock, NULL);
+    memset(c, 0, sizeof *c);
+    if (sp_msgring_init(&c->half[0].q) != 0) {
+        free(c);
+        return;
+    }
+    if (sp_msgring_init(&c->half[1].q) != 0) {
+        sp_msgring_term(&c->half[0].q);
+        free(c);
+        return;
+    }
     atomic_init(&c->live, 2);
     struct inproc_ep *owners[2] = {b, k};
     for (int i = 0; i < 2; i++) {
@@ -224,7 +280,9 @@ static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
         h->pipe.peer_protocol = owners[1 - i]->ep->sock->type->protocol;
         h->conn = c;
         h->iep = owners[i];
-        sp_msgq_init(&h->q);
+        atomic_init(&h->reader_asleep, true); /* the first message signals */
+        atomic_init(&h->writer_blocked, false);
+        atomic_init(&h->gone, false);
         h->rcvbuf = (size_t) ep->rcvbuf;
         sp_list_push_back(&owners[i]->conns, &h->item);
     }
