@@ -4,6 +4,8 @@
    the allocation starts). */
 #include "core/chunk.h"
 
+#include "core/blockpool.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -82,8 +84,11 @@ static void cache_put_or_free(void *b, size_t len)
             b = NULL;
         }
         pthread_mutex_unlock(&cache.lock);
+        if (b)
+            free(b);
+        return;
     }
-    free(b);
+    sp_blockpool_put(b, len);
 }
 
 void sp_chunk_cache_drain(void)
@@ -95,6 +100,7 @@ void sp_chunk_cache_drain(void)
     }
     cache.bytes = 0;
     pthread_mutex_unlock(&cache.lock);
+    sp_blockpool_drain();
 }
 
 void *sp_chunk_alloc(size_t size)
@@ -103,10 +109,8 @@ void *sp_chunk_alloc(size_t size)
         return NULL;
     size_t need = sizeof(struct chunk_hdr) + size, len = need;
     struct chunk_hdr *h = need >= CACHE_MIN ? cache_take(need, &len) : NULL;
-    if (!h) {
-        len = need;
-        h = malloc(len);
-    }
+    if (!h)
+        h = sp_blockpool_get(need, &len);
     if (!h)
         return NULL;
     atomic_init(&h->refs, 1);

@@ -1,0 +1,173 @@
+/* The block pool: size classes 128 B .. 4 KiB (powers of two). Each thread
+   keeps up to MAG_MAX blocks per class; when its magazine overflows it
+   moves half of it to the depot in one locked step, and when it runs dry it
+   takes a batch back the same way, so the lock is taken once per MAG_MAX/2
+   blocks. The depot is bounded; beyond that blocks go back to malloc. */
+#include "core/blockpool.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "utils/err.h"
+
+#define CLASS_MIN_SHIFT 7 /* 128 B */
+#define NCLASS 6          /* 128 256 512 1024 2048 4096 */
+#define MAG_MAX 64
+#define DEPOT_MAX_BYTES (1u << 20) /* per class */
+
+/* Blocks in the depot are chained through their first word. */
+struct free_blk {
+    struct free_blk *next;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct free_blk *head;
+    size_t n;
+} depot[NCLASS] = {
+    [0 ... NCLASS - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER},
+};
+
+struct magazine {
+    unsigned n;
+    void *blk[MAG_MAX];
+};
+
+static SP_THREAD_LOCAL struct magazine *tl_mags; /* NCLASS of them */
+static pthread_key_t mags_key;
+static pthread_once_t mags_once = PTHREAD_ONCE_INIT;
+
+static void mags_free(void *p)
+{
+    struct magazine *m = p;
+    for (int c = 0; c < NCLASS; c++)
+        while (m[c].n)
+            free(m[c].blk[--m[c].n]);
+    free(m);
+    tl_mags = NULL;
+}
+
+static void mags_key_init(void)
+{
+    pthread_key_create(&mags_key, mags_free);
+}
+
+static struct magazine *mags(void)
+{
+    if (!tl_mags) {
+        pthread_once(&mags_once, mags_key_init);
+        struct magazine *m = calloc(NCLASS, sizeof *m);
+        if (!m)
+            return NULL;
+        /* The key's destructor frees them when the thread exits. */
+        if (pthread_setspecific(mags_key, m) != 0) {
+            free(m);
+            return NULL;
+        }
+        tl_mags = m;
+    }
+    return tl_mags;
+}
+
+static int class_of(size_t len)
+{
+    if (len > ((size_t) 1 << (CLASS_MIN_SHIFT + NCLASS - 1)))
+        return -1;
+    int c = 0;
+    while (((size_t) 1 << (CLASS_MIN_SHIFT + c)) < len)
+        c++;
+    return c;
+}
+
+static size_t class_len(int c)
+{
+    return (size_t) 1 << (CLASS_MIN_SHIFT + c);
+}
+
+void *sp_blockpool_get(size_t len, size_t *got)
+{
+    int c = class_of(len);
+    struct magazine *m = c >= 0 ? mags() : NULL;
+    if (!m) {
+        *got = len;
+        return malloc(len);
+    }
+    struct magazine *mg = &m[c];
+    if (mg->n == 0) {
+        /* Refill from the depot: half a magazine in one locked step. */
+        pthread_mutex_lock(&depot[c].lock);
+        while (mg->n < MAG_MAX / 2 && depot[c].head) {
+            struct free_blk *b = depot[c].head;
+            depot[c].head = b->next;
+            depot[c].n--;
+            mg->blk[mg->n++] = b;
+        }
+        pthread_mutex_unlock(&depot[c].lock);
+    }
+    *got = class_len(c);
+    if (mg->n)
+        return mg->blk[--mg->n];
+    return malloc(class_len(c));
+}
+
+void sp_blockpool_put(void *blk, size_t len)
+{
+    int c = class_of(len);
+    struct magazine *m = c >= 0 && class_len(c) == len ? mags() : NULL;
+    if (!m) {
+        free(blk);
+        return;
+    }
+    struct magazine *mg = &m[c];
+    if (mg->n == MAG_MAX) {
+        /* Overflow: half of the magazine goes to the depot (or to free()
+           beyond the depot's bound). */
+        struct free_blk *head = NULL, *tail = NULL;
+        unsigned k = MAG_MAX / 2;
+        for (unsigned i = 0; i < k; i++) {
+            struct free_blk *b = mg->blk[--mg->n];
+            b->next = head;
+            head = b;
+            if (!tail)
+                tail = b;
+        }
+        bool taken = false;
+        pthread_mutex_lock(&depot[c].lock);
+        if ((depot[c].n + k) * class_len(c) <= DEPOT_MAX_BYTES) {
+            tail->next = depot[c].head;
+            depot[c].head = head;
+            depot[c].n += k;
+            taken = true;
+        }
+        pthread_mutex_unlock(&depot[c].lock);
+        while (!taken && head) {
+            struct free_blk *b = head;
+            head = b->next;
+            free(b);
+        }
+    }
+    mg->blk[mg->n++] = blk;
+}
+
+void sp_blockpool_drain(void)
+{
+    for (int c = 0; c < NCLASS; c++) {
+        pthread_mutex_lock(&depot[c].lock);
+        struct free_blk *b = depot[c].head;
+        depot[c].head = NULL;
+        depot[c].n = 0;
+        pthread_mutex_unlock(&depot[c].lock);
+        while (b) {
+            struct free_blk *next = b->next;
+            free(b);
+            b = next;
+        }
+    }
+    if (tl_mags) {
+        struct magazine *m = tl_mags;
+        for (int c = 0; c < NCLASS; c++)
+            while (m[c].n)
+                free(m[c].blk[--m[c].n]);
+    }
+}
