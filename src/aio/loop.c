@@ -23,6 +23,8 @@ static struct {
     int epfd;
     int wakefd;
     bool stopping;
+    bool polling;            /* the loop is in (or about to enter) epoll_wait */
+    bool woken;              /* the wake-up fd was written since then */
     /* timer heap */
     struct sp_timer **heap;
     size_t nheap;
@@ -176,8 +178,13 @@ void sp_loop_post(struct sp_task *t)
         loop.task_head = t;
     loop.task_tail = t;
     loop.ntasks++;
+    /* A loop that is not sleeping runs the task on its next round anyway:
+       the wake-up syscall is only for one in (or entering) epoll_wait. */
+    bool wake = loop.polling && !loop.woken && !in_loop_thread;
+    if (wake)
+        loop.woken = true;
     pthread_mutex_unlock(&loop.lock);
-    if (!in_loop_thread)
+    if (wake)
         loop_wake();
 }
 
@@ -343,11 +350,16 @@ static void *loop_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&loop.lock);
         bool stop = loop.stopping;
-        int timeout = next_timeout();
+        int timeout = loop.ntasks ? 0 : next_timeout();
+        loop.polling = true;
+        loop.woken = false;
         pthread_mutex_unlock(&loop.lock);
         if (stop)
             break;
         int n = epoll_wait(loop.epfd, loop.batch, SP_LOOP_BATCH, timeout);
+        pthread_mutex_lock(&loop.lock);
+        loop.polling = false;
+        pthread_mutex_unlock(&loop.lock);
         if (n < 0)
             n = 0; /* EINTR cannot happen (signals blocked) but is harmless */
         loop.nbatch = n;

@@ -22,14 +22,23 @@
 enum { ST_BIO_HS, ST_HANDSHAKE, ST_HS_DONE, ST_ACTIVE, ST_CLOSED };
 
 #define SP_WRITE_BATCH 64
-/* A send within this long after the previous write is part of a burst and
-   is batched by the loop thread instead of written at once. Short enough to
-   leave request/reply round trips alone. */
+/* A send within this long after the previous write on the same connection,
+   or after the same thread wrote straight to any connection, is part of a
+   burst and is batched by the loop thread instead of written at once. Short
+   enough to leave request/reply round trips alone. The per-thread check
+   catches a thread sending round-robin over many connections (PUB fan-out,
+   many sockets): one write per message there costs a syscall each, while
+   the loop writes whatever piled up per connection in one. */
 #define SP_BURST_NS 10000
 /* Reads per readiness event before letting other fds run. */
 #define SP_READ_ROUNDS 8
 
 static void stream_io(struct sp_io *io, uint32_t ev);
+
+static void flush_task(struct sp_task *t);
+
+/* When this thread last wrote straight from a send (burst detection). */
+static SP_THREAD_LOCAL uint64_t tl_direct_ns;
 
 /* ---- bytes: the fd, or the byte layer (TLS) on top of it ---- */
 
@@ -154,14 +163,15 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
     }
     if (idle) {
         uint64_t now = sp_clock_ns();
-        if (now - s->last_write_ns < SP_BURST_NS) {
+        if (now - s->last_write_ns < SP_BURST_NS || now - tl_direct_ns < SP_BURST_NS) {
             /* Messages are coming back to back: let them pile up and have
                the loop thread write them many per writev. */
-            set_events(s);
+            sp_loop_post(&s->flush_task);
         } else {
             /* Straight from the caller's thread: no hand-off while the pipe
                is idle (a request, a reply, a lone event). */
             s->last_write_ns = now;
+            tl_direct_ns = now;
             flush_out(s);
             if (s->broken)
                 return 0;
@@ -233,6 +243,7 @@ void sp_stream_close(struct sp_stream *s, int stat)
     sp_sock_unlock(sock);
     sp_timer_stop(&s->hs_timer);
     sp_loop_cancel(&s->close_task);
+    sp_loop_cancel(&s->flush_task);
     if (s->io.fd >= 0)
         sp_io_del(&s->io);
     close(s->fd);
@@ -270,6 +281,7 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     s->pipe.attach_stat = -1; /* counted by the listener/connector instead */
     sp_timer_init(&s->hs_timer, hs_timeout);
     sp_task_init(&s->close_task, close_task);
+    sp_task_init(&s->flush_task, flush_task);
     s->ep = ep;
     s->cfg = cfg;
     s->fd = fd;
@@ -548,6 +560,30 @@ static void do_read(struct sp_stream *s)
         end_of_input(s);
 }
 
+/* The loop's share of writing: what piled up while the kernel was full or
+   during a burst. Loop thread. */
+static void write_from_loop(struct sp_stream *s)
+{
+    struct sp_sock *sock = s->pipe.sock;
+    sp_sock_lock(sock);
+    if (s->state == ST_ACTIVE) {
+        s->last_write_ns = sp_clock_ns();
+        flush_out(s);
+        if (s->out_released && s->outq.bytes < s->out_limit && !s->broken) {
+            s->out_released = false;
+            sp_pipe_signal(&s->pipe, SP_EV_OUT);
+        }
+        if (!s->broken)
+            set_events(s);
+    }
+    sp_sock_unlock(sock);
+}
+
+static void flush_task(struct sp_task *t)
+{
+    write_from_loop(sp_cont(t, struct sp_stream, flush_task));
+}
+
 static void stream_io(struct sp_io *io, uint32_t ev)
 {
     struct sp_stream *s = sp_cont(io, struct sp_stream, io);
@@ -557,19 +593,8 @@ static void stream_io(struct sp_io *io, uint32_t ev)
     }
     if (s->state != ST_ACTIVE)
         return;
-    if (ev & EPOLLOUT) {
-        struct sp_sock *sock = s->pipe.sock;
-        sp_sock_lock(sock);
-        s->last_write_ns = sp_clock_ns();
-        flush_out(s);
-        if (s->out_released && s->outq.bytes < s->out_limit && !s->broken) {
-            s->out_released = false;
-            sp_pipe_signal(&s->pipe, SP_EV_OUT);
-        }
-        if (!s->broken)
-            set_events(s);
-        sp_sock_unlock(sock);
-    }
+    if (ev & EPOLLOUT)
+        write_from_loop(s);
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
         /* While reading is paused only errors bring us here: look anyway, a
            closed peer must be noticed. */

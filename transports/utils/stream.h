@@ -92,6 +92,7 @@ struct sp_stream {
     struct sp_io io;
     struct sp_timer hs_timer;     /* handshake deadline */
     struct sp_task close_task;    /* close requested from a caller's thread */
+    struct sp_task flush_task;    /* a burst handed to the loop to write */
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
     void *wire;                   /* the wire's state */
