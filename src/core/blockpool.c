@@ -74,10 +74,10 @@ static int class_of(size_t len)
 {
     if (len > ((size_t) 1 << (CLASS_MIN_SHIFT + NCLASS - 1)))
         return -1;
-    int c = 0;
-    while (((size_t) 1 << (CLASS_MIN_SHIFT + c)) < len)
-        c++;
-    return c;
+    if (len <= ((size_t) 1 << CLASS_MIN_SHIFT))
+        return 0;
+    /* ceil(log2(len)) - CLASS_MIN_SHIFT */
+    return (int) (64 - __builtin_clzll((unsigned long long) len - 1)) - CLASS_MIN_SHIFT;
 }
 
 static size_t class_len(int c)

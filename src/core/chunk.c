@@ -1,5 +1,5 @@
 /* Chunks and the public zero-copy API (nn_allocmsg, nn_reallocmsg, nn_freemsg).
-   Layout: [allocation ... [struct chunk_hdr][data]] where the header may sit
+   Layout: [allocation ... [struct sp_chunk_hdr][data]] where the header may sit
    further into the allocation after an in-place trim (hdr->offset says where
    the allocation starts). */
 #include "core/chunk.h"
@@ -14,26 +14,9 @@
 
 #include <nanomsg/nn.h>
 
-#define CHUNK_TAG 0x6e616e6f73702121ull /* "nanosp!!" */
-
-struct chunk_hdr {
-    atomic_uint refs;
-    uint32_t offset; /* bytes from the allocation start to this header */
-    size_t size;     /* visible data size */
-    size_t cap;      /* usable bytes from the data pointer */
-    uint64_t tag;    /* CHUNK_TAG ^ data address; cleared when freed */
-};
-
-_Static_assert(sizeof(struct chunk_hdr) % 8 == 0, "chunk data must stay 8-aligned");
-
-static inline struct chunk_hdr *hdr_of(const void *p)
-{
-    return (struct chunk_hdr *) ((char *) p - sizeof(struct chunk_hdr));
-}
-
 static inline uint64_t tag_for(const void *p)
 {
-    return CHUNK_TAG ^ (uint64_t) (uintptr_t) p;
+    return SP_CHUNK_TAG ^ (uint64_t) (uintptr_t) p;
 }
 
 /* Large blocks are kept for reuse instead of going back to malloc: they
@@ -105,10 +88,10 @@ void sp_chunk_cache_drain(void)
 
 void *sp_chunk_alloc(size_t size)
 {
-    if (size > SIZE_MAX - sizeof(struct chunk_hdr) - 64)
+    if (size > SIZE_MAX - sizeof(struct sp_chunk_hdr) - 64)
         return NULL;
-    size_t need = sizeof(struct chunk_hdr) + size, len = need;
-    struct chunk_hdr *h = need >= CACHE_MIN ? cache_take(need, &len) : NULL;
+    size_t need = sizeof(struct sp_chunk_hdr) + size, len = need;
+    struct sp_chunk_hdr *h = need >= CACHE_MIN ? cache_take(need, &len) : NULL;
     if (!h)
         h = sp_blockpool_get(need, &len);
     if (!h)
@@ -126,28 +109,23 @@ bool sp_chunk_valid(const void *p)
 {
     if (!p || ((uintptr_t) p & 7) != 0 || (uintptr_t) p < 4096)
         return false;
-    const struct chunk_hdr *h = hdr_of(p);
+    const struct sp_chunk_hdr *h = sp_chunk_hdr_of(p);
     return h->tag == tag_for(p) && atomic_load_explicit(&h->refs, memory_order_relaxed) > 0;
-}
-
-size_t sp_chunk_size(const void *p)
-{
-    return hdr_of(p)->size;
 }
 
 void sp_chunk_addref(void *p, uint32_t n)
 {
-    atomic_fetch_add_explicit(&hdr_of(p)->refs, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sp_chunk_hdr_of(p)->refs, n, memory_order_relaxed);
 }
 
 bool sp_chunk_exclusive(const void *p)
 {
-    return atomic_load_explicit(&hdr_of(p)->refs, memory_order_acquire) == 1;
+    return atomic_load_explicit(&sp_chunk_hdr_of(p)->refs, memory_order_acquire) == 1;
 }
 
 void sp_chunk_free(void *p)
 {
-    struct chunk_hdr *h = hdr_of(p);
+    struct sp_chunk_hdr *h = sp_chunk_hdr_of(p);
     if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
         return;
     h->tag = 0;
@@ -156,24 +134,24 @@ void sp_chunk_free(void *p)
 
 void sp_chunk_shrink(void *p, size_t size)
 {
-    struct chunk_hdr *h = hdr_of(p);
+    struct sp_chunk_hdr *h = sp_chunk_hdr_of(p);
     if (size < h->size)
         h->size = size;
 }
 
 void *sp_chunk_realloc(void *p, size_t size)
 {
-    struct chunk_hdr *h = hdr_of(p);
+    struct sp_chunk_hdr *h = sp_chunk_hdr_of(p);
     if (sp_chunk_exclusive(p)) {
         if (size <= h->cap) {
             h->size = size;
             return p;
         }
         if (h->offset == 0) {
-            if (size > SIZE_MAX - sizeof(struct chunk_hdr) - 64)
+            if (size > SIZE_MAX - sizeof(struct sp_chunk_hdr) - 64)
                 return NULL;
             h->tag = 0;
-            struct chunk_hdr *n = realloc(h, sizeof *n + size);
+            struct sp_chunk_hdr *n = realloc(h, sizeof *n + size);
             if (!n) {
                 h->tag = tag_for(p);
                 return NULL;
@@ -194,14 +172,14 @@ void *sp_chunk_realloc(void *p, size_t size)
 
 void *sp_chunk_trim(void *p, size_t n)
 {
-    struct chunk_hdr *h = hdr_of(p);
+    struct sp_chunk_hdr *h = sp_chunk_hdr_of(p);
     if (n == 0)
         return p;
     if (n > h->size)
         n = h->size;
     /* In place only when the new header stays aligned and nobody else sees it. */
     if ((n & 7) == 0 && sp_chunk_exclusive(p) && (uint64_t) h->offset + n <= UINT32_MAX) {
-        struct chunk_hdr nh;
+        struct sp_chunk_hdr nh;
         atomic_init(&nh.refs, 1);
         nh.offset = h->offset + (uint32_t) n;
         nh.size = h->size - n;
@@ -209,7 +187,7 @@ void *sp_chunk_trim(void *p, size_t n)
         char *np = (char *) p + n;
         nh.tag = tag_for(np);
         h->tag = 0;
-        memcpy(hdr_of(np), &nh, sizeof nh);
+        memcpy(sp_chunk_hdr_of(np), &nh, sizeof nh);
         return np;
     }
     void *np = sp_chunk_alloc(h->size - n);

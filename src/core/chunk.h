@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* A new chunk of size bytes (content uninitialised) with one reference, or NULL
@@ -17,7 +18,29 @@ void *sp_chunk_alloc(size_t size);
 /* True if p is the data pointer of a live chunk. */
 bool sp_chunk_valid(const void *p);
 
-size_t sp_chunk_size(const void *p);
+/* The header in front of every chunk's data (here so that the size is read
+   inline on the hot path). */
+#define SP_CHUNK_TAG 0x6e616e6f73702121ull /* "nanosp!!" */
+
+struct sp_chunk_hdr {
+    atomic_uint refs;
+    uint32_t offset; /* bytes from the allocation start to this header */
+    size_t size;     /* visible data size */
+    size_t cap;      /* usable bytes from the data pointer */
+    uint64_t tag;    /* SP_CHUNK_TAG ^ data address; cleared when freed */
+};
+
+_Static_assert(sizeof(struct sp_chunk_hdr) % 8 == 0, "chunk data must stay 8-aligned");
+
+static inline struct sp_chunk_hdr *sp_chunk_hdr_of(const void *p)
+{
+    return (struct sp_chunk_hdr *) ((char *) p - sizeof(struct sp_chunk_hdr));
+}
+
+static inline size_t sp_chunk_size(const void *p)
+{
+    return sp_chunk_hdr_of(p)->size;
+}
 
 /* Adds n references (fan-out shares one chunk among pipes). */
 void sp_chunk_addref(void *p, uint32_t n);

@@ -32,11 +32,13 @@ size_t sp_msg_bodylen(const struct sp_msg *m)
 
 static int hdr_replace(struct sp_msg *m, const void *a, size_t alen, const void *b, size_t blen)
 {
+    if (blen > SIZE_MAX - alen)
+        return -ENOMEM;
     size_t len = alen + blen;
     uint8_t tmp[SP_MSG_HDR_INLINE];
     uint8_t *heap = NULL;
     uint8_t *dst = tmp;
-    if (len > SP_MSG_HDR_INLINE) {
+    if (len > SP_MSG_HDR_INLINE || alen > SP_MSG_HDR_INLINE || blen > SP_MSG_HDR_INLINE) {
         heap = malloc(len);
         if (!heap)
             return -ENOMEM;
@@ -143,6 +145,7 @@ void sp_msgq_term(struct sp_msgq *q)
     memset(q, 0, sizeof *q);
 }
 
+/* The capacity is always a power of two: indices wrap with a mask. */
 int sp_msgq_push(struct sp_msgq *q, struct sp_msg *m)
 {
     if (q->count == q->cap) {
@@ -151,13 +154,13 @@ int sp_msgq_push(struct sp_msgq *q, struct sp_msg *m)
         if (!r)
             return -ENOMEM;
         for (size_t i = 0; i < q->count; i++)
-            r[i] = q->ring[(q->head + i) % q->cap];
+            r[i] = q->ring[(q->head + i) & (q->cap - 1)];
         free(q->ring);
         q->ring = r;
         q->cap = cap;
         q->head = 0;
     }
-    q->ring[(q->head + q->count) % q->cap] = *m;
+    q->ring[(q->head + q->count) & (q->cap - 1)] = *m;
     q->count++;
     q->bytes += sp_msg_wirelen(m);
     sp_msg_init(m);
@@ -169,7 +172,7 @@ int sp_msgq_pop(struct sp_msgq *q, struct sp_msg *m)
     if (q->count == 0)
         return -EAGAIN;
     *m = q->ring[q->head];
-    q->head = (q->head + 1) % q->cap;
+    q->head = (q->head + 1) & (q->cap - 1);
     q->count--;
     q->bytes -= sp_msg_wirelen(m);
     if (q->count == 0)

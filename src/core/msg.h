@@ -65,7 +65,8 @@ static inline size_t sp_msg_wirelen(const struct sp_msg *m)
     return m->hdrlen + sp_msg_bodylen(m);
 }
 
-/* A FIFO of messages (ring buffer) counting the bytes it holds. */
+/* A FIFO of messages (ring buffer, capacity a power of two) counting the
+   bytes it holds. */
 struct sp_msgq {
     struct sp_msg *ring;
     size_t cap;
@@ -84,7 +85,7 @@ int sp_msgq_pop(struct sp_msgq *q, struct sp_msg *m);
 /* The i-th oldest message (i < count). */
 static inline struct sp_msg *sp_msgq_at(struct sp_msgq *q, size_t i)
 {
-    return &q->ring[(q->head + i) % q->cap];
+    return &q->ring[(q->head + i) & (q->cap - 1)];
 }
 
 #endif

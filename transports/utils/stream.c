@@ -211,6 +211,7 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     sp_msgq_term(&s->inq);
     sp_msgq_term(&s->outq);
+    sp_msgq_term(&s->rbatch);
     if (s->wire)
         s->cfg->wire->term(s);
     if (s->bio)
@@ -290,6 +291,7 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     s->owner = owner;
     sp_msgq_init(&s->inq);
     sp_msgq_init(&s->outq);
+    sp_msgq_init(&s->rbatch);
     /* Received messages wait in the pipe up to about NN_RCVBUF bytes, sent
        ones up to NN_SNDBUF: beyond that the peer or the sender waits. */
     s->in_limit = (size_t) ep->rcvbuf;
@@ -493,17 +495,15 @@ static void handshake(struct sp_stream *s, uint32_t ev)
         return;
     }
     sp_ep_set_error(s->ep, 0);
-    struct sp_msgq batch;
-    sp_msgq_init(&batch);
+    struct sp_msgq *batch = &s->rbatch;
     int bad = 0;
     if (s->hs_inlen > s->hs_leftover)
-        bad = feed_leftover(s, s->hs_in + s->hs_leftover, s->hs_inlen - s->hs_leftover, &batch);
+        bad = feed_leftover(s, s->hs_in + s->hs_leftover, s->hs_inlen - s->hs_leftover, batch);
     s->hs_inlen = s->hs_leftover = 0;
     free(s->hs_in);
     s->hs_in = NULL;
-    if (batch.count)
-        deliver_batch(s, &batch);
-    sp_msgq_term(&batch);
+    if (batch->count)
+        deliver_batch(s, batch);
     if (bad)
         end_of_input(s);
 }
@@ -515,6 +515,13 @@ static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
     struct sp_sock *sock = s->pipe.sock;
     struct sp_msg m;
     sp_sock_lock(sock);
+    if (s->inq.count == 0) {
+        /* The usual case under load: hand the whole batch over (its ring
+           becomes inq's, inq's empty one the next batch's). */
+        struct sp_msgq t = s->inq;
+        s->inq = *batch;
+        *batch = t;
+    }
     while (sp_msgq_pop(batch, &m) == 0)
         if (sp_msgq_push(&s->inq, &m) != 0)
             sp_msg_term(&m);
@@ -532,8 +539,7 @@ static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
 
 static void do_read(struct sp_stream *s)
 {
-    struct sp_msgq batch;
-    sp_msgq_init(&batch);
+    struct sp_msgq *batch = &s->rbatch;
     bool closed = false, bad = false;
     for (int round = 0; round < SP_READ_ROUNDS; round++) {
         void *buf;
@@ -541,7 +547,7 @@ static void do_read(struct sp_stream *s)
         s->cfg->wire->space(s, &buf, &room);
         ssize_t n = io_read(s, buf, room);
         if (n > 0) {
-            if (s->cfg->wire->commit(s, (size_t) n, &batch) != 0) {
+            if (s->cfg->wire->commit(s, (size_t) n, batch) != 0) {
                 bad = true;
                 break;
             }
@@ -553,9 +559,8 @@ static void do_read(struct sp_stream *s)
             closed = true;
         break;
     }
-    if (batch.count)
-        deliver_batch(s, &batch);
-    sp_msgq_term(&batch);
+    if (batch->count)
+        deliver_batch(s, batch);
     if (bad || closed)
         end_of_input(s);
 }

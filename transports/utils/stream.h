@@ -109,6 +109,7 @@ struct sp_stream {
     uint8_t *hs_in;               /* SP_STREAM_HS_MAX bytes, only during the handshake */
     size_t hs_inlen;
     size_t hs_leftover;           /* hs_in bytes the handshake used */
+    struct sp_msgq rbatch;        /* decoded, not yet delivered (loop thread) */
     /* under the socket lock */
     struct sp_msgq inq;
     size_t in_limit;
