@@ -49,7 +49,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     struct sp_sock *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
-    { pthread_mutexattr_t ma; pthread_mutexattr_init(&ma); pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP); pthread_mutex_init(&s->lock, &ma); pthread_mutexattr_destroy(&ma); }
+    pthread_mutex_init(&s->lock, NULL);
     cond_init_monotonic(&s->cv);
     s->type = type;
     s->id = id;
