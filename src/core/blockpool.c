@@ -2,12 +2,14 @@
    keeps up to MAG_MAX blocks per class; when its magazine overflows it
    moves half of it to the depot in one locked step, and when it runs dry it
    takes a batch back the same way, so the lock is taken once per MAG_MAX/2
-   blocks. The depot is bounded; beyond that blocks go back to malloc. */
+   blocks. The depot is bounded (DEPOT_BATCHES batches and DEPOT_MAX_BYTES
+   per class); beyond that blocks go back to malloc. */
 #include "core/blockpool.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "utils/err.h"
 
@@ -16,15 +18,15 @@
 #define MAG_MAX 64
 #define DEPOT_MAX_BYTES (1u << 20) /* per class */
 
-/* Blocks in the depot are chained through their first word. */
-struct free_blk {
-    struct free_blk *next;
-};
+/* The depot keeps whole half-magazines (arrays of block pointers): moving
+   a batch in or out copies 32 pointers and touches none of the blocks. */
+#define BATCH (MAG_MAX / 2)
+#define DEPOT_BATCHES 32
 
 static struct {
     pthread_mutex_t lock;
-    struct free_blk *head;
-    size_t n;
+    unsigned n; /* batches held */
+    void *batch[DEPOT_BATCHES][BATCH];
 } depot[NCLASS] = {
     [0 ... NCLASS - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER},
 };
@@ -97,11 +99,10 @@ void *sp_blockpool_get(size_t len, size_t *got)
     if (mg->n == 0) {
         /* Refill from the depot: half a magazine in one locked step. */
         pthread_mutex_lock(&depot[c].lock);
-        while (mg->n < MAG_MAX / 2 && depot[c].head) {
-            struct free_blk *b = depot[c].head;
-            depot[c].head = b->next;
+        if (depot[c].n > 0) {
             depot[c].n--;
-            mg->blk[mg->n++] = b;
+            memcpy(mg->blk, depot[c].batch[depot[c].n], sizeof depot[c].batch[0]);
+            mg->n = BATCH;
         }
         pthread_mutex_unlock(&depot[c].lock);
     }
@@ -121,31 +122,20 @@ void sp_blockpool_put(void *blk, size_t len)
     }
     struct magazine *mg = &m[c];
     if (mg->n == MAG_MAX) {
-        /* Overflow: half of the magazine goes to the depot (or to free()
-           beyond the depot's bound). */
-        struct free_blk *head = NULL, *tail = NULL;
-        unsigned k = MAG_MAX / 2;
-        for (unsigned i = 0; i < k; i++) {
-            struct free_blk *b = mg->blk[--mg->n];
-            b->next = head;
-            head = b;
-            if (!tail)
-                tail = b;
-        }
+        /* Overflow: the upper half of the magazine goes to the depot, or to
+           free() beyond the depot's bound. */
+        mg->n -= BATCH;
         bool taken = false;
         pthread_mutex_lock(&depot[c].lock);
-        if ((depot[c].n + k) * class_len(c) <= DEPOT_MAX_BYTES) {
-            tail->next = depot[c].head;
-            depot[c].head = head;
-            depot[c].n += k;
+        if (depot[c].n < DEPOT_BATCHES && (depot[c].n + 1) * BATCH * class_len(c) <= DEPOT_MAX_BYTES) {
+            memcpy(depot[c].batch[depot[c].n], &mg->blk[mg->n], sizeof depot[c].batch[0]);
+            depot[c].n++;
             taken = true;
         }
         pthread_mutex_unlock(&depot[c].lock);
-        while (!taken && head) {
-            struct free_blk *b = head;
-            head = b->next;
-            free(b);
-        }
+        if (!taken)
+            for (unsigned i = 0; i < BATCH; i++)
+                free(mg->blk[mg->n + i]);
     }
     mg->blk[mg->n++] = blk;
 }
@@ -154,15 +144,12 @@ void sp_blockpool_drain(void)
 {
     for (int c = 0; c < NCLASS; c++) {
         pthread_mutex_lock(&depot[c].lock);
-        struct free_blk *b = depot[c].head;
-        depot[c].head = NULL;
-        depot[c].n = 0;
-        pthread_mutex_unlock(&depot[c].lock);
-        while (b) {
-            struct free_blk *next = b->next;
-            free(b);
-            b = next;
+        while (depot[c].n > 0) {
+            depot[c].n--;
+            for (unsigned i = 0; i < BATCH; i++)
+                free(depot[c].batch[depot[c].n][i]);
         }
+        pthread_mutex_unlock(&depot[c].lock);
     }
     if (tl_mags) {
         struct magazine *m = tl_mags;
