@@ -91,6 +91,7 @@ int sp_pipe_attach(struct sp_pipe *pipe)
     if (rc == 0) {
         pipe->attached = true;
         s->npipes++;
+        s->lone_pipe = s->npipes == 1 ? pipe : NULL;
         sp_sock_stat_add(s, SP_STAT_CURRENT_CONNECTIONS, 1);
         if (pipe->attach_stat >= 0)
             sp_sock_stat_add(s, (enum sp_stat) pipe->attach_stat, 1);
@@ -116,6 +117,8 @@ void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat)
     sp_sock_stat_add(s, SP_STAT_CURRENT_CONNECTIONS, -1);
     if (stat >= 0)
         sp_sock_stat_add(s, (enum sp_stat) stat, 1);
+    if (s->lone_pipe == pipe)
+        s->lone_pipe = NULL;
     if (--s->npipes == 0 && atomic_load(&s->closing))
         pthread_cond_broadcast(&s->cv);
 }

@@ -26,6 +26,15 @@ struct sp_pipe_ops {
     int (*recv)(struct sp_pipe *pipe, struct sp_msg *msg);
     /* The last reference is gone: free the transport object. */
     void (*destroy)(struct sp_pipe *pipe);
+    /* Optional: receive in the caller's thread. A recv about to block on a
+       socket whose only pipe this is asks for an fd to poll itself instead
+       of waiting for the I/O thread to read and hand the message over (one
+       thread hop and one wake-up less per message). Socket lock held. The
+       fd, or -ENOTSUP; on success the pipe's reads belong to the caller
+       until wait_end (called with the lock held and poll's revents for the
+       fd, 0 if it did not fire), which reads and delivers what came. */
+    int (*wait_begin)(struct sp_pipe *pipe);
+    void (*wait_end)(struct sp_pipe *pipe, int revents);
 };
 
 struct sp_pipe {

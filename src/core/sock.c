@@ -53,7 +53,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     cond_init_monotonic(&s->cv);
     s->type = type;
     s->id = id;
-    s->sndfd = s->rcvfd = -1;
+    s->sndfd = s->rcvfd = s->callerfd = -1;
     s->opt.sndbuf = 128 * 1024;
     s->opt.rcvbuf = 128 * 1024;
     s->opt.sndtimeo = -1;
@@ -144,8 +144,16 @@ static void publish(struct sp_sock *s)
         atomic_fetch_add_explicit(&s->evseq, 1, memory_order_release);
         if (s->waiters)
             futex_wake_all(&s->evseq);
+        if (s->caller_polling)
+            efd_set(s->callerfd, true);
     }
     s->events = ev;
+}
+
+void sp_sock_wake_caller(struct sp_sock *sock)
+{
+    if (sock->caller_polling)
+        efd_set(sock->callerfd, true);
 }
 
 void sp_sock_lock(struct sp_sock *sock)
@@ -172,6 +180,7 @@ void sp_sock_mark_closing(struct sp_sock *sock)
     /* Wake pollers: both fds become readable, then stay so until closed. */
     efd_set(sock->sndfd, true);
     efd_set(sock->rcvfd, true);
+    sp_sock_wake_caller(sock);
     sock->events = SP_EV_IN | SP_EV_OUT;
     tl_held = NULL;
     pthread_mutex_unlock(&sock->lock);
@@ -211,6 +220,8 @@ void sp_sock_destroy(struct sp_sock *sock)
         close(sock->sndfd);
     if (sock->rcvfd >= 0)
         close(sock->rcvfd);
+    if (sock->callerfd >= 0)
+        close(sock->callerfd);
     pthread_cond_destroy(&sock->cv);
     pthread_mutex_destroy(&sock->lock);
     free(sock);
@@ -289,6 +300,55 @@ static int usable_cpus(void)
     return cached;
 }
 
+/* A blocked recv on a socket with one pipe that can be read from the
+   caller's thread: poll the pipe's fd (and callerfd, for closing and other
+   readiness changes) directly. Lock held (released while polling). 0 when
+   something may have changed (the caller retries), -ETIMEDOUT, -EINTR, or
+   -ENOTSUP when the pipe cannot do it now. */
+static int caller_wait(struct sp_sock *s, uint64_t deadline)
+{
+    struct sp_pipe *pipe = s->lone_pipe;
+    if (!pipe || !pipe->ops->wait_begin || s->caller_polling)
+        return -ENOTSUP;
+    int timeout = -1;
+    if (deadline) {
+        uint64_t now = sp_clock_ms();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        timeout = deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now);
+    }
+    if (s->callerfd < 0) {
+        s->callerfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (s->callerfd < 0)
+            return -ENOTSUP;
+    }
+    int fd = pipe->ops->wait_begin(pipe);
+    if (fd < 0)
+        return -ENOTSUP;
+    /* The transport may close the connection meanwhile: the pipe stays
+       allocated while held, and the transport keeps the fd open until
+       wait_end (it wakes us through callerfd first). */
+    sp_pipe_hold(pipe);
+    s->caller_polling = true;
+    tl_held = NULL;
+    pthread_mutex_unlock(&s->lock);
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->callerfd, .events = POLLIN}};
+    int n = poll(p, 2, timeout);
+    int err = errno;
+    pthread_mutex_lock(&s->lock);
+    tl_held = s;
+    s->caller_polling = false;
+    if (n > 0 && p[1].revents)
+        efd_set(s->callerfd, false);
+    /* Outside any protocol call: what wait_end delivers reaches the protocol
+       at once. */
+    pipe->ops->wait_end(pipe, n > 0 ? p[0].revents : 0);
+    sp_pipe_rele(pipe);
+    if (n < 0 && err == EINTR)
+        return -EINTR;
+    return 0;
+}
+
 /* For the message counters, which only xfer updates and always under the
    socket lock: a plain add (no locked instruction) is enough; readers see
    whole values through the atomic type. */
@@ -355,6 +415,13 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
             s->spin_skip = s->spin_penalty;
             if (atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
                 continue;
+        }
+        if (!send) {
+            rc = caller_wait(s, deadline);
+            if (rc == 0)
+                continue;
+            if (rc != -ENOTSUP)
+                break; /* -ETIMEDOUT or -EINTR */
         }
         rc = wait_change(s, seq, deadline);
         if (rc != 0)

@@ -78,6 +78,10 @@ struct sp_sock {
     struct sp_list eps;
     int next_eid;
     int npipes;                 /* attached pipes; nn_close waits for 0 */
+    struct sp_pipe *lone_pipe;  /* the only attached pipe, if exactly one */
+    int callerfd;               /* eventfd waking a caller that polls a pipe's
+                                   fd itself (-1 until first needed) */
+    bool caller_polling;        /* a blocked recv polls lone_pipe's fd */
     atomic_int sigrefs;         /* signals to its pipes deferred by other
                                    threads; nn_close waits for 0 */
     _Atomic uint64_t stats[SP_STAT_COUNT];
@@ -96,6 +100,10 @@ void sp_sock_mark_closing(struct sp_sock *sock);
 
 /* Takes the socket lock. */
 void sp_sock_lock(struct sp_sock *sock);
+/* Wakes a caller that polls a pipe's fd itself (see sp_pipe_ops.wait_begin).
+   Lock held. */
+void sp_sock_wake_caller(struct sp_sock *sock);
+
 /* Publishes readiness transitions (eventfds, blocked callers), releases the
    lock and delivers pipe signals deferred inside the critical section. */
 void sp_sock_unlock(struct sp_sock *sock);

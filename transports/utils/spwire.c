@@ -76,4 +76,5 @@ const struct sp_wire_ops sp_spwire_ops = {
     .frame = spwire_frame,
     .space = spwire_space,
     .commit = spwire_commit,
+    .caller_reads = true,
 };

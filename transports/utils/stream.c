@@ -3,6 +3,8 @@
 #include "utils/stream.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@ enum { ST_BIO_HS, ST_HANDSHAKE, ST_HS_DONE, ST_ACTIVE, ST_CLOSED };
 static void stream_io(struct sp_io *io, uint32_t ev);
 
 static void flush_task(struct sp_task *t);
+static void eof_task(struct sp_task *t);
 
 /* When this thread last wrote straight from a send (burst detection). */
 static SP_THREAD_LOCAL uint64_t tl_direct_ns;
@@ -79,7 +82,7 @@ static void request_close(struct sp_stream *s)
 static void set_events(struct sp_stream *s)
 {
     uint32_t ev = 0;
-    if (!s->rd_paused)
+    if (!s->rd_paused && atomic_load_explicit(&s->rd_owner, memory_order_relaxed) != SP_RD_CALLER)
         ev |= EPOLLIN;
     if (s->outq.count)
         ev |= EPOLLOUT;
@@ -221,7 +224,12 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
     free(s);
 }
 
+static int stream_wait_begin(struct sp_pipe *pipe);
+static void stream_wait_end(struct sp_pipe *pipe, int revents);
+
 static const struct sp_pipe_ops stream_pipe_ops = {
+    .wait_begin = stream_wait_begin,
+    .wait_end = stream_wait_end,
     .send = stream_pipe_send,
     .recv = stream_pipe_recv,
     .destroy = stream_pipe_destroy,
@@ -240,11 +248,18 @@ void sp_stream_close(struct sp_stream *s, int stat)
         sp_ep_stat(s->ep, stat, 1);
     sp_sock_lock(sock);
     s->state = ST_CLOSED;
+    if (atomic_load(&s->rd_owner) == SP_RD_CALLER)
+        sp_sock_wake_caller(sock);
     sp_pipe_detach_locked(&s->pipe, -1);
     sp_sock_unlock(sock);
+    /* A caller polling the fd gives it back promptly (woken above); only
+       then may the fd be closed (its number could be reused under it). */
+    while (atomic_load(&s->rd_owner) == SP_RD_CALLER)
+        sched_yield();
     sp_timer_stop(&s->hs_timer);
     sp_loop_cancel(&s->close_task);
     sp_loop_cancel(&s->flush_task);
+    sp_loop_cancel(&s->eof_task);
     if (s->io.fd >= 0)
         sp_io_del(&s->io);
     close(s->fd);
@@ -283,6 +298,8 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     sp_timer_init(&s->hs_timer, hs_timeout);
     sp_task_init(&s->close_task, close_task);
     sp_task_init(&s->flush_task, flush_task);
+    sp_task_init(&s->eof_task, eof_task);
+    atomic_init(&s->rd_owner, SP_RD_NONE);
     s->ep = ep;
     s->cfg = cfg;
     s->fd = fd;
@@ -510,11 +527,10 @@ static void handshake(struct sp_stream *s, uint32_t ev)
 
 /* ---- reading (loop thread) ---- */
 
-static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
+/* Socket lock held. */
+static void deliver_batch_locked(struct sp_stream *s, struct sp_msgq *batch)
 {
-    struct sp_sock *sock = s->pipe.sock;
     struct sp_msg m;
-    sp_sock_lock(sock);
     if (s->inq.count == 0) {
         /* The usual case under load: hand the whole batch over (its ring
            becomes inq's, inq's empty one the next batch's). */
@@ -534,13 +550,22 @@ static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
         s->in_told = true;
         sp_pipe_signal(&s->pipe, SP_EV_IN);
     }
+}
+
+static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
+{
+    struct sp_sock *sock = s->pipe.sock;
+    sp_sock_lock(sock);
+    deliver_batch_locked(s, batch);
     sp_sock_unlock(sock);
 }
 
-static void do_read(struct sp_stream *s)
+/* Reads what the kernel has, decoding into rbatch. Sets *closed at the end
+   of input and *bad on a wire violation. Reader claimed (rd_owner). */
+static void read_some(struct sp_stream *s, bool *closed, bool *bad)
 {
     struct sp_msgq *batch = &s->rbatch;
-    bool closed = false, bad = false;
+    *closed = *bad = false;
     for (int round = 0; round < SP_READ_ROUNDS; round++) {
         void *buf;
         size_t room;
@@ -548,7 +573,7 @@ static void do_read(struct sp_stream *s)
         ssize_t n = io_read(s, buf, room);
         if (n > 0) {
             if (s->cfg->wire->commit(s, (size_t) n, batch) != 0) {
-                bad = true;
+                *bad = true;
                 break;
             }
             if ((size_t) n < room)
@@ -556,13 +581,69 @@ static void do_read(struct sp_stream *s)
             continue;
         }
         if (n != -EAGAIN)
-            closed = true;
+            *closed = true;
         break;
     }
-    if (batch->count)
-        deliver_batch(s, batch);
+}
+
+static void do_read(struct sp_stream *s)
+{
+    int none = SP_RD_NONE;
+    if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_LOOP))
+        return; /* a caller reads in its own thread (and has EPOLLIN off) */
+    bool closed, bad;
+    read_some(s, &closed, &bad);
+    if (s->rbatch.count)
+        deliver_batch(s, &s->rbatch);
+    atomic_store(&s->rd_owner, SP_RD_NONE);
     if (bad || closed)
         end_of_input(s);
+}
+
+static void eof_task(struct sp_task *t)
+{
+    struct sp_stream *s = sp_cont(t, struct sp_stream, eof_task);
+    if (s->state == ST_ACTIVE)
+        end_of_input(s);
+}
+
+/* ---- reading in a blocked caller's thread (socket lock held) ---- */
+
+static int stream_wait_begin(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    /* Only plain streams in the steady state: a byte layer (TLS) or a wire
+       (WebSocket) may need to write while it reads, and pauses, drains and
+       closes are the loop's. */
+    if (s->cfg->bio || !s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
+        s->inq.count)
+        return -ENOTSUP;
+    int none = SP_RD_NONE;
+    if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
+        return -ENOTSUP; /* the loop is reading: it delivers soon */
+    set_events(s); /* EPOLLIN off: the loop must not wake for our data */
+    return s->fd;
+}
+
+static void stream_wait_end(struct sp_pipe *pipe, int revents)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    bool closed = false, bad = false;
+    if (s->state == ST_ACTIVE && (revents & (POLLIN | POLLHUP | POLLERR))) {
+        read_some(s, &closed, &bad);
+        if (s->rbatch.count)
+            deliver_batch_locked(s, &s->rbatch);
+    }
+    atomic_store(&s->rd_owner, SP_RD_NONE);
+    if (s->state != ST_ACTIVE)
+        return; /* closed by the loop meanwhile: it waits for the store above */
+    if (closed || bad) {
+        /* Ending the connection is the loop's job; it reads the end of input
+           again or the decoder's error, so leave EPOLLIN off until then. */
+        sp_loop_post(&s->eof_task);
+        return;
+    }
+    set_events(s);
 }
 
 /* The loop's share of writing: what piled up while the kernel was full or

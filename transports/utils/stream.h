@@ -51,6 +51,9 @@ struct sp_wire_ops {
     /* n bytes were stored: append whole messages to out. 0, or -1 to drop
        the connection. May send control frames with sp_stream_send_raw. */
     int (*commit)(struct sp_stream *s, size_t n, struct sp_msgq *out);
+    /* commit never sends (no sp_stream_send_raw): a blocked caller may then
+       read the connection in its own thread with the socket lock held. */
+    bool caller_reads;
 };
 
 /* A byte layer between the stream and its fd (TLS). Without one the stream
@@ -87,12 +90,18 @@ typedef void (*sp_stream_done_fn)(struct sp_stream *s, void *owner);
 
 #define SP_STREAM_HS_MAX 4096
 
+/* Reading belongs to the loop, except while a blocked recv reads in its own
+   thread (sp_pipe_ops.wait_begin); each side claims it with a CAS. */
+enum { SP_RD_NONE, SP_RD_LOOP, SP_RD_CALLER };
+
 struct sp_stream {
     struct sp_pipe pipe;
     struct sp_io io;
     struct sp_timer hs_timer;     /* handshake deadline */
     struct sp_task close_task;    /* close requested from a caller's thread */
     struct sp_task flush_task;    /* a burst handed to the loop to write */
+    struct sp_task eof_task;      /* a caller's read found the end of input */
+    atomic_int rd_owner;          /* who reads the fd now: SP_RD_* */
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
     void *wire;                   /* the wire's state */
