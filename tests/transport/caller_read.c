@@ -1,0 +1,658 @@
+/* A blocked nn_recv reading the connection itself. When the only pipe of a
+   socket is a plain tcp or ipc stream, the thread blocked in nn_recv polls
+   that connection's fd and decodes and delivers the message in its own
+   thread, instead of waiting for the I/O thread. These tests pin what must
+   not change for the application along that path, over both tcp and ipc:
+   messages arrive intact and in order, nn_close, NN_RCVTIMEO, the SURVEYOR
+   deadline and signals still end the wait, and a peer that leaves or breaks
+   the wire protocol costs its connection, never the socket.
+
+   "Blocked" means seen sleeping in a poll/futex system call in /proc, so the
+   event under test happens while the library waits, not before it does. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "nntest.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <nanomsg/pair.h>
+#include <nanomsg/survey.h>
+
+#define URL_LEN 256
+#define PROMPT_MS 2000 /* "promptly" */
+
+enum kind { TCP, IPC };
+
+static const char *kind_name(enum kind kind)
+{
+    return kind == TCP ? "tcp" : "ipc";
+}
+
+/* A fresh address: a kernel-chosen free port, or a file in the test's own
+   temporary directory (name made unique per call). */
+struct addr {
+    enum kind kind;
+    int port; /* TCP */
+    char url[URL_LEN];
+};
+
+static void addr_init(struct addr *a, enum kind kind, const char *name)
+{
+    static int seq;
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    if (kind == TCP) {
+        a->port = tu_free_port();
+        tu_tcp_url(a->url, sizeof a->url, a->port);
+    } else {
+        char file[64];
+        snprintf(file, sizeof file, "%s-%d.ipc", name, seq++);
+        tu_ipc_url(a->url, sizeof a->url, file);
+    }
+}
+
+/* *a bound to addr, *b connected to it; one message each way proves that
+   both ends have their pipe attached (the only one: PAIR). */
+static void pair_connected(const struct addr *addr, int *a, int *b)
+{
+    *a = nt_socket(AF_SP, NN_PAIR);
+    *b = nt_socket(AF_SP, NN_PAIR);
+    nt_bind(*a, addr->url);
+    nt_connect(*b, addr->url);
+    nt_send(*b, "hello");
+    nt_recv(*a, "hello");
+    nt_send(*a, "hello");
+    nt_recv(*b, "hello");
+}
+
+/* ---- a thread blocked in nn_recv ---- */
+
+struct blocked_recv {
+    int s;
+    atomic_int tid;  /* 0 until the thread runs */
+    atomic_bool done;
+    int rc;
+    int err;
+    uint64_t end_ms;
+    char buf[256];
+};
+
+static void blocked_recv_fn(void *arg)
+{
+    struct blocked_recv *b = arg;
+    atomic_store(&b->tid, (int) syscall(SYS_gettid));
+    b->rc = nt_recv_str(b->s, b->buf, sizeof b->buf, 0);
+    b->err = errno;
+    b->end_ms = tu_now_ms();
+    atomic_store(&b->done, true);
+}
+
+static bool recv_returned(void *arg)
+{
+    return atomic_load(&((struct blocked_recv *) arg)->done);
+}
+
+/* True while thread tid sleeps in a system call a blocked nn_recv waits in
+   (anything, where /proc does not tell which call it is). */
+static bool thread_sleeps_in_wait(int tid)
+{
+    char path[64];
+    char line[512];
+    FILE *f;
+    char *p;
+    bool sleeping;
+    long nr;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    if (!(f = fopen(path, "r")))
+        return false;
+    p = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+    fclose(f);
+    sleeping = p && p[1] == ' ' && p[2] == 'S';
+    if (!sleeping)
+        return false;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    if (!(f = fopen(path, "r")))
+        return true;
+    p = fgets(line, sizeof line, f);
+    fclose(f);
+    if (!p || sscanf(line, "%ld", &nr) != 1)
+        return true; /* "running", or not readable here */
+    return
+#ifdef SYS_poll
+        nr == SYS_poll ||
+#endif
+#ifdef SYS_epoll_wait
+        nr == SYS_epoll_wait ||
+#endif
+        nr == SYS_ppoll || nr == SYS_futex || nr == SYS_epoll_pwait;
+}
+
+struct blocked_probe {
+    struct blocked_recv *b;
+    int streak;
+};
+
+/* Seen sleeping three times in a row, a millisecond apart: not just passing
+   through a briefly contended lock. */
+static bool recv_is_blocked(void *arg)
+{
+    struct blocked_probe *p = arg;
+    int tid = atomic_load(&p->b->tid);
+    if (tid == 0 || atomic_load(&p->b->done) || !thread_sleeps_in_wait(tid))
+        p->streak = 0;
+    else
+        p->streak++;
+    return p->streak >= 3;
+}
+
+/* Starts a thread that blocks in nn_recv(s) and returns once it sleeps
+   there. */
+static void start_blocked_recv(tu_thread *t, struct blocked_recv *b, int s)
+{
+    struct blocked_probe probe = {b, 0};
+    memset(b, 0, sizeof *b);
+    b->s = s;
+    atomic_init(&b->tid, 0);
+    atomic_init(&b->done, false);
+    b->rc = 99;
+    tu_thread_start(t, blocked_recv_fn, b);
+    if (!tu_wait_until(recv_is_blocked, &probe, NT_DEADLINE_MS))
+        fprintf(stderr, "the receiving thread never blocked (returned: %d)\n", (int) atomic_load(&b->done));
+    assert_true(probe.streak >= 3);
+}
+
+/* Joins the thread and checks it received exactly str. */
+static void expect_received(tu_thread *t, struct blocked_recv *b, const char *str)
+{
+    if (!tu_wait_until(recv_returned, b, NT_DEADLINE_MS + 1000))
+        fail_msg("nn_recv still blocked, expecting \"%s\"", str);
+    tu_thread_join(t);
+    if (b->rc < 0)
+        fprintf(stderr, "nn_recv expecting \"%s\": %s\n", str, nn_strerror(b->err));
+    assert_int_equal(b->rc, (int) strlen(str));
+    assert_string_equal(b->buf, str);
+}
+
+/* ---- 1. ping-pong ---- */
+
+#define ROUND_TRIPS 2000
+#define PP_MAX 1100
+
+struct pinger {
+    int s;
+    bool echo; /* echo side: receive first, send back what came */
+    int cpu;   /* pin to this CPU, or -1 */
+    char error[160];
+};
+
+/* Message i: "<i>:" then a body whose length and bytes depend on i. */
+static size_t pp_fill(char *buf, int i)
+{
+    size_t n = (size_t) snprintf(buf, 16, "%d:", i);
+    size_t len = n + (size_t) ((i * 37) % 1000);
+    for (size_t k = n; k < len; k++)
+        buf[k] = (char) ('a' + (i + (int) k) % 26);
+    return len;
+}
+
+static void pinger_fn(void *arg)
+{
+    struct pinger *p = arg;
+    char want[PP_MAX];
+    char got[PP_MAX];
+
+    if (p->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(p->cpu, &set);
+        if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) {
+            snprintf(p->error, sizeof p->error, "pthread_setaffinity_np failed");
+            return;
+        }
+    }
+    for (int i = 0; i < ROUND_TRIPS; i++) {
+        size_t len = pp_fill(want, i);
+        int rc;
+        if (!p->echo && nn_send(p->s, want, len, 0) != (int) len) {
+            snprintf(p->error, sizeof p->error, "send %d: %s", i, nn_strerror(nn_errno()));
+            return;
+        }
+        rc = nn_recv(p->s, got, sizeof got, 0);
+        if (rc < 0) {
+            snprintf(p->error, sizeof p->error, "%s recv %d: %s", p->echo ? "echo" : "ping", i,
+                     nn_strerror(nn_errno()));
+            return;
+        }
+        if ((size_t) rc != len || memcmp(got, want, len) != 0) {
+            snprintf(p->error, sizeof p->error, "%s recv %d: got %d bytes \"%.12s...\", want %zu \"%.12s...\"",
+                     p->echo ? "echo" : "ping", i, rc, got, len, want);
+            return;
+        }
+        if (p->echo && nn_send(p->s, got, (size_t) rc, 0) != rc) {
+            snprintf(p->error, sizeof p->error, "echo send %d: %s", i, nn_strerror(nn_errno()));
+            return;
+        }
+    }
+}
+
+static void run_ping_pong(enum kind kind, bool pinned)
+{
+    struct addr addr;
+    struct pinger ping, echo;
+    tu_thread tp, te;
+    int a, b, first = -1, last = -1;
+
+    if (pinned) {
+        /* One CPU per thread: a blocked recv skips spinning and always waits
+           in the connection's fd. */
+        cpu_set_t set;
+        assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof set, &set), 0);
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &set)) {
+                if (first < 0)
+                    first = c;
+                last = c;
+            }
+        assert_true(first >= 0);
+    }
+    addr_init(&addr, kind, "pingpong");
+    pair_connected(&addr, &a, &b);
+    memset(&ping, 0, sizeof ping);
+    memset(&echo, 0, sizeof echo);
+    ping.s = b;
+    ping.cpu = first;
+    echo.s = a;
+    echo.echo = true;
+    echo.cpu = last;
+    tu_thread_start(&te, pinger_fn, &echo);
+    tu_thread_start(&tp, pinger_fn, &ping);
+    tu_thread_join(&tp);
+    if (ping.error[0])
+        nn_close(a); /* frees an echo thread waiting for a message that never comes */
+    tu_thread_join(&te);
+    if (ping.error[0] || echo.error[0])
+        fprintf(stderr, "%s%s: ping: %s / echo: %s\n", kind_name(kind), pinned ? " pinned" : "", ping.error,
+                echo.error);
+    assert_string_equal(ping.error, "");
+    assert_string_equal(echo.error, "");
+    nt_recv_nothing(a);
+    nt_recv_nothing(b);
+    nt_close(a);
+    nt_close(b);
+}
+
+static void test_ping_pong_2000_round_trips_arrive_intact_and_in_order(void **state)
+{
+    (void) state;
+    run_ping_pong(TCP, false);
+    run_ping_pong(IPC, false);
+}
+
+static void test_ping_pong_2000_round_trips_with_threads_on_one_cpu_each(void **state)
+{
+    (void) state;
+    run_ping_pong(TCP, true);
+    run_ping_pong(IPC, true);
+}
+
+/* ---- 2. nn_close ---- */
+
+static void run_close_wakes_blocked_recv(enum kind kind)
+{
+    struct addr addr;
+    static struct blocked_recv r; /* static: outlives a failed test's frame */
+    tu_thread t;
+    int a, b;
+    uint64_t start;
+
+    addr_init(&addr, kind, "close");
+    pair_connected(&addr, &a, &b);
+    start_blocked_recv(&t, &r, a);
+    start = tu_now_ms();
+    nt_close(a);
+    if (!tu_wait_until(recv_returned, &r, NT_DEADLINE_MS + 1000))
+        fail_msg("%s: nn_recv still blocked after nn_close", kind_name(kind));
+    tu_thread_join(&t);
+    assert_int_equal(r.rc, -1);
+    assert_int_equal(r.err, EBADF);
+    assert_true(r.end_ms - start < PROMPT_MS);
+    nt_close(b);
+}
+
+static void test_nn_close_makes_blocked_recv_fail_with_ebadf_promptly(void **state)
+{
+    (void) state;
+    run_close_wakes_blocked_recv(TCP);
+    run_close_wakes_blocked_recv(IPC);
+}
+
+/* ---- 3. NN_RCVTIMEO ---- */
+
+static void run_rcvtimeo(enum kind kind)
+{
+    struct addr addr;
+    char buf[16];
+    int a, b, rc, err;
+    uint64_t start, took;
+
+    addr_init(&addr, kind, "rcvtimeo");
+    pair_connected(&addr, &a, &b);
+    nt_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
+    start = tu_now_ms();
+    rc = nn_recv(a, buf, sizeof buf, 0);
+    err = nn_errno();
+    took = tu_now_ms() - start;
+    if (rc != -1 || err != ETIMEDOUT || took < 90 || took >= PROMPT_MS)
+        fprintf(stderr, "%s: nn_recv -> %d (%s) after %llu ms\n", kind_name(kind), rc, nn_strerror(err),
+                (unsigned long long) took);
+    assert_int_equal(rc, -1);
+    assert_int_equal(err, ETIMEDOUT);
+    assert_true(took >= 90);
+    assert_true(took < PROMPT_MS);
+    /* The connection is still fine. */
+    nt_send(b, "after");
+    nt_recv(a, "after");
+    nt_close(a);
+    nt_close(b);
+}
+
+static void test_rcvtimeo_100ms_on_idle_connection_fails_with_etimedout(void **state)
+{
+    (void) state;
+    run_rcvtimeo(TCP);
+    run_rcvtimeo(IPC);
+}
+
+/* ---- 4. the peer leaves ---- */
+
+static void run_peer_leaves(enum kind kind)
+{
+    struct addr addr;
+    static struct blocked_recv r; /* static: outlives a failed test's frame */
+    tu_thread t;
+    int a, b, c;
+
+    addr_init(&addr, kind, "leaves");
+    pair_connected(&addr, &a, &b);
+    start_blocked_recv(&t, &r, a);
+    nt_close(b);
+    /* The connection is gone from A while the recv keeps waiting. */
+    assert_true(nt_wait_stat(a, NN_STAT_CURRENT_CONNECTIONS, 0));
+    assert_false(atomic_load(&r.done));
+
+    c = nt_socket(AF_SP, NN_PAIR);
+    nt_connect(c, addr.url);
+    nt_send(c, "again");
+    expect_received(&t, &r, "again");
+    nt_close(a);
+    nt_close(c);
+}
+
+static void test_blocked_recv_survives_peer_leaving_and_gets_next_peers_message(void **state)
+{
+    (void) state;
+    run_peer_leaves(TCP);
+    run_peer_leaves(IPC);
+}
+
+/* ---- 5. a peer breaking the wire protocol (tcp) ---- */
+
+static int raw_tcp_connect(int port)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t) port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static void raw_write(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        assert_true(n > 0);
+        p += n;
+        len -= (size_t) n;
+    }
+}
+
+/* Reads exactly len bytes within timeout_ms. */
+static bool raw_read(int fd, void *buf, size_t len, int timeout_ms)
+{
+    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
+    char *p = buf;
+    while (len > 0) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        uint64_t now = tu_now_ms();
+        ssize_t n;
+        if (now >= end || poll(&pfd, 1, (int) (end - now)) != 1)
+            return false;
+        n = recv(fd, p, len, 0);
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t) n;
+    }
+    return true;
+}
+
+/* Discards input until the peer closes (EOF or reset) -> true, or timeout. */
+static bool raw_wait_closed(int fd, int timeout_ms)
+{
+    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
+    for (;;) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        uint64_t now = tu_now_ms();
+        char buf[4096];
+        ssize_t n;
+        if (now >= end)
+            return false;
+        if (poll(&pfd, 1, (int) (end - now)) != 1)
+            continue;
+        n = recv(fd, buf, sizeof buf, 0);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            return true;
+    }
+}
+
+static void be64(unsigned char *out, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--)
+        *out++ = (unsigned char) (v >> (8 * i));
+}
+
+static void test_tcp_oversize_frame_drops_connection_while_recv_keeps_waiting(void **state)
+{
+    (void) state;
+    static const unsigned char pair_hdr[8] = {0x00, 'S', 'P', 0x00, 0x00, 0x10, 0x00, 0x00};
+    unsigned char frame[8 + 5];
+    unsigned char hdr[8];
+    struct addr addr;
+    static struct blocked_recv r; /* static: outlives a failed test's frame */
+    tu_thread t;
+    int a, c, fd;
+
+    addr_init(&addr, TCP, NULL);
+    a = nt_socket(AF_SP, NN_PAIR);
+    nt_setint(a, NN_SOL_SOCKET, NN_RCVMAXSIZE, 1024);
+    nt_bind(a, addr.url);
+
+    /* A raw peer: valid handshake, one valid frame (so A's pipe is attached
+       and in use), then A's recv blocks on that connection. */
+    fd = raw_tcp_connect(addr.port);
+    raw_write(fd, pair_hdr, sizeof pair_hdr);
+    assert_true(raw_read(fd, hdr, sizeof hdr, NT_DEADLINE_MS));
+    assert_memory_equal(hdr, pair_hdr, sizeof hdr);
+    be64(frame, 5);
+    memcpy(frame + 8, "valid", 5);
+    raw_write(fd, frame, sizeof frame);
+    nt_recv(a, "valid");
+    start_blocked_recv(&t, &r, a);
+
+    /* A frame announced as 1 MiB, over A's NN_RCVMAXSIZE of 1024. */
+    be64(frame, 1024 * 1024);
+    raw_write(fd, frame, 8);
+    assert_true(raw_wait_closed(fd, NT_DEADLINE_MS));
+    close(fd);
+    assert_true(nt_wait_stat(a, NN_STAT_CURRENT_CONNECTIONS, 0));
+    assert_false(atomic_load(&r.done));
+
+    c = nt_socket(AF_SP, NN_PAIR);
+    nt_connect(c, addr.url);
+    nt_send(c, "good");
+    expect_received(&t, &r, "good");
+    nt_close(a);
+    nt_close(c);
+}
+
+/* ---- 6. SURVEYOR deadline ---- */
+
+static void run_survey_deadline(enum kind kind)
+{
+    struct addr addr;
+    char buf[16];
+    int sv, rs, rc, err;
+    uint64_t sent = 0, took;
+    uint64_t end = tu_now_ms() + NT_DEADLINE_MS;
+    bool reached = false;
+
+    addr_init(&addr, kind, "survey");
+    sv = nt_socket(AF_SP, NN_SURVEYOR);
+    rs = nt_socket(AF_SP, NN_RESPONDENT);
+    nt_setint(sv, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 200);
+    nt_bind(sv, addr.url);
+    nt_connect(rs, addr.url);
+    /* A survey sent before the connection is up reaches nobody: survey until
+       the respondent got one (it never answers). */
+    nt_setint(rs, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
+    while (!reached && tu_now_ms() < end) {
+        sent = tu_now_ms();
+        assert_int_equal(nn_send(sv, "survey", 6, 0), 6);
+        reached = nt_recv_str(rs, buf, sizeof buf, 0) == 6;
+    }
+    assert_true(reached);
+    assert_string_equal(buf, "survey");
+
+    rc = nn_recv(sv, buf, sizeof buf, 0);
+    err = nn_errno();
+    took = tu_now_ms() - sent;
+    if (rc != -1 || err != ETIMEDOUT || took < 180 || took >= PROMPT_MS)
+        fprintf(stderr, "%s: surveyor nn_recv -> %d (%s) %llu ms after the survey\n", kind_name(kind), rc,
+                nn_strerror(err), (unsigned long long) took);
+    assert_int_equal(rc, -1);
+    assert_int_equal(err, ETIMEDOUT);
+    assert_true(took >= 180);
+    assert_true(took < PROMPT_MS);
+    nt_close(sv);
+    nt_close(rs);
+}
+
+static void test_surveyor_recv_fails_with_etimedout_at_the_deadline(void **state)
+{
+    (void) state;
+    run_survey_deadline(TCP);
+    run_survey_deadline(IPC);
+}
+
+/* ---- 7. signals ---- */
+
+static volatile sig_atomic_t handled;
+
+static void on_usr1(int sig)
+{
+    (void) sig;
+    handled = 1;
+}
+
+static void run_signal(enum kind kind, int sa_flags)
+{
+    struct sigaction sa, old;
+    struct addr addr;
+    static struct blocked_recv r; /* static: outlives a failed test's frame */
+    tu_thread t;
+    int a, b;
+    uint64_t end;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = sa_flags;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    handled = 0;
+
+    addr_init(&addr, kind, "signal");
+    pair_connected(&addr, &a, &b);
+    start_blocked_recv(&t, &r, a);
+    /* Signal until the call gives up: a signal landing while the thread is
+       between two waits is just handled, and the wait goes on. */
+    end = tu_now_ms() + NT_DEADLINE_MS;
+    while (!recv_returned(&r) && tu_now_ms() < end) {
+        pthread_kill((pthread_t) t.handle, SIGUSR1);
+        tu_wait_until(recv_returned, &r, 20);
+    }
+    tu_thread_join(&t);
+    if (r.rc != -1 || r.err != EINTR)
+        fprintf(stderr, "%s, sa_flags %#x: nn_recv -> %d (%s)\n", kind_name(kind), (unsigned) sa_flags, r.rc,
+                nn_strerror(r.err));
+    assert_int_equal(r.rc, -1);
+    assert_int_equal(r.err, EINTR);
+    assert_true(handled);
+    assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+
+    /* The socket is still usable. */
+    nt_send(b, "after");
+    nt_recv(a, "after");
+    nt_close(a);
+    nt_close(b);
+}
+
+static void test_signal_makes_blocked_recv_fail_with_eintr(void **state)
+{
+    (void) state;
+    run_signal(TCP, 0);
+    run_signal(IPC, 0);
+}
+
+static void test_signal_makes_blocked_recv_fail_with_eintr_even_with_sa_restart(void **state)
+{
+    (void) state;
+    run_signal(TCP, SA_RESTART);
+    run_signal(IPC, SA_RESTART);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ping_pong_2000_round_trips_arrive_intact_and_in_order),
+        cmocka_unit_test(test_ping_pong_2000_round_trips_with_threads_on_one_cpu_each),
+        cmocka_unit_test(test_nn_close_makes_blocked_recv_fail_with_ebadf_promptly),
+        cmocka_unit_test(test_rcvtimeo_100ms_on_idle_connection_fails_with_etimedout),
+        cmocka_unit_test(test_blocked_recv_survives_peer_leaving_and_gets_next_peers_message),
+        cmocka_unit_test(test_tcp_oversize_frame_drops_connection_while_recv_keeps_waiting),
+        cmocka_unit_test(test_surveyor_recv_fails_with_etimedout_at_the_deadline),
+        cmocka_unit_test(test_signal_makes_blocked_recv_fail_with_eintr),
+        cmocka_unit_test(test_signal_makes_blocked_recv_fail_with_eintr_even_with_sa_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
