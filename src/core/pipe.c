@@ -91,6 +91,7 @@ int sp_pipe_attach(struct sp_pipe *pipe)
     if (rc == 0) {
         pipe->attached = true;
         s->npipes++;
+        sp_list_push_back(&s->pipes, &pipe->sock_item);
         s->lone_pipe = s->npipes == 1 ? pipe : NULL;
         sp_sock_stat_add(s, SP_STAT_CURRENT_CONNECTIONS, 1);
         if (pipe->attach_stat >= 0)
@@ -117,9 +118,10 @@ void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat)
     sp_sock_stat_add(s, SP_STAT_CURRENT_CONNECTIONS, -1);
     if (stat >= 0)
         sp_sock_stat_add(s, (enum sp_stat) stat, 1);
-    if (s->lone_pipe == pipe)
-        s->lone_pipe = NULL;
-    if (--s->npipes == 0 && atomic_load(&s->closing))
+    sp_list_remove(&pipe->sock_item);
+    s->npipes--;
+    s->lone_pipe = s->npipes == 1 ? sp_cont(sp_list_first(&s->pipes), struct sp_pipe, sock_item) : NULL;
+    if (s->npipes == 0 && atomic_load(&s->closing))
         pthread_cond_broadcast(&s->cv);
 }
 

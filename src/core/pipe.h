@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "core/msg.h"
+#include "utils/list.h"
 
 struct sp_sock;
 struct sp_ep;
@@ -49,6 +50,7 @@ struct sp_pipe {
     int rcvprio;
     int peer_protocol;  /* the peer's socket type as it announced it */
     void *proto_data;   /* the protocol's per-pipe state */
+    struct sp_list_item sock_item; /* in sock->pipes while attached */
 };
 
 /* Initialises pipe for the socket of ep; one reference, held by the caller. */

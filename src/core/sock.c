@@ -72,6 +72,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     sp_tlsopts_init(&s->opt.tls);
     snprintf(s->name, sizeof s->name, "%d", id);
     sp_list_init(&s->eps);
+    sp_list_init(&s->pipes);
     atomic_init(&s->closing, false);
     atomic_init(&s->sigrefs, 0);
     atomic_init(&s->evseq, 0);

@@ -78,6 +78,7 @@ struct sp_sock {
     struct sp_list eps;
     int next_eid;
     int npipes;                 /* attached pipes; nn_close waits for 0 */
+    struct sp_list pipes;       /* attached pipes (socket lock) */
     struct sp_pipe *lone_pipe;  /* the only attached pipe, if exactly one */
     int callerfd;               /* eventfd waking a caller that polls a pipe's
                                    fd itself (-1 until first needed) */
