@@ -394,13 +394,16 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
         if (s->events & ev)
             continue; /* became ready meanwhile */
         /* One caller spins at a time: with several blocked on one socket
-           (or one core) more spinners only steal the producer's CPU. */
+           (or one core) more spinners only steal the producer's CPU. Only
+           receivers spin: a send blocks on a full pipe, which drains only
+           when the thread that empties it (the loop, the receiver) runs,
+           and a spinning sender would compete with it for the CPU. */
         /* Spins that keep timing out (a peer that is slow, or a loaded
            machine) are skipped for a growing number of waits. */
         unsigned seq = atomic_load_explicit(&s->evseq, memory_order_acquire);
         if (s->spin_skip > 0) {
             s->spin_skip--;
-        } else if (s->spinners == 0 && s->waiters == 0 && usable_cpus() > 1) {
+        } else if (!send && s->spinners == 0 && s->waiters == 0 && usable_cpus() > 1) {
             s->spinners++;
             tl_held = NULL;
             pthread_mutex_unlock(&s->lock);
