@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,7 +24,9 @@
    being written. */
 enum { ST_BIO_HS, ST_HANDSHAKE, ST_HS_DONE, ST_ACTIVE, ST_CLOSED };
 
-#define SP_WRITE_BATCH 64
+/* Messages per writev at most (the kernel's IOV_MAX is 1024: three iovecs
+   per message at worst). */
+#define SP_WRITE_BATCH 256
 /* A send within this long after the previous write on the same connection,
    or after the same thread wrote straight to any connection, is part of a
    burst and is batched by the loop thread instead of written at once. Short
@@ -89,16 +92,63 @@ static void set_events(struct sp_stream *s)
     sp_io_set(&s->io, ev);
 }
 
+/* A writer's scratch space, one per thread that writes (on the heap: up to
+   SP_WRITE_BATCH messages per writev needs more than an application
+   thread's stack should give). Small pieces (frame headers, SP headers,
+   small bodies) are copied into stage so that a batch of small messages goes
+   to the kernel as a few iovecs rather than two or three per message: the
+   kernel's cost per iovec is well above a memcpy of a few dozen bytes. */
+#define SP_STAGE_BYTES 32768
+#define SP_STAGE_PIECE 256
+#define SP_WRITE_BATCH_STACK 8 /* without scratch space (out of memory) */
+
+struct wscratch {
+    struct iovec iov[SP_WRITE_BATCH * 3];
+    uint8_t fh[SP_WRITE_BATCH][16];
+    size_t fhl[SP_WRITE_BATCH];
+    uint8_t stage[SP_STAGE_BYTES];
+};
+
+static SP_THREAD_LOCAL struct wscratch *tl_wscratch;
+static pthread_key_t wscratch_key;
+static pthread_once_t wscratch_once = PTHREAD_ONCE_INIT;
+
+static void wscratch_key_init(void)
+{
+    pthread_key_create(&wscratch_key, free);
+}
+
+static struct wscratch *wscratch(void)
+{
+    if (!tl_wscratch) {
+        pthread_once(&wscratch_once, wscratch_key_init);
+        struct wscratch *w = malloc(sizeof *w);
+        if (w && pthread_setspecific(wscratch_key, w) != 0) {
+            free(w);
+            w = NULL;
+        }
+        tl_wscratch = w;
+    }
+    return tl_wscratch;
+}
+
 /* Writes as much of outq as the kernel takes, many messages per syscall. */
 static void flush_out(struct sp_stream *s)
 {
+    struct wscratch *w = wscratch();
+    struct iovec siov[SP_WRITE_BATCH_STACK * 3];
+    uint8_t sfh[SP_WRITE_BATCH_STACK][16];
+    size_t sfhl[SP_WRITE_BATCH_STACK];
+    struct iovec *iov = w ? w->iov : siov;
+    uint8_t(*fh)[16] = w ? w->fh : sfh;
+    size_t *fhl = w ? w->fhl : sfhl;
+    uint8_t *stage = w ? w->stage : NULL;
+    size_t batch = w ? SP_WRITE_BATCH : SP_WRITE_BATCH_STACK;
     while (s->outq.count && !s->broken) {
-        struct iovec iov[SP_WRITE_BATCH * 3];
-        uint8_t fh[SP_WRITE_BATCH][16];
-        size_t fhl[SP_WRITE_BATCH];
+        size_t so = 0; /* staging bytes used */
         int niov = 0;
         size_t total = 0;
-        size_t nmsg = s->outq.count < SP_WRITE_BATCH ? s->outq.count : SP_WRITE_BATCH;
+        size_t nmsg = s->outq.count < batch ? s->outq.count : batch;
         size_t skip = s->out_off;
         for (size_t i = 0; i < nmsg; i++) {
             struct sp_msg *m = sp_msgq_at(&s->outq, i);
@@ -115,10 +165,22 @@ static void flush_out(struct sp_stream *s)
                 base += skip;
                 len -= skip;
                 skip = 0;
+                total += len;
+                if (stage && len <= SP_STAGE_PIECE && so + len <= SP_STAGE_BYTES) {
+                    memcpy(stage + so, base, len);
+                    if (niov > 0 && (uint8_t *) iov[niov - 1].iov_base + iov[niov - 1].iov_len == stage + so) {
+                        iov[niov - 1].iov_len += len;
+                    } else {
+                        iov[niov].iov_base = stage + so;
+                        iov[niov].iov_len = len;
+                        niov++;
+                    }
+                    so += len;
+                    continue;
+                }
                 iov[niov].iov_base = (void *) base;
                 iov[niov].iov_len = len;
                 niov++;
-                total += len;
             }
         }
         ssize_t n = io_writev(s, iov, niov);
