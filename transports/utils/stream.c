@@ -35,6 +35,10 @@ enum { ST_BIO_HS, ST_HANDSHAKE, ST_HS_DONE, ST_ACTIVE, ST_CLOSED };
    many sockets): one write per message there costs a syscall each, while
    the loop writes whatever piled up per connection in one. */
 #define SP_BURST_NS 10000
+/* A message this large is written straight from the caller's thread even
+   in a burst: batching saves nothing on it, and a hand-off to the loop would
+   make the sender wait for the loop whenever NN_SNDBUF holds only a few. */
+#define SP_DIRECT_MIN 8192
 /* Reads per readiness event before letting other fds run. */
 #define SP_READ_ROUNDS 8
 
@@ -228,7 +232,8 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
     }
     if (idle) {
         uint64_t now = sp_clock_ns();
-        if (now - s->last_write_ns < SP_BURST_NS || now - tl_direct_ns < SP_BURST_NS) {
+        bool large = sp_msg_wirelen(sp_msgq_at(&s->outq, 0)) >= SP_DIRECT_MIN;
+        if (!large && (now - s->last_write_ns < SP_BURST_NS || now - tl_direct_ns < SP_BURST_NS)) {
             /* Messages are coming back to back: let them pile up and have
                the loop thread write them many per writev. */
             sp_loop_post(&s->flush_task);
