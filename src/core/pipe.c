@@ -49,6 +49,12 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
     pipe->proto_data = NULL;
 }
 
+void sp_pipe_wake_reader(struct sp_pipe *pipe)
+{
+    if (pipe && pipe->ops->wake_reader)
+        pipe->ops->wake_reader(pipe);
+}
+
 void sp_pipe_hold(struct sp_pipe *pipe)
 {
     atomic_fetch_add_explicit(&pipe->refs, 1, memory_order_relaxed);
@@ -92,6 +98,8 @@ int sp_pipe_attach(struct sp_pipe *pipe)
         pipe->attached = true;
         s->npipes++;
         sp_list_push_back(&s->pipes, &pipe->sock_item);
+        if (s->lone_pipe)
+            sp_pipe_wake_reader(s->lone_pipe); /* no longer alone */
         s->lone_pipe = s->npipes == 1 ? pipe : NULL;
         sp_sock_stat_add(s, SP_STAT_CURRENT_CONNECTIONS, 1);
         if (pipe->attach_stat >= 0)

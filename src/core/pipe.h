@@ -36,6 +36,12 @@ struct sp_pipe_ops {
        fd, 0 if it did not fire), which reads and delivers what came. */
     int (*wait_begin)(struct sp_pipe *pipe);
     void (*wait_end)(struct sp_pipe *pipe, int revents);
+    /* After wait_end the transport may leave its reading to the next
+       caller (lazy: no wake-up of the I/O thread between a reply and the
+       next recv). The socket calls this, lock held, when something needs
+       reading in the background again: a recv that gave up, an NN_RCVFD
+       handed out, a second pipe. */
+    void (*wake_reader)(struct sp_pipe *pipe);
 };
 
 struct sp_pipe {
@@ -55,6 +61,9 @@ struct sp_pipe {
 
 /* Initialises pipe for the socket of ep; one reference, held by the caller. */
 void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp_ep *ep);
+
+/* Calls wake_reader on the socket's lone pipe, if it has one. Lock held. */
+void sp_pipe_wake_reader(struct sp_pipe *pipe);
 
 /* Adds the pipe to its socket's protocol. Call without any socket lock held.
    0; -EBADF when the socket is closing; -EISCONN or another -errno when the

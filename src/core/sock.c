@@ -301,12 +301,24 @@ static int usable_cpus(void)
     return cached;
 }
 
+/* Spins that keep timing out (a slow peer, or a loaded machine) are skipped
+   for a growing number of waits. */
+static void spin_result(struct sp_sock *s, bool caught)
+{
+    if (caught) {
+        s->spin_penalty = 0;
+        return;
+    }
+    s->spin_penalty = s->spin_penalty ? (s->spin_penalty < 64 ? s->spin_penalty * 2 : 64) : 1;
+    s->spin_skip = s->spin_penalty;
+}
+
 /* A blocked recv on a socket with one pipe that can be read from the
    caller's thread: poll the pipe's fd (and callerfd, for closing and other
    readiness changes) directly. Lock held (released while polling). 0 when
    something may have changed (the caller retries), -ETIMEDOUT, -EINTR, or
    -ENOTSUP when the pipe cannot do it now. */
-static int caller_wait(struct sp_sock *s, uint64_t deadline)
+static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *caught)
 {
     struct sp_pipe *pipe = s->lone_pipe;
     if (!pipe || !pipe->ops->wait_begin || s->caller_polling)
@@ -334,7 +346,17 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline)
     tl_held = NULL;
     pthread_mutex_unlock(&s->lock);
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->callerfd, .events = POLLIN}};
-    int n = poll(p, 2, timeout);
+    int n = 0;
+    if (spin) {
+        /* Busy-poll the connection for a moment: a reply due within
+           microseconds is then taken without a sleep and a wake-up. */
+        uint64_t end = sp_clock_ns() + SP_SPIN_NS;
+        while ((n = poll(p, 2, 0)) == 0 && sp_clock_ns() < end)
+            ;
+        *caught = n > 0;
+    }
+    if (n == 0)
+        n = poll(p, 2, timeout);
     int err = errno;
     pthread_mutex_lock(&s->lock);
     tl_held = s;
@@ -398,12 +420,26 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
            receivers spin: a send blocks on a full pipe, which drains only
            when the thread that empties it (the loop, the receiver) runs,
            and a spinning sender would compete with it for the CPU. */
-        /* Spins that keep timing out (a peer that is slow, or a loaded
-           machine) are skipped for a growing number of waits. */
         unsigned seq = atomic_load_explicit(&s->evseq, memory_order_acquire);
-        if (s->spin_skip > 0) {
+        bool may_spin = false;
+        if (s->spin_skip > 0)
             s->spin_skip--;
-        } else if (!send && s->spinners == 0 && s->waiters == 0 && usable_cpus() > 1) {
+        else
+            may_spin = !send && s->spinners == 0 && s->waiters == 0 && usable_cpus() > 1;
+        if (!send) {
+            /* Receiving in this thread, when the socket's only pipe allows
+               it; its spin (if any) polls the connection itself. */
+            bool caught = false;
+            rc = caller_wait(s, deadline, may_spin, &caught);
+            if (rc != -ENOTSUP) {
+                if (may_spin)
+                    spin_result(s, caught);
+                if (rc == 0)
+                    continue;
+                break; /* -ETIMEDOUT or -EINTR */
+            }
+        }
+        if (may_spin) {
             s->spinners++;
             tl_held = NULL;
             pthread_mutex_unlock(&s->lock);
@@ -411,26 +447,16 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
             pthread_mutex_lock(&s->lock);
             tl_held = s;
             s->spinners--;
-            if (changed) {
-                s->spin_penalty = 0;
+            spin_result(s, changed);
+            if (changed || atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
                 continue;
-            }
-            s->spin_penalty = s->spin_penalty ? (s->spin_penalty < 64 ? s->spin_penalty * 2 : 64) : 1;
-            s->spin_skip = s->spin_penalty;
-            if (atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
-                continue;
-        }
-        if (!send) {
-            rc = caller_wait(s, deadline);
-            if (rc == 0)
-                continue;
-            if (rc != -ENOTSUP)
-                break; /* -ETIMEDOUT or -EINTR */
         }
         rc = wait_change(s, seq, deadline);
         if (rc != 0)
             break; /* -ETIMEDOUT or -EINTR */
     }
+    if (rc != 0 && !send)
+        sp_pipe_wake_reader(s->lone_pipe); /* the caller stops reading */
     if (rc == 0) {
         if (send) {
             stat_bump_locked(s, SP_STAT_MESSAGES_SENT, 1);
@@ -727,6 +753,7 @@ int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *
         if (s->type->flags & SP_SOCKTYPE_NORECV)
             goto noopt;
         rc = v = efd_get(s, &s->rcvfd, SP_EV_IN);
+        sp_pipe_wake_reader(s->lone_pipe); /* pollers need background reads */
         break;
     case NN_SOCKET_NAME:
         strncpy(val, s->name, *len);

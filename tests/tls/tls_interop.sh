@@ -110,7 +110,7 @@ esac
 : >"$IT_TMP/ours.expected"
 : >"$IT_TMP/peer.expected"
 peer_check=exact
-ours_args=(--type "$ours" --timeout 5000 --hold 10000)
+ours_args=(--type "$ours" --timeout 25000 --hold 25000)
 case $ours_sends in
 list)
     ours_args+=("${list_args[@]}")

@@ -88,8 +88,11 @@ static void request_close(struct sp_stream *s)
 
 static void set_events(struct sp_stream *s)
 {
-    uint32_t ev = 0;
-    if (!s->rd_paused && atomic_load_explicit(&s->rd_owner, memory_order_relaxed) != SP_RD_CALLER)
+    /* EPOLLRDHUP always: a peer that leaves is noticed even while reading
+       is paused or left to a caller. */
+    uint32_t ev = EPOLLRDHUP;
+    if (!s->rd_paused && !s->rd_lazy &&
+        atomic_load_explicit(&s->rd_owner, memory_order_relaxed) != SP_RD_CALLER)
         ev |= EPOLLIN;
     if (s->outq.count)
         ev |= EPOLLOUT;
@@ -293,10 +296,12 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
 
 static int stream_wait_begin(struct sp_pipe *pipe);
 static void stream_wait_end(struct sp_pipe *pipe, int revents);
+static void stream_wake_reader(struct sp_pipe *pipe);
 
 static const struct sp_pipe_ops stream_pipe_ops = {
     .wait_begin = stream_wait_begin,
     .wait_end = stream_wait_end,
+    .wake_reader = stream_wake_reader,
     .send = stream_pipe_send,
     .recv = stream_pipe_recv,
     .destroy = stream_pipe_destroy,
@@ -573,7 +578,7 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     free(s->hs_out); /* an idle connection keeps no handshake buffers */
     s->hs_out = NULL;
     s->hs_outlen = s->hs_outdone = 0;
-    sp_io_set(&s->io, EPOLLIN);
+    sp_io_set(&s->io, EPOLLIN | EPOLLRDHUP);
     if (sp_pipe_attach(&s->pipe) != 0) {
         sp_stream_close(s, SP_STAT_BROKEN); /* refused, e.g. a second PAIR peer */
         return;
@@ -710,7 +715,24 @@ static void stream_wait_end(struct sp_pipe *pipe, int revents)
         sp_loop_post(&s->eof_task);
         return;
     }
+    /* Lazy: while this is the socket's only pipe and nobody polls NN_RCVFD,
+       the loop stays out of reading until the socket asks (wake_reader):
+       a reply that arrives before the caller's next recv then waits in the
+       kernel for that recv instead of waking the loop thread, which then
+       wakes the caller (two thread switches per message on a shared CPU). */
+    struct sp_sock *sock = s->pipe.sock;
+    s->rd_lazy = !s->rd_paused && sock->lone_pipe == &s->pipe && sock->rcvfd < 0;
     set_events(s);
+}
+
+static void stream_wake_reader(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    if (s->rd_lazy) {
+        s->rd_lazy = false;
+        if (s->state == ST_ACTIVE)
+            set_events(s);
+    }
 }
 
 /* The loop's share of writing: what piled up while the kernel was full or
@@ -748,10 +770,10 @@ static void stream_io(struct sp_io *io, uint32_t ev)
         return;
     if (ev & EPOLLOUT)
         write_from_loop(s);
-    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-        /* While reading is paused only errors bring us here: look anyway, a
-           closed peer must be noticed. */
-        if (s->rd_paused && !(ev & (EPOLLERR | EPOLLHUP)))
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+        /* While reading is paused only errors and hang-ups bring us here:
+           look anyway, a closed peer must be noticed. */
+        if (s->rd_paused && !(ev & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
             return;
         do_read(s);
     }

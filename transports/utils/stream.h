@@ -102,6 +102,8 @@ struct sp_stream {
     struct sp_task flush_task;    /* a burst handed to the loop to write */
     struct sp_task eof_task;      /* a caller's read found the end of input */
     atomic_int rd_owner;          /* who reads the fd now: SP_RD_* */
+    bool rd_lazy;                 /* EPOLLIN left off after a caller's read:
+                                     the next recv reads (socket lock) */
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
     void *wire;                   /* the wire's state */
