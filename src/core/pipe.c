@@ -188,9 +188,7 @@ void sp_pipe_flush_deferred(void)
         struct sp_sock *s = d.pipe->sock;
         sp_sock_lock(s);
         deliver(d.pipe, d.ev);
-        if (atomic_fetch_sub(&s->sigrefs, 1) == 1 && atomic_load(&s->closing))
-            pthread_cond_broadcast(&s->cv);
-        sp_sock_unlock(s);
+        sp_sock_unlock_signalled(s);
         sp_pipe_rele(d.pipe);
     }
     tl_ndefer = 0;

@@ -130,25 +130,33 @@ static void futex_wake_all(atomic_uint *word)
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-/* Publishes transitions of the readiness state. Lock held. */
-static void publish(struct sp_sock *s)
+/* Publishes transitions of the readiness state. Lock held. Returns whether
+   blocked callers must be woken, which publish() does at once. */
+static bool publish_nowake(struct sp_sock *s)
 {
     int ev = sock_events(s);
     int changed = ev ^ s->events;
     if (!changed)
-        return;
+        return false;
     if (changed & SP_EV_IN)
         efd_set(s->rcvfd, ev & SP_EV_IN);
     if (changed & SP_EV_OUT)
         efd_set(s->sndfd, ev & SP_EV_OUT);
+    bool wake = false;
     if (ev & ~s->events) {
         atomic_fetch_add_explicit(&s->evseq, 1, memory_order_release);
-        if (s->waiters)
-            futex_wake_all(&s->evseq);
+        wake = s->waiters > 0;
         if (s->caller_polling)
             efd_set(s->callerfd, true);
     }
     s->events = ev;
+    return wake;
+}
+
+static void publish(struct sp_sock *s)
+{
+    if (publish_nowake(s))
+        futex_wake_all(&s->evseq);
 }
 
 void sp_sock_wake_caller(struct sp_sock *sock)
@@ -170,6 +178,19 @@ void sp_sock_unlock(struct sp_sock *sock)
     tl_held = NULL;
     pthread_mutex_unlock(&sock->lock);
     sp_pipe_flush_deferred();
+}
+
+void sp_sock_unlock_signalled(struct sp_sock *sock)
+{
+    bool wake = publish_nowake(sock);
+    tl_held = NULL;
+    pthread_mutex_unlock(&sock->lock);
+    /* Woken only now: a waiter woken under the lock would, on a shared CPU,
+       run at once and block on the lock we still hold. */
+    if (wake)
+        futex_wake_all(&sock->evseq);
+    /* The last touch of the socket: nn_close may free it from here on. */
+    atomic_fetch_sub_explicit(&sock->sigrefs, 1, memory_order_release);
 }
 
 void sp_sock_mark_closing(struct sp_sock *sock)
@@ -211,9 +232,13 @@ void sp_sock_destroy(struct sp_sock *sock)
        wait until their owners detached them too, and until signals other
        threads deferred for our pipes are delivered. */
     pthread_mutex_lock(&sock->lock);
-    while (!sp_list_empty(&sock->eps) || sock->npipes > 0 || atomic_load(&sock->sigrefs) > 0)
+    while (!sp_list_empty(&sock->eps) || sock->npipes > 0)
         pthread_cond_wait(&sock->cv, &sock->lock);
     pthread_mutex_unlock(&sock->lock);
+    /* Deferred signals are delivered as soon as the thread that raised them
+       leaves its own socket: microseconds. */
+    while (atomic_load_explicit(&sock->sigrefs, memory_order_acquire) > 0)
+        sched_yield();
 
     sock->type->ops->term(sock);
     sp_tlsopts_term(&sock->opt.tls);

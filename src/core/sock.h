@@ -101,6 +101,10 @@ void sp_sock_mark_closing(struct sp_sock *sock);
 
 /* Takes the socket lock. */
 void sp_sock_lock(struct sp_sock *sock);
+/* Unlocks after delivering a signal another thread deferred (see pipe.c):
+   wakes blocked callers after the unlock, then drops the signal's sigref. */
+void sp_sock_unlock_signalled(struct sp_sock *sock);
+
 /* Wakes a caller that polls a pipe's fd itself (see sp_pipe_ops.wait_begin).
    Lock held. */
 void sp_sock_wake_caller(struct sp_sock *sock);
