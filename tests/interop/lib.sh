@@ -419,7 +419,7 @@ it_finish_exchange()
     local what=$1
     it_wait_until "$IT_WAIT_MS" it_exchange_settled || it_fail "no complete exchange within ${IT_WAIT_MS} ms"
     [ "${IT_RC[peer]:-0}" = 0 ] || it_fail "$peer failed (status ${IT_RC[peer]})"
-    ours_done || { it_reap ours; it_fail "our side failed (status ${IT_RC[ours]})"; }
+    ours_done || { it_reap ours; it_fail "our side did not finish (status ${IT_RC[ours]:-still running})"; }
     peer_done || { it_reap peer; it_fail "$peer exited (status ${IT_RC[peer]}) before printing all messages"; }
     it_stop peer
     it_stop ours

@@ -121,6 +121,8 @@ struct sp_stream {
     size_t hs_inlen;
     size_t hs_leftover;           /* hs_in bytes the handshake used */
     struct sp_msgq rbatch;        /* decoded, not yet delivered (loop thread) */
+    struct sp_list_item deliver_item; /* rbatch waits for the end of the
+                                         loop's round (loop thread) */
     /* under the socket lock */
     struct sp_msgq inq;
     size_t in_limit;
