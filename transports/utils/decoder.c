@@ -9,9 +9,11 @@
 
 /* The read buffer: large enough to split hundreds of small messages out of
    one read, small enough that a large frame is mostly read straight into
-   its own chunk (only what came with the previous read is copied) and that
-   an idle connection costs little. */
+   its own chunk (only what came with the previous read is copied). It starts
+   small (a connection with little traffic costs little) and grows to the
+   full size once a read fills it. */
 #define SP_RBUF_SIZE (16 * 1024)
+#define SP_RBUF_MIN 2048
 /* Frames larger than this are read straight into their own chunk; smaller
    ones always fit in the read buffer with room to spare. */
 #define SP_BIG_FRAME (4 * 1024)
@@ -67,8 +69,10 @@ int sp_decoder_init(struct sp_decoder *d, enum sp_framing framing, int64_t maxsi
     memset(d, 0, sizeof *d);
     d->framing = framing;
     d->maxsize = maxsize;
-    d->rbuf = malloc(SP_RBUF_SIZE);
-    return d->rbuf ? 0 : -ENOMEM;
+    /* The read buffer comes with the first read: a connection that only
+       sends (a PUSH, a PUB) never pays for it. */
+    d->rbuf = NULL;
+    return 0;
 }
 
 void sp_decoder_term(struct sp_decoder *d)
@@ -85,8 +89,26 @@ void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len)
         *buf = (char *) d->big + d->big_done;
         *len = d->big_len - d->big_done;
     } else {
+        if (!d->rbuf) {
+            d->rbuf = malloc(SP_RBUF_MIN);
+            d->rcap = SP_RBUF_MIN;
+        } else if (d->grow) {
+            uint8_t *nb = realloc(d->rbuf, SP_RBUF_SIZE);
+            if (nb) {
+                d->rbuf = nb;
+                d->rcap = SP_RBUF_SIZE;
+            }
+            d->grow = false;
+        }
+        if (!d->rbuf || d->rlen == d->rcap) {
+            /* Out of memory: a read of nothing, which ends the connection
+               (the socket goes on). */
+            *buf = NULL;
+            *len = 0;
+            return;
+        }
         *buf = d->rbuf + d->rlen;
-        *len = SP_RBUF_SIZE - d->rlen;
+        *len = d->rcap - d->rlen;
     }
 }
 
@@ -113,6 +135,8 @@ int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
         return push_body(out, body);
     }
     d->rlen += n;
+    if (d->rlen == d->rcap && d->rcap < SP_RBUF_SIZE)
+        d->grow = true; /* a busy peer: read more at a time */
     size_t fhl = sp_frame_hdr_len(d->framing);
     size_t off = 0;
     int rc = 0;
@@ -144,8 +168,11 @@ int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
             off = d->rlen;
             break;
         }
-        if (avail < len)
+        if (avail < len) {
+            if (fhl + len > d->rcap)
+                d->grow = true; /* a small frame must fit whole */
             break;
+        }
         void *body = sp_chunk_alloc((size_t) len);
         if (!body) {
             rc = -1;

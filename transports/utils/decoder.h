@@ -7,6 +7,7 @@
 #ifndef SP_DECODER_H
 #define SP_DECODER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,8 +21,10 @@ enum sp_framing {
 struct sp_decoder {
     enum sp_framing framing;
     int64_t maxsize;   /* NN_RCVMAXSIZE: -1 unlimited */
-    uint8_t *rbuf;
+    uint8_t *rbuf;     /* NULL until the first read */
+    size_t rcap;       /* its size: small at first, grown for busy peers */
     size_t rlen;       /* valid bytes in rbuf */
+    bool grow;         /* the next space() enlarges rbuf */
     void *big;         /* chunk of a large frame being filled */
     size_t big_len;
     size_t big_done;
@@ -31,7 +34,9 @@ struct sp_decoder {
 int sp_decoder_init(struct sp_decoder *d, enum sp_framing framing, int64_t maxsize);
 void sp_decoder_term(struct sp_decoder *d);
 
-/* Where the next read should store bytes, and how many it may store (> 0). */
+/* Where the next read should store bytes, and how many it may store: > 0, or
+   0 when the read buffer cannot be allocated (the caller then ends the
+   connection, as a read of nothing means). */
 void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len);
 
 /* n bytes were stored there: appends every completed message to out.
