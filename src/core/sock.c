@@ -130,6 +130,12 @@ static void futex_wake_all(atomic_uint *word)
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+void sp_sock_wake_caller(struct sp_sock *sock)
+{
+    if (sock->caller_polling)
+        efd_set(sock->callerfd, true);
+}
+
 /* Publishes transitions of the readiness state. Lock held. Returns whether
    blocked callers must be woken, which publish() does at once. */
 static bool publish_nowake(struct sp_sock *s)
@@ -146,8 +152,7 @@ static bool publish_nowake(struct sp_sock *s)
     if (ev & ~s->events) {
         atomic_fetch_add_explicit(&s->evseq, 1, memory_order_release);
         wake = s->waiters > 0;
-        if (s->caller_polling)
-            efd_set(s->callerfd, true);
+        sp_sock_wake_caller(s);
     }
     s->events = ev;
     return wake;
@@ -159,11 +164,6 @@ static void publish(struct sp_sock *s)
         futex_wake_all(&s->evseq);
 }
 
-void sp_sock_wake_caller(struct sp_sock *sock)
-{
-    if (sock->caller_polling)
-        efd_set(sock->callerfd, true);
-}
 
 void sp_sock_lock(struct sp_sock *sock)
 {

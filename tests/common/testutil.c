@@ -4,8 +4,10 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,4 +131,54 @@ void tu_thread_start(tu_thread *t, void (*fn)(void *), void *arg)
 void tu_thread_join(tu_thread *t)
 {
     pthread_join((pthread_t) t->handle, NULL);
+}
+
+bool tu_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t) n;
+    }
+    return true;
+}
+
+bool tu_read_exact(int fd, void *buf, size_t len, int timeout_ms)
+{
+    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
+    char *p = buf;
+    while (len > 0) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        uint64_t now = tu_now_ms();
+        ssize_t n;
+        if (now >= end || poll(&pfd, 1, (int) (end - now)) != 1)
+            return false;
+        n = recv(fd, p, len, 0);
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t) n;
+    }
+    return true;
+}
+
+bool tu_wait_closed(int fd, int timeout_ms)
+{
+    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
+    for (;;) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        uint64_t now = tu_now_ms();
+        char buf[4096];
+        ssize_t n;
+        if (now >= end)
+            return false;
+        if (poll(&pfd, 1, (int) (end - now)) != 1)
+            continue;
+        n = recv(fd, buf, sizeof buf, 0);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            return true;
+    }
 }

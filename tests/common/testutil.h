@@ -32,6 +32,15 @@ void tu_sleep_ms(int ms);
    timeout_ms passes (-> false). */
 bool tu_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
 
+/* Plain-socket peers (tests that speak the wire by hand). */
+/* Sends all len bytes (MSG_NOSIGNAL): false on any error. */
+bool tu_write_all(int fd, const void *buf, size_t len);
+/* Reads exactly len bytes within timeout_ms: false on EOF, error or timeout. */
+bool tu_read_exact(int fd, void *buf, size_t len, int timeout_ms);
+/* Discards input until the peer closes the connection (EOF or reset) -> true,
+   or timeout_ms passes -> false. */
+bool tu_wait_closed(int fd, int timeout_ms);
+
 /* Runs fn(arg) in a new thread; tu_thread_join waits for it. */
 typedef struct tu_thread { unsigned long handle; } tu_thread;
 void tu_thread_start(tu_thread *t, void (*fn)(void *), void *arg);

@@ -100,53 +100,7 @@ static int raw_accept(int lfd, int timeout_ms)
 
 static void raw_write(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        assert_true(n > 0);
-        p += n;
-        len -= (size_t) n;
-    }
-}
-
-/* Reads exactly len bytes within timeout_ms; false on EOF, error or timeout. */
-static bool raw_read(int fd, void *buf, size_t len, int timeout_ms)
-{
-    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
-    char *p = buf;
-    while (len > 0) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        uint64_t now = tu_now_ms();
-        ssize_t n;
-        if (now >= end || poll(&pfd, 1, (int) (end - now)) != 1)
-            return false;
-        n = recv(fd, p, len, 0);
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t) n;
-    }
-    return true;
-}
-
-/* Discards incoming data until the peer closes the connection (EOF or reset)
-   -> true, or timeout_ms passes -> false. */
-static bool raw_wait_closed(int fd, int timeout_ms)
-{
-    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
-    for (;;) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        uint64_t now = tu_now_ms();
-        char buf[4096];
-        ssize_t n;
-        if (now >= end)
-            return false;
-        if (poll(&pfd, 1, (int) (end - now)) != 1)
-            continue;
-        n = recv(fd, buf, sizeof buf, 0);
-        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-            return true;
-    }
+    assert_true(tu_write_all(fd, buf, len));
 }
 
 static void sp_header(unsigned char hdr[8], int proto)
@@ -163,7 +117,7 @@ static void expect_sp_header(int fd, int proto)
     unsigned char got[8];
     unsigned char want[8];
     sp_header(want, proto);
-    assert_true(raw_read(fd, got, 8, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, got, 8, NT_DEADLINE_MS));
     assert_memory_equal(got, want, 8);
 }
 
@@ -237,7 +191,7 @@ static void run_bad_peer(enum kind kind, int s_type, const char *name,
     fd = raw_connect(&ep);
     misbehave(fd, kind);
     if (expect_close)
-        assert_true(raw_wait_closed(fd, NT_DEADLINE_MS));
+        assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
     close(fd);
     expect_good_peer_works(s, s_type, &ep);
     /* Nothing from the bad peer was ever delivered. */
@@ -289,7 +243,7 @@ static void test_pull_header_bytes_are_exact(void **state)
     endpoint_init(&ep, TCP, NULL);
     nt_bind(s, ep.url);
     fd = raw_connect(&ep);
-    assert_true(raw_read(fd, got, 8, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, got, 8, NT_DEADLINE_MS));
     assert_memory_equal(got, want, 8);
     close(fd);
     nt_close(s);
@@ -310,7 +264,7 @@ static void test_connecting_socket_sends_sp_header_first(void **state)
     expect_sp_header(fd, NN_PUSH);
     send_sp_header(fd, NN_PULL);
     nt_send(s, "hello");
-    assert_true(raw_read(fd, buf, sizeof buf, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, buf, sizeof buf, NT_DEADLINE_MS));
     assert_memory_equal(buf, "\0\0\0\0\0\0\0\5hello", sizeof buf);
 
     close(fd);
@@ -337,13 +291,13 @@ static void expect_push_framing(enum kind kind)
     nt_send(s, "hello");
     n = frame_prefix(kind, want, 5);
     memcpy(want + n, "hello", 5);
-    assert_true(raw_read(fd, got, n + 5, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, got, n + 5, NT_DEADLINE_MS));
     assert_memory_equal(got, want, n + 5);
 
     /* Empty message: just the prefix with length 0. */
     assert_int_equal(nn_send(s, "", 0, 0), 0);
     n = frame_prefix(kind, want, 0);
-    assert_true(raw_read(fd, got, n, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, got, n, NT_DEADLINE_MS));
     assert_memory_equal(got, want, n);
 
     close(fd);
@@ -458,7 +412,7 @@ static void test_push_ignores_data_from_its_peer(void **state)
     for (i = 0; i < 10; i++)
         send_frame(fd, TCP, "noise", 5);
     nt_send(s, "work");
-    assert_true(raw_read(fd, buf, sizeof buf, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, buf, sizeof buf, NT_DEADLINE_MS));
     assert_memory_equal(buf, "\0\0\0\0\0\0\0\4work", sizeof buf);
     close(fd);
     nt_close(s);
@@ -559,7 +513,7 @@ static void expect_valid_frame_before_oversize_is_delivered(enum kind kind, cons
     n += frame_prefix(kind, buf + n, UINT64_MAX);
     raw_write(fd, buf, n);
     nt_recv(s, "intact");
-    assert_true(raw_wait_closed(fd, NT_DEADLINE_MS));
+    assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
     close(fd);
     expect_good_peer_works(s, NN_PULL, &ep);
     nt_close(s);
@@ -616,7 +570,7 @@ static void test_ipc_unknown_type_byte_closes_connection_and_socket_survives(voi
     fd = raw_connect(&ep);
     ipc_type_ff(fd, IPC);
     nt_recv(s, "ok-then-bad");
-    assert_true(raw_wait_closed(fd, NT_DEADLINE_MS));
+    assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
     close(fd);
     expect_good_peer_works(s, NN_PULL, &ep);
     nt_close(s);
@@ -685,7 +639,7 @@ static void expect_silent_peer_timed_out(enum kind kind, const char *name, bool 
     fd = raw_connect(&ep);
     if (partial)
         raw_write(fd, "\0SP\0", 4);
-    assert_true(raw_wait_closed(fd, 3000));
+    assert_true(tu_wait_closed(fd, 3000));
     elapsed = tu_now_ms() - start;
     assert_true(elapsed >= 500);
     close(fd);
@@ -735,7 +689,7 @@ static void test_connector_retries_after_rejected_header(void **state)
     assert_true(fd >= 0);
     expect_sp_header(fd, NN_PUSH);
     send_sp_header(fd, NN_PUSH);
-    assert_true(raw_wait_closed(fd, NT_DEADLINE_MS));
+    assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
     close(fd);
 
     /* It comes back; this time we are a proper PULL. */
@@ -744,7 +698,7 @@ static void test_connector_retries_after_rejected_header(void **state)
     expect_sp_header(fd, NN_PUSH);
     send_sp_header(fd, NN_PULL);
     nt_send(s, "again");
-    assert_true(raw_read(fd, buf, sizeof buf, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, buf, sizeof buf, NT_DEADLINE_MS));
     assert_memory_equal(buf, "\0\0\0\0\0\0\0\5again", sizeof buf);
 
     close(fd);

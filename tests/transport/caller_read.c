@@ -428,52 +428,7 @@ static int raw_tcp_connect(int port)
 
 static void raw_write(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        assert_true(n > 0);
-        p += n;
-        len -= (size_t) n;
-    }
-}
-
-/* Reads exactly len bytes within timeout_ms. */
-static bool raw_read(int fd, void *buf, size_t len, int timeout_ms)
-{
-    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
-    char *p = buf;
-    while (len > 0) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        uint64_t now = tu_now_ms();
-        ssize_t n;
-        if (now >= end || poll(&pfd, 1, (int) (end - now)) != 1)
-            return false;
-        n = recv(fd, p, len, 0);
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t) n;
-    }
-    return true;
-}
-
-/* Discards input until the peer closes (EOF or reset) -> true, or timeout. */
-static bool raw_wait_closed(int fd, int timeout_ms)
-{
-    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
-    for (;;) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        uint64_t now = tu_now_ms();
-        char buf[4096];
-        ssize_t n;
-        if (now >= end)
-            return false;
-        if (poll(&pfd, 1, (int) (end - now)) != 1)
-            continue;
-        n = recv(fd, buf, sizeof buf, 0);
-        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-            return true;
-    }
+    assert_true(tu_write_all(fd, buf, len));
 }
 
 static void be64(unsigned char *out, uint64_t v)
@@ -502,7 +457,7 @@ static void test_tcp_oversize_frame_drops_connection_while_recv_keeps_waiting(vo
        and in use), then A's recv blocks on that connection. */
     fd = raw_tcp_connect(addr.port);
     raw_write(fd, pair_hdr, sizeof pair_hdr);
-    assert_true(raw_read(fd, hdr, sizeof hdr, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, hdr, sizeof hdr, NT_DEADLINE_MS));
     assert_memory_equal(hdr, pair_hdr, sizeof hdr);
     be64(frame, 5);
     memcpy(frame + 8, "valid", 5);
@@ -513,7 +468,7 @@ static void test_tcp_oversize_frame_drops_connection_while_recv_keeps_waiting(vo
     /* A frame announced as 1 MiB, over A's NN_RCVMAXSIZE of 1024. */
     be64(frame, 1024 * 1024);
     raw_write(fd, frame, 8);
-    assert_true(raw_wait_closed(fd, NT_DEADLINE_MS));
+    assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
     close(fd);
     assert_true(nt_wait_stat(a, NN_STAT_CURRENT_CONNECTIONS, 0));
     assert_false(atomic_load(&r.done));
