@@ -1,11 +1,9 @@
 /*
-    tcp_many: many connections into one socket. N PUSH sockets, spread over
-    child processes (libnanomsg allows 512 sockets per process), connect to
-    one PULL over tcp; each says hello once, then sends <msgs-each> messages.
-    Prints the time for every connection to come up (connect + SP handshake
-    + the first message), the time to deliver all messages, the resident
-    memory of an idle socket and of a connection on each side, and the CPU
-    time of all processes per message.
+    tcp_many: many connections into one socket, over the nn_* API. N PUSH
+    sockets, spread over child processes (libnanomsg allows 512 sockets per
+    process), connect to one PULL over tcp; each says hello once, then sends
+    <msgs-each> messages. The measurement itself (phases, processes, output)
+    is many_harness.h, shared with zmq_many.
 
     usage: tcp_many <url> <sockets> <msgs-each> <msg-size> [sockets-per-process]
 
@@ -13,265 +11,75 @@
     must be connectable: 127.0.0.1, not the wildcard host.
 */
 
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
+#include <stdint.h>
 
 #include "nn_perf.h"
 
-/*  What a child tells the parent, one record per phase (atomic: it is
-    smaller than PIPE_BUF). */
-struct report {
-    int phase;   /* 1: sockets created, 2: all connected, 3: done */
-    long rss_a;  /* KiB before the phase's work */
-    long rss_b;  /* KiB after it */
-    int count;   /* sockets (phase 1) */
-    double cpu_us; /* phase 3: user + sys while sending */
-};
+#include "many_harness.h"
 
-/*  One go pipe per child: with a shared one, a fast child could take
-    the token of the next phase meant for a slower sibling. */
-static int (*go_pipes)[2], report_pipe[2];
-static int go_fd;     /* in a child: the read end of its own go pipe */
-static pid_t *children;
-static int nchildren;
-
-static void fail(const char *what)
+/*  nn sockets are ints; the harness carries them as handles. */
+static int sock_of(void *h)
 {
-    int i;
-    fprintf(stderr, "tcp_many: %s\n", what);
-    for (i = 0; i < nchildren; i++)
-        if (children[i] > 0)
-            kill(children[i], SIGKILL);
-    exit(2);
+    return (int) (intptr_t) h;
 }
 
-static void wait_token(void)
+static void *n_open(int nsockets)
 {
-    char c;
-    ssize_t n;
-    do
-        n = read(go_fd, &c, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1)
-        exit(2);
+    (void) nsockets;
+    return NULL; /* the library starts with its first socket */
 }
 
-static void give_tokens(void)
+static void n_close_lib(void *lib)
 {
-    int i;
-    for (i = 0; i < nchildren; i++)
-        PERF_CHECK(write(go_pipes[i][1], "g", 1) == 1, "write");
+    (void) lib;
 }
 
-static void send_report(const struct report *r)
+static void *n_push(void *lib, size_t sz)
 {
-    PERF_CHECK(write(report_pipe[1], r, sizeof(*r)) == (ssize_t) sizeof(*r), "write");
+    int s = nn_socket(AF_SP, NN_PUSH);
+    (void) lib;
+    NN_CHECK(s >= 0, "nn_socket");
+    nn_perf_tune(s, sz, 1);
+    nn_perf_timeouts(s, 60000, 0);
+    return (void *) (intptr_t) s;
 }
 
-static void read_report(struct report *r, int phase)
+static void n_connect(void *h, const char *url)
 {
-    struct pollfd p;
-    ssize_t n;
-    p.fd = report_pipe[0];
-    p.events = POLLIN;
-    if (poll(&p, 1, 120000) != 1)
-        fail("a child did not report in time");
-    n = read(report_pipe[0], r, sizeof(*r));
-    if (n != (ssize_t) sizeof(*r) || r->phase != phase)
-        fail("bad report from a child");
+    NN_CHECK(nn_connect(sock_of(h), url) >= 0, "nn_connect");
 }
 
-static void child(const char *url, int first, int k, long msgs, size_t sz)
+static void n_send(void *h, const void *buf, size_t len)
 {
-    int *socks = malloc(sizeof(int) * (size_t) k);
-    char *buf = malloc(sz > 4 ? sz : 4);
-    struct report r;
-    struct perf_cpu c0, c1;
-    long m;
-    int i, rc, nbytes;
+    NN_CHECK(nn_send(sock_of(h), buf, len, 0) == (int) len, "nn_send");
+}
 
-    PERF_CHECK(socks != NULL && buf != NULL, "malloc");
-    memset(buf, 111, sz > 4 ? sz : 4);
+static void *n_pull(void *lib, size_t sz, const char *url)
+{
+    int s = nn_socket(AF_SP, NN_PULL);
+    (void) lib;
+    NN_CHECK(s >= 0, "nn_socket");
+    nn_perf_tune(s, sz, 0);
+    nn_perf_timeouts(s, 0, 60000);
+    NN_CHECK(nn_bind(s, url) >= 0, "nn_bind");
+    return (void *) (intptr_t) s;
+}
 
-    /*  The first socket pays for the library's start-up; measure the
-        others. */
-    memset(&r, 0, sizeof(r));
-    r.phase = 1;
-    for (i = 0; i < k; i++) {
-        if (i == 1)
-            r.rss_a = perf_rss_kib();
-        socks[i] = nn_socket(AF_SP, NN_PUSH);
-        NN_CHECK(socks[i] >= 0, "nn_socket");
-        nn_perf_tune(socks[i], sz, 1);
-        nn_perf_timeouts(socks[i], 60000, 0);
-    }
-    r.rss_b = perf_rss_kib();
-    if (k == 1)
-        r.rss_a = r.rss_b;
-    r.count = k - 1;
-    send_report(&r);
+static int n_recv(void *h, void *buf, size_t len)
+{
+    return nn_recv(sock_of(h), buf, len, 0);
+}
 
-    wait_token();
-    r.phase = 2;
-    r.rss_a = perf_rss_kib();
-    for (i = 0; i < k; i++) {
-        rc = nn_connect(socks[i], url);
-        NN_CHECK(rc >= 0, "nn_connect");
-    }
-    /*  PUSH waits for a connected peer: each hello returns once its
-        connection is up, while the others keep connecting meanwhile. */
-    for (i = 0; i < k; i++) {
-        int id = first + i;
-        memcpy(buf, &id, sizeof(id));
-        nbytes = nn_send(socks[i], buf, 4, 0);
-        NN_CHECK(nbytes == 4, "nn_send (hello)");
-    }
-    r.rss_b = perf_rss_kib();
-    send_report(&r);
-
-    wait_token();
-    c0 = perf_cpu_now();
-    for (m = 0; m < msgs; m++)
-        for (i = 0; i < k; i++) {
-            nbytes = nn_send(socks[i], buf, sz, 0);
-            NN_CHECK(nbytes == (int) sz, "nn_send");
-        }
-    /*  Keep the sockets open until the parent holds every message. */
-    wait_token();
-    c1 = perf_cpu_now();
-    r.phase = 3;
-    r.cpu_us = (c1.user_us + c1.sys_us) - (c0.user_us + c0.sys_us);
-    send_report(&r);
-    for (i = 0; i < k; i++)
-        nn_close(socks[i]);
-    free(buf);
-    free(socks);
+static void n_close(void *h)
+{
+    NN_CHECK(nn_close(sock_of(h)) == 0, "nn_close");
 }
 
 int main(int argc, char *argv[])
 {
-    const char *url;
-    long n, msgs, per_proc = 250, i, got;
-    size_t sz;
-    int s, rc, nbytes, status;
-    long rss_p0, rss_p1, rss_p2, idle_kib = 0, idle_count = 0, conn_kib = 0;
-    double child_cpu = 0, parent_cpu, total;
-    uint64_t t0, t1, t2, t3;
-    struct perf_cpu c0, c1;
-    struct report r;
-    char *buf;
-
-    if (argc != 5 && argc != 6) {
-        printf("usage: tcp_many <url> <sockets> <msgs-each> <msg-size> [sockets-per-process]\n");
-        return 1;
-    }
-    url = argv[1];
-    n = perf_arg_long(argv[2], "sockets");
-    msgs = perf_arg_long(argv[3], "msgs-each");
-    sz = (size_t) perf_arg_long(argv[4], "msg-size");
-    if (argc == 6)
-        per_proc = perf_arg_long(argv[5], "sockets-per-process");
-    if (n < 1 || per_proc < 1 || sz < 4) {
-        fprintf(stderr, "tcp_many: need sockets >= 1, sockets-per-process >= 1, msg-size >= 4\n");
-        return 1;
-    }
-
-    /*  Fork before the first nn_* call: a library's threads do not survive
-        fork, so the parent's library state must not exist yet. */
-    PERF_CHECK(pipe(report_pipe) == 0, "pipe");
-    nchildren = (int) ((n + per_proc - 1) / per_proc);
-    children = calloc((size_t) nchildren, sizeof(pid_t));
-    go_pipes = calloc((size_t) nchildren, sizeof(*go_pipes));
-    PERF_CHECK(children != NULL && go_pipes != NULL, "calloc");
-    for (i = 0; i < nchildren; i++)
-        PERF_CHECK(pipe(go_pipes[i]) == 0, "pipe");
-    for (i = 0; i < nchildren; i++) {
-        long first = i * per_proc;
-        long k = n - first < per_proc ? n - first : per_proc;
-        pid_t pid = fork();
-        PERF_CHECK(pid >= 0, "fork");
-        if (pid == 0) {
-            go_fd = go_pipes[i][0];
-            close(report_pipe[0]);
-            child(url, (int) first, (int) k, msgs, sz);
-            _exit(0);
-        }
-        children[i] = pid;
-    }
-
-    rss_p0 = perf_rss_kib();
-    s = nn_socket(AF_SP, NN_PULL);
-    NN_CHECK(s >= 0, "nn_socket");
-    nn_perf_tune(s, sz, 0);
-    nn_perf_timeouts(s, 0, 60000);
-    rc = nn_bind(s, url);
-    NN_CHECK(rc >= 0, "nn_bind");
-    rss_p1 = perf_rss_kib();
-    buf = malloc(sz);
-    PERF_CHECK(buf != NULL, "malloc");
-
-    for (i = 0; i < nchildren; i++) {
-        read_report(&r, 1);
-        idle_kib += r.rss_b - r.rss_a;
-        idle_count += r.count;
-    }
-
-    /*  Phase 1: every socket connects and says hello. */
-    t0 = perf_now_us();
-    give_tokens();
-    for (got = 0; got < n; got++) {
-        nbytes = nn_recv(s, buf, sz, 0);
-        if (nbytes != 4)
-            fail("hello not received (timeout?)");
-    }
-    t1 = perf_now_us();
-    for (i = 0; i < nchildren; i++) {
-        read_report(&r, 2);
-        conn_kib += r.rss_b - r.rss_a;
-    }
-    rss_p2 = perf_rss_kib();
-
-    /*  Phase 2: msgs messages from each socket. */
-    c0 = perf_cpu_now();
-    t2 = perf_now_us();
-    give_tokens();
-    for (got = 0; got < n * msgs; got++) {
-        nbytes = nn_recv(s, buf, sz, 0);
-        if (nbytes != (int) sz)
-            fail("message not received (timeout?)");
-    }
-    t3 = perf_now_us();
-    c1 = perf_cpu_now();
-    give_tokens();
-    for (i = 0; i < nchildren; i++) {
-        read_report(&r, 3);
-        child_cpu += r.cpu_us;
-    }
-    for (i = 0; i < nchildren; i++) {
-        if (waitpid(children[i], &status, 0) < 0 || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0)
-            fail("a child failed");
-        children[i] = 0;
-    }
-    parent_cpu = (c1.user_us + c1.sys_us) - (c0.user_us + c0.sys_us);
-    total = (double) n * (double) msgs;
-
-    printf("sockets: %ld (%d processes of at most %ld)\n", n, nchildren, per_proc);
-    printf("messages: %ld each, %d [B]\n", msgs, (int) sz);
-    printf("connect+handshake: %.6f [s]\n", (double) (t1 - t0) / 1e6);
-    printf("delivery: %.6f [s] (%.0f messages, %.0f [msg/s])\n", (double) (t3 - t2) / 1e6,
-        total, total / ((double) (t3 - t2 > 0 ? t3 - t2 : 1) / 1e6));
-    printf("rss per idle socket: %.2f [KiB] (push side, %ld sockets)\n",
-        idle_count > 0 ? (double) idle_kib / (double) idle_count : 0.0, idle_count);
-    printf("rss per connection, push side: %.2f [KiB]\n", (double) conn_kib / (double) n);
-    printf("rss per connection, pull side: %.2f [KiB] (bind: %ld [KiB])\n",
-        (double) (rss_p2 - rss_p1) / (double) n, rss_p1 - rss_p0);
-    printf("cpu: %.3f [us/msg] (pull side %.0f [us], push side %.0f [us])\n",
-        total > 0 ? (parent_cpu + child_cpu) / total : 0.0, parent_cpu, child_cpu);
-
-    free(buf);
-    rc = nn_close(s);
-    NN_CHECK(rc == 0, "nn_close");
-    return 0;
+    static const struct many_ops ops = {
+        "tcp_many", NULL, n_open, n_close_lib, n_push, n_connect, n_send,
+        n_pull, n_recv, n_close,
+    };
+    return many_main(argc, argv, &ops);
 }
