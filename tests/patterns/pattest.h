@@ -565,33 +565,13 @@ static inline int pt_raw_accept(int lfd)
 
 static inline void pt_raw_write(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        assert_true(n > 0);
-        p += n;
-        len -= (size_t) n;
-    }
+    assert_true(tu_write_all(fd, buf, len));
 }
 
 /* Reads exactly len bytes within PT_DEADLINE_MS; false on EOF/error/timeout. */
 static inline bool pt_raw_read(int fd, void *buf, size_t len)
 {
-    uint64_t end = tu_now_ms() + PT_DEADLINE_MS;
-    char *p = buf;
-    while (len > 0) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        uint64_t now = tu_now_ms();
-        ssize_t n;
-        if (now >= end || poll(&pfd, 1, (int) (end - now)) != 1)
-            return false;
-        n = recv(fd, p, len, 0);
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t) n;
-    }
-    return true;
+    return tu_read_exact(fd, buf, len, PT_DEADLINE_MS);
 }
 
 /* Sends the 8-byte SP header naming proto, then reads and checks the
