@@ -150,6 +150,9 @@ struct tls_bio {
     pthread_mutex_t lock;  /* one mbedTLS call at a time per connection */
     int fd;
     size_t pending;        /* plaintext offered to a write that said WANT_WRITE */
+    ssize_t held;          /* what the next read returns before any bytes (the
+                              end of the stream: 0, or -EPROTO) once a read
+                              that returned bytes met it; 1: none */
     uint8_t stage[SP_TLS_STAGE];
 };
 
@@ -191,6 +194,7 @@ static int tls_init(struct sp_stream *s)
     atomic_fetch_add(&ctx->refs, 1);
     b->ctx = ctx;
     b->fd = s->fd;
+    b->held = 1;
     pthread_mutex_init(&b->lock, NULL);
     mbedtls_ssl_set_bio(&b->ssl, b, bio_send, bio_recv, NULL);
     s->bio = b;
@@ -244,8 +248,14 @@ static ssize_t tls_read(struct sp_stream *s, void *buf, size_t len)
     size_t got = 0;
     ssize_t res = 0;
     pthread_mutex_lock(&b->lock);
-    /* Read until the kernel has nothing: records mbedTLS decrypted but we
-       did not take would not wake the loop up again. */
+    if (b->held <= 0) {
+        res = b->held;
+        pthread_mutex_unlock(&b->lock);
+        return res;
+    }
+    /* Fill the buffer, or read until the kernel has nothing: fewer, larger
+       reads for the decoder. A full buffer may leave the rest of a record
+       inside mbedTLS: tls_pending tells the stream. */
     while (got < len) {
         int rc = mbedtls_ssl_read(&b->ssl, (unsigned char *) buf + got, len - got);
         if (rc > 0) {
@@ -260,8 +270,25 @@ static ssize_t tls_read(struct sp_stream *s, void *buf, size_t len)
             res = -EPROTO;
         break;
     }
+    /* The end of the stream behind the bytes is kept for the next read: the
+       peer may have sent its close_notify and nothing after it (no FIN yet),
+       and then the fd would not wake us for it. */
+    if (got && res != -EAGAIN && got < len)
+        b->held = res;
     pthread_mutex_unlock(&b->lock);
     return got ? (ssize_t) got : res;
+}
+
+static bool tls_pending(struct sp_stream *s)
+{
+    struct tls_bio *b = s->bio;
+    pthread_mutex_lock(&b->lock);
+    /* Decrypted bytes not yet read (or more handshake messages in the
+       current record); a record only partly received is not counted: the
+       kernel reports its rest when it comes. */
+    bool yes = b->held <= 0 || mbedtls_ssl_check_pending(&b->ssl);
+    pthread_mutex_unlock(&b->lock);
+    return yes;
 }
 
 static ssize_t tls_writev(struct sp_stream *s, const struct iovec *iov, int niov)
@@ -297,5 +324,6 @@ const struct sp_bio_ops sp_tls_bio_ops = {
     .term = tls_term,
     .handshake = tls_handshake,
     .read = tls_read,
+    .pending = tls_pending,
     .writev = tls_writev,
 };

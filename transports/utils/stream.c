@@ -46,6 +46,8 @@ static void stream_io(struct sp_io *io, uint32_t ev);
 
 static void flush_task(struct sp_task *t);
 static void eof_task(struct sp_task *t);
+static void read_task(struct sp_task *t);
+static void do_read(struct sp_stream *s);
 
 /* When this thread last wrote straight from a send (burst detection). */
 static SP_THREAD_LOCAL uint64_t tl_direct_ns;
@@ -60,6 +62,14 @@ static ssize_t io_read(struct sp_stream *s, void *buf, size_t len)
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
     return n;
+}
+
+/* Input the byte layer took from the kernel and still holds: epoll will not
+   report it, so whoever read last must read again. Plain streams: never, at
+   the cost of one test. */
+static inline bool io_pending(struct sp_stream *s)
+{
+    return s->cfg->bio && s->cfg->bio->pending(s);
 }
 
 static ssize_t io_writev(struct sp_stream *s, struct iovec *iov, int niov)
@@ -269,6 +279,10 @@ static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
     if (s->rd_paused && s->inq.bytes < s->in_limit && s->state == ST_ACTIVE) {
         s->rd_paused = false;
         set_events(s);
+        /* A pause can fall on a read that left input inside the byte layer;
+           EPOLLIN alone would not bring it. */
+        if (s->cfg->bio)
+            sp_loop_post(&s->read_task);
     }
     if (s->inq.count == 0) {
         s->in_told = false;
@@ -332,6 +346,7 @@ void sp_stream_close(struct sp_stream *s, int stat)
     sp_loop_cancel(&s->close_task);
     sp_loop_cancel(&s->flush_task);
     sp_loop_cancel(&s->eof_task);
+    sp_loop_cancel(&s->read_task);
     if (sp_list_item_linked(&s->deliver_item))
         sp_list_remove(&s->deliver_item);
     if (s->io.fd >= 0)
@@ -373,6 +388,7 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     sp_task_init(&s->close_task, close_task);
     sp_task_init(&s->flush_task, flush_task);
     sp_task_init(&s->eof_task, eof_task);
+    sp_task_init(&s->read_task, read_task);
     atomic_init(&s->rd_owner, SP_RD_NONE);
     s->ep = ep;
     s->cfg = cfg;
@@ -533,30 +549,36 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     int rc = 0;
     size_t used = 0;
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-        size_t room = s->cfg->wire->hs_room(s);
         if (!s->hs_in && !(s->hs_in = malloc(SP_STREAM_HS_MAX))) {
             sp_stream_close(s, SP_STAT_BROKEN);
             return;
         }
-        if (room > SP_STREAM_HS_MAX - s->hs_inlen)
-            room = SP_STREAM_HS_MAX - s->hs_inlen;
-        if (room == 0) {
-            hs_fail(s); /* the wire wants more than a handshake may be */
-            return;
-        }
-        ssize_t n = io_read(s, s->hs_in + s->hs_inlen, room);
-        if (n == 0 || (n < 0 && n != -EAGAIN)) {
-            sp_stream_close(s, SP_STAT_BROKEN);
-            return;
-        }
-        if (n > 0) {
-            s->hs_inlen += (size_t) n;
-            rc = s->cfg->wire->hs_input(s, &used);
-            if (rc < 0) {
-                hs_fail(s);
+        /* The wire may ask for fewer bytes than a record brought (the SP
+           header is read exactly): read on while the byte layer holds
+           some, the fd will not say so. */
+        ssize_t n;
+        do {
+            size_t room = s->cfg->wire->hs_room(s);
+            if (room > SP_STREAM_HS_MAX - s->hs_inlen)
+                room = SP_STREAM_HS_MAX - s->hs_inlen;
+            if (room == 0) {
+                hs_fail(s); /* the wire wants more than a handshake may be */
                 return;
             }
-        }
+            n = io_read(s, s->hs_in + s->hs_inlen, room);
+            if (n == 0 || (n < 0 && n != -EAGAIN)) {
+                sp_stream_close(s, SP_STAT_BROKEN);
+                return;
+            }
+            if (n > 0) {
+                s->hs_inlen += (size_t) n;
+                rc = s->cfg->wire->hs_input(s, &used);
+                if (rc < 0) {
+                    hs_fail(s);
+                    return;
+                }
+            }
+        } while (rc == 0 && n > 0 && io_pending(s));
     }
     if (rc == 1) {
         const struct sp_socktype *type = s->pipe.sock->type;
@@ -597,6 +619,8 @@ static void handshake(struct sp_stream *s, uint32_t ev)
         deliver_batch(s, batch);
     if (bad)
         end_of_input(s);
+    else if (io_pending(s))
+        do_read(s); /* what the handshake's exact reads left in the layer */
 }
 
 /* ---- reading (loop thread) ---- */
@@ -648,16 +672,23 @@ static void read_some(struct sp_stream *s, bool *closed, bool *bad)
         if (n > 0) {
             if (s->cfg->wire->commit(s, (size_t) n, batch) != 0) {
                 *bad = true;
-                break;
+                return;
             }
-            if ((size_t) n < room)
-                break; /* drained for now */
+            /* Drained for now; but a byte layer may have met the end of
+               the stream behind these bytes (a TLS close_notify the peer
+               sent without closing the connection). */
+            if ((size_t) n < room && !io_pending(s))
+                return;
             continue;
         }
         if (n != -EAGAIN)
             *closed = true;
-        break;
+        return;
     }
+    /* Out of rounds, with more to read: the fd says so again, but what the
+       byte layer holds is for us to remember (after the other fds). */
+    if (io_pending(s))
+        sp_loop_post(&s->read_task);
 }
 
 /* Messages the loop decoded are handed to the sockets at the end of its
@@ -721,6 +752,13 @@ static void do_read(struct sp_stream *s)
     atomic_store(&s->rd_owner, SP_RD_NONE);
     if (s->rbatch.count)
         deliver_later(s);
+}
+
+static void read_task(struct sp_task *t)
+{
+    struct sp_stream *s = sp_cont(t, struct sp_stream, read_task);
+    if (s->state == ST_ACTIVE && !s->draining && !s->rd_paused && io_pending(s))
+        do_read(s);
 }
 
 static void eof_task(struct sp_task *t)

@@ -70,6 +70,14 @@ struct sp_bio_ops {
     /* > 0 bytes, 0 at the end of the stream, -EAGAIN, or another -errno.
        Reads as much as is available, up to len. */
     ssize_t (*read)(struct sp_stream *s, void *buf, size_t len);
+    /* True when a read would return something (bytes, the end of the
+       stream, an error) without the fd becoming readable: input the layer
+       already took from the kernel (the rest of a decrypted record) and
+       that epoll, level-triggered on the fd, will never report. The stream
+       asks whenever it would otherwise wait for the fd (after a read, at
+       the end of the handshake, when a paused reader resumes) and then
+       reads again. Loop thread. */
+    bool (*pending)(struct sp_stream *s);
     /* Bytes taken (>= 0), -EAGAIN or another -errno. After -EAGAIN the same
        bytes must be offered again first (they are: the queue is unchanged). */
     ssize_t (*writev)(struct sp_stream *s, const struct iovec *iov, int niov);
@@ -101,6 +109,8 @@ struct sp_stream {
     struct sp_task close_task;    /* close requested from a caller's thread */
     struct sp_task flush_task;    /* a burst handed to the loop to write */
     struct sp_task eof_task;      /* a caller's read found the end of input */
+    struct sp_task read_task;     /* the byte layer may hold input the fd
+                                     will not report (loop thread) */
     atomic_int rd_owner;          /* who reads the fd now: SP_RD_* */
     bool rd_lazy;                 /* EPOLLIN left off after a caller's read:
                                      the next recv reads (socket lock) */
