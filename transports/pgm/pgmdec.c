@@ -170,6 +170,25 @@ static void feed_all(struct sp_pgmdec *d, const uint8_t *p, size_t n, struct sp_
         pos += feed(d, p + pos, n - pos, out);
 }
 
+/* Stream bytes from here to the end of the message in progress, given the
+   next n bytes at p; false when they do not even complete its length. */
+static bool remaining(const struct sp_pgmdec *d, const uint8_t *p, size_t n, uint64_t *need)
+{
+    if (d->in_body) {
+        *need = d->len - d->have;
+        return true;
+    }
+    size_t size = sp_pgm_varint_size(d->pfx[0]);
+    size_t rem = size - d->pfx_have;
+    if (n < rem)
+        return false;
+    uint8_t b[8];
+    memcpy(b, d->pfx, d->pfx_have);
+    memcpy(b + d->pfx_have, p, rem);
+    *need = rem + sp_pgm_varint_get(b, size);
+    return true;
+}
+
 int sp_pgmdec_put(struct sp_pgmdec *d, const uint8_t *dg, size_t len, struct sp_msgq *out)
 {
     if (len < SP_PGM_HDR_LEN || dg[0] != SP_PGM_MAGIC0 || dg[1] != SP_PGM_MAGIC1 ||
@@ -181,7 +200,7 @@ int sp_pgmdec_put(struct sp_pgmdec *d, const uint8_t *dg, size_t len, struct sp_
     size_t off = sp_pgm_get16(dg + 6);
     const uint8_t *p = dg + SP_PGM_HDR_LEN;
     size_t plen = len - SP_PGM_HDR_LEN;
-    /* A start must have at least its first prefix byte in the datagram. */
+    /* A start must have at least the first byte of its length here. */
     if (off != SP_PGM_NO_START && off >= plen)
         goto bad;
     d->proto = proto;
@@ -194,25 +213,37 @@ int sp_pgmdec_put(struct sp_pgmdec *d, const uint8_t *dg, size_t len, struct sp_
         feed_all(d, p + off, plen - off, out);
         return 0;
     }
-    /* The bytes before the first start continue the message in progress,
-       and must end exactly where the sender says the next one begins. */
-    size_t cont = off == SP_PGM_NO_START ? plen : off;
-    size_t used = 0;
-    while (used < cont && in_progress(d))
-        used += feed(d, p + used, cont - used, out);
-    if (in_progress(d)) {
-        if (off == SP_PGM_NO_START)
-            return 0; /* it goes on in the next datagram */
-        lose_msg(d);  /* the sender started another: ours was cut */
-    } else if (used < cont) {
-        d->st.malformed++; /* bytes the stream cannot account for */
+    if (!in_progress(d)) {
+        /* A boundary is expected here: bytes before the first start belong
+           to a message we had no part of (lost without a RESET). */
         if (off == SP_PGM_NO_START) {
-            d->synced = false;
+            if (plen > 0)
+                d->synced = false;
             return 0;
         }
-    }
-    if (off != SP_PGM_NO_START)
         feed_all(d, p + off, plen - off, out);
+        return 0;
+    }
+    /* The message in progress may complete only where the sender says the
+       next one begins (or at the end of a datagram without a start, or not
+       in this datagram at all); anything else means bytes went missing, and
+       completing it would splice two messages. Checked before delivery. */
+    uint64_t need;
+    bool known = remaining(d, p, off == SP_PGM_NO_START ? plen : off, &need);
+    if (off == SP_PGM_NO_START) {
+        if (!known || need >= plen) {
+            feed(d, p, plen, out);
+            return 0;
+        }
+        lose_msg(d);
+        d->synced = false;
+        return 0;
+    }
+    if (known && need == off)
+        feed(d, p, off, out);
+    else
+        lose_msg(d);
+    feed_all(d, p + off, plen - off, out);
     return 0;
 
 bad:

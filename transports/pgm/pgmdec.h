@@ -19,10 +19,10 @@
 
 struct sp_pgmdec_stats {
     uint64_t delivered; /* whole messages handed out */
-    uint64_t lost;      /* messages cut by loss (or by contradicting headers), dropped */
+    uint64_t lost;      /* messages cut by loss (RESET, or headers that contradict them), dropped */
     uint64_t oversize;  /* messages over maxsize, skipped */
     uint64_t nomem;     /* messages dropped because memory ran out */
-    uint64_t malformed; /* datagrams with a bad header, or whose header contradicts the stream */
+    uint64_t malformed; /* datagrams rejected: too short, bad magic, version, protocol or offset */
 };
 
 struct sp_pgmdec {
