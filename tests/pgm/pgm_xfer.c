@@ -8,10 +8,14 @@
    counted lost, whatever loss the network adds (nftables, set up by the
    script). The sender keeps serving repairs until the receiver is done.
 
-   usage: pgm-xfer SCHEME SEND_NETNS RECV_NETNS SEND_IFACE RECV_IFACE GROUP PORT
+   usage: pgm-xfer SCHEME SEND_NETNS RECV_NETNS SEND_IFACE RECV_IFACE GROUP PORT [PACE]
      SCHEME      pgm or epgm
      *_NETNS     names under /var/run/netns (ip netns add)
      *_IFACE     the INTERFACE part of each side's URL
+     PACE        bytes per second of messages to offer, steadily (default:
+                 as fast as the socket takes them). Paced, the sender also
+                 counts the messages a PUB would have dropped: those due
+                 while NN_SNDBUF's default 128 KiB were still queued.
    Prints one line of figures. Exit 0 when everything arrived intact. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -52,6 +56,8 @@ static const struct {
 #define SEND_BACKLOG (256 * 1024)
 
 static const char *scheme, *send_ns, *recv_ns, *send_if, *recv_if, *group, *port;
+static double pace; /* bytes per second, 0: flat out */
+#define PUB_SNDBUF (128 * 1024)
 
 static atomic_bool recv_ready, recv_done, send_failed;
 
@@ -280,11 +286,25 @@ static void *sender_main(void *unused)
         sp_pgmsock_close(s);
         return NULL;
     }
-    int total = total_messages(), next = 0;
+    int total = total_messages(), next = 0, would_drop = 0;
     bool ok = true;
     uint64_t t0 = now_ms(), t_sent = 0, deadline = t0 + DEADLINE_MS;
+    double offered = 0; /* bytes of the messages pushed so far */
     while (!atomic_load(&recv_done) && now_ms() < deadline) {
-        while (next < total && sp_pgmenc_backlog(&enc) < SEND_BACKLOG) {
+        int due_in = -1; /* paced: ms until the next message is due */
+        while (next < total) {
+            if (pace > 0) {
+                double due = (double) t0 + offered * 1000.0 / pace;
+                double now = (double) now_ms();
+                if (due > now) {
+                    due_in = (int) (due - now) + 1;
+                    break;
+                }
+                if (sp_pgmenc_backlog(&enc) >= PUB_SNDBUF)
+                    would_drop++;
+            } else if (sp_pgmenc_backlog(&enc) >= SEND_BACKLOG) {
+                break;
+            }
             struct sp_msg m;
             size_t len = size_of(next);
             if (sp_msg_init_size(&m, len) != 0) {
@@ -297,6 +317,7 @@ static void *sender_main(void *unused)
                 ok = false;
                 break;
             }
+            offered += (double) len;
             next++;
         }
         if (!ok)
@@ -320,12 +341,15 @@ static void *sender_main(void *unused)
             t_sent = now_ms();
         /* Wait for something to do: the socket (NAKs to serve, room to
            send) or OpenPGM's timers; a short cap notices recv_done. */
-        wait_session(s, 50);
+        wait_session(s, due_in >= 0 && due_in < 50 ? due_in : 50);
         sp_pgmsock_service(s, NULL, NULL);
     }
     const struct sp_pgmsock_stats *st = sp_pgmsock_stats(s);
-    printf("%s: sent %d messages in %" PRIu64 " datagrams in %.2f s; rate-limited or blocked %" PRIu64 " times\n",
+    printf("%s: sent %d messages in %" PRIu64 " datagrams in %.2f s; rate-limited or blocked %" PRIu64 " times",
            scheme, next, enc.datagrams, t_sent ? (double) (t_sent - t0) / 1000.0 : -1.0, st->blocked);
+    if (pace > 0)
+        printf("; offered at %.1f MB/s, a PUB would have dropped %d", pace / 1e6, would_drop);
+    printf("\n");
     if (ok && t_sent)
         sender_result = 0;
     else
@@ -337,10 +361,12 @@ static void *sender_main(void *unused)
 
 int main(int argc, char **argv)
 {
-    if (argc != 8 || (strcmp(argv[1], "pgm") != 0 && strcmp(argv[1], "epgm") != 0)) {
-        fprintf(stderr, "usage: pgm-xfer pgm|epgm SEND_NETNS RECV_NETNS SEND_IFACE RECV_IFACE GROUP PORT\n");
+    if ((argc != 8 && argc != 9) || (strcmp(argv[1], "pgm") != 0 && strcmp(argv[1], "epgm") != 0)) {
+        fprintf(stderr, "usage: pgm-xfer pgm|epgm SEND_NETNS RECV_NETNS SEND_IFACE RECV_IFACE GROUP PORT [PACE]\n");
         return 2;
     }
+    if (argc == 9)
+        pace = strtod(argv[8], NULL);
     scheme = argv[1];
     send_ns = argv[2];
     recv_ns = argv[3];

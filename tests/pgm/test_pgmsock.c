@@ -4,7 +4,8 @@
    Pinned: the descriptors each role watches, the datagram size, argument
    errors, delivery tagged with the sender's TSI over epgm and pgm, a BUS
    member not hearing itself, no cross-talk between groups on one port,
-   two sessions of one process on one group, a rate-limited datagram held
+   two sessions of one process on one group, EACCES for raw PGM without
+   CAP_NET_RAW, a rate-limited datagram held
    and finished by the service call, and OpenPGM's log silenced unless
    NN_PRINT_ERRORS. Loss and repairs are pgm_netns.sh's business. */
 #include "unittest.h"
@@ -18,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -338,6 +340,35 @@ static void test_pgmsock_rate_limited_datagram_is_held_and_finished_by_service(v
     sp_pgmsock_close(r);
 }
 
+static void test_pgmsock_raw_pgm_without_cap_net_raw_is_eacces(void **state)
+{
+    (void) state;
+    struct sp_pgmurl u, ue;
+    url(&u, false, "239.1.0.13", port_seq);
+    url(&ue, true, "239.1.0.13", port_seq++);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* An unprivileged user: no CAP_NET_RAW. */
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(10);
+        struct sp_pgmopts o;
+        sp_pgmopts_init(&o);
+        struct sp_pgmsock *s;
+        if (sp_pgmsock_open(&s, &u, &o, SP_PGMSOCK_SEND, NULL, 0) != -EACCES)
+            _exit(11);
+        /* epgm needs no privilege. */
+        if (sp_pgmsock_open(&s, &ue, &o, SP_PGMSOCK_SEND, NULL, 0) != 0)
+            _exit(12);
+        sp_pgmsock_close(s);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* Runs fn with stderr going to a temporary file; returns what it printed. */
 static size_t stderr_of(void (*fn)(void), char *out, size_t cap)
 {
@@ -429,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_pgmsock_other_group_on_the_same_port_is_not_heard),
         cmocka_unit_test(test_pgmsock_two_sessions_of_one_process_share_a_group),
         cmocka_unit_test(test_pgmsock_rate_limited_datagram_is_held_and_finished_by_service),
+        cmocka_unit_test(test_pgmsock_raw_pgm_without_cap_net_raw_is_eacces),
         cmocka_unit_test(test_pgmsock_openpgm_log_only_with_print_errors),
         cmocka_unit_test(test_pgmsock_openpgm_restarts_after_the_last_session),
     };

@@ -430,10 +430,13 @@ int sp_pgmsock_timeout(const struct sp_pgmsock *s)
     /* OpenPGM's timers: SPMs, NAK backoff, peer expiry. */
     int t = remain_ms(s, PGM_TIME_REMAIN);
     if (s->rate_limited || (s->held_len && !s->held_on_socket)) {
+        /* At least a millisecond: a timer that is due but blocked by the
+           rate, or a remaining time computed for a smaller packet than the
+           one waiting, would otherwise bring us back at once, in a loop. */
         int r = remain_ms(s, PGM_RATE_REMAIN);
-        if (r < 0)
+        if (r < 1)
             r = 1;
-        if (t < 0 || r < t)
+        if (t < 1 || r < t)
             t = r;
     }
     return t;
@@ -581,6 +584,4 @@ void sp_pgmsock_service(struct sp_pgmsock *s, const struct sp_pgmsock_handler *h
     }
     if (i == SP_PGMSOCK_BUDGET)
         s->more = true;
-    if (s->held_len && !s->held_on_socket && !s->rate_limited)
-        finish_held(s);
 }
