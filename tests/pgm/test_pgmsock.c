@@ -27,6 +27,7 @@
 
 #include "core/global.h"
 #include "pgm/pgmsock.h"
+#include "pgm/pgmwire.h"
 
 #define DEADLINE_MS 10000
 
@@ -165,6 +166,31 @@ static void test_pgmsock_datagram_is_one_tpdu_payload(void **state)
     s = open_s(true, "239.1.0.2", port_seq++, SP_PGMSOCK_SEND, &o);
     assert_int_equal(sp_pgmsock_maxdgram(s), 8948);
     sp_pgmsock_close(s);
+}
+
+static void test_pgmsock_options_at_their_limits_open(void **state)
+{
+    (void) state;
+    struct sp_pgmopts lo, hi;
+    sp_pgmopts_init(&lo);
+    lo.rate = SP_PGM_RATE_MIN;
+    lo.recovery_ivl = SP_PGM_RECOVERY_IVL_MIN;
+    lo.hops = 1;
+    lo.loop = 0;
+    lo.maxtpdu = SP_PGM_MAXTPDU_MIN;
+    sp_pgmopts_init(&hi);
+    hi.rate = 0x7fffffff;
+    hi.recovery_ivl = SP_PGM_RECOVERY_IVL_MAX;
+    hi.hops = 255;
+    hi.maxtpdu = SP_PGM_MAXTPDU_MAX;
+    const struct sp_pgmopts *all[] = {&lo, &hi};
+    for (int i = 0; i < 2; i++) {
+        for (int udp = 0; udp < 2; udp++) {
+            struct sp_pgmsock *s = open_s(udp, "239.1.0.14", port_seq++, SP_PGMSOCK_SEND | SP_PGMSOCK_RECV, all[i]);
+            assert_true(sp_pgmsock_maxdgram(s) > SP_PGM_HDR_LEN);
+            sp_pgmsock_close(s);
+        }
+    }
 }
 
 static void test_pgmsock_bad_arguments_are_einval(void **state)
@@ -453,6 +479,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pgmsock_each_role_watches_its_descriptors),
         cmocka_unit_test(test_pgmsock_datagram_is_one_tpdu_payload),
+        cmocka_unit_test(test_pgmsock_options_at_their_limits_open),
         cmocka_unit_test(test_pgmsock_bad_arguments_are_einval),
         cmocka_unit_test(test_pgmsock_epgm_delivers_in_order_with_the_sender_tsi),
         cmocka_unit_test(test_pgmsock_pgm_delivers_in_order_with_the_sender_tsi),

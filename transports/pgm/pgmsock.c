@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -19,6 +18,7 @@
 #include <pgm/pgm.h>
 
 #include "core/global.h"
+#include "utils/random.h"
 
 /* APDUs per pgm_recvmsgv call, and calls per sp_pgmsock_service: enough to
    drain a busy socket in a few calls, little enough to keep the loop fair. */
@@ -193,6 +193,8 @@ static const char *configure(struct sp_pgmsock *s, const struct sp_pgmurl *u, co
         int retries = o->recovery_ivl / (int) (SP_PGM_NAK_RPT_IVL / 1000u);
         if (retries < 2)
             retries = 2;
+        if (retries > 255)
+            retries = 255; /* OpenPGM's limit */
         if (!setopt_int(sock, PGM_RXW_SQNS, sqns) || !setopt_int(sock, PGM_PEER_EXPIRY, (int) SP_PGM_PEER_EXPIRY) ||
             !setopt_int(sock, PGM_SPMR_EXPIRY, (int) SP_PGM_SPMR_EXPIRY) ||
             !setopt_int(sock, PGM_NAK_BO_IVL, (int) SP_PGM_NAK_BO_IVL) ||
@@ -245,12 +247,10 @@ int sp_pgmsock_open(struct sp_pgmsock **out, const struct sp_pgmurl *u, const st
        of this host, and two senders of one host must differ. */
     struct pgm_sockaddr_t addr;
     memset(&addr, 0, sizeof addr);
-    uint8_t seed[16];
-    if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t) sizeof seed) {
-        for (size_t i = 0; i < sizeof seed; i++)
-            seed[i] = (uint8_t) (rand() ^ (uintptr_t) s >> (i % 8));
-    }
-    if (!pgm_gsi_create_from_data(&addr.sa_addr.gsi, seed, sizeof seed)) {
+    uint32_t seed[4];
+    for (size_t i = 0; i < 4; i++)
+        seed[i] = sp_random_u32();
+    if (!pgm_gsi_create_from_data(&addr.sa_addr.gsi, (const uint8_t *) seed, sizeof seed)) {
         failed = "GSI";
         goto fail_opt;
     }
