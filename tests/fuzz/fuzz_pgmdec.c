@@ -51,8 +51,8 @@ static const size_t dgmaxes[16] = {9, 10, 11, 12, 16, 24, 64, 100, 200, 576, 100
 
 /* Bounds on one structured input: bytes of messages, and datagrams (with
    small datagrams a few KiB already make thousands). */
-#define FUZZ_MSG_BYTES (4u << 20)
-#define FUZZ_MAX_DGRAMS 4096
+#define FUZZ_MSG_BYTES (256u * 1024)
+#define FUZZ_MAX_DGRAMS 1024
 #define FUZZ_PROTO 0x20
 
 static void check_msg(const struct sp_msg *m, int64_t maxsize)
