@@ -150,7 +150,8 @@ static void wait_session(struct sp_pgmsock *s, int max_ms)
     int n = sp_pgmsock_fds(s, fds);
     for (int i = 0; i < n; i++) {
         p[i].fd = fds[i].fd;
-        p[i].events = (short) (((fds[i].events & EPOLLIN) ? POLLIN : 0) | ((fds[i].events & EPOLLOUT) ? POLLOUT : 0));
+        p[i].events = (short) (((fds[i].events & EPOLLIN) ? POLLIN : 0) |
+                               ((fds[i].events & EPOLLOUT) ? POLLOUT : 0));
         p[i].revents = 0;
     }
     int t = sp_pgmsock_timeout(s);
@@ -251,13 +252,14 @@ static void *receiver_main(void *unused)
     double secs = r.t_last > r.t_first ? (double) (r.t_last - r.t_first) / 1000.0 : 0.0;
     printf("%s: received %d of %d messages (%.1f MB) in %.2f s (%.1f MB/s); datagrams %" PRIu64
            ", resets %" PRIu64 ", messages lost %" PRIu64 ", malformed datagrams %" PRIu64 "\n",
-           scheme, r.next, r.total, (double) r.bytes / 1e6, secs, secs > 0 ? (double) r.bytes / 1e6 / secs : 0.0,
+           scheme, r.next, r.total, (double) r.bytes / 1e6, secs,
+           secs > 0 ? (double) r.bytes / 1e6 / secs : 0.0,
            st->received, r.resets, r.dec.st.lost, r.dec.st.malformed);
     if (r.next == r.total && !r.bad && r.resets == 0 && r.dec.st.lost == 0 && r.dec.st.malformed == 0)
         receiver_result = 0;
     else if (r.next < r.total)
-        fprintf(stderr, "pgm-xfer: %s: gave up after %d s waiting for message %d\n", scheme, DEADLINE_MS / 1000,
-                r.next);
+        fprintf(stderr, "pgm-xfer: %s: gave up after %d s waiting for message %d\n", scheme,
+                DEADLINE_MS / 1000, r.next);
     sp_pgmsock_close(s);
 out:
     sp_msgq_term(&r.q);
@@ -345,7 +347,8 @@ static void *sender_main(void *unused)
         sp_pgmsock_service(s, NULL, NULL);
     }
     const struct sp_pgmsock_stats *st = sp_pgmsock_stats(s);
-    printf("%s: sent %d messages in %" PRIu64 " datagrams in %.2f s; rate-limited or blocked %" PRIu64 " times",
+    printf("%s: sent %d messages in %" PRIu64 " datagrams in %.2f s; rate-limited or blocked %" PRIu64
+           " times",
            scheme, next, enc.datagrams, t_sent ? (double) (t_sent - t0) / 1000.0 : -1.0, st->blocked);
     if (pace > 0)
         printf("; offered at %.1f MB/s, a PUB would have dropped %d", pace / 1e6, would_drop);
@@ -362,7 +365,8 @@ static void *sender_main(void *unused)
 int main(int argc, char **argv)
 {
     if ((argc != 8 && argc != 9) || (strcmp(argv[1], "pgm") != 0 && strcmp(argv[1], "epgm") != 0)) {
-        fprintf(stderr, "usage: pgm-xfer pgm|epgm SEND_NETNS RECV_NETNS SEND_IFACE RECV_IFACE GROUP PORT [PACE]\n");
+        fprintf(stderr, "usage: pgm-xfer pgm|epgm SEND_NETNS RECV_NETNS SEND_IFACE RECV_IFACE GROUP PORT "
+                        "[PACE]\n");
         return 2;
     }
     if (argc == 9)

@@ -120,7 +120,8 @@ static void test_pgmframe_length_prefix_is_the_shortest_quic_varint(void **state
         uint64_t v;
         size_t n;
     } cases[] = {
-        {0, 1}, {63, 1}, {64, 2}, {16383, 2}, {16384, 4}, {(1u << 30) - 1, 4}, {1u << 30, 8}, {SP_PGM_VARINT_MAX, 8},
+        {0, 1},     {63, 1},   {64, 2},           {16383, 2},
+        {16384, 4}, {(1u << 30) - 1, 4}, {1u << 30, 8}, {SP_PGM_VARINT_MAX, 8},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         uint8_t b[8];

@@ -109,7 +109,8 @@ static bool pump(struct sp_pgmsock **s, struct got **g, int n, const int *count,
             int k = sp_pgmsock_fds(s[i], f);
             for (int j = 0; j < k; j++) {
                 p[np].fd = f[j].fd;
-                p[np].events = (short) (((f[j].events & EPOLLIN) ? POLLIN : 0) | ((f[j].events & EPOLLOUT) ? POLLOUT : 0));
+                p[np].events = (short) (((f[j].events & EPOLLIN) ? POLLIN : 0) |
+                                        ((f[j].events & EPOLLOUT) ? POLLOUT : 0));
                 p[np].revents = 0;
                 np++;
             }
@@ -186,7 +187,8 @@ static void test_pgmsock_options_at_their_limits_open(void **state)
     const struct sp_pgmopts *all[] = {&lo, &hi};
     for (int i = 0; i < 2; i++) {
         for (int udp = 0; udp < 2; udp++) {
-            struct sp_pgmsock *s = open_s(udp, "239.1.0.14", port_seq++, SP_PGMSOCK_SEND | SP_PGMSOCK_RECV, all[i]);
+            struct sp_pgmsock *s =
+                open_s(udp, "239.1.0.14", port_seq++, SP_PGMSOCK_SEND | SP_PGMSOCK_RECV, all[i]);
             assert_true(sp_pgmsock_maxdgram(s) > SP_PGM_HDR_LEN);
             sp_pgmsock_close(s);
         }
@@ -443,7 +445,8 @@ static void test_pgmsock_openpgm_restarts_after_the_last_session(void **state)
     /* pgm_init with the first session, pgm_shutdown with the last, and
        again: nothing may be left over from the previous round. */
     for (int i = 0; i < 3; i++) {
-        struct sp_pgmsock *s = open_s(i & 1, "239.1.0.12", port_seq++, SP_PGMSOCK_SEND | SP_PGMSOCK_RECV, NULL);
+        struct sp_pgmsock *s =
+            open_s(i & 1, "239.1.0.12", port_seq++, SP_PGMSOCK_SEND | SP_PGMSOCK_RECV, NULL);
         sp_pgmsock_close(s);
     }
 }

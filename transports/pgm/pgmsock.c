@@ -195,12 +195,14 @@ static const char *configure(struct sp_pgmsock *s, const struct sp_pgmurl *u, co
             retries = 2;
         if (retries > 255)
             retries = 255; /* OpenPGM's limit */
-        if (!setopt_int(sock, PGM_RXW_SQNS, sqns) || !setopt_int(sock, PGM_PEER_EXPIRY, (int) SP_PGM_PEER_EXPIRY) ||
+        if (!setopt_int(sock, PGM_RXW_SQNS, sqns) ||
+            !setopt_int(sock, PGM_PEER_EXPIRY, (int) SP_PGM_PEER_EXPIRY) ||
             !setopt_int(sock, PGM_SPMR_EXPIRY, (int) SP_PGM_SPMR_EXPIRY) ||
             !setopt_int(sock, PGM_NAK_BO_IVL, (int) SP_PGM_NAK_BO_IVL) ||
             !setopt_int(sock, PGM_NAK_RPT_IVL, (int) SP_PGM_NAK_RPT_IVL) ||
             !setopt_int(sock, PGM_NAK_RDATA_IVL, (int) SP_PGM_NAK_RDATA_IVL) ||
-            !setopt_int(sock, PGM_NAK_DATA_RETRIES, retries) || !setopt_int(sock, PGM_NAK_NCF_RETRIES, retries))
+            !setopt_int(sock, PGM_NAK_DATA_RETRIES, retries) ||
+            !setopt_int(sock, PGM_NAK_NCF_RETRIES, retries))
             return "receiver options";
     }
     return NULL;
@@ -313,7 +315,8 @@ int sp_pgmsock_open(struct sp_pgmsock **out, const struct sp_pgmurl *u, const st
     if (roles & SP_PGMSOCK_SEND) {
         /* Only a sender has these (asking a receiver for its repair
            descriptor trips an assertion in OpenPGM). */
-        if (!get_fd(s->sock, PGM_REPAIR_SOCK, &s->repair_fd) || !get_fd(s->sock, PGM_SEND_SOCK, &s->send_fd)) {
+        if (!get_fd(s->sock, PGM_REPAIR_SOCK, &s->repair_fd) ||
+            !get_fd(s->sock, PGM_SEND_SOCK, &s->send_fd)) {
             failed = "PGM_REPAIR_SOCK";
             goto fail_opt;
         }
