@@ -34,29 +34,40 @@ struct sp_ep {
     char addr[NN_SOCKADDR_MAX];     /* the URL after "scheme://" */
     int last_error;                 /* socket lock; 0 = none */
     /* When each socket option takes effect, as measured against libnanomsg
-       1.1.5 (tests/transport/optread.c pins every line of this table):
+       1.1.5 with probes (tests/transport/optread.c pins each line from
+       outside, against both libraries unless said otherwise):
          NN_SNDPRIO, NN_RCVPRIO       nn_bind/nn_connect: copied here, and
-                                      every pipe of the endpoint takes them.
+                                      every pipe of the endpoint takes them,
+                                      reconnections included.
          NN_RECONNECT_IVL, _MAX       nn_connect: copied here (the backoff).
+                                      Seen on tcp and ipc; a libnanomsg ws
+                                      connector does not reconnect after a
+                                      dropped handshake, so ws shows nothing
+                                      (ours shares the connector).
          NN_IPV4ONLY                  nn_bind: the listening address.
                                       nn_connect: the address is checked
                                       with the value then (EINVAL), and each
                                       connection attempt parses and resolves
-                                      it again with the value in force then
-                                      (libnanomsg aborts when it changed in
-                                      between, #1007; we do not).
+                                      it again with the value in force then.
+                                      libnanomsg aborts whenever the value
+                                      changed between attempts (#1007), so
+                                      this is seen there only as that abort
+                                      and tested on ours only.
          NN_WS_MSG_TYPE               nn_connect: copied here. A bound ws
                                       endpoint reads it at each accepted
-                                      connection.
-         NN_SNDBUF, NN_RCVBUF,        each new connection (a connection
-         NN_TCP_NODELAY               attempt, an accepted connection, an
-                                      inproc pairing): sp_ep_connopts.
+                                      connection. Never per message.
+         NN_SNDBUF, NN_RCVBUF         each new connection: a connection
+         (and whether either was      attempt (before connect()), an
+         set), NN_TCP_NODELAY         accepted connection, an inproc
+                                      pairing (the receiver's NN_RCVBUF):
+                                      sp_ep_connopts. TCP_NODELAY never on ws.
          NN_RCVMAXSIZE                each message header, from the socket
-                                      (sp_sockopts.rcvmaxsize).
+                                      (sp_sockopts.rcvmaxsize), on every
+                                      stream transport.
          NN_TLS_*                     nn_bind/nn_connect: copied here. No
-                                      libnanomsg counterpart; a snapshot
-                                      lets an endpoint's certificates and
-                                      keys be loaded once. */
+                                      libnanomsg counterpart; a copy lets an
+                                      endpoint load its certificates and
+                                      keys once (tests/tls/test_tls.c). */
     int sndprio;
     int rcvprio;
     int ipv4only;                   /* at nn_bind/nn_connect (parsing) */

@@ -602,7 +602,8 @@ static void bufs_read_per_connect_attempt(enum kind kind)
 
 /* A bound socket: each accepted connection takes the values of the moment
    it is accepted. The nn socket's SP header (ws: the 101 response) tells that
-   it has set the connection up. */
+   it has set the connection up. On tcp the options are first set after
+   nn_bind only. */
 static void bufs_read_per_accept(enum kind kind)
 {
     char url[256], path[256];
@@ -611,7 +612,8 @@ static void bufs_read_per_accept(enum kind kind)
     struct inodes seen = {.n = 0};
     fresh_url(kind, "bufs-bind", url, sizeof url, &port, path);
     int s = tt_socket(NN_PULL);
-    set_bufs(s, 50000, 60000);
+    if (kind != TCP)
+        set_bufs(s, 50000, 60000);
     tt_bind(s, url);
     set_bufs(s, 70000, 80000);
     int c[2];
