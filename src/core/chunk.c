@@ -4,6 +4,7 @@
    the allocation starts). */
 #include "core/chunk.h"
 
+#include "core/appmsg.h"
 #include "core/blockpool.h"
 
 #include <errno.h>
@@ -200,6 +201,9 @@ void *sp_chunk_trim(void *p, size_t n)
 
 /* ---- public API ---- */
 
+/* Every pointer the application passes in is looked up in the set of
+   messages it holds (core/appmsg.h) before anything behind it is read. */
+
 void *nn_allocmsg(size_t size, int type)
 {
     if (type != 0) {
@@ -207,26 +211,48 @@ void *nn_allocmsg(size_t size, int type)
         return NULL;
     }
     void *p = sp_chunk_alloc(size);
+    if (p && sp_appmsg_give(p) != 0) {
+        sp_chunk_free(p);
+        p = NULL;
+    }
     if (!p)
         errno = ENOMEM;
     return p;
 }
 
+/* As libnanomsg: a message keeps its pointer while it shrinks or keeps its
+   size, and moves to a new chunk (allocate, copy, free) whenever it grows
+   past its current size, even when its buffer had room. Programs compare
+   the two pointers to know whether the old one is still good. */
 void *nn_reallocmsg(void *msg, size_t size)
 {
-    if (!sp_chunk_valid(msg)) {
+    if (!msg || !sp_appmsg_held(msg)) {
         errno = EFAULT;
         return NULL;
     }
-    void *p = sp_chunk_realloc(msg, size);
-    if (!p)
+    size_t cur = sp_chunk_size(msg);
+    if (size <= cur && sp_chunk_exclusive(msg)) {
+        sp_chunk_shrink(msg, size);
+        return msg;
+    }
+    void *np = sp_chunk_alloc(size);
+    if (np && sp_appmsg_give(np) != 0) {
+        sp_chunk_free(np);
+        np = NULL;
+    }
+    if (!np) {
         errno = ENOMEM;
-    return p;
+        return NULL;
+    }
+    memcpy(np, msg, cur < size ? cur : size);
+    sp_appmsg_take(msg);
+    sp_chunk_free(msg);
+    return np;
 }
 
 int nn_freemsg(void *msg)
 {
-    if (!sp_chunk_valid(msg)) {
+    if (!msg || !sp_appmsg_take(msg)) {
         errno = EFAULT;
         return -1;
     }

@@ -1,8 +1,8 @@
 /* A chunk is the reference-counted buffer behind every message body and every
    NN_MSG pointer handed to the application. The pointer that travels is the
-   data pointer; the header sits right before it and carries a tag derived from
-   the address, so a pointer that is not a live chunk is recognised (EFAULT)
-   instead of crashing the process. */
+   data pointer; the header sits right before it. The public API never reads
+   that header for a pointer the application passes in before it found the
+   pointer in the set of messages the application holds (core/appmsg.h). */
 #ifndef SP_CHUNK_H
 #define SP_CHUNK_H
 
@@ -15,7 +15,9 @@
    (size too large or out of memory). */
 void *sp_chunk_alloc(size_t size);
 
-/* True if p is the data pointer of a live chunk. */
+/* True if p is the data pointer of a live chunk, by the tag in its header.
+   It reads the memory in front of p: a consistency check for pointers the
+   library made (tests, fuzz targets), never for the application's. */
 bool sp_chunk_valid(const void *p);
 
 /* The header in front of every chunk's data (here so that the size is read
@@ -51,7 +53,9 @@ void sp_chunk_free(void *p);
 /* True when the caller holds the only reference. */
 bool sp_chunk_exclusive(const void *p);
 
-/* Resizes; returns the (possibly moved) chunk or NULL with p untouched. A
+/* Resizes; returns the (possibly moved) chunk or NULL with p untouched. Grows
+   in place when the buffer has room (the library's own use: reassembling
+   WebSocket fragments); nn_reallocmsg has libnanomsg's rules instead. A
    shared chunk is always copied (the copy has one reference and p loses one). */
 void *sp_chunk_realloc(void *p, size_t size);
 

@@ -1,5 +1,5 @@
 /* An endpoint: one nn_bind or nn_connect on a socket. The core creates it with
-   a snapshot of the socket options; the transport runs it (listening, or
+   a copy of the options libnanomsg reads at that time; the transport runs it (listening, or
    connecting with backoff) and produces pipes. Stopping is asynchronous: the
    transport calls sp_ep_stopped when every connection of the endpoint is gone. */
 #ifndef SP_EP_H
@@ -33,20 +33,64 @@ struct sp_ep {
     void *tpdata;                   /* the transport's endpoint object */
     char addr[NN_SOCKADDR_MAX];     /* the URL after "scheme://" */
     int last_error;                 /* socket lock; 0 = none */
-    /* Socket options as they were at nn_bind/nn_connect time. */
+    /* When each socket option takes effect, as measured against libnanomsg
+       1.1.5 with probes (tests/transport/optread.c pins each line from
+       outside, against both libraries unless said otherwise):
+         NN_SNDPRIO, NN_RCVPRIO       nn_bind/nn_connect: copied here, and
+                                      every pipe of the endpoint takes them,
+                                      reconnections included.
+         NN_RECONNECT_IVL, _MAX       nn_connect: copied here (the backoff).
+                                      Seen on tcp and ipc; a libnanomsg ws
+                                      connector does not reconnect after a
+                                      dropped handshake, so ws shows nothing
+                                      (ours shares the connector).
+         NN_IPV4ONLY                  nn_bind: the listening address.
+                                      nn_connect: the address is checked
+                                      with the value then (EINVAL), and each
+                                      connection attempt parses and resolves
+                                      it again with the value in force then.
+                                      libnanomsg aborts whenever the value
+                                      changed between attempts (#1007), so
+                                      this is seen there only as that abort
+                                      and tested on ours only.
+         NN_WS_MSG_TYPE               nn_connect: copied here. A bound ws
+                                      endpoint reads it at each accepted
+                                      connection. Never per message.
+         NN_SNDBUF, NN_RCVBUF         each new connection: a connection
+         (and whether either was      attempt (before connect()), an
+         set), NN_TCP_NODELAY         accepted connection, an inproc
+                                      pairing (the receiver's NN_RCVBUF):
+                                      sp_ep_connopts. TCP_NODELAY never on ws.
+         NN_RCVMAXSIZE                each message header, from the socket
+                                      (sp_sockopts.rcvmaxsize), on every
+                                      stream transport.
+         NN_TLS_*                     nn_bind/nn_connect: copied here. No
+                                      libnanomsg counterpart; a copy lets an
+                                      endpoint load its certificates and
+                                      keys once (tests/tls/test_tls.c). */
     int sndprio;
     int rcvprio;
-    int ipv4only;
-    int sndbuf;
-    int rcvbuf;
-    bool bufs_set;
-    int rcvmaxsize;
+    int ipv4only;                   /* at nn_bind/nn_connect (parsing) */
     int reconnect_ivl;
     int reconnect_ivl_max;
-    int tcp_nodelay;
-    int ws_msg_type;
+    int ws_msg_type;                /* connecting endpoints only */
     struct sp_tlsopts tls;
 };
+
+/* The options a new connection of the endpoint takes, read from the socket
+   when the connection is made (see the table in struct sp_ep). */
+struct sp_connopts {
+    int sndbuf;
+    int rcvbuf;
+    bool bufs_set;      /* NN_SNDBUF or NN_RCVBUF was set: size the kernel's */
+    int tcp_nodelay;
+    int ipv4only;
+    int ws_msg_type;    /* the endpoint's copy when it connects */
+};
+
+/* Fills o from the socket's current options. Takes the socket lock: call
+   it with no socket lock held. */
+void sp_ep_connopts(struct sp_ep *ep, struct sp_connopts *o);
 
 /* Records the endpoint's current error (0 clears it): updates
    NN_STAT_CURRENT_EP_ERRORS and prints it once per change under

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/appmsg.h"
 #include "core/chunk.h"
 
 struct nn_cmsghdr *nn_cmsg_nxthdr_(const struct nn_msghdr *mhdr, const struct nn_cmsghdr *cmsg)
@@ -15,7 +16,7 @@ struct nn_cmsghdr *nn_cmsg_nxthdr_(const struct nn_msghdr *mhdr, const struct nn
     size_t sz;
     if (mhdr->msg_controllen == NN_MSG) {
         data = *(char **) mhdr->msg_control;
-        if (!data || !sp_chunk_valid(data))
+        if (!data || !sp_appmsg_held(data))
             return NULL;
         sz = sp_chunk_size(data);
     } else {
@@ -104,7 +105,10 @@ int sp_msgio_build(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
     int rc = 0;
     if (h->msg_iovlen == 1 && h->msg_iov && h->msg_iov[0].iov_len == NN_MSG) {
         void *chunk = h->msg_iov[0].iov_base ? *(void **) h->msg_iov[0].iov_base : NULL;
-        if (!chunk || !sp_chunk_valid(chunk)) {
+        /* Taken out of the application's set now: once the send succeeds
+           the chunk may be freed (and its address reused) at any moment.
+           sp_msgio_unbuild gives it back if the send fails. */
+        if (!chunk || !sp_appmsg_take(chunk)) {
             rc = -EFAULT;
             goto iov_fail;
         }
@@ -148,7 +152,7 @@ int sp_msgio_build(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
     if (h->msg_control) {
         if (h->msg_controllen == NN_MSG) {
             void *c = *(void **) h->msg_control;
-            if (c && sp_chunk_valid(c)) {
+            if (c && sp_appmsg_take(c)) {
                 rc = parse_control(c, sp_chunk_size(c), msg);
                 sp_chunk_free(c); /* adopted on success and failure alike */
             }
@@ -169,8 +173,13 @@ iov_fail:
 
 void sp_msgio_unbuild(const struct nn_msghdr *h, struct sp_msg *msg)
 {
-    if (h && h->msg_iovlen == 1 && h->msg_iov && h->msg_iov[0].iov_len == NN_MSG)
-        msg->body = NULL; /* still the caller's */
+    if (h && h->msg_iovlen == 1 && h->msg_iov && h->msg_iov[0].iov_len == NN_MSG && msg->body) {
+        /* Still the caller's. The set had room for it a moment ago; only a
+           full set that cannot grow refuses, and then the chunk is freed
+           rather than left unaccounted. */
+        if (sp_appmsg_give(msg->body) == 0)
+            msg->body = NULL;
+    }
     sp_msg_term(msg);
 }
 
@@ -178,6 +187,8 @@ int sp_msgio_deliver(struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
 {
     size_t blen = sp_msg_bodylen(msg);
     int rc = 0;
+    void *body_out = NULL; /* NN_MSG chunks for the caller, handed out last */
+    char *ctrl_out = NULL;
     *len = blen;
     if (h->msg_iovlen == 1 && h->msg_iov && h->msg_iov[0].iov_len == NN_MSG) {
         if (!h->msg_iov[0].iov_base) {
@@ -199,7 +210,7 @@ int sp_msgio_deliver(struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
         } else {
             msg->body = NULL;
         }
-        *(void **) h->msg_iov[0].iov_base = chunk;
+        body_out = chunk;
     } else {
         const char *src = msg->body;
         size_t left = blen;
@@ -231,12 +242,11 @@ int sp_msgio_deliver(struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
         char *out;
         size_t room;
         if (h->msg_controllen == NN_MSG) {
-            out = sp_chunk_alloc(spsz + csz);
+            out = ctrl_out = sp_chunk_alloc(spsz + csz);
             if (!out) {
                 rc = -ENOMEM;
                 goto done;
             }
-            *(void **) h->msg_control = out;
             room = spsz + csz;
         } else {
             out = h->msg_control;
@@ -258,7 +268,28 @@ int sp_msgio_deliver(struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
             }
         }
     }
+    /* The caller holds the chunks from here on. */
+    if (ctrl_out && sp_appmsg_give(ctrl_out) != 0) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    if (body_out && sp_appmsg_give(body_out) != 0) {
+        if (ctrl_out)
+            sp_appmsg_take(ctrl_out);
+        rc = -ENOMEM;
+        goto done;
+    }
+    if (body_out)
+        *(void **) h->msg_iov[0].iov_base = body_out;
+    if (ctrl_out)
+        *(void **) h->msg_control = ctrl_out;
+    body_out = NULL;
+    ctrl_out = NULL;
 done:
+    if (body_out)
+        sp_chunk_free(body_out);
+    if (ctrl_out)
+        sp_chunk_free(ctrl_out);
     sp_msg_term(msg);
     return rc;
 }

@@ -63,7 +63,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     s->opt.sndprio = 8;
     s->opt.rcvprio = 8;
     s->opt.ipv4only = 1;
-    s->opt.rcvmaxsize = 1024 * 1024;
+    atomic_init(&s->opt.rcvmaxsize, 1024 * 1024);
     s->opt.maxttl = 8;
     s->opt.tcp_nodelay = 0;
     s->opt.ws_msg_type = NN_WS_MSG_TYPE_BINARY;
@@ -621,8 +621,8 @@ int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, si
     case NN_RCVMAXSIZE:
         if (v < -1)
             return -EINVAL;
-        dst = &s->opt.rcvmaxsize;
-        break;
+        atomic_store_explicit(&s->opt.rcvmaxsize, v, memory_order_relaxed);
+        return 0;
     case NN_SNDTIMEO:
         dst = &s->opt.sndtimeo;
         break;
@@ -743,7 +743,7 @@ int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *
         v = s->opt.rcvbuf;
         break;
     case NN_RCVMAXSIZE:
-        v = s->opt.rcvmaxsize;
+        v = atomic_load_explicit(&s->opt.rcvmaxsize, memory_order_relaxed);
         break;
     case NN_SNDTIMEO:
         v = s->opt.sndtimeo;
@@ -827,13 +827,8 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     ep->sndprio = s->opt.sndprio;
     ep->rcvprio = s->opt.rcvprio;
     ep->ipv4only = s->opt.ipv4only;
-    ep->sndbuf = s->opt.sndbuf;
-    ep->rcvbuf = s->opt.rcvbuf;
-    ep->bufs_set = s->opt.bufs_set;
-    ep->rcvmaxsize = s->opt.rcvmaxsize;
     ep->reconnect_ivl = s->opt.reconnect_ivl;
     ep->reconnect_ivl_max = s->opt.reconnect_ivl_max;
-    ep->tcp_nodelay = s->opt.tcp_nodelay;
     ep->ws_msg_type = s->opt.ws_msg_type;
     if (sp_tlsopts_copy(&ep->tls, &s->opt.tls) != 0) {
         sp_sock_unlock(s);
@@ -877,6 +872,19 @@ int sp_sock_rm_ep(struct sp_sock *s, int eid)
         return -EINVAL;
     victim->ops->stop(victim);
     return 0;
+}
+
+void sp_ep_connopts(struct sp_ep *ep, struct sp_connopts *o)
+{
+    struct sp_sock *s = ep->sock;
+    pthread_mutex_lock(&s->lock);
+    o->sndbuf = s->opt.sndbuf;
+    o->rcvbuf = s->opt.rcvbuf;
+    o->bufs_set = s->opt.bufs_set;
+    o->tcp_nodelay = s->opt.tcp_nodelay;
+    o->ipv4only = s->opt.ipv4only;
+    o->ws_msg_type = ep->bound ? s->opt.ws_msg_type : ep->ws_msg_type;
+    pthread_mutex_unlock(&s->lock);
 }
 
 void sp_ep_set_error(struct sp_ep *ep, int err)

@@ -47,7 +47,9 @@ struct sp_sockopts {
     int sndprio;
     int rcvprio;
     int ipv4only;
-    int rcvmaxsize;
+    /* Read by the transports' decoders at every message header without the
+       socket lock (libnanomsg reads it there too); written under the lock. */
+    atomic_int rcvmaxsize;
     int maxttl;
     int tcp_nodelay;
     int ws_msg_type;

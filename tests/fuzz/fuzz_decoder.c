@@ -140,7 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     struct sp_decoder d;
-    CHECK(sp_decoder_init(&d, framing, maxsize) == 0);
+    atomic_int live_max = (int) maxsize;
+    CHECK(sp_decoder_init(&d, framing, &live_max) == 0);
     struct sp_msgq q;
     sp_msgq_init(&q);
     size_t got = 0; /* messages produced and checked so far */

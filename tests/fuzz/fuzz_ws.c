@@ -376,12 +376,12 @@ static void fuzz_frames(const uint8_t *stream, size_t slen, const uint8_t *sizes
     struct sp_ep ep;
     memset(&ep, 0, sizeof ep);
     ep.sock = sock_once();
-    ep.rcvmaxsize = (int) maxsize;
-    ep.ws_msg_type = NN_WS_MSG_TYPE_BINARY;
+    atomic_store(&ep.sock->opt.rcvmaxsize, (int) maxsize);
     struct sp_stream *s = calloc(1, sizeof *s);
     CHECK(s != NULL);
     s->ep = &ep;
     s->cfg = &cfg;
+    s->opts.ws_msg_type = NN_WS_MSG_TYPE_BINARY;
     s->fd = sv[0];
     s->pipe.sock = ep.sock;
     /* Never active, and "broken": sp_stream_send_raw queues nothing (the

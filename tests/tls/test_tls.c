@@ -29,13 +29,15 @@ static void set_file_or_pem(int s, int file_opt, int pem_opt, const char *name, 
 }
 
 /* A socket bound on scheme://127.0.0.1:<fresh port> with the certificate
-   NAME.crt / NAME.key; url receives the address clients use (host
-   "localhost", the name in the certificates). */
-static int tls_server(const char *scheme, int protocol, const char *name, enum creds how, char *url,
-                      size_t cap)
+   NAME.crt / NAME.key (and NN_RCVMAXSIZE unless 0); url receives the
+   address clients use (host "localhost", the name in the certificates). */
+static int tls_server_with(const char *scheme, int protocol, const char *name, enum creds how, int rcvmaxsize,
+                           char *url, size_t cap)
 {
     char crt[64], key[64], bind_url[96];
     int s = tt_socket(protocol);
+    if (rcvmaxsize)
+        tt_setint(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, rcvmaxsize);
     int port = tu_free_port();
     snprintf(crt, sizeof crt, "%s.crt", name);
     snprintf(key, sizeof key, "%s.key", name);
@@ -45,6 +47,11 @@ static int tls_server(const char *scheme, int protocol, const char *name, enum c
     tt_bind(s, bind_url);
     snprintf(url, cap, "%s://localhost:%d%s", scheme, port, strcmp(scheme, "wss") == 0 ? "/sp" : "");
     return s;
+}
+
+static int tls_server(const char *scheme, int protocol, const char *name, enum creds how, char *url, size_t cap)
+{
+    return tls_server_with(scheme, protocol, name, how, 0, url, cap);
 }
 
 /* A client that trusts the test CA. */
@@ -167,6 +174,129 @@ static void test_wss_push_pull_with_pem_in_memory(void **state)
 {
     (void) state;
     push_pull_exchange("wss", PEM);
+}
+
+/* ---- when the options take effect ---- */
+
+/* NN_RCVMAXSIZE is read at every message header (as libnanomsg does on tcp
+   and ws): changing it on a connected socket applies to the next message. */
+static bool established_twice(void *p)
+{
+    return nn_get_statistic(*(int *) p, NN_STAT_ESTABLISHED_CONNECTIONS) >= 2;
+}
+
+static void rcvmaxsize_lowered_drops_connection(const char *scheme)
+{
+    char url[96];
+    int pull = tls_server(scheme, NN_PULL, "server", FILES, url, sizeof url);
+    int push = tls_client(NN_PUSH, FILES);
+    tt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tt_connect(push, url);
+    tt_send(push, "abc");
+    tt_recv(pull, "abc");
+    tt_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 4);
+    tt_send(push, "abcde");
+    /* The receiver waits as an application would. The connection is dropped
+       and the pusher connects again; the 5-byte message is lost, and the
+       next one that fits comes through the new connection. */
+    tt_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, 20);
+    uint64_t end = tu_now_ms() + TT_DEADLINE_MS;
+    bool sent = false;
+    char buf[16];
+    int rc = -1;
+    while (rc < 0 && tu_now_ms() < end) {
+        rc = nn_recv(pull, buf, sizeof buf, 0);
+        if (rc < 0)
+            assert_int_equal(nn_errno(), ETIMEDOUT);
+        if (!sent && established_twice(&push)) {
+            tt_send(push, "xyz");
+            sent = true;
+        }
+    }
+    assert_int_equal(rc, 3);
+    assert_memory_equal(buf, "xyz", 3);
+    assert_int_equal(nn_close(push), 0);
+    assert_int_equal(nn_close(pull), 0);
+}
+
+static void rcvmaxsize_raised_lets_message_through(const char *scheme)
+{
+    char url[96];
+    int pull = tls_server_with(scheme, NN_PULL, "server", FILES, 4, url, sizeof url);
+    int push = tls_client(NN_PUSH, FILES);
+    tt_connect(push, url);
+    tt_send(push, "abc");
+    tt_recv(pull, "abc");
+    tt_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
+    tt_send(push, "abcde");
+    tt_recv(pull, "abcde");
+    assert_int_equal(nn_close(push), 0);
+    assert_int_equal(nn_close(pull), 0);
+}
+
+static void test_tls_rcvmaxsize_lowered_after_connection_drops_next_oversize_message(void **state)
+{
+    (void) state;
+    rcvmaxsize_lowered_drops_connection("tls+tcp");
+}
+
+static void test_wss_rcvmaxsize_lowered_after_connection_drops_next_oversize_message(void **state)
+{
+    (void) state;
+    rcvmaxsize_lowered_drops_connection("wss");
+}
+
+static void test_tls_rcvmaxsize_raised_after_connection_lets_next_message_through(void **state)
+{
+    (void) state;
+    rcvmaxsize_raised_lets_message_through("tls+tcp");
+}
+
+static void test_wss_rcvmaxsize_raised_after_connection_lets_next_message_through(void **state)
+{
+    (void) state;
+    rcvmaxsize_raised_lets_message_through("wss");
+}
+
+/* The NN_TLS options (no libnanomsg counterpart) are taken at nn_bind and
+   nn_connect: an endpoint loads its certificates and keys once, and later
+   changes apply to endpoints made afterwards. */
+static void tls_options_taken_at_bind_and_connect(const char *scheme)
+{
+    int port = tu_free_port();
+    char url[96], bind_url[96];
+    snprintf(url, sizeof url, "%s://localhost:%d%s", scheme, port, strcmp(scheme, "wss") == 0 ? "/sp" : "");
+    snprintf(bind_url, sizeof bind_url, "%s://127.0.0.1:%d", scheme, port);
+    /* The client connects before the server exists, trusting the test CA,
+       then trusts only an unrelated certificate: its endpoint keeps the CA. */
+    int c = tls_client(NN_PAIR, FILES);
+    tt_setint(c, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tt_connect(c, url);
+    tt_setstr(c, NN_TLS, NN_TLS_CA_FILE, tt_cert("rogue.crt"));
+    /* The server binds with the CA-signed certificate, then switches to a
+       self-signed one: its endpoint keeps serving the first. */
+    int srv = tt_socket(NN_PAIR);
+    tt_setstr(srv, NN_TLS, NN_TLS_CERT_FILE, tt_cert("server.crt"));
+    tt_setstr(srv, NN_TLS, NN_TLS_KEY_FILE, tt_cert("server.key"));
+    tt_bind(srv, bind_url);
+    tt_setstr(srv, NN_TLS, NN_TLS_CERT_FILE, tt_cert("self.crt"));
+    tt_setstr(srv, NN_TLS, NN_TLS_KEY_FILE, tt_cert("self.key"));
+    tt_send(c, "made with the first options");
+    tt_recv(srv, "made with the first options");
+    assert_int_equal(nn_close(c), 0);
+    assert_int_equal(nn_close(srv), 0);
+}
+
+static void test_tls_options_are_taken_at_nn_bind_and_nn_connect(void **state)
+{
+    (void) state;
+    tls_options_taken_at_bind_and_connect("tls+tcp");
+}
+
+static void test_wss_options_are_taken_at_nn_bind_and_nn_connect(void **state)
+{
+    (void) state;
+    tls_options_taken_at_bind_and_connect("wss");
 }
 
 /* ---- refusals: a client that does not get a connection ---- */
@@ -756,6 +886,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wss_req_rep_with_pem_in_memory),
         cmocka_unit_test(test_wss_push_pull_with_ca_file),
         cmocka_unit_test(test_wss_push_pull_with_pem_in_memory),
+        cmocka_unit_test(test_tls_rcvmaxsize_lowered_after_connection_drops_next_oversize_message),
+        cmocka_unit_test(test_wss_rcvmaxsize_lowered_after_connection_drops_next_oversize_message),
+        cmocka_unit_test(test_tls_rcvmaxsize_raised_after_connection_lets_next_message_through),
+        cmocka_unit_test(test_wss_rcvmaxsize_raised_after_connection_lets_next_message_through),
+        cmocka_unit_test(test_tls_options_are_taken_at_nn_bind_and_nn_connect),
+        cmocka_unit_test(test_wss_options_are_taken_at_nn_bind_and_nn_connect),
         cmocka_unit_test(test_tls_client_without_ca_gets_no_connection_and_says_why),
         cmocka_unit_test(test_wss_client_without_ca_gets_no_connection_and_says_why),
         cmocka_unit_test(test_tls_wrong_server_name_is_refused_and_says_why),

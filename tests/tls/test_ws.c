@@ -20,7 +20,9 @@ struct server {
     char url[64];      /* for nn_connect */
 };
 
-/* rcvmaxsize and msg_type: 0 keeps the default. Both are read at nn_bind. */
+/* rcvmaxsize and msg_type: 0 keeps the default. Set before nn_bind here; the
+   socket reads NN_RCVMAXSIZE at each message and NN_WS_MSG_TYPE at each
+   accepted connection (tests/transport/optread.c). */
 static void server_open_with(struct server *sv, int protocol, int rcvmaxsize, int msg_type)
 {
     char bind_url[64];

@@ -1,7 +1,8 @@
 /* Chunks: the refcounted buffers behind message bodies and NN_MSG pointers.
-   Pins the tag check that turns foreign pointers into EFAULT, reference
-   counting, realloc and the in-place trim that protocols use to split their
-   headers off a received body. */
+   Pins the header tag (the library's own consistency check; the public API
+   refuses foreign pointers through core/appmsg.h instead, see
+   test_appmsg.c), reference counting, realloc and the in-place trim that
+   protocols use to split their headers off a received body. */
 #include "unittest.h"
 
 #include "core/chunk.h"

@@ -19,6 +19,9 @@ const char *__asan_default_options(void)
     return "allocator_may_return_null=1";
 }
 
+/* NN_RCVMAXSIZE as the socket holds it: the decoder reads it at each header. */
+static atomic_int unlimited = -1;
+
 struct stream {
     uint8_t *buf;
     size_t len;
@@ -118,7 +121,7 @@ static void test_decoder_tcp_frame_yields_payload_as_body(void **state)
     /* SPEC §3.2: REQ->REP request with id 0x92345679 and body "ping". */
     const uint8_t wire[] = {0, 0, 0, 0, 0, 0, 0, 8, 0x92, 0x34, 0x56, 0x79, 'p', 'i', 'n', 'g'};
     struct sp_decoder d;
-    assert_int_equal(sp_decoder_init(&d, SP_FRAMING_TCP, -1), 0);
+    assert_int_equal(sp_decoder_init(&d, SP_FRAMING_TCP, &unlimited), 0);
     struct sp_msgq q;
     sp_msgq_init(&q);
     assert_int_equal(feed(&d, wire, sizeof wire, 0, &q), 0);
@@ -138,7 +141,7 @@ static void test_decoder_ipc_frame_yields_payload_as_body(void **state)
     (void) state;
     const uint8_t wire[] = {1, 0, 0, 0, 0, 0, 0, 0, 4, 'p', 'o', 'n', 'g'};
     struct sp_decoder d;
-    assert_int_equal(sp_decoder_init(&d, SP_FRAMING_IPC, -1), 0);
+    assert_int_equal(sp_decoder_init(&d, SP_FRAMING_IPC, &unlimited), 0);
     struct sp_msgq q;
     sp_msgq_init(&q);
     assert_int_equal(feed(&d, wire, sizeof wire, 0, &q), 0);
@@ -161,7 +164,7 @@ static void test_decoder_grows_its_buffer_and_splits_many_frames_out_of_one_read
         for (size_t len = 0; s.len < 15000; len = (len * 7 + 13) % 700, n++)
             stream_frame(&s, framings[fi], len, (unsigned) n);
         struct sp_decoder d;
-        assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
         struct sp_msgq q;
         sp_msgq_init(&q);
         /* The read buffer starts small and grows to its full size once a
@@ -202,7 +205,7 @@ static void test_decoder_reassembles_frames_split_at_every_byte_boundary(void **
         /* Two commits split at k, for every k. */
         for (size_t k = 1; k < s.len; k++) {
             struct sp_decoder d;
-            assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);
+            assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
             struct sp_msgq q;
             sp_msgq_init(&q);
             assert_int_equal(feed(&d, s.buf, k, 0, &q), 0);
@@ -215,7 +218,7 @@ static void test_decoder_reassembles_frames_split_at_every_byte_boundary(void **
         }
         /* And one byte at a time, checking nothing comes out early. */
         struct sp_decoder d;
-        assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
         struct sp_msgq q;
         sp_msgq_init(&q);
         size_t hl = sp_frame_hdr_len(framings[fi]);
@@ -246,7 +249,7 @@ static void test_decoder_reads_large_frame_straight_into_its_own_chunk(void **st
         stream_frame(&s, framings[fi], 3, 12);
         size_t hl = sp_frame_hdr_len(framings[fi]);
         struct sp_decoder d;
-        assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
         struct sp_msgq q;
         sp_msgq_init(&q);
         /* Header and the first 100 payload bytes arrive first. */
@@ -284,7 +287,7 @@ static void test_decoder_takes_large_frame_that_arrived_whole_from_read_buffer(v
         stream_frame(&s, framings[fi], 16 * 1024 + 1, 5);
         stream_frame(&s, framings[fi], 0, 6);
         struct sp_decoder d;
-        assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
         struct sp_msgq q;
         sp_msgq_init(&q);
         assert_int_equal(feed(&d, s.buf, s.len, 0, &q), 0);
@@ -314,7 +317,7 @@ static void test_decoder_handles_mixed_sizes_in_odd_sized_reads(void **state)
             if (steps[si] == 1 && fi == 1)
                 continue; /* one framing byte-by-byte is enough */
             struct sp_decoder d;
-            assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);
+            assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
             struct sp_msgq q;
             sp_msgq_init(&q);
             assert_int_equal(feed(&d, s.buf, s.len, steps[si], &q), 0);
@@ -336,7 +339,8 @@ static void test_decoder_zero_length_frames_yield_empty_messages(void **state)
         for (int i = 0; i < 1000; i++)
             stream_frame(&s, framings[fi], 0, 0);
         struct sp_decoder d;
-        assert_int_equal(sp_decoder_init(&d, framings[fi], 0), 0); /* maxsize 0 */
+        atomic_int zero = 0;
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &zero), 0); /* maxsize 0 */
         struct sp_msgq q;
         sp_msgq_init(&q);
         assert_int_equal(feed(&d, s.buf, s.len, 0, &q), 0);
@@ -359,7 +363,8 @@ static void test_decoder_accepts_frame_of_maxsize_and_rejects_maxsize_plus_one(v
             struct stream s = {0};
             stream_frame(&s, framings[fi], max, 1);
             struct sp_decoder d;
-            assert_int_equal(sp_decoder_init(&d, framings[fi], limits[li]), 0);
+            atomic_int limit = (int) limits[li];
+            assert_int_equal(sp_decoder_init(&d, framings[fi], &limit), 0);
             struct sp_msgq q;
             sp_msgq_init(&q);
             assert_int_equal(feed(&d, s.buf, s.len, 0, &q), 0);
@@ -377,13 +382,52 @@ static void test_decoder_accepts_frame_of_maxsize_and_rejects_maxsize_plus_one(v
     }
 }
 
+/* NN_RCVMAXSIZE is the socket's live value: the application may change it
+   while a connection runs, and each frame is judged by the limit in force
+   when its header arrives (as libnanomsg reads it per message header). */
+static void test_decoder_judges_each_frame_by_the_limit_when_its_header_arrives(void **state)
+{
+    (void) state;
+    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
+        atomic_int limit = 4;
+        struct sp_decoder d;
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &limit), 0);
+        struct sp_msgq q;
+        sp_msgq_init(&q);
+        struct stream s = {0};
+        /* Raised before the header of a 5-byte frame: it passes. */
+        atomic_store(&limit, 5);
+        stream_frame(&s, framings[fi], 5, 1);
+        assert_int_equal(feed(&d, s.buf, s.len, 0, &q), 0);
+        expect_msg(&q, 5, 1);
+        stream_free(&s);
+        /* A header read under a limit of 6000, then the limit is lowered
+           while the payload arrives: the frame was already accepted. */
+        atomic_store(&limit, 6000);
+        stream_frame(&s, framings[fi], 6000, 2);
+        size_t hl = sp_frame_hdr_len(framings[fi]);
+        assert_int_equal(feed(&d, s.buf, hl + 10, 0, &q), 0);
+        atomic_store(&limit, 4);
+        assert_int_equal(feed(&d, s.buf + hl + 10, s.len - hl - 10, 0, &q), 0);
+        expect_msg(&q, 6000, 2);
+        stream_free(&s);
+        /* Lowered to 4: the next 5-byte frame breaks the connection. */
+        stream_frame(&s, framings[fi], 5, 3);
+        assert_int_equal(feed(&d, s.buf, s.len, 0, &q), -1);
+        assert_int_equal(q.count, 0);
+        stream_free(&s);
+        sp_msgq_term(&q);
+        sp_decoder_term(&d);
+    }
+}
+
 static void test_decoder_with_maxsize_minus_1_accepts_any_size(void **state)
 {
     (void) state;
     struct stream s = {0};
     stream_frame(&s, SP_FRAMING_TCP, 1024 * 1024 + 1, 3); /* over the 1 MiB default */
     struct sp_decoder d;
-    assert_int_equal(sp_decoder_init(&d, SP_FRAMING_TCP, -1), 0);
+    assert_int_equal(sp_decoder_init(&d, SP_FRAMING_TCP, &unlimited), 0);
     struct sp_msgq q;
     sp_msgq_init(&q);
     assert_int_equal(feed(&d, s.buf, s.len, 0, &q), 0);
@@ -402,7 +446,7 @@ static void test_decoder_drops_connection_on_impossible_length_instead_of_aborti
     for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
         for (size_t i = 0; i < ARRAY_LEN(lens); i++) {
             struct sp_decoder d;
-            assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);
+            assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
             struct sp_msgq q;
             sp_msgq_init(&q);
             uint8_t wire[9 + 16];
@@ -423,7 +467,7 @@ static void test_decoder_ipc_rejects_type_byte_other_than_1(void **state)
     const uint8_t types[] = {0, 2, 0x80, 0xff};
     for (size_t i = 0; i < ARRAY_LEN(types); i++) {
         struct sp_decoder d;
-        assert_int_equal(sp_decoder_init(&d, SP_FRAMING_IPC, -1), 0);
+        assert_int_equal(sp_decoder_init(&d, SP_FRAMING_IPC, &unlimited), 0);
         struct sp_msgq q;
         sp_msgq_init(&q);
         struct stream s = {0};
@@ -450,13 +494,13 @@ static void test_decoder_term_frees_partial_small_and_big_frames(void **state)
         struct stream s = {0};
         stream_frame(&s, framings[fi], 50000, 1);
         struct sp_decoder d;
-        assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
         struct sp_msgq q;
         sp_msgq_init(&q);
         assert_int_equal(feed(&d, s.buf, 30000, 0, &q), 0);
         assert_int_equal(q.count, 0);
         sp_decoder_term(&d);
-        assert_int_equal(sp_decoder_init(&d, framings[fi], -1), 0);
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
         assert_int_equal(feed(&d, s.buf, 100, 0, &q), 0);
         sp_decoder_term(&d);
         sp_msgq_term(&q);
@@ -529,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_decoder_handles_mixed_sizes_in_odd_sized_reads),
         cmocka_unit_test(test_decoder_zero_length_frames_yield_empty_messages),
         cmocka_unit_test(test_decoder_accepts_frame_of_maxsize_and_rejects_maxsize_plus_one),
+        cmocka_unit_test(test_decoder_judges_each_frame_by_the_limit_when_its_header_arrives),
         cmocka_unit_test(test_decoder_with_maxsize_minus_1_accepts_any_size),
         cmocka_unit_test(test_decoder_drops_connection_on_impossible_length_instead_of_aborting),
         cmocka_unit_test(test_decoder_ipc_rejects_type_byte_other_than_1),

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 
+#include "core/appmsg.h"
 #include "core/chunk.h"
 #include "core/msg.h"
 #include "core/msgio.h"
@@ -122,7 +123,7 @@ static void test_cmsg_iterator_walks_nn_msg_chunk_by_its_size(void **state)
     struct ctl c = {.len = 0};
     ctl_add(&c, 7, 7, "x", 1, 0);
     ctl_add(&c, 8, 8, "y", 1, 0);
-    void *chunk = sp_chunk_alloc(c.len);
+    void *chunk = nn_allocmsg(c.len, 0);
     assert_non_null(chunk);
     memcpy(chunk, c.buf, c.len);
     struct nn_msghdr h = {NULL, 0, &chunk, NN_MSG};
@@ -132,7 +133,9 @@ static void test_cmsg_iterator_walks_nn_msg_chunk_by_its_size(void **state)
     assert_non_null(x);
     assert_int_equal(x->cmsg_level, 8);
     assert_null(NN_CMSG_NXTHDR(&h, x));
-    sp_chunk_free(chunk);
+    assert_int_equal(nn_freemsg(chunk), 0);
+    /* Freed, it is no longer walked (and nothing behind it is read). */
+    assert_null(NN_CMSG_FIRSTHDR(&h));
 }
 
 static void test_sendmsg_takes_sp_header_from_sp_hdr_cmsg(void **state)
@@ -215,12 +218,13 @@ static void test_sendmsg_adopts_nn_msg_control_chunk(void **state)
        leak, ASan a double free). */
     struct ctl c = {.len = 0};
     ctl_sphdr(&c, "\x00\x00\x00\x07", 4, 4);
-    void *chunk = sp_chunk_alloc(c.len);
+    void *chunk = nn_allocmsg(c.len, 0);
     assert_non_null(chunk);
     memcpy(chunk, c.buf, c.len);
     struct sp_msg m;
     build(&m, &chunk, NN_MSG);
     assert_int_equal(m.hdrlen, 4);
+    assert_false(sp_appmsg_held(chunk)); /* nn_freemsg would give EFAULT */
     sp_msg_term(&m);
 }
 
@@ -245,20 +249,16 @@ static void test_sendmsg_iovec_error_leaves_nn_msg_control_chunk_with_caller_lik
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct ctl c = {.len = 0};
         ctl_add(&c, 99, 1, "x", 1, 0);
-        void *chunk = sp_chunk_alloc(c.len);
+        void *chunk = nn_allocmsg(c.len, 0);
         assert_non_null(chunk);
         memcpy(chunk, c.buf, c.len);
-        sp_chunk_addref(chunk, 1);
         struct nn_msghdr h = {cases[i].iov, cases[i].iovlen, &chunk, NN_MSG};
         struct sp_msg m;
         size_t len;
         assert_int_equal(sp_msgio_build(&h, &m, &len), cases[i].err);
-        bool taken = sp_chunk_exclusive(chunk);
-        sp_chunk_free(chunk);
-        if (!taken)
-            sp_chunk_free(chunk);
-        if (taken)
-            fail_msg("case %zu: the failed send freed the caller's control chunk", i);
+        if (!sp_appmsg_held(chunk))
+            fail_msg("case %zu: the failed send took the caller's control chunk", i);
+        assert_int_equal(nn_freemsg(chunk), 0);
     }
 }
 

@@ -283,7 +283,10 @@ static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
         atomic_init(&h->reader_asleep, true); /* the first message signals */
         atomic_init(&h->writer_blocked, false);
         atomic_init(&h->gone, false);
-        h->rcvbuf = (size_t) ep->rcvbuf;
+        /* Each side's NN_RCVBUF as it is now, as libnanomsg reads it. */
+        struct sp_connopts o;
+        sp_ep_connopts(ep, &o);
+        h->rcvbuf = (size_t) o.rcvbuf;
         sp_list_push_back(&owners[i]->conns, &h->item);
     }
     if (sp_pipe_attach(&c->half[0].pipe) != 0 || sp_pipe_attach(&c->half[1].pipe) != 0) {

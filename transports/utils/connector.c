@@ -43,7 +43,7 @@ static void connected(struct sp_connector *c)
     c->fd = -1;
     sp_ep_stat(c->ep, SP_STAT_INPROGRESS, -1);
     sp_ep_stat(c->ep, SP_STAT_ESTABLISHED, 1);
-    int rc = sp_stream_start(&c->stream, fd, c->ep, c->cfg, c->hs_timeout, stream_done, c);
+    int rc = sp_stream_start(&c->stream, fd, c->ep, c->cfg, &c->opts, c->hs_timeout, stream_done, c);
     if (rc != 0) {
         close(fd);
         fail(c, -rc);
@@ -80,6 +80,7 @@ static void do_connect(struct sp_connector *c, struct sockaddr_storage *ss, sock
         fail(c, errno);
         return;
     }
+    sp_stream_tune(fd, &c->opts, c->cfg->tcp);
     struct sockaddr_storage local;
     socklen_t ll;
     if (c->ops->local && c->ops->local(c, &local, &ll) == 1 && local.ss_family == ss->ss_family) {
@@ -137,6 +138,7 @@ static void attempt(struct sp_connector *c)
 {
     struct sockaddr_storage ss;
     socklen_t sl = 0;
+    sp_ep_connopts(c->ep, &c->opts); /* each attempt takes the options anew */
     int rc = c->ops->resolve(c, &ss, &sl);
     if (rc < 0) {
         fail(c, -rc);

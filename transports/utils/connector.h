@@ -13,7 +13,7 @@
 struct sp_connector;
 
 struct sp_connector_ops {
-    /* Starts resolving the peer: 0 with ss filled, 1 when pending (the
+    /* Starts resolving the peer (with c->opts.ipv4only): 0 with ss filled, 1 when pending (the
        connector polls resolve_poll), or -errno. */
     int (*resolve)(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t *sl);
     /* 1 still pending, 0 done with ss filled, -errno failed. */
@@ -33,6 +33,7 @@ struct sp_connector {
     const struct sp_connector_ops *ops;
     void *tpdata;
     int state;
+    struct sp_connopts opts;      /* read at the start of each attempt */
     int fd;                       /* connecting socket */
     struct sp_io io;
     struct sp_timer timer;        /* backoff wait or resolution poll */

@@ -64,7 +64,7 @@ int sp_sphdr_parse(const uint8_t in[8])
     return (in[4] << 8) | in[5];
 }
 
-int sp_decoder_init(struct sp_decoder *d, enum sp_framing framing, int64_t maxsize)
+int sp_decoder_init(struct sp_decoder *d, enum sp_framing framing, const atomic_int *maxsize)
 {
     memset(d, 0, sizeof *d);
     d->framing = framing;
@@ -150,7 +150,8 @@ int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
             p++;
         }
         uint64_t len = get_u64(p);
-        if ((d->maxsize >= 0 && len > (uint64_t) d->maxsize) || len > SIZE_MAX / 2) {
+        int max = atomic_load_explicit(d->maxsize, memory_order_relaxed);
+        if ((max >= 0 && len > (uint64_t) max) || len > SIZE_MAX / 2) {
             rc = -1;
             break;
         }

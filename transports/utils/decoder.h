@@ -7,6 +7,7 @@
 #ifndef SP_DECODER_H
 #define SP_DECODER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +21,9 @@ enum sp_framing {
 
 struct sp_decoder {
     enum sp_framing framing;
-    int64_t maxsize;   /* NN_RCVMAXSIZE: -1 unlimited */
+    const atomic_int *maxsize; /* NN_RCVMAXSIZE (-1 unlimited), read at each
+                                  frame header: the application may change
+                                  it while the connection runs */
     uint8_t *rbuf;     /* NULL until the first read */
     size_t rcap;       /* its size: small at first, grown for busy peers */
     size_t rlen;       /* valid bytes in rbuf */
@@ -30,8 +33,8 @@ struct sp_decoder {
     size_t big_done;
 };
 
-/* 0 or -ENOMEM. */
-int sp_decoder_init(struct sp_decoder *d, enum sp_framing framing, int64_t maxsize);
+/* maxsize must outlive the decoder. 0 or -ENOMEM. */
+int sp_decoder_init(struct sp_decoder *d, enum sp_framing framing, const atomic_int *maxsize);
 void sp_decoder_term(struct sp_decoder *d);
 
 /* Where the next read should store bytes, and how many it may store: > 0, or
@@ -41,7 +44,7 @@ void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len);
 
 /* n bytes were stored there: appends every completed message to out.
    0, or -1 when the peer broke the framing (bad type byte, frame over
-   maxsize) or memory ran out: the connection must be dropped. */
+   *maxsize as it is when its header is parsed) or memory ran out: the connection must be dropped. */
 int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out);
 
 /* Bytes of frame header for the framing. */

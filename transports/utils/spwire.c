@@ -16,7 +16,7 @@ static int spwire_init(struct sp_stream *s)
     struct sp_decoder *d = malloc(sizeof *d);
     if (!d)
         return -ENOMEM;
-    if (sp_decoder_init(d, *framing, s->ep->rcvmaxsize) != 0) {
+    if (sp_decoder_init(d, *framing, &s->ep->sock->opt.rcvmaxsize) != 0) {
         free(d);
         return -ENOMEM;
     }

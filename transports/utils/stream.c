@@ -376,8 +376,26 @@ static void hs_timeout(struct sp_timer *t)
     }
 }
 
+void sp_stream_tune(int fd, const struct sp_connopts *o, bool tcp)
+{
+    /* libnanomsg always fixes the kernel buffers at NN_SNDBUF/NN_RCVBUF
+       (128 KiB); we do so only when the application set them, and leave the
+       kernel's autotuning alone otherwise: large messages go much faster. */
+    int v;
+    if (o->bufs_set) {
+        v = o->sndbuf;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+        v = o->rcvbuf;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    }
+    if (tcp && o->tcp_nodelay) {
+        v = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
+    }
+}
+
 int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const struct sp_stream_cfg *cfg,
-                    uint64_t hs_timeout_ms, sp_stream_done_fn done, void *owner)
+                    const struct sp_connopts *opts, uint64_t hs_timeout_ms, sp_stream_done_fn done, void *owner)
 {
     struct sp_stream *s = calloc(1, sizeof *s);
     if (!s)
@@ -392,6 +410,7 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     atomic_init(&s->rd_owner, SP_RD_NONE);
     s->ep = ep;
     s->cfg = cfg;
+    s->opts = *opts;
     s->fd = fd;
     s->state = cfg->bio ? ST_BIO_HS : ST_HANDSHAKE;
     s->done = done;
@@ -401,23 +420,8 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     sp_msgq_init(&s->rbatch);
     /* Received messages wait in the pipe up to about NN_RCVBUF bytes, sent
        ones up to NN_SNDBUF: beyond that the peer or the sender waits. */
-    s->in_limit = (size_t) ep->rcvbuf;
-    s->out_limit = (size_t) ep->sndbuf;
-
-    /* libnanomsg always fixes the kernel buffers at NN_SNDBUF/NN_RCVBUF
-       (128 KiB); we do so only when the application set them, and leave the
-       kernel's autotuning alone otherwise: large messages go much faster. */
-    int v;
-    if (ep->bufs_set) {
-        v = ep->sndbuf;
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
-        v = ep->rcvbuf;
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
-    }
-    if (cfg->tcp && ep->tcp_nodelay) {
-        v = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
-    }
+    s->in_limit = (size_t) opts->rcvbuf;
+    s->out_limit = (size_t) opts->sndbuf;
     int rc = cfg->bio ? cfg->bio->init(s) : 0;
     if (rc == 0)
         rc = cfg->wire->init(s);

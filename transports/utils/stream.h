@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "aio/loop.h"
+#include "core/ep.h"
 #include "core/msg.h"
 #include "core/pipe.h"
 #include "utils/list.h"
@@ -116,6 +117,7 @@ struct sp_stream {
                                      the next recv reads (socket lock) */
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
+    struct sp_connopts opts;      /* the socket's options when it was made */
     void *wire;                   /* the wire's state */
     void *bio;                    /* the byte layer's state */
     int fd;
@@ -147,11 +149,18 @@ struct sp_stream {
     bool draining;                /* the peer is gone: close once inq is empty */
 };
 
-/* Starts a connection on a connected, non-blocking fd. Loop thread. On
-   failure (-errno) nothing was started and the fd is left to the caller.
-   cfg must outlive the stream. */
+/* Sizes a new connection's kernel buffers (when NN_SNDBUF/NN_RCVBUF were
+   set) and sets TCP_NODELAY (tcp: NN_TCP_NODELAY). A connector calls it
+   before connect(), so that the window scale follows NN_RCVBUF; a
+   listener on each accepted fd. */
+void sp_stream_tune(int fd, const struct sp_connopts *opts, bool tcp);
+
+/* Starts a connection on a connected, non-blocking fd with the options read
+   for it (sp_ep_connopts). Loop thread. On failure (-errno) nothing was
+   started and the fd is left to the caller. cfg must outlive the stream. */
 int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const struct sp_stream_cfg *cfg,
-                    uint64_t hs_timeout_ms, sp_stream_done_fn done, void *owner);
+                    const struct sp_connopts *opts, uint64_t hs_timeout_ms, sp_stream_done_fn done,
+                    void *owner);
 
 /* Closes it now (loop thread): the pipe leaves the protocol (counted as
    stat, an enum sp_stat or -1), then done() runs. No-op if already closed. */

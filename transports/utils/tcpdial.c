@@ -45,14 +45,15 @@ int sp_tcp_listen(struct sp_ep *ep, const char *addr, size_t len)
     return fd;
 }
 
-int sp_tcpdial_parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ipv4only, int default_port)
+/* The parse proper: fills the address fields of d (not spec, req, cleanup). */
+static int parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ipv4only, int default_port)
 {
     const char *end = addr + len;
     const char *semi = memchr(addr, ';', len);
     const char *hostp = addr;
     int rc;
-    memset(d, 0, sizeof *d);
     d->ipv4only = ipv4only;
+    d->have_local = false;
     if (semi) {
         rc = sp_addr_iface(addr, (size_t) (semi - addr), ipv4only, &d->local, &d->local_len);
         if (rc)
@@ -89,9 +90,39 @@ int sp_tcpdial_parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ip
     return 0;
 }
 
+int sp_tcpdial_parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ipv4only, int default_port)
+{
+    memset(d, 0, sizeof *d);
+    if (len >= sizeof d->spec)
+        return -EINVAL;
+    memcpy(d->spec, addr, len);
+    d->speclen = len;
+    d->default_port = default_port;
+    return parse(d, addr, len, ipv4only, default_port);
+}
+
 static int tcp_resolve(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t *sl)
 {
     struct sp_tcpdial *d = c->tpdata;
+    /* libnanomsg parses and resolves with the NN_IPV4ONLY of the moment at
+       every attempt: an IPv6 literal then fails until it is 0 again. */
+    bool v4 = c->opts.ipv4only != 0;
+    if (v4 != d->ipv4only) {
+        struct sp_tcpdial t;
+        memset(&t, 0, sizeof t);
+        int rc = parse(&t, d->spec, d->speclen, v4, d->default_port);
+        if (rc)
+            return rc;
+        memcpy(d->host, t.host, sizeof d->host);
+        d->portnum = t.portnum;
+        d->literal = t.literal;
+        d->remote = t.remote;
+        d->remote_len = t.remote_len;
+        d->have_local = t.have_local;
+        d->local = t.local;
+        d->local_len = t.local_len;
+        d->ipv4only = v4;
+    }
     if (d->literal) {
         *ss = d->remote;
         *sl = d->remote_len;

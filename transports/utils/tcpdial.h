@@ -22,6 +22,9 @@ int sp_tcp_listen(struct sp_ep *ep, const char *addr, size_t len);
 /* A dialling target; transports that need more put it first in their own
    connector data (the connector frees that data with free()). */
 struct sp_tcpdial {
+    char spec[NN_SOCKADDR_MAX];   /* "[iface;]host[:port]" as given */
+    size_t speclen;
+    int default_port;
     char host[NN_SOCKADDR_MAX];
     int portnum;
     bool literal;
@@ -30,14 +33,15 @@ struct sp_tcpdial {
     bool have_local;
     struct sockaddr_storage local;
     socklen_t local_len;
-    bool ipv4only;
+    bool ipv4only;                /* what host and local were parsed with */
     struct sp_resolve *req;       /* pending resolution */
     /* Called before the connector frees the data (NULL: nothing to do). */
     void (*cleanup)(struct sp_tcpdial *d);
 };
 
 /* Parses "[iface;]host:port" (len bytes) into d: 0, -EINVAL or -ENODEV.
-   A missing ":port" gives default_port when it is > 0, else -EINVAL. */
+   A missing ":port" gives default_port when it is > 0, else -EINVAL. Each
+   connection attempt parses it again when NN_IPV4ONLY has changed since. */
 int sp_tcpdial_parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ipv4only, int default_port);
 
 /* Connector hooks for tpdata starting with a struct sp_tcpdial. */

@@ -249,7 +249,7 @@ struct ws_wire {
     const struct sp_wswire_arg *arg;
     bool client;
     int msg_type;            /* NN_WS_MSG_TYPE default for sends */
-    int64_t maxsize;
+    const atomic_int *maxsize; /* NN_RCVMAXSIZE, read at each frame header */
     char accept[32];         /* client: the Sec-WebSocket-Accept we expect */
     uint8_t *rbuf;
     size_t rlen;
@@ -483,7 +483,8 @@ static long frame_header(struct sp_stream *s, const uint8_t *p, size_t avail)
         if ((opcode == WS_CONT) != w->in_msg)
             return fail(s, 1002, "Unexpected frame in message sequence");
         uint64_t have = w->in_msg ? w->msglen : 0; /* of this message so far */
-        if (len > (uint64_t) INT64_MAX - have || (w->maxsize >= 0 && have + len > (uint64_t) w->maxsize))
+        int max = atomic_load_explicit(w->maxsize, memory_order_relaxed);
+        if (len > (uint64_t) INT64_MAX - have || (max >= 0 && have + len > (uint64_t) max))
             return fail(s, 1009, "Message too big");
         if (len > SIZE_MAX / 2)
             return fail(s, 1009, "Message too big");
@@ -663,8 +664,8 @@ static int ws_init(struct sp_stream *s)
     }
     w->arg = arg;
     w->client = arg->client;
-    w->msg_type = s->ep->ws_msg_type;
-    w->maxsize = s->ep->rcvmaxsize;
+    w->msg_type = s->opts.ws_msg_type;
+    w->maxsize = &s->ep->sock->opt.rcvmaxsize;
     s->wire = w;
     int proto = s->ep->sock->type->protocol;
     int ti = type_index(proto);
