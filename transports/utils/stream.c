@@ -78,11 +78,21 @@ static ssize_t io_writev(struct sp_stream *s, struct iovec *iov, int niov)
 
 /* ---- writing (socket lock held) ---- */
 
+/* A closing socket lingers until its connections have written everything
+   or are broken: tell it when one of them gets there. Lock held. */
+static void linger_check(struct sp_stream *s)
+{
+    struct sp_sock *sock = s->pipe.sock;
+    if (atomic_load_explicit(&sock->closing, memory_order_relaxed) && (s->broken || !s->outq.count))
+        pthread_cond_broadcast(&sock->cv);
+}
+
 static void request_close(struct sp_stream *s)
 {
     if (!s->broken) {
         s->broken = true;
         sp_loop_post(&s->close_task);
+        linger_check(s);
     }
 }
 
@@ -197,6 +207,8 @@ static void flush_out(struct sp_stream *s)
             request_close(s);
             return;
         }
+        if (atomic_load_explicit(&s->pipe.sock->closing, memory_order_relaxed))
+            s->pipe.sock->progress_ms = sp_clock_ms(); /* a lingering close waits on */
         /* Retire fully written messages. */
         size_t done = (size_t) n + s->out_off;
         for (size_t i = 0; i < nmsg; i++) {
@@ -215,6 +227,7 @@ static void flush_out(struct sp_stream *s)
         if ((size_t) n < total && !s->cfg->bio)
             break; /* the kernel is full (a byte layer takes a record at a time) */
     }
+    linger_check(s);
 }
 
 static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
@@ -294,20 +307,58 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
     free(s);
 }
 
+/* Messages are written to the kernel once they leave outq (a byte layer
+   has then flushed its records too: it takes bytes only once they are
+   written). */
+static bool stream_unsent(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    return s->state == ST_ACTIVE && !s->broken && s->outq.count > 0;
+}
+
+static void stream_closing(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    /* Read (and drop, see deliver_batch_locked) whatever comes, paused or
+       lazy before: a peer whose sends to us are stuck would not read ours,
+       and input left unread at close() turns the FIN into a reset that
+       discards what the kernel still has to send. */
+    s->rd_paused = false;
+    s->rd_lazy = false;
+    if (s->state == ST_ACTIVE && !s->draining)
+        set_events(s);
+}
+
 static int stream_wait_begin(struct sp_pipe *pipe);
 static void stream_wait_end(struct sp_pipe *pipe, int revents);
-static void stream_wake_reader(struct sp_pipe *pipe);
+static bool stream_wake_reader(struct sp_pipe *pipe);
 
 static const struct sp_pipe_ops stream_pipe_ops = {
     .wait_begin = stream_wait_begin,
     .wait_end = stream_wait_end,
     .wake_reader = stream_wake_reader,
+    .unsent = stream_unsent,
+    .closing = stream_closing,
     .send = stream_pipe_send,
     .recv = stream_pipe_recv,
     .destroy = stream_pipe_destroy,
 };
 
 /* ---- life cycle (loop thread) ---- */
+
+/* Input left unread makes close() reset the connection, and the kernel
+   then drops what it still had to send to the peer (RFC 2525 2.17): read it
+   away first, so that what was flushed before the close arrives. Bounded: a
+   peer that keeps sending at that moment gets its reset. */
+static void discard_input(int fd)
+{
+    char buf[16384];
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EINTR))
+            break;
+    }
+}
 
 void sp_stream_close(struct sp_stream *s, int stat)
 {
@@ -336,6 +387,7 @@ void sp_stream_close(struct sp_stream *s, int stat)
         sp_list_remove(&s->deliver_item);
     if (s->io.fd >= 0)
         sp_io_del(&s->io);
+    discard_input(s->fd);
     close(s->fd);
     s->fd = -1;
     s->done(s, s->owner);
@@ -496,6 +548,7 @@ static void end_of_input(struct sp_stream *s)
     if (drain) {
         s->draining = true;
         s->broken = true;
+        linger_check(s);
     }
     sp_sock_unlock(sock);
     if (drain)
@@ -605,6 +658,11 @@ static void handshake(struct sp_stream *s, uint32_t ev)
 static void deliver_batch_locked(struct sp_stream *s, struct sp_msgq *batch)
 {
     struct sp_msg m;
+    if (atomic_load_explicit(&s->pipe.sock->closing, memory_order_relaxed)) {
+        while (sp_msgq_pop(batch, &m) == 0)
+            sp_msg_term(&m); /* nobody receives any more */
+        return;
+    }
     if (s->inq.count == 0) {
         /* The usual case under load: hand the whole batch over (its ring
            becomes inq's, inq's empty one the next batch's). */
@@ -748,6 +806,29 @@ static int stream_wait_begin(struct sp_pipe *pipe)
     return s->fd;
 }
 
+/* Reads what the kernel holds and delivers it, in the calling thread with
+   the socket lock held, like a blocked caller's read but without waiting.
+   For a connection nobody else is reading now; true when it delivered
+   messages. */
+static bool read_now(struct sp_stream *s)
+{
+    if (s->cfg->bio || !s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining ||
+        s->rd_paused)
+        return false;
+    int none = SP_RD_NONE;
+    if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
+        return false; /* the loop is reading: it delivers soon */
+    bool closed, bad;
+    read_some(s, &closed, &bad);
+    bool got = s->rbatch.count > 0;
+    if (got)
+        deliver_batch_locked(s, &s->rbatch);
+    atomic_store(&s->rd_owner, SP_RD_NONE);
+    if (closed || bad)
+        sp_loop_post(&s->eof_task); /* ending the connection is the loop's job */
+    return got;
+}
+
 static void stream_wait_end(struct sp_pipe *pipe, int revents)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
@@ -770,20 +851,27 @@ static void stream_wait_end(struct sp_pipe *pipe, int revents)
        the loop stays out of reading until the socket asks (wake_reader):
        a reply that arrives before the caller's next recv then waits in the
        kernel for that recv instead of waking the loop thread, which then
-       wakes the caller (two thread switches per message on a shared CPU). */
+       wakes the caller (two thread switches per message on a shared CPU).
+       Whatever asks about the socket without blocking (a NN_DONTWAIT recv
+       that finds nothing, NN_RCVFD, nn_poll) wakes the reader, which first
+       reads what the kernel already holds: a message that has arrived is
+       never hidden by the laziness. */
     struct sp_sock *sock = s->pipe.sock;
     s->rd_lazy = !s->rd_paused && sock->lone_pipe == &s->pipe && sock->rcvfd < 0;
     set_events(s);
 }
 
-static void stream_wake_reader(struct sp_pipe *pipe)
+static bool stream_wake_reader(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
-    if (s->rd_lazy) {
-        s->rd_lazy = false;
-        if (s->state == ST_ACTIVE)
-            set_events(s);
-    }
+    if (!s->rd_lazy)
+        return false;
+    s->rd_lazy = false;
+    if (s->state != ST_ACTIVE)
+        return false;
+    bool got = read_now(s);
+    set_events(s); /* the loop reads from now on */
+    return got;
 }
 
 /* The loop's share of writing: what piled up while the kernel was full or
