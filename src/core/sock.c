@@ -109,8 +109,11 @@ static void efd_set(int fd, bool on)
 
 static int sock_events(struct sp_sock *s)
 {
+    /* Closing: both ways "ready" (the calls fail at once with EBADF), so the
+       fds stay readable until they are closed, however long the close
+       lingers (see sp_sock_mark_closing). */
     if (atomic_load_explicit(&s->closing, memory_order_relaxed))
-        return 0;
+        return SP_EV_IN | SP_EV_OUT;
     int ev = s->type->ops->events(s);
     if (s->type->flags & SP_SOCKTYPE_NOSEND)
         ev &= ~SP_EV_OUT;
@@ -140,10 +143,6 @@ void sp_sock_wake_caller(struct sp_sock *sock)
    blocked callers must be woken, which publish() does at once. */
 static bool publish_nowake(struct sp_sock *s)
 {
-    /* A closing socket's fds stay readable until they are closed (see
-       sp_sock_mark_closing), however long its close lingers. */
-    if (atomic_load_explicit(&s->closing, memory_order_relaxed))
-        return false;
     int ev = sock_events(s);
     int changed = ev ^ s->events;
     if (!changed)

@@ -79,11 +79,16 @@ static ssize_t io_writev(struct sp_stream *s, struct iovec *iov, int niov)
 /* ---- writing (socket lock held) ---- */
 
 /* A closing socket lingers until its connections have written everything
-   or are broken: tell it when one of them gets there. Lock held. */
-static void linger_check(struct sp_stream *s)
+   or are broken: tell it when one of them gets there, and when one made
+   progress (wrote). Lock held. */
+static void linger_check(struct sp_stream *s, bool wrote)
 {
     struct sp_sock *sock = s->pipe.sock;
-    if (atomic_load_explicit(&sock->closing, memory_order_relaxed) && (s->broken || !s->outq.count))
+    if (SP_LIKELY(!atomic_load_explicit(&sock->closing, memory_order_relaxed)))
+        return;
+    if (wrote)
+        sock->progress_ms = sp_clock_ms();
+    if (s->broken || !s->outq.count)
         pthread_cond_broadcast(&sock->cv);
 }
 
@@ -92,7 +97,7 @@ static void request_close(struct sp_stream *s)
     if (!s->broken) {
         s->broken = true;
         sp_loop_post(&s->close_task);
-        linger_check(s);
+        linger_check(s, false);
     }
 }
 
@@ -161,6 +166,7 @@ static void flush_out(struct sp_stream *s)
     size_t *fhl = w ? w->fhl : sfhl;
     uint8_t *stage = w ? w->stage : NULL;
     size_t batch = w ? SP_WRITE_BATCH : SP_WRITE_BATCH_STACK;
+    bool wrote = false;
     while (s->outq.count && !s->broken) {
         size_t so = 0; /* staging bytes used */
         int niov = 0;
@@ -207,8 +213,7 @@ static void flush_out(struct sp_stream *s)
             request_close(s);
             return;
         }
-        if (atomic_load_explicit(&s->pipe.sock->closing, memory_order_relaxed))
-            s->pipe.sock->progress_ms = sp_clock_ms(); /* a lingering close waits on */
+        wrote = true;
         /* Retire fully written messages. */
         size_t done = (size_t) n + s->out_off;
         for (size_t i = 0; i < nmsg; i++) {
@@ -227,7 +232,7 @@ static void flush_out(struct sp_stream *s)
         if ((size_t) n < total && !s->cfg->bio)
             break; /* the kernel is full (a byte layer takes a record at a time) */
     }
-    linger_check(s);
+    linger_check(s, wrote);
 }
 
 static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
@@ -319,7 +324,7 @@ static bool stream_unsent(struct sp_pipe *pipe)
 static void stream_closing(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
-    /* Read (and drop, see deliver_batch_locked) whatever comes, paused or
+    /* Read (and drop, see deliver_from_loop) whatever comes, paused or
        lazy before: a peer whose sends to us are stuck would not read ours,
        and input left unread at close() turns the FIN into a reset that
        discards what the kernel still has to send. */
@@ -548,7 +553,7 @@ static void end_of_input(struct sp_stream *s)
     if (drain) {
         s->draining = true;
         s->broken = true;
-        linger_check(s);
+        linger_check(s, false);
     }
     sp_sock_unlock(sock);
     if (drain)
@@ -658,11 +663,6 @@ static void handshake(struct sp_stream *s, uint32_t ev)
 static void deliver_batch_locked(struct sp_stream *s, struct sp_msgq *batch)
 {
     struct sp_msg m;
-    if (atomic_load_explicit(&s->pipe.sock->closing, memory_order_relaxed)) {
-        while (sp_msgq_pop(batch, &m) == 0)
-            sp_msg_term(&m); /* nobody receives any more */
-        return;
-    }
     if (s->inq.count == 0) {
         /* The usual case under load: hand the whole batch over (its ring
            becomes inq's, inq's empty one the next batch's). */
@@ -684,11 +684,27 @@ static void deliver_batch_locked(struct sp_stream *s, struct sp_msgq *batch)
     }
 }
 
+/* The loop's deliveries: to a closing socket, nobody receives any more.
+   Dropping what comes keeps the connection read, so that a peer stuck
+   sending to us goes on reading what a lingering close still sends.
+   (Callers that were reading when the close began deliver normally; they
+   leave before the linger starts.) Socket lock held. */
+static void deliver_from_loop(struct sp_stream *s, struct sp_msgq *batch)
+{
+    if (atomic_load_explicit(&s->pipe.sock->closing, memory_order_relaxed)) {
+        struct sp_msg m;
+        while (sp_msgq_pop(batch, &m) == 0)
+            sp_msg_term(&m);
+        return;
+    }
+    deliver_batch_locked(s, batch);
+}
+
 static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
 {
     struct sp_sock *sock = s->pipe.sock;
     sp_sock_lock(sock);
-    deliver_batch_locked(s, batch);
+    deliver_from_loop(s, batch);
     sp_sock_unlock(sock);
 }
 
@@ -737,7 +753,7 @@ static void deliver_round_cb(struct sp_task *t)
             if (s->pipe.sock != sock)
                 continue;
             sp_list_remove(&s->deliver_item);
-            deliver_batch_locked(s, &s->rbatch);
+            deliver_from_loop(s, &s->rbatch);
         }
         sp_sock_unlock(sock);
     }
