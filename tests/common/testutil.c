@@ -188,46 +188,43 @@ bool tu_wait_closed(int fd, int timeout_ms)
     }
 }
 
-int tu_connect_tcp(int port, int rcvbuf)
+static int connect_to(const struct sockaddr *sa, socklen_t len, int rcvbuf)
 {
-    struct sockaddr_in sa;
-    int one = 1;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     if (rcvbuf > 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (connect(fd, sa, len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int tu_connect_tcp(int port, int rcvbuf)
+{
+    struct sockaddr_in sa;
+    int one = 1;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t) port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int fd = connect_to((struct sockaddr *) &sa, sizeof sa, rcvbuf);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
 }
 
 int tu_connect_ipc(const char *path, int rcvbuf)
 {
     struct sockaddr_un sa;
-    int fd;
     if (strlen(path) >= sizeof sa.sun_path)
         return -1;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (rcvbuf > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     strcpy(sa.sun_path, path);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return connect_to((struct sockaddr *) &sa, sizeof sa, rcvbuf);
 }
 
 bool tu_wait_acked(int fd, int timeout_ms)
