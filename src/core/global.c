@@ -155,18 +155,19 @@ out:
     return fail(rc);
 }
 
-/* Closes socket s: marks it closing, waits for the callers inside it, stops
-   its endpoints and frees it. */
-static int close_socket(int s)
+/* The first step of closing socket s: claims it, marks it closing (blocked
+   callers wake up with EBADF) and waits for the callers inside it to leave.
+   NULL (EBADF) when s is not an open socket. */
+static struct sp_sock *close_begin(int s)
 {
     if (s < 0 || s >= NN_MAX_SOCKETS)
-        return -EBADF;
+        return NULL;
     /* Exactly one closer claims the slot. The id leaves the table now (later
        lookups get EBADF without touching the socket) but goes back to the
        free list only once the socket is gone. */
     struct sp_sock *sock = atomic_load(&slots[s].sock);
     if (!sock || !atomic_compare_exchange_strong(&slots[s].sock, &sock, NULL))
-        return -EBADF;
+        return NULL;
     atomic_store(&sock->closing, true);
 
     sp_sock_mark_closing(sock);
@@ -174,8 +175,13 @@ static int close_socket(int s)
     while (atomic_load(&slots[s].holds) > 0)
         pthread_cond_wait(&holds_cv, &holds_lock);
     pthread_mutex_unlock(&holds_lock);
-    sp_sock_destroy(sock);
+    return sock;
+}
 
+/* The last step: stops its endpoints, frees it and its id. */
+static void close_end(int s, struct sp_sock *sock)
+{
+    sp_sock_destroy(sock);
     pthread_mutex_lock(&g.oclock);
     g.unused[g.nunused++] = s;
     g.nsocks--;
@@ -183,13 +189,16 @@ static int close_socket(int s)
     if (last)
         table_term();
     pthread_mutex_unlock(&g.oclock);
-    return 0;
 }
 
 int nn_close(int s)
 {
-    int rc = close_socket(s);
-    return rc ? fail(rc) : 0;
+    struct sp_sock *sock = close_begin(s);
+    if (!sock)
+        return fail(-EBADF);
+    sp_sock_linger(sock);
+    close_end(s, sock);
+    return 0;
 }
 
 void nn_term(void)
@@ -206,8 +215,18 @@ void nn_term(void)
     }
     g.terminating = true;
     pthread_mutex_unlock(&g.oclock);
+    /* Every socket is marked closing (its blocked callers woken) before any
+       lingers, and they linger side by side: NN_LINGER counts from the start
+       of nn_term for each of them. */
+    struct sp_sock *closing[NN_MAX_SOCKETS];
     for (int i = 0; i < NN_MAX_SOCKETS; i++)
-        close_socket(i);
+        closing[i] = close_begin(i);
+    for (int i = 0; i < NN_MAX_SOCKETS; i++)
+        if (closing[i])
+            sp_sock_linger(closing[i]);
+    for (int i = 0; i < NN_MAX_SOCKETS; i++)
+        if (closing[i])
+            close_end(i, closing[i]);
     pthread_mutex_lock(&g.oclock);
     g.terminated = true;
     g.terminating = false;

@@ -49,10 +49,9 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
     pipe->proto_data = NULL;
 }
 
-void sp_pipe_wake_reader(struct sp_pipe *pipe)
+bool sp_pipe_wake_reader(struct sp_pipe *pipe)
 {
-    if (pipe && pipe->ops->wake_reader)
-        pipe->ops->wake_reader(pipe);
+    return pipe && pipe->ops->wake_reader && pipe->ops->wake_reader(pipe);
 }
 
 void sp_pipe_hold(struct sp_pipe *pipe)
@@ -129,8 +128,8 @@ void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat)
     sp_list_remove(&pipe->sock_item);
     s->npipes--;
     s->lone_pipe = s->npipes == 1 ? sp_cont(sp_list_first(&s->pipes), struct sp_pipe, sock_item) : NULL;
-    if (s->npipes == 0 && atomic_load(&s->closing))
-        pthread_cond_broadcast(&s->cv);
+    if (atomic_load(&s->closing))
+        pthread_cond_broadcast(&s->cv); /* nn_close waits for pipes (linger) */
 }
 
 void sp_pipe_detach(struct sp_pipe *pipe, int stat)

@@ -39,9 +39,23 @@ struct sp_pipe_ops {
     /* After wait_end the transport may leave its reading to the next
        caller (lazy: no wake-up of the I/O thread between a reply and the
        next recv). The socket calls this, lock held, when something needs
-       reading in the background again: a recv that gave up, an NN_RCVFD
-       handed out, a second pipe. */
-    void (*wake_reader)(struct sp_pipe *pipe);
+       reading in the background again: a recv that gave up or found
+       nothing, an NN_RCVFD handed out, a second pipe. A lazy transport
+       first reads and delivers what has arrived already (true when that
+       delivered messages), so that nobody has to wait for the I/O thread
+       to see them. */
+    bool (*wake_reader)(struct sp_pipe *pipe);
+    /* Optional, for nn_close's linger (socket lock held, socket closing).
+       unsent: true while messages the pipe took are not all written to the
+       kernel and the connection can still write them. closing: nobody will
+       receive from the socket again; the transport may drop what arrives
+       (but keeps reading, so that a peer blocked on us can go on reading
+       what we send). Transports without user-space send queues (inproc
+       hands messages to the peer's queue) need neither. A transport with
+       unsent must wake sock->cv whenever unsent turns false, and keep
+       sock->progress_ms (the time of the last write) up to date. */
+    bool (*unsent)(struct sp_pipe *pipe);
+    void (*closing)(struct sp_pipe *pipe);
 };
 
 struct sp_pipe {
@@ -62,8 +76,9 @@ struct sp_pipe {
 /* Initialises pipe for the socket of ep; one reference, held by the caller. */
 void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp_ep *ep);
 
-/* Calls wake_reader on the socket's lone pipe, if it has one. Lock held. */
-void sp_pipe_wake_reader(struct sp_pipe *pipe);
+/* Calls wake_reader on the socket's lone pipe, if it has one (pipe may be
+   NULL). Lock held. True when that delivered messages. */
+bool sp_pipe_wake_reader(struct sp_pipe *pipe);
 
 /* Adds the pipe to its socket's protocol. Call without any socket lock held.
    0; -EBADF when the socket is closing; -EISCONN or another -errno when the

@@ -109,8 +109,11 @@ static void efd_set(int fd, bool on)
 
 static int sock_events(struct sp_sock *s)
 {
+    /* Closing: both ways "ready" (the calls fail at once with EBADF), so the
+       fds stay readable until they are closed, however long the close
+       lingers (see sp_sock_mark_closing). */
     if (atomic_load_explicit(&s->closing, memory_order_relaxed))
-        return 0;
+        return SP_EV_IN | SP_EV_OUT;
     int ev = s->type->ops->events(s);
     if (s->type->flags & SP_SOCKTYPE_NOSEND)
         ev &= ~SP_EV_OUT;
@@ -197,6 +200,7 @@ void sp_sock_mark_closing(struct sp_sock *sock)
 {
     sp_sock_lock(sock);
     atomic_store(&sock->closing, true);
+    sock->close_ms = sock->progress_ms = sp_clock_ms();
     atomic_fetch_add(&sock->evseq, 1);
     futex_wake_all(&sock->evseq);
     /* Wake pollers: both fds become readable, then stay so until closed. */
@@ -204,6 +208,58 @@ void sp_sock_mark_closing(struct sp_sock *sock)
     efd_set(sock->rcvfd, true);
     sp_sock_wake_caller(sock);
     sock->events = SP_EV_IN | SP_EV_OUT;
+    tl_held = NULL;
+    pthread_mutex_unlock(&sock->lock);
+    sp_pipe_flush_deferred();
+}
+
+/* A close with the default NN_LINGER (0) gives up once no connection of the
+   socket had the kernel take a byte for this long: the peers stopped
+   reading, and waiting longer would only hold the application up. */
+#define SP_LINGER_STALL_MS 1000
+
+/* Lock held. */
+static bool sock_unsent(struct sp_sock *s)
+{
+    sp_list_foreach(&s->pipes, it) {
+        struct sp_pipe *p = sp_cont(it, struct sp_pipe, sock_item);
+        if (p->ops->unsent && p->ops->unsent(p))
+            return true;
+    }
+    return false;
+}
+
+void sp_sock_linger(struct sp_sock *sock)
+{
+    pthread_mutex_lock(&sock->lock);
+    tl_held = sock;
+    sp_list_foreach(&sock->pipes, it) {
+        struct sp_pipe *p = sp_cont(it, struct sp_pipe, sock_item);
+        if (p->ops->closing)
+            p->ops->closing(p);
+    }
+    int linger = sock->opt.linger;
+    while (sock_unsent(sock)) {
+        /* Woken by the connections when one is flushed or gone; the
+           deadlines are checked on each wake-up. */
+        uint64_t now = sp_clock_ms();
+        uint64_t until;
+        if (linger > 0)
+            until = sock->close_ms + (uint64_t) linger;
+        else if (linger == 0)
+            until = sock->progress_ms + SP_LINGER_STALL_MS;
+        else
+            until = now + 3600 * 1000;
+        if (now >= until)
+            break;
+        uint64_t abs_ns = sp_clock_ns() + (until - now) * 1000000u; /* sock->cv's clock */
+        struct timespec ts;
+        ts.tv_sec = (time_t) (abs_ns / 1000000000u);
+        ts.tv_nsec = (long) (abs_ns % 1000000000u);
+        tl_held = NULL;
+        pthread_cond_timedwait(&sock->cv, &sock->lock, &ts);
+        tl_held = sock;
+    }
     tl_held = NULL;
     pthread_mutex_unlock(&sock->lock);
     sp_pipe_flush_deferred();
@@ -413,6 +469,7 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
     int rc;
     /* The protocol takes the message on success: measure it first. */
     size_t len = send ? sp_msg_bodylen(msg) : 0;
+    bool woke = false; /* wake_reader was called */
     sp_sock_lock(s);
     for (;;) {
         if (atomic_load_explicit(&s->closing, memory_order_relaxed)) {
@@ -422,8 +479,16 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
         s->in_proto++;
         rc = send ? s->type->ops->send(s, msg) : s->type->ops->recv(s, msg);
         s->in_proto--;
-        if (rc != -EAGAIN || (flags & NN_DONTWAIT))
+        if (rc != -EAGAIN || (flags & NN_DONTWAIT)) {
+            /* Nothing to receive, unless it sits in the kernel of a
+               connection left to the next blocking recv: read it now. */
+            if (rc == -EAGAIN && !send && !woke) {
+                woke = true;
+                if (sp_pipe_wake_reader(s->lone_pipe))
+                    continue;
+            }
             break;
+        }
         if (sp_pipe_has_deferred()) {
             /* Signals we caused must reach their sockets before we sleep. */
             sp_sock_unlock(s);
@@ -480,7 +545,7 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
         if (rc != 0)
             break; /* -ETIMEDOUT or -EINTR */
     }
-    if (rc != 0 && !send)
+    if (rc != 0 && !send && !woke)
         sp_pipe_wake_reader(s->lone_pipe); /* the caller stops reading */
     if (rc == 0) {
         if (send) {
@@ -607,7 +672,8 @@ int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, si
     int *dst = NULL;
     switch (option) {
     case NN_LINGER:
-        return 0; /* accepted and ignored, as in libnanomsg */
+        dst = &s->opt.linger; /* any value: < 0 means no limit */
+        break;
     case NN_SNDBUF:
         if (v <= 0)
             return -EINVAL;
@@ -734,7 +800,7 @@ int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *
         v = s->type->protocol;
         break;
     case NN_LINGER:
-        v = 0;
+        v = s->opt.linger;
         break;
     case NN_SNDBUF:
         v = s->opt.sndbuf;

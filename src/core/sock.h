@@ -53,6 +53,7 @@ struct sp_sockopts {
     int maxttl;
     int tcp_nodelay;
     int ws_msg_type;
+    int linger;         /* NN_LINGER: 0 the default flush, > 0 ms, < 0 no limit */
     int ipc_outbufsz;
     int ipc_inbufsz;
     void *ipc_sec_attr;
@@ -77,6 +78,9 @@ struct sp_sock {
     int spin_skip;              /* waits left to sleep without spinning */
     int spin_penalty;           /* current skip after a fruitless spin */
     atomic_bool closing;
+    uint64_t close_ms;          /* when nn_close began */
+    uint64_t progress_ms;       /* while closing: when a connection last wrote
+                                   (socket lock) */
     struct sp_list eps;
     int next_eid;
     int npipes;                 /* attached pipes; nn_close waits for 0 */
@@ -100,6 +104,12 @@ void sp_sock_destroy(struct sp_sock *sock);
 /* Marks the socket closing: blocked callers wake up with EBADF, pollers on
    NN_SNDFD/NN_RCVFD wake up. */
 void sp_sock_mark_closing(struct sp_sock *sock);
+
+/* The closing socket's lingering (nn_close, nn_term), between
+   sp_sock_mark_closing and sp_sock_destroy, with no caller inside: waits
+   until every message its connections took is written to the kernel, a
+   connection that is gone excepted, for as long as NN_LINGER allows. */
+void sp_sock_linger(struct sp_sock *sock);
 
 /* Takes the socket lock. */
 void sp_sock_lock(struct sp_sock *sock);

@@ -6,13 +6,18 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,4 +186,122 @@ bool tu_wait_closed(int fd, int timeout_ms)
         if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
             return true;
     }
+}
+
+static int connect_to(const struct sockaddr *sa, socklen_t len, int rcvbuf)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (connect(fd, sa, len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int tu_connect_tcp(int port, int rcvbuf)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t) port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = connect_to((struct sockaddr *) &sa, sizeof sa, rcvbuf);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+int tu_connect_ipc(const char *path, int rcvbuf)
+{
+    struct sockaddr_un sa;
+    if (strlen(path) >= sizeof sa.sun_path)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    return connect_to((struct sockaddr *) &sa, sizeof sa, rcvbuf);
+}
+
+bool tu_wait_acked(int fd, int timeout_ms)
+{
+    uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
+    for (;;) {
+        int queued = -1;
+        if (ioctl(fd, SIOCOUTQ, &queued) != 0)
+            return false;
+        if (queued == 0)
+            return true;
+        if (tu_now_ms() >= end)
+            return false;
+        tu_sleep_ms(1);
+    }
+}
+
+void tu_sp_header(unsigned char hdr[8], int proto)
+{
+    static const unsigned char base[8] = {0x00, 'S', 'P', 0x00, 0, 0, 0x00, 0x00};
+    memcpy(hdr, base, 8);
+    hdr[4] = (unsigned char) (proto >> 8);
+    hdr[5] = (unsigned char) proto;
+}
+
+bool tu_write_frame(int fd, bool ipc, const void *body, size_t len)
+{
+    unsigned char pre[9];
+    size_t n = 0;
+    if (ipc)
+        pre[n++] = 0x01;
+    for (int i = 7; i >= 0; i--)
+        pre[n++] = (unsigned char) ((uint64_t) len >> (8 * i));
+    if (len <= 4096) {
+        /* One send, so that a small frame arrives in one piece. */
+        unsigned char buf[9 + 4096];
+        memcpy(buf, pre, n);
+        memcpy(buf + n, body, len);
+        return tu_write_all(fd, buf, n + len);
+    }
+    return tu_write_all(fd, pre, n) && tu_write_all(fd, body, len);
+}
+
+bool tu_thread_sleeps(int tid, bool in_poll)
+{
+    char path[64];
+    char line[512];
+    FILE *f;
+    char *p;
+    long nr;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    if (!(f = fopen(path, "r")))
+        return false;
+    p = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+    fclose(f);
+    if (!p || p[1] != ' ' || p[2] != 'S')
+        return false;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    if (!(f = fopen(path, "r")))
+        return !in_poll;
+    p = fgets(line, sizeof line, f);
+    fclose(f);
+    if (!p || sscanf(line, "%ld", &nr) != 1)
+        return !in_poll; /* "running", or not readable here */
+#ifdef SYS_poll
+    if (nr == SYS_poll)
+        return true;
+#endif
+    if (nr == SYS_ppoll)
+        return true;
+    if (in_poll)
+        return false;
+    return
+#ifdef SYS_epoll_wait
+        nr == SYS_epoll_wait ||
+#endif
+        nr == SYS_futex || nr == SYS_epoll_pwait;
 }

@@ -40,6 +40,29 @@ bool tu_read_exact(int fd, void *buf, size_t len, int timeout_ms);
 /* Discards input until the peer closes the connection (EOF or reset) -> true,
    or timeout_ms passes -> false. */
 bool tu_wait_closed(int fd, int timeout_ms);
+/* A blocking TCP connection to 127.0.0.1:port with TCP_NODELAY, or to the
+   unix socket at path; rcvbuf > 0 sets SO_RCVBUF first (a small receive
+   window). The fd, or -1. */
+int tu_connect_tcp(int port, int rcvbuf);
+int tu_connect_ipc(const char *path, int rcvbuf);
+/* Waits until the peer's kernel acknowledged every byte sent on the TCP
+   connection fd (its send queue is empty: the bytes sit in the peer's receive
+   queue, whether or not the peer read them) -> true, or timeout_ms passes.
+   A unix stream socket needs no such wait: send() queues the bytes at the
+   peer before it returns. */
+bool tu_wait_acked(int fd, int timeout_ms);
+/* The 8-byte SP header announcing protocol id proto. */
+void tu_sp_header(unsigned char hdr[8], int proto);
+/* Writes one SP frame carrying body: the u64 big-endian length, preceded by
+   the message type byte 0x01 on ipc. All of it or false. */
+bool tu_write_frame(int fd, bool ipc, const void *body, size_t len);
+
+/* True while thread tid of this process sleeps in a system call a blocked
+   nn_send/nn_recv waits in: poll, ppoll, futex or epoll_wait (anything, where
+   /proc does not say which call it is). With in_poll, only poll or ppoll,
+   where a blocked nn_recv that reads its connection itself waits (and
+   libnanomsg's calls wait on their readiness fds). */
+bool tu_thread_sleeps(int tid, bool in_poll);
 
 /* Runs fn(arg) in a new thread; tu_thread_join waits for it. */
 typedef struct tu_thread { unsigned long handle; } tu_thread;

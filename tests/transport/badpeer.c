@@ -11,7 +11,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <nanomsg/ipc.h>
@@ -46,27 +45,8 @@ static void endpoint_init(struct endpoint *ep, enum kind kind, const char *name)
 
 static int raw_connect(const struct endpoint *ep)
 {
-    int fd;
-    if (ep->kind == TCP) {
-        struct sockaddr_in sa;
-        int one = 1;
-        memset(&sa, 0, sizeof sa);
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t) ep->port);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    } else {
-        struct sockaddr_un sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sun_family = AF_UNIX;
-        strcpy(sa.sun_path, ep->path);
-        fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-    }
+    int fd = ep->kind == TCP ? tu_connect_tcp(ep->port, 0) : tu_connect_ipc(ep->path, 0);
+    assert_true(fd >= 0);
     return fd;
 }
 
@@ -103,20 +83,12 @@ static void raw_write(int fd, const void *buf, size_t len)
     assert_true(tu_write_all(fd, buf, len));
 }
 
-static void sp_header(unsigned char hdr[8], int proto)
-{
-    static const unsigned char base[8] = {0x00, 0x53, 0x50, 0x00, 0, 0, 0x00, 0x00};
-    memcpy(hdr, base, 8);
-    hdr[4] = (unsigned char) (proto >> 8);
-    hdr[5] = (unsigned char) proto;
-}
-
 /* Reads the peer's SP header and checks it names proto. */
 static void expect_sp_header(int fd, int proto)
 {
     unsigned char got[8];
     unsigned char want[8];
-    sp_header(want, proto);
+    tu_sp_header(want, proto);
     assert_true(tu_read_exact(fd, got, 8, NT_DEADLINE_MS));
     assert_memory_equal(got, want, 8);
 }
@@ -124,7 +96,7 @@ static void expect_sp_header(int fd, int proto)
 static void send_sp_header(int fd, int proto)
 {
     unsigned char hdr[8];
-    sp_header(hdr, proto);
+    tu_sp_header(hdr, proto);
     raw_write(fd, hdr, 8);
 }
 

@@ -4,8 +4,9 @@
    thread, instead of waiting for the I/O thread. These tests pin what must
    not change for the application along that path, over both tcp and ipc:
    messages arrive intact and in order, nn_close, NN_RCVTIMEO, the SURVEYOR
-   deadline and signals still end the wait, and a peer that leaves or breaks
-   the wire protocol costs its connection, never the socket.
+   deadline and signals still end the wait, a peer that leaves or breaks
+   the wire protocol costs its connection, never the socket, and what arrives
+   after such a recv is receivable at once without another blocking call.
 
    "Blocked" means seen sleeping in a poll/futex system call in /proc, so the
    event under test happens while the library waits, not before it does. */
@@ -104,45 +105,9 @@ static bool recv_returned(void *arg)
     return atomic_load(&((struct blocked_recv *) arg)->done);
 }
 
-/* True while thread tid sleeps in a system call a blocked nn_recv waits in
-   (anything, where /proc does not tell which call it is). */
-static bool thread_sleeps_in_wait(int tid)
-{
-    char path[64];
-    char line[512];
-    FILE *f;
-    char *p;
-    bool sleeping;
-    long nr;
-
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    if (!(f = fopen(path, "r")))
-        return false;
-    p = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
-    fclose(f);
-    sleeping = p && p[1] == ' ' && p[2] == 'S';
-    if (!sleeping)
-        return false;
-
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-    if (!(f = fopen(path, "r")))
-        return true;
-    p = fgets(line, sizeof line, f);
-    fclose(f);
-    if (!p || sscanf(line, "%ld", &nr) != 1)
-        return true; /* "running", or not readable here */
-    return
-#ifdef SYS_poll
-        nr == SYS_poll ||
-#endif
-#ifdef SYS_epoll_wait
-        nr == SYS_epoll_wait ||
-#endif
-        nr == SYS_ppoll || nr == SYS_futex || nr == SYS_epoll_pwait;
-}
-
 struct blocked_probe {
     struct blocked_recv *b;
+    bool poll_only;
     int streak;
 };
 
@@ -152,7 +117,7 @@ static bool recv_is_blocked(void *arg)
 {
     struct blocked_probe *p = arg;
     int tid = atomic_load(&p->b->tid);
-    if (tid == 0 || atomic_load(&p->b->done) || !thread_sleeps_in_wait(tid))
+    if (tid == 0 || atomic_load(&p->b->done) || !tu_thread_sleeps(tid, p->poll_only))
         p->streak = 0;
     else
         p->streak++;
@@ -160,10 +125,10 @@ static bool recv_is_blocked(void *arg)
 }
 
 /* Starts a thread that blocks in nn_recv(s) and returns once it sleeps
-   there. */
-static void start_blocked_recv(tu_thread *t, struct blocked_recv *b, int s)
+   there (in poll() with poll_only). */
+static void start_blocked_recv_in(tu_thread *t, struct blocked_recv *b, int s, bool poll_only)
 {
-    struct blocked_probe probe = {b, 0};
+    struct blocked_probe probe = {b, poll_only, 0};
     memset(b, 0, sizeof *b);
     b->s = s;
     atomic_init(&b->tid, 0);
@@ -173,6 +138,11 @@ static void start_blocked_recv(tu_thread *t, struct blocked_recv *b, int s)
     if (!tu_wait_until(recv_is_blocked, &probe, NT_DEADLINE_MS))
         fprintf(stderr, "the receiving thread never blocked (returned: %d)\n", (int) atomic_load(&b->done));
     assert_true(probe.streak >= 3);
+}
+
+static void start_blocked_recv(tu_thread *t, struct blocked_recv *b, int s)
+{
+    start_blocked_recv_in(t, b, s, false);
 }
 
 /* Joins the thread and checks it received exactly str. */
@@ -411,21 +381,6 @@ static void test_blocked_recv_survives_peer_leaving_and_gets_next_peers_message(
 
 /* ---- 5. a peer breaking the wire protocol (tcp) ---- */
 
-static int raw_tcp_connect(int port)
-{
-    struct sockaddr_in sa;
-    int one = 1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t) port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
 static void raw_write(int fd, const void *buf, size_t len)
 {
     assert_true(tu_write_all(fd, buf, len));
@@ -455,7 +410,8 @@ static void test_tcp_oversize_frame_drops_connection_while_recv_keeps_waiting(vo
 
     /* A raw peer: valid handshake, one valid frame (so A's pipe is attached
        and in use), then A's recv blocks on that connection. */
-    fd = raw_tcp_connect(addr.port);
+    fd = tu_connect_tcp(addr.port, 0);
+    assert_true(fd >= 0);
     raw_write(fd, pair_hdr, sizeof pair_hdr);
     assert_true(tu_read_exact(fd, hdr, sizeof hdr, NT_DEADLINE_MS));
     assert_memory_equal(hdr, pair_hdr, sizeof hdr);
@@ -596,6 +552,219 @@ static void test_signal_makes_blocked_recv_fail_with_eintr_even_with_sa_restart(
     run_signal(IPC, SA_RESTART);
 }
 
+/* ---- 8. a message that arrived after a blocking recv ----
+
+   The blocking recv above read the connection in its own thread, and the
+   library may then leave the next message in the kernel until somebody asks
+   (nanosp reads lazily there). Whoever asks without blocking must see what
+   has arrived: nn_recv(NN_DONTWAIT), NN_RCVFD (also when it is first fetched
+   only now) and nn_poll. The peer is a plain socket, so that the test knows
+   when a message is in the receiving kernel: once the peer's TCP send queue
+   is acknowledged, or once send() returned on a unix socket.
+
+   In nanosp the answer is immediate. libnanomsg's I/O thread reads on its
+   own schedule, so against it "at once" becomes "within the deadline". */
+
+/* A bound PAIR socket with a plain-socket peer that did the handshake. */
+struct rawpeer {
+    struct addr addr;
+    int s;
+    int fd;
+};
+
+static void rawpeer_open(struct rawpeer *p, enum kind kind, const char *name)
+{
+    unsigned char hdr[8], got[8];
+    addr_init(&p->addr, kind, name);
+    p->s = nt_socket(AF_SP, NN_PAIR);
+    nt_bind(p->s, p->addr.url);
+    p->fd = kind == TCP ? tu_connect_tcp(p->addr.port, 0) : tu_connect_ipc(p->addr.url + strlen("ipc://"), 0);
+    assert_true(p->fd >= 0);
+    tu_sp_header(hdr, NN_PAIR);
+    assert_true(tu_write_all(p->fd, hdr, sizeof hdr));
+    assert_true(tu_read_exact(p->fd, got, sizeof got, NT_DEADLINE_MS));
+    assert_memory_equal(got, hdr, sizeof hdr);
+    assert_true(nt_wait_stat(p->s, NN_STAT_CURRENT_CONNECTIONS, 1));
+}
+
+static void rawpeer_close(struct rawpeer *p)
+{
+    close(p->fd);
+    nt_close(p->s);
+}
+
+/* The peer sends str as one message. */
+static void rawpeer_send(struct rawpeer *p, const char *str)
+{
+    assert_true(tu_write_frame(p->fd, p->addr.kind == IPC, str, strlen(str)));
+}
+
+/* Returns once what the peer sent is in the receiving kernel. */
+static void rawpeer_wait_arrived(struct rawpeer *p)
+{
+    if (p->addr.kind == TCP)
+        assert_true(tu_wait_acked(p->fd, NT_DEADLINE_MS));
+}
+
+/* nn_recv(s) blocks in poll() first, then the peer sends str. */
+static void recv_while_blocked(struct rawpeer *p, const char *str)
+{
+    static struct blocked_recv r; /* static: outlives a failed test's frame */
+    tu_thread t;
+    start_blocked_recv_in(&t, &r, p->s, true);
+    rawpeer_send(p, str);
+    expect_received(&t, &r, str);
+}
+
+/* nn_recv(s, NN_DONTWAIT) gives str, a message that has arrived. */
+static void expect_dontwait_recv(int s, const char *str)
+{
+    char buf[256];
+    int rc = nt_recv_str(s, buf, sizeof buf, NN_DONTWAIT);
+#ifdef AGAINST_LIBNANOMSG
+    uint64_t end = tu_now_ms() + NT_DEADLINE_MS;
+    while (rc < 0 && nn_errno() == EAGAIN && tu_now_ms() < end) {
+        tu_sleep_ms(1);
+        rc = nt_recv_str(s, buf, sizeof buf, NN_DONTWAIT);
+    }
+#endif
+    if (rc < 0)
+        fprintf(stderr, "nn_recv(NN_DONTWAIT) expecting \"%s\": %s\n", str, nn_strerror(nn_errno()));
+    assert_int_equal(rc, (int) strlen(str));
+    assert_string_equal(buf, str);
+}
+
+/* fd (a readiness fd) polls readable: at once, or within the deadline. */
+static bool fd_ready(int fd, bool at_once)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, at_once ? 0 : NT_DEADLINE_MS) == 1 && (p.revents & POLLIN);
+}
+
+static bool ready_at_once(int fd)
+{
+#ifdef AGAINST_LIBNANOMSG
+    return fd_ready(fd, false);
+#else
+    return fd_ready(fd, true);
+#endif
+}
+
+static void run_dontwait_after_blocking_recv(enum kind kind)
+{
+    struct rawpeer p;
+    rawpeer_open(&p, kind, "dontwait");
+    recv_while_blocked(&p, "first");
+    rawpeer_send(&p, "second");
+    rawpeer_wait_arrived(&p);
+    expect_dontwait_recv(p.s, "second");
+    nt_recv_nothing(p.s);
+    rawpeer_close(&p);
+}
+
+static void test_dontwait_recv_returns_a_message_that_arrived_after_a_blocking_recv(void **state)
+{
+    (void) state;
+    run_dontwait_after_blocking_recv(TCP);
+    run_dontwait_after_blocking_recv(IPC);
+}
+
+static void run_rcvfd_after_blocking_recv(enum kind kind)
+{
+    struct rawpeer p;
+    int rcvfd, sndfd;
+    rawpeer_open(&p, kind, "rcvfd");
+    recv_while_blocked(&p, "first");
+    rawpeer_send(&p, "second");
+    rawpeer_wait_arrived(&p);
+    /* Fetched for the first time only now. */
+    rcvfd = nt_getint(p.s, NN_SOL_SOCKET, NN_RCVFD);
+    assert_true(ready_at_once(rcvfd));
+    sndfd = nt_getint(p.s, NN_SOL_SOCKET, NN_SNDFD);
+    assert_true(fd_ready(sndfd, true));
+    expect_dontwait_recv(p.s, "second");
+    /* Level-triggered: nothing left, nothing reported; the next message is. */
+    assert_false(fd_ready(rcvfd, true));
+    rawpeer_send(&p, "third");
+    assert_true(fd_ready(rcvfd, false));
+    expect_dontwait_recv(p.s, "third");
+    assert_false(fd_ready(rcvfd, true));
+    rawpeer_close(&p);
+}
+
+static void test_rcvfd_first_fetched_after_a_blocking_recv_is_readable_for_an_arrived_message(void **state)
+{
+    (void) state;
+    run_rcvfd_after_blocking_recv(TCP);
+    run_rcvfd_after_blocking_recv(IPC);
+}
+
+static void run_nn_poll_after_blocking_recv(enum kind kind)
+{
+    struct rawpeer p;
+    struct nn_pollfd pfd;
+    int rc;
+    rawpeer_open(&p, kind, "nnpoll");
+    recv_while_blocked(&p, "first");
+    rawpeer_send(&p, "second");
+    rawpeer_wait_arrived(&p);
+    pfd.fd = p.s;
+    pfd.events = NN_POLLIN | NN_POLLOUT;
+    pfd.revents = 0;
+    rc = nn_poll(&pfd, 1, 0);
+#ifdef AGAINST_LIBNANOMSG
+    uint64_t end = tu_now_ms() + NT_DEADLINE_MS;
+    while (rc >= 0 && !(pfd.revents & NN_POLLIN) && tu_now_ms() < end) {
+        tu_sleep_ms(1);
+        rc = nn_poll(&pfd, 1, 0);
+    }
+#endif
+    assert_int_equal(rc, 1);
+    assert_int_equal(pfd.revents, NN_POLLIN | NN_POLLOUT);
+    expect_dontwait_recv(p.s, "second");
+    rawpeer_close(&p);
+}
+
+static void test_nn_poll_after_a_blocking_recv_reports_an_arrived_message(void **state)
+{
+    (void) state;
+    run_nn_poll_after_blocking_recv(TCP);
+    run_nn_poll_after_blocking_recv(IPC);
+}
+
+#define DAEMON_ROUNDS 10
+#define DAEMON_BURST 5
+
+/* The daemon loop: block for one message, then drain with NN_DONTWAIT. */
+static void run_daemon_loop(enum kind kind)
+{
+    struct rawpeer p;
+    char msg[32];
+    rawpeer_open(&p, kind, "daemon");
+    for (int round = 0; round < DAEMON_ROUNDS; round++) {
+        snprintf(msg, sizeof msg, "%d.0", round);
+        recv_while_blocked(&p, msg);
+        for (int i = 1; i <= DAEMON_BURST; i++) {
+            snprintf(msg, sizeof msg, "%d.%d", round, i);
+            rawpeer_send(&p, msg);
+        }
+        rawpeer_wait_arrived(&p);
+        for (int i = 1; i <= DAEMON_BURST; i++) {
+            snprintf(msg, sizeof msg, "%d.%d", round, i);
+            expect_dontwait_recv(p.s, msg);
+        }
+        nt_recv_nothing(p.s);
+    }
+    rawpeer_close(&p);
+}
+
+static void test_daemon_loop_of_blocking_recv_then_dontwait_drain_gets_every_arrived_message(void **state)
+{
+    (void) state;
+    run_daemon_loop(TCP);
+    run_daemon_loop(IPC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +777,10 @@ int main(void)
         cmocka_unit_test(test_surveyor_recv_fails_with_etimedout_at_the_deadline),
         cmocka_unit_test(test_signal_makes_blocked_recv_fail_with_eintr),
         cmocka_unit_test(test_signal_makes_blocked_recv_fail_with_eintr_even_with_sa_restart),
+        cmocka_unit_test(test_dontwait_recv_returns_a_message_that_arrived_after_a_blocking_recv),
+        cmocka_unit_test(test_rcvfd_first_fetched_after_a_blocking_recv_is_readable_for_an_arrived_message),
+        cmocka_unit_test(test_nn_poll_after_a_blocking_recv_reports_an_arrived_message),
+        cmocka_unit_test(test_daemon_loop_of_blocking_recv_then_dontwait_drain_gets_every_arrived_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,11 +88,26 @@ static ssize_t io_writev(struct sp_stream *s, struct iovec *iov, int niov)
 
 /* ---- writing (socket lock held) ---- */
 
+/* A closing socket lingers until its connections have written everything
+   or are broken: tell it when one of them gets there, and when one made
+   progress (wrote). Lock held. */
+static void linger_check(struct sp_stream *s, bool wrote)
+{
+    struct sp_sock *sock = s->pipe.sock;
+    if (SP_LIKELY(!atomic_load_explicit(&sock->closing, memory_order_relaxed)))
+        return;
+    if (wrote)
+        sock->progress_ms = sp_clock_ms();
+    if (s->broken || !s->outq.count)
+        pthread_cond_broadcast(&sock->cv);
+}
+
 static void request_close(struct sp_stream *s)
 {
     if (!s->broken) {
         s->broken = true;
         sp_loop_post(&s->close_task);
+        linger_check(s, false);
     }
 }
 
@@ -161,6 +176,7 @@ static void flush_out(struct sp_stream *s)
     size_t *fhl = w ? w->fhl : sfhl;
     uint8_t *stage = w ? w->stage : NULL;
     size_t batch = w ? SP_WRITE_BATCH : SP_WRITE_BATCH_STACK;
+    bool wrote = false;
     while (s->outq.count && !s->broken) {
         size_t so = 0; /* staging bytes used */
         int niov = 0;
@@ -207,6 +223,7 @@ static void flush_out(struct sp_stream *s)
             request_close(s);
             return;
         }
+        wrote = true;
         /* Retire fully written messages. */
         size_t done = (size_t) n + s->out_off;
         for (size_t i = 0; i < nmsg; i++) {
@@ -225,6 +242,7 @@ static void flush_out(struct sp_stream *s)
         if ((size_t) n < total && !s->cfg->bio)
             break; /* the kernel is full (a byte layer takes a record at a time) */
     }
+    linger_check(s, wrote);
 }
 
 static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
@@ -308,20 +326,58 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
     free(s);
 }
 
+/* Messages are written to the kernel once they leave outq (a byte layer
+   has then flushed its records too: it takes bytes only once they are
+   written). */
+static bool stream_unsent(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    return s->state == ST_ACTIVE && !s->broken && s->outq.count > 0;
+}
+
+static void stream_closing(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    /* Read (and drop, see deliver_from_loop) whatever comes, paused or
+       lazy before: a peer whose sends to us are stuck would not read ours,
+       and input left unread at close() turns the FIN into a reset that
+       discards what the kernel still has to send. */
+    s->rd_paused = false;
+    s->rd_lazy = false;
+    if (s->state == ST_ACTIVE && !s->draining)
+        set_events(s);
+}
+
 static int stream_wait_begin(struct sp_pipe *pipe);
 static void stream_wait_end(struct sp_pipe *pipe, int revents);
-static void stream_wake_reader(struct sp_pipe *pipe);
+static bool stream_wake_reader(struct sp_pipe *pipe);
 
 static const struct sp_pipe_ops stream_pipe_ops = {
     .wait_begin = stream_wait_begin,
     .wait_end = stream_wait_end,
     .wake_reader = stream_wake_reader,
+    .unsent = stream_unsent,
+    .closing = stream_closing,
     .send = stream_pipe_send,
     .recv = stream_pipe_recv,
     .destroy = stream_pipe_destroy,
 };
 
 /* ---- life cycle (loop thread) ---- */
+
+/* Input left unread makes close() reset the connection, and the kernel
+   then drops what it still had to send to the peer (RFC 2525 2.17): read it
+   away first, so that what was flushed before the close arrives. Bounded: a
+   peer that keeps sending at that moment gets its reset. */
+static void discard_input(int fd)
+{
+    char buf[16384];
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EINTR))
+            break;
+    }
+}
 
 void sp_stream_close(struct sp_stream *s, int stat)
 {
@@ -351,6 +407,7 @@ void sp_stream_close(struct sp_stream *s, int stat)
         sp_list_remove(&s->deliver_item);
     if (s->io.fd >= 0)
         sp_io_del(&s->io);
+    discard_input(s->fd);
     close(s->fd);
     s->fd = -1;
     s->done(s, s->owner);
@@ -516,6 +573,7 @@ static void end_of_input(struct sp_stream *s)
     if (drain) {
         s->draining = true;
         s->broken = true;
+        linger_check(s, false);
     }
     sp_sock_unlock(sock);
     if (drain)
@@ -654,11 +712,27 @@ static void deliver_batch_locked(struct sp_stream *s, struct sp_msgq *batch)
     }
 }
 
+/* The loop's deliveries: to a closing socket, nobody receives any more.
+   Dropping what comes keeps the connection read, so that a peer stuck
+   sending to us goes on reading what a lingering close still sends.
+   (Callers that were reading when the close began deliver normally; they
+   leave before the linger starts.) Socket lock held. */
+static void deliver_from_loop(struct sp_stream *s, struct sp_msgq *batch)
+{
+    if (atomic_load_explicit(&s->pipe.sock->closing, memory_order_relaxed)) {
+        struct sp_msg m;
+        while (sp_msgq_pop(batch, &m) == 0)
+            sp_msg_term(&m);
+        return;
+    }
+    deliver_batch_locked(s, batch);
+}
+
 static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
 {
     struct sp_sock *sock = s->pipe.sock;
     sp_sock_lock(sock);
-    deliver_batch_locked(s, batch);
+    deliver_from_loop(s, batch);
     sp_sock_unlock(sock);
 }
 
@@ -714,7 +788,7 @@ static void deliver_round_cb(struct sp_task *t)
             if (s->pipe.sock != sock)
                 continue;
             sp_list_remove(&s->deliver_item);
-            deliver_batch_locked(s, &s->rbatch);
+            deliver_from_loop(s, &s->rbatch);
         }
         sp_sock_unlock(sock);
     }
@@ -790,6 +864,29 @@ static int stream_wait_begin(struct sp_pipe *pipe)
     return s->fd;
 }
 
+/* Reads what the kernel holds and delivers it, in the calling thread with
+   the socket lock held, like a blocked caller's read but without waiting.
+   For a connection nobody else is reading now; true when it delivered
+   messages. */
+static bool read_now(struct sp_stream *s)
+{
+    if (s->cfg->bio || !s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining ||
+        s->rd_paused)
+        return false;
+    int none = SP_RD_NONE;
+    if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
+        return false; /* the loop is reading: it delivers soon */
+    bool closed, bad;
+    read_some(s, &closed, &bad);
+    bool got = s->rbatch.count > 0;
+    if (got)
+        deliver_batch_locked(s, &s->rbatch);
+    atomic_store(&s->rd_owner, SP_RD_NONE);
+    if (closed || bad)
+        sp_loop_post(&s->eof_task); /* ending the connection is the loop's job */
+    return got;
+}
+
 static void stream_wait_end(struct sp_pipe *pipe, int revents)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
@@ -812,20 +909,27 @@ static void stream_wait_end(struct sp_pipe *pipe, int revents)
        the loop stays out of reading until the socket asks (wake_reader):
        a reply that arrives before the caller's next recv then waits in the
        kernel for that recv instead of waking the loop thread, which then
-       wakes the caller (two thread switches per message on a shared CPU). */
+       wakes the caller (two thread switches per message on a shared CPU).
+       Whatever asks about the socket without blocking (a NN_DONTWAIT recv
+       that finds nothing, NN_RCVFD, nn_poll) wakes the reader, which first
+       reads what the kernel already holds: a message that has arrived is
+       never hidden by the laziness. */
     struct sp_sock *sock = s->pipe.sock;
     s->rd_lazy = !s->rd_paused && sock->lone_pipe == &s->pipe && sock->rcvfd < 0;
     set_events(s);
 }
 
-static void stream_wake_reader(struct sp_pipe *pipe)
+static bool stream_wake_reader(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
-    if (s->rd_lazy) {
-        s->rd_lazy = false;
-        if (s->state == ST_ACTIVE)
-            set_events(s);
-    }
+    if (!s->rd_lazy)
+        return false;
+    s->rd_lazy = false;
+    if (s->state != ST_ACTIVE)
+        return false;
+    bool got = read_now(s);
+    set_events(s); /* the loop reads from now on */
+    return got;
 }
 
 /* The loop's share of writing: what piled up while the kernel was full or
