@@ -241,15 +241,6 @@ static void refused_with_reason(const char *scenario, const char *scheme, const 
         close(fds[0]);
         close(fds[1]);
         setenv("NN_PRINT_ERRORS", "1", 1);
-        /* The scenarios set every TLS option they need: nothing from the
-           caller's environment (nn_env(7)) may change them. */
-        unsetenv("SSL_CERT_FILE");
-        unsetenv("SSL_CERT_DIR");
-        unsetenv("NN_TLS_CA_FILE");
-        unsetenv("NN_TLS_CERT_FILE");
-        unsetenv("NN_TLS_KEY_FILE");
-        unsetenv("NN_TLS_VERIFY");
-        unsetenv("NN_TLS_SERVER_NAME");
         char arg[16];
         snprintf(arg, sizeof arg, "%d", port);
         execl("/proc/self/exe", "test_tls", "child", scenario, scheme, arg, tt_certs(), (char *) NULL);
@@ -752,6 +743,12 @@ static int teardown(void **state)
 
 int main(int argc, char **argv)
 {
+    /* Every test sets the TLS options it needs: nothing may come from the
+       caller's environment (nn_env(7); tls-env tests that). */
+    const char *const env[] = {"SSL_CERT_FILE", "SSL_CERT_DIR", "NN_TLS_CA_FILE", "NN_TLS_CERT_FILE",
+                               "NN_TLS_KEY_FILE", "NN_TLS_VERIFY", "NN_TLS_SERVER_NAME"};
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
+        unsetenv(env[i]);
     if (argc == 6 && strcmp(argv[1], "child") == 0)
         return child(argv[2], argv[3], atoi(argv[4]), argv[5]);
     if (!tt_have_openssl()) {
