@@ -220,7 +220,7 @@ static void fail_endpoint(const struct options *o, bool bind, const char *addr)
     const char *sep = strstr(addr, "://");
     switch (err) {
     case EINVAL:
-        if (bind && is_tls(addr) && !o->tls_cert_file)
+        if (bind && is_tls(addr) && !o->tls_cert_file && !getenv("NN_TLS_CERT_FILE"))
             hint = " (binding a TLS address needs --cert and --key)";
         else if (sep && is_tls(addr))
             hint = " (check the address, and the --cacert, --cert and --key files: NN_PRINT_ERRORS=1 says why)";
