@@ -118,7 +118,9 @@ run()
 {
     local name=$1 prog=$2 rc=0
     shift 2
-    (cd "$IT_TMP" && exec env "${ours_env[@]}" timeout -k 2 10 bash -c 'exec -a nanocat "$@"' nanocat "$prog" "$@") \
+    # Each on its own library: meson may have put our build in LD_LIBRARY_PATH.
+    (cd "$IT_TMP" && exec env -u LD_LIBRARY_PATH -u LD_PRELOAD "${ours_env[@]}" timeout -k 2 10 \
+        bash -c 'exec -a nanocat "$@"' nanocat "$prog" "$@") \
         </dev/null >"$IT_TMP/$name.out" 2>"$IT_TMP/$name.err" || rc=$?
     echo "$rc"
 }
