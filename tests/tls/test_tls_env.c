@@ -78,6 +78,27 @@ static void test_env_ssl_cert_file_is_trusted_by_a_client_without_options(void *
     assert_int_equal(nn_close(srv), 0);
 }
 
+static void test_env_ssl_cert_file_bundle_with_an_unusable_certificate_trusts_the_others(void **state)
+{
+    (void) state;
+    /* As OpenSSL does with a bundle: a certificate that cannot be parsed is
+       skipped, not a reason to trust nothing. */
+    char bundle[600], cmd[2000];
+    snprintf(bundle, sizeof bundle, "%s/bundle.pem", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "{ printf -- '-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n'; cat '%s'; } >'%s'",
+             tt_cert("ca.crt"), bundle);
+    assert_int_equal(system(cmd), 0);
+    setenv("SSL_CERT_FILE", bundle, 1);
+    char url[64];
+    int srv = server(NN_PAIR, "server", url, sizeof url, tu_free_port());
+    int c = tt_socket(NN_PAIR);
+    tt_connect(c, url);
+    exchange(c, srv, "trusted through a bundle with a bad entry");
+    assert_int_equal(nn_close(c), 0);
+    assert_int_equal(nn_close(srv), 0);
+}
+
 static void test_env_ssl_cert_dir_list_is_trusted(void **state)
 {
     (void) state;
@@ -334,6 +355,8 @@ int main(void)
     tt_certs();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_env_ssl_cert_file_is_trusted_by_a_client_without_options, reset, reset),
+        cmocka_unit_test_setup_teardown(test_env_ssl_cert_file_bundle_with_an_unusable_certificate_trusts_the_others,
+                                        reset, reset),
         cmocka_unit_test_setup_teardown(test_env_ssl_cert_dir_list_is_trusted, reset, reset),
         cmocka_unit_test_setup_teardown(test_env_without_ca_the_system_store_does_not_trust_the_test_ca, reset,
                                         reset),

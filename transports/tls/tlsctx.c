@@ -88,13 +88,23 @@ static void config_error(struct sp_ep *ep, int mbed_rc, const char *fmt, ...)
     sp_ep_report(ep, EINVAL, msg);
 }
 
+/* A CA bundle named by the environment: as OpenSSL does, certificates that
+   mbedTLS cannot parse are skipped (a positive count), as long as one was
+   read; a bundle such as the system's must not fail every connection for
+   one exotic root. */
+static int load_ca_bundle(mbedtls_x509_crt *ca, const char *file)
+{
+    int rc = load_crt(ca, NULL, file);
+    return rc > 0 ? 0 : rc;
+}
+
 /* The trusted CAs when the program set none: $NN_TLS_CA_FILE, else
    $SSL_CERT_FILE and the directories of $SSL_CERT_DIR, else the system's. */
 static int load_default_ca(struct sp_ep *ep, mbedtls_x509_crt *ca)
 {
     const char *file = env("NN_TLS_CA_FILE");
     if (file) {
-        int rc = load_crt(ca, NULL, file);
+        int rc = load_ca_bundle(ca, file);
         if (rc != 0)
             config_error(ep, rc, "TLS: cannot load the CA certificates in NN_TLS_CA_FILE=%s", file);
         return rc;
@@ -102,12 +112,12 @@ static int load_default_ca(struct sp_ep *ep, mbedtls_x509_crt *ca)
     file = env("SSL_CERT_FILE");
     const char *dirs = env("SSL_CERT_DIR");
     if (!file && !dirs) {
-        if (load_crt(ca, NULL, SP_TLS_SYSTEM_CA) != 0)
+        if (load_crt(ca, NULL, SP_TLS_SYSTEM_CA) < 0)
             mbedtls_x509_crt_parse_path(ca, SP_TLS_SYSTEM_DIR); /* best effort: no CA, no peer */
         return 0;
     }
     if (file) {
-        int rc = load_crt(ca, NULL, file);
+        int rc = load_ca_bundle(ca, file);
         if (rc != 0) {
             config_error(ep, rc, "TLS: cannot load the CA certificates in SSL_CERT_FILE=%s", file);
             return rc;
