@@ -25,7 +25,10 @@ extern "C" {
     an empty value clears the option. */
 
 /*  Trusted CA certificates, PEM file (or directory of PEM files). Default:
-    the system bundle (/etc/ssl/certs/ca-certificates.crt) when none is set. */
+    SSL_CERT_FILE/SSL_CERT_DIR from the environment, else the system bundle
+    (/etc/ssl/certs/ca-certificates.crt). Options left unset may come from the
+    environment (NN_TLS_CERT_FILE, NN_TLS_KEY_FILE, NN_TLS_VERIFY,
+    NN_TLS_SERVER_NAME): see nn_env(7). */
 #define NN_TLS_CA_FILE 1
 /*  Trusted CA certificates, PEM text in memory. */
 #define NN_TLS_CA_PEM 2

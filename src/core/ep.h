@@ -104,6 +104,11 @@ void sp_ep_stopped(struct sp_ep *ep);
    verification failure, say). */
 void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail);
 
+/* Prints err and detail under NN_PRINT_ERRORS, in the format of
+   sp_ep_set_error, without recording an error: for an nn_bind/nn_connect
+   that is about to fail (a TLS certificate that cannot be read, say). */
+void sp_ep_report(struct sp_ep *ep, int err, const char *detail);
+
 /* Statistics helper for transports. */
 void sp_ep_stat(struct sp_ep *ep, int stat, int delta);
 

@@ -982,6 +982,16 @@ void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail)
     pthread_mutex_unlock(&s->lock);
 }
 
+void sp_ep_report(struct sp_ep *ep, int err, const char *detail)
+{
+    struct sp_sock *s = ep->sock;
+    if (!sp_print_errors)
+        return;
+    pthread_mutex_lock(&s->lock);
+    fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s (%s)\n", s->name, ep->addr, nn_strerror(err), detail);
+    pthread_mutex_unlock(&s->lock);
+}
+
 void sp_ep_stopped(struct sp_ep *ep)
 {
     struct sp_sock *s = ep->sock;

@@ -5,7 +5,11 @@
 # into the running process (/proc/PID/maps) and that the loader chose it (LD_DEBUG=libs):
 # without that the exchange would prove nothing.
 #
-# usage: dropin.sh OURTYPE TRANSPORT ROLE
+# With OUR_NANOCAT, our side is our tools/nanocat (linked with our library) in place of
+# Debian's nanocat on our library: the same command lines must give the same exchange
+# (tests/nanocat: a script calling nanocat must not notice the switch).
+#
+# usage: dropin.sh OURTYPE TRANSPORT ROLE [OUR_NANOCAT]
 #   OURTYPE    the socket type the nanocat on our library plays (table below)
 #   TRANSPORT  tcp | ipc
 #   ROLE       bind | connect: what the nanocat on our library does
@@ -21,11 +25,11 @@
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
-if [ $# -ne 3 ]; then
-    it_log "usage: dropin.sh OURTYPE TRANSPORT ROLE"
+if [ $# -ne 3 ] && [ $# -ne 4 ]; then
+    it_log "usage: dropin.sh OURTYPE TRANSPORT ROLE [OUR_NANOCAT]"
     exit 2
 fi
-ours=$1 transport=$2 role=$3
+ours=$1 transport=$2 role=$3 our_nanocat=${4:+$(realpath "$4")}
 
 # One line per socket type. The payload is sent repeatedly (nanocat -i) by the initiating
 # types, and is the answer of REP and RESPONDENT; each receiving side must print K copies
@@ -50,7 +54,7 @@ esac
 peer_type=$1 ours_sends=$2 peer_sends=$3
 K=3
 
-it_init "dropin $ours/$peer_type $transport ours=$role"
+it_init "dropin $ours/$peer_type $transport ours=$role${our_nanocat:+ (our nanocat)}"
 it_need_cmd nanocat ldd
 [ "$role" = bind ] || [ "$role" = connect ] || it_fail "ROLE must be bind or connect"
 
@@ -69,17 +73,26 @@ deblib_real=$(readlink -f "$deblib")
 
 # Sanitizer build?
 ours_env=(LD_LIBRARY_PATH="$build" LD_DEBUG=libs LD_DEBUG_OUTPUT="$IT_TMP/ld-ours")
+ours_exe=$nanocat_bin
+if [ -n "$our_nanocat" ]; then
+    [ -x "$our_nanocat" ] || it_fail "$our_nanocat is not an executable"
+    ours_exe=$our_nanocat
+fi
 it_sanitizer_env "$ourlib_real"
-case $? in
-0)
-    it_log "sanitizer build: preloading $IT_SAN_RUNTIMES into nanocat"
-    ours_env+=("${IT_SAN_ENV[@]}")
-    ;;
-2)
-    it_log "SKIP: sanitizer build whose runtime is not a shared library: cannot inject it into nanocat"
-    exit 77
-    ;;
-esac
+san=$?
+# Our nanocat links the sanitizer runtime itself (and its allocations are ours to check).
+if [ -z "$our_nanocat" ]; then
+    case $san in
+    0)
+        it_log "sanitizer build: preloading $IT_SAN_RUNTIMES into nanocat"
+        ours_env+=("${IT_SAN_ENV[@]}")
+        ;;
+    2)
+        it_log "SKIP: sanitizer build whose runtime is not a shared library: cannot inject it into nanocat"
+        exit 77
+        ;;
+    esac
+fi
 
 payload()
 {
@@ -99,6 +112,7 @@ message_of() { case $1 in data:*) echo "${1#data:}" ;; file:*) cat "${1#file:}" 
 build_ours()
 {
     local -a IT_PEER_ENV=("${ours_env[@]}")
+    local IT_NANOCAT=${our_nanocat:-nanocat}
     it_peer_cmd nanocat "$ours" "$role" "$IT_URL" "$ours_send" "from nanocat on"
 }
 build_peer()
@@ -116,12 +130,12 @@ else
     build_ours && it_start ours "${IT_CMD[@]}"
 fi
 
-# Which libnanomsg does a running nanocat have mapped? (Waits until the process exists.)
+# Which libnanomsg does a running nanocat (EXE) have mapped? (Waits until it exists.)
 mapped_lib()
 {
-    local name=$1 pid='' maps
+    local name=$1 exe=$2 pid='' maps
     for _ in $(seq 500); do
-        pid=$(it_child_pid "$name") && [ "$(readlink "/proc/$pid/exe")" = "$nanocat_bin" ] &&
+        pid=$(it_child_pid "$name") && [ "$(readlink "/proc/$pid/exe")" = "$exe" ] &&
             maps=$(grep -F libnanomsg "/proc/$pid/maps") && break
         pid=
         it_alive "$name" || break
@@ -130,8 +144,8 @@ mapped_lib()
     [ -n "$pid" ] || return 1
     awk '{print $6}' <<<"$maps" | sort -u
 }
-ours_mapped=$(mapped_lib ours) || it_fail "could not see the libraries of the nanocat started on our library"
-peer_mapped=$(mapped_lib peer) || it_fail "could not see the libraries of the Debian nanocat"
+ours_mapped=$(mapped_lib ours "$ours_exe") || it_fail "could not see the libraries of the nanocat started on our library"
+peer_mapped=$(mapped_lib peer "$nanocat_bin") || it_fail "could not see the libraries of the Debian nanocat"
 [ "$ours_mapped" = "$ourlib_real" ] ||
     it_fail "nanocat did not load our library: it maps [$ours_mapped], expected [$ourlib_real]"
 [ "$peer_mapped" = "$deblib_real" ] ||

@@ -263,12 +263,13 @@ it_peer_cmd()
     push | pub) quoted= ;;
     esac
     # A peer runs on its own library even if our caller exported LD_LIBRARY_PATH
-    # (dropin.sh sets IT_PEER_ENV to run nanocat on ours instead).
+    # (dropin.sh sets IT_PEER_ENV to run nanocat on ours instead, or IT_NANOCAT to run
+    # our tools/nanocat in place of Debian's).
     local -a penv=(-u LD_LIBRARY_PATH -u LD_PRELOAD)
     [ -n "${IT_PEER_ENV+set}" ] && penv=("${IT_PEER_ENV[@]}")
     case $peer in
     nanocat)
-        IT_CMD=(env "${penv[@]}" nanocat "--$type")
+        IT_CMD=(env "${penv[@]}" "${IT_NANOCAT:-nanocat}" "--$type")
         if [ "$role" = bind ]; then IT_CMD+=(--bind "$url"); else IT_CMD+=(--connect "$url"); fi
         ;;
     nngcat)

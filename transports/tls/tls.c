@@ -46,7 +46,7 @@ static int tls_bind(struct sp_ep *ep)
     if (!b)
         return -ENOMEM;
     int rc;
-    b->ctx = sp_tlsctx_new(&ep->tls, true, NULL, &rc);
+    b->ctx = sp_tlsctx_new(ep, true, NULL, &rc);
     if (!b->ctx) {
         free(b);
         return rc;
@@ -73,7 +73,7 @@ static int tls_connect(struct sp_ep *ep)
     if (!d)
         return -ENOMEM;
     int rc = sp_tcpdial_parse(&d->tcp, ep->addr, strlen(ep->addr), ep->ipv4only, 0);
-    if (rc == 0 && !(d->ctx = sp_tlsctx_new(&ep->tls, false, d->tcp.host, &rc)))
+    if (rc == 0 && !(d->ctx = sp_tlsctx_new(ep, false, d->tcp.host, &rc)))
         goto fail;
     if (rc != 0)
         goto fail;

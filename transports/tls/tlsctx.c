@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@
 
 #include "core/ep.h"
 
-#define SP_TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
+#define SP_TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
+#define SP_TLS_SYSTEM_DIR "/etc/ssl/certs"
 #define SP_TLS_STAGE 16384 /* one TLS record of plaintext */
 
 struct sp_tlsctx {
@@ -57,8 +59,109 @@ static int load_crt(mbedtls_x509_crt *chain, const char *pem, const char *file)
     return mbedtls_x509_crt_parse_file(chain, file);
 }
 
-struct sp_tlsctx *sp_tlsctx_new(const struct sp_tlsopts *o, bool server, const char *host, int *err)
+/* ---- the environment (nn_env(7)) ----
+
+   Programs built for libnanomsg cannot set NN_TLS options. For them the
+   TLS material comes from the environment, the way OpenSSL-based programs
+   take theirs, read here, that is once per endpoint at nn_bind/nn_connect,
+   and only for what the program did not set with nn_setsockopt. */
+
+static const char *env(const char *name)
 {
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* Says why an endpoint's TLS configuration failed (under NN_PRINT_ERRORS),
+   with mbedTLS's reason when mbed_rc is one of its errors. */
+static void config_error(struct sp_ep *ep, int mbed_rc, const char *fmt, ...)
+{
+    char msg[512], mbed[160] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (mbed_rc < 0 && n >= 0 && (size_t) n < sizeof msg) {
+        mbedtls_strerror(mbed_rc, mbed, sizeof mbed);
+        snprintf(msg + n, sizeof msg - (size_t) n, " (%s)", mbed);
+    }
+    sp_ep_report(ep, EINVAL, msg);
+}
+
+/* A CA bundle named by the environment: as OpenSSL does, certificates that
+   mbedTLS cannot parse are skipped (a positive count), as long as one was
+   read; a bundle such as the system's must not fail every connection for
+   one exotic root. */
+static int load_ca_bundle(mbedtls_x509_crt *ca, const char *file)
+{
+    int rc = load_crt(ca, NULL, file);
+    return rc > 0 ? 0 : rc;
+}
+
+/* The trusted CAs when the program set none: $NN_TLS_CA_FILE, else
+   $SSL_CERT_FILE and the directories of $SSL_CERT_DIR, else the system's. */
+static int load_default_ca(struct sp_ep *ep, mbedtls_x509_crt *ca)
+{
+    const char *file = env("NN_TLS_CA_FILE");
+    if (file) {
+        int rc = load_ca_bundle(ca, file);
+        if (rc != 0)
+            config_error(ep, rc, "TLS: cannot load the CA certificates in NN_TLS_CA_FILE=%s", file);
+        return rc;
+    }
+    file = env("SSL_CERT_FILE");
+    const char *dirs = env("SSL_CERT_DIR");
+    if (!file && !dirs) {
+        if (load_crt(ca, NULL, SP_TLS_SYSTEM_CA) < 0)
+            mbedtls_x509_crt_parse_path(ca, SP_TLS_SYSTEM_DIR); /* best effort: no CA, no peer */
+        return 0;
+    }
+    if (file) {
+        int rc = load_ca_bundle(ca, file);
+        if (rc != 0) {
+            config_error(ep, rc, "TLS: cannot load the CA certificates in SSL_CERT_FILE=%s", file);
+            return rc;
+        }
+    }
+    /* A list of directories, separated by ':' as OpenSSL's. */
+    for (const char *d = dirs; d && *d;) {
+        size_t len = strcspn(d, ":");
+        char dir[4096];
+        if (len > 0 && len < sizeof dir) {
+            memcpy(dir, d, len);
+            dir[len] = 0;
+            int rc = mbedtls_x509_crt_parse_path(ca, dir);
+            if (rc < 0) {
+                config_error(ep, rc, "TLS: cannot read the CA directory %s of SSL_CERT_DIR", dir);
+                return rc;
+            }
+        }
+        d += len + (d[len] == ':');
+    }
+    return 0;
+}
+
+static int env_verify(struct sp_ep *ep, int *verify)
+{
+    const char *v = env("NN_TLS_VERIFY");
+    if (!v)
+        return 0;
+    if (strcmp(v, "none") == 0)
+        *verify = NN_TLS_VERIFY_NONE;
+    else if (strcmp(v, "optional") == 0)
+        *verify = NN_TLS_VERIFY_OPTIONAL;
+    else if (strcmp(v, "required") == 0)
+        *verify = NN_TLS_VERIFY_REQUIRED;
+    else {
+        config_error(ep, 0, "TLS: NN_TLS_VERIFY must be none, optional or required, not %s", v);
+        return -1;
+    }
+    return 0;
+}
+
+struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host, int *err)
+{
+    const struct sp_tlsopts *o = &ep->tls;
     struct sp_tlsctx *c = calloc(1, sizeof *c);
     if (!c) {
         *err = -ENOMEM;
@@ -84,37 +187,72 @@ struct sp_tlsctx *sp_tlsctx_new(const struct sp_tlsopts *o, bool server, const c
     mbedtls_ssl_conf_rng(&c->conf, locked_rng, c);
     mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 
-    int verify = o->verify >= 0 ? o->verify : server ? NN_TLS_VERIFY_NONE : NN_TLS_VERIFY_REQUIRED;
+    int verify = o->verify;
+    if (verify < 0 && env_verify(ep, &verify) != 0)
+        goto fail;
+    if (verify < 0)
+        verify = server ? NN_TLS_VERIFY_NONE : NN_TLS_VERIFY_REQUIRED;
     mbedtls_ssl_conf_authmode(&c->conf, verify == NN_TLS_VERIFY_NONE       ? MBEDTLS_SSL_VERIFY_NONE
                                         : verify == NN_TLS_VERIFY_OPTIONAL ? MBEDTLS_SSL_VERIFY_OPTIONAL
                                                                            : MBEDTLS_SSL_VERIFY_REQUIRED);
     const char *ca_pem = o->str[SP_TLS_CA_PEM], *ca_file = o->str[SP_TLS_CA_FILE];
+    int rc;
     if (ca_pem || ca_file) {
-        if (load_crt(&c->ca, ca_pem, ca_file) != 0)
+        if ((rc = load_crt(&c->ca, ca_pem, ca_file)) != 0) {
+            config_error(ep, rc, "TLS: cannot load the CA certificates of option %s%s",
+                         ca_pem ? "NN_TLS_CA_PEM" : "NN_TLS_CA_FILE ", ca_pem ? "" : ca_file);
             goto fail;
-    } else if (verify != NN_TLS_VERIFY_NONE) {
-        load_crt(&c->ca, NULL, SP_TLS_SYSTEM_CA); /* best effort */
+        }
+    } else if (verify != NN_TLS_VERIFY_NONE && load_default_ca(ep, &c->ca) != 0) {
+        goto fail;
     }
     mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
 
     const char *cert_pem = o->str[SP_TLS_CERT_PEM], *cert_file = o->str[SP_TLS_CERT_FILE];
     const char *key_pem = o->str[SP_TLS_KEY_PEM], *key_file = o->str[SP_TLS_KEY_FILE];
     const char *pass = o->str[SP_TLS_KEY_PASSWORD];
+    /* Where they came from, for the error messages. */
+    const char *cert_src = cert_pem ? "option NN_TLS_CERT_PEM" : "option NN_TLS_CERT_FILE ";
+    const char *key_src = key_pem ? "option NN_TLS_KEY_PEM" : "option NN_TLS_KEY_FILE ";
+    if (!cert_pem && !cert_file && (cert_file = env("NN_TLS_CERT_FILE")) != NULL) {
+        /* The key may be in the certificate's file, as nngcat allows. */
+        key_pem = NULL;
+        key_file = env("NN_TLS_KEY_FILE");
+        key_src = key_file ? "NN_TLS_KEY_FILE=" : "NN_TLS_CERT_FILE=";
+        key_file = key_file ? key_file : cert_file;
+        cert_src = "NN_TLS_CERT_FILE=";
+    }
     if (cert_pem || cert_file) {
-        if (load_crt(&c->cert, cert_pem, cert_file) != 0)
+        if ((rc = load_crt(&c->cert, cert_pem, cert_file)) != 0) {
+            config_error(ep, rc, "TLS: cannot load the certificate of %s%s", cert_src, cert_pem ? "" : cert_file);
             goto fail;
-        int rc = key_pem ? mbedtls_pk_parse_key(&c->key, (const unsigned char *) key_pem, strlen(key_pem) + 1,
-                                                (const unsigned char *) pass, pass ? strlen(pass) : 0)
-                 : key_file ? mbedtls_pk_parse_keyfile(&c->key, key_file, pass)
-                            : -1;
-        if (rc != 0 || mbedtls_pk_check_pair(&c->cert.pk, &c->key) != 0 ||
-            mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key) != 0)
+        }
+        if (!key_pem && !key_file) {
+            config_error(ep, 0, "TLS: the certificate has no private key (NN_TLS_KEY_FILE)");
+            goto fail;
+        }
+        rc = key_pem ? mbedtls_pk_parse_key(&c->key, (const unsigned char *) key_pem, strlen(key_pem) + 1,
+                                            (const unsigned char *) pass, pass ? strlen(pass) : 0)
+                     : mbedtls_pk_parse_keyfile(&c->key, key_file, pass);
+        if (rc != 0) {
+            config_error(ep, rc, "TLS: cannot load the private key of %s%s", key_src, key_pem ? "" : key_file);
+            goto fail;
+        }
+        if ((rc = mbedtls_pk_check_pair(&c->cert.pk, &c->key)) != 0) {
+            config_error(ep, rc, "TLS: the private key of %s%s does not belong to the certificate", key_src,
+                         key_pem ? "" : key_file);
+            goto fail;
+        }
+        if (mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key) != 0)
             goto fail;
     } else if (server) {
-        goto fail; /* a TLS server needs a certificate */
+        config_error(ep, 0, "TLS: a server needs a certificate and its key (NN_TLS_CERT_FILE, NN_TLS_KEY_FILE)");
+        goto fail;
     }
     if (!server) {
-        const char *name = o->str[SP_TLS_SERVER_NAME] ? o->str[SP_TLS_SERVER_NAME] : host;
+        const char *name = o->str[SP_TLS_SERVER_NAME] ? o->str[SP_TLS_SERVER_NAME]
+                           : env("NN_TLS_SERVER_NAME")  ? env("NN_TLS_SERVER_NAME")
+                                                        : host;
         if (name && !(c->server_name = strdup(name))) {
             *err = -ENOMEM;
             goto fail;
@@ -230,14 +368,16 @@ static int tls_handshake(struct sp_stream *s, uint32_t *want)
     }
     /* Say why, for NN_PRINT_ERRORS: the certificate problem if there is one. */
     char why[256];
+    const char *kind = "";
     if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags) {
         mbedtls_x509_crt_verify_info(why, sizeof why, "", flags);
         why[strcspn(why, "\n")] = 0;
+        kind = "certificate verification failed: ";
     } else {
         mbedtls_strerror(rc, why, sizeof why);
     }
-    char detail[300];
-    snprintf(detail, sizeof detail, "TLS handshake failed: %s", why);
+    char detail[340];
+    snprintf(detail, sizeof detail, "TLS handshake failed: %s%s", kind, why);
     sp_ep_set_error_detail(s->ep, EPROTO, detail);
     return -1;
 }

@@ -7,16 +7,19 @@
 
 #include <stdbool.h>
 
-#include "core/tlsopts.h"
+#include "core/ep.h"
 #include "utils/stream.h"
 
 struct sp_tlsctx;
 
-/* Builds the configuration of an endpoint from its NN_TLS options. A client
-   checks the server certificate against host (or NN_TLS_SERVER_NAME). NULL
-   with *err: -EINVAL (missing or unreadable certificate or key) or
-   -ENOMEM. */
-struct sp_tlsctx *sp_tlsctx_new(const struct sp_tlsopts *o, bool server, const char *host, int *err);
+/* Builds the configuration of an endpoint from its NN_TLS options (ep->tls)
+   and, for what they leave unset, from the environment (SSL_CERT_FILE,
+   SSL_CERT_DIR, NN_TLS_*: see nn_env(7)); certificate and key files are
+   read now. A client checks the server certificate against host (or
+   NN_TLS_SERVER_NAME). NULL with *err: -EINVAL (missing or unreadable
+   certificate, key or CA, bad NN_TLS_VERIFY; the reason is printed under
+   NN_PRINT_ERRORS) or -ENOMEM. */
+struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host, int *err);
 void sp_tlsctx_rele(struct sp_tlsctx *ctx);
 
 /* The byte layer; its bio_arg is a struct sp_tlsctx. */

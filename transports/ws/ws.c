@@ -56,7 +56,7 @@ static int ws_bind_common(struct sp_ep *ep, bool secure)
     if (secure) {
         if (!(b = calloc(1, sizeof *b)))
             return -ENOMEM;
-        if (!(b->ctx = sp_tlsctx_new(&ep->tls, true, NULL, &rc))) {
+        if (!(b->ctx = sp_tlsctx_new(ep, true, NULL, &rc))) {
             free(b);
             return rc;
         }
@@ -102,7 +102,7 @@ static int ws_connect_common(struct sp_ep *ep, bool secure)
     const char *slash = strchr(hostp, '/');
     size_t len = slash ? (size_t) (slash - addr) : strlen(addr);
     int rc = sp_tcpdial_parse(&d->tcp, addr, len, ep->ipv4only, secure ? 443 : 80);
-    if (rc == 0 && secure && (d->ctx = sp_tlsctx_new(&ep->tls, false, d->tcp.host, &rc)) != NULL)
+    if (rc == 0 && secure && (d->ctx = sp_tlsctx_new(ep, false, d->tcp.host, &rc)) != NULL)
         d->tcp.cleanup = wss_dial_cleanup;
     if (rc == 0) {
         d->arg.client = true;
