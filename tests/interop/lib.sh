@@ -8,8 +8,12 @@
 
 set -u -o pipefail
 
-IT_LIMIT=${IT_LIMIT:-20}   # hard bound (s) on every process a test starts
-IT_WAIT_MS=${IT_WAIT_MS:-25000}   # how long to wait for an exchange to complete (nngcat surveys only every ~2 s; sanitizer builds are slow)
+# How long to wait for an exchange to complete (nngcat surveys only every 2 s; sanitizer
+# builds are slow), and a hard bound (s) on every process a test starts. The bound must
+# outlast the wait, and the wait for the server to listen (5 s) before it: processes killed
+# first would end the test with a misleading "did not finish (status 124)".
+IT_WAIT_MS=${IT_WAIT_MS:-25000}
+IT_LIMIT=${IT_LIMIT:-32}
 IT_TMP=
 IT_TAG=
 declare -A IT_PID=()   # name -> pid of the timeout(1) wrapper
@@ -247,8 +251,9 @@ it_start_server()
 #   TYPE  nanomsg socket type name (pair push pull req rep pub sub surveyor respondent bus)
 #   ROLE  bind | connect
 #   SEND  "" (send nothing) | data:TEXT | file:PATH; initiating types repeat it
-#         (nanocat every 0.2 s, nngcat every 1 s: it takes whole seconds only), since a
-#         connection comes up asynchronously and the test stops the peer when done.
+#         (nanocat every 0.2 s, nngcat every 1 s: it takes whole seconds only; an nngcat
+#         surveyor every 2 s, see below), since a connection comes up asynchronously and
+#         the test stops the peer when done.
 #   SUBSCRIBE  (sub only) the prefix to subscribe to; without it both peers subscribe to
 #         everything.
 # Output is -Q (quoted, one line per message) for both, except for send-only types.
@@ -288,7 +293,18 @@ it_peer_cmd()
     file:*) IT_CMD+=(-F "${send#file:}") ;;
     esac
     if [ -n "$repeat" ]; then
-        if [ "$peer" = nanocat ]; then IT_CMD+=(-i 0.2); else IT_CMD+=(-i 1); fi
+        if [ "$peer" = nanocat ]; then
+            IT_CMD+=(-i 0.2)
+        elif [ "$type" = surveyor ]; then
+            # NNG 1.5.2 deadlocks when a survey is sent just as the previous one expires:
+            # the send re-arms the survey timer under the socket lock and waits for the
+            # timer's running callback, which waits for that lock. The survey time is 1 s,
+            # so with -i 1 each survey goes out at the previous one's expiry, and nngcat
+            # hangs for good in about 1 run of 20 under load; -i 2 leaves a second between.
+            IT_CMD+=(-i 2)
+        else
+            IT_CMD+=(-i 1)
+        fi
     fi
 }
 
