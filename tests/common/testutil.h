@@ -41,6 +41,19 @@ bool tu_read_exact(int fd, void *buf, size_t len, int timeout_ms);
    or timeout_ms passes -> false. */
 bool tu_wait_closed(int fd, int timeout_ms);
 
+/* Missing prerequisites (a program, a library, a feature of the machine). A
+   test that cannot run fails and says which Debian package brings what is
+   missing (tools/install-deps.sh installs them all), unless the build was
+   configured with -Dallow_skip=true (meson then sets NANOSP_ALLOW_SKIP=true
+   in the tests' environment): then it skips. tests/common/prereq.sh is the
+   same rule for the shell tests. */
+bool tu_skip_allowed(void);
+/* Prints why (WHY: a sentence) and returns main's exit status: 77 (skipped)
+   when skipping is allowed, else 1. */
+int tu_unmet(const char *why);
+/* The same for WHAT, from the Debian package PACKAGE, not being installed. */
+int tu_missing(const char *what, const char *package);
+
 /* Runs fn(arg) in a new thread; tu_thread_join waits for it. */
 typedef struct tu_thread { unsigned long handle; } tu_thread;
 void tu_thread_start(tu_thread *t, void (*fn)(void *), void *arg);

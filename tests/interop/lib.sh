@@ -22,23 +22,31 @@ declare -A IT_CMDLINE=()
 
 it_log() { printf '%s\n' "$*" >&2; }
 
-# Exit 77 (meson: skipped). Under CI=true a missing peer is a failure instead: CI
-# installs every peer, so a skip there would hide a broken setup.
-it_skip()
+. "$(dirname "${BASH_SOURCE[0]}")/../common/prereq.sh"
+
+# The Debian package of a program a test runs.
+it_package_of()
 {
-    if [ "${CI:-}" = true ]; then
-        it_log "FAIL (CI=true forbids skipping): $*"
-        exit 1
-    fi
-    it_log "SKIP: $*"
-    exit 77
+    case $1 in
+    nanocat) echo nanomsg-utils ;;
+    nngcat) echo nng-utils ;;
+    openssl) echo openssl ;;
+    perl) echo perl ;;
+    ldd) echo libc-bin ;;
+    nm | readelf) echo binutils ;;
+    *) echo coreutils ;;
+    esac
 }
+
+# A prerequisite is missing: fails naming its package, or skips under -Dallow_skip=true
+# (see ../common/prereq.sh).
+it_missing() { tu_missing "$@"; }
 
 it_need_cmd()
 {
     local c
     for c in "$@"; do
-        command -v "$c" >/dev/null 2>&1 || it_skip "$c not installed"
+        command -v "$c" >/dev/null 2>&1 || it_missing "$c" "$(it_package_of "$c")"
     done
 }
 
