@@ -57,6 +57,9 @@ struct sp_pipe {
     int peer_protocol;  /* the peer's socket type as it announced it */
     void *proto_data;   /* the protocol's per-pipe state */
     struct sp_list_item sock_item; /* in sock->pipes while attached */
+    struct sp_pipe *defer_next;    /* next in the deferred-signal list of the
+                                      thread that listed it (pipe.c) */
+    atomic_int defer_ev;           /* signals waiting in such a list */
 };
 
 /* Initialises pipe for the socket of ep; one reference, held by the caller. */
