@@ -67,7 +67,7 @@ for p in $packages; do
     esac
 done
 if [ -z "$missing" ]; then
-    echo "install-deps: all $(echo $packages | wc -w) packages are installed"
+    echo "install-deps: all $(echo "$packages" | wc -w) packages are installed"
     exit 0
 fi
 

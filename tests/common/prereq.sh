@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tests/common/prereq.sh: what a shell test does when something it needs is not there (a
 # peer program, a library, a feature of the machine). Sourced (POSIX sh). The same rule as
 # tu_missing in testutil.h: the test fails and names the Debian package that brings the
