@@ -260,8 +260,8 @@ it_start_server()
 #   ROLE  bind | connect
 #   SEND  "" (send nothing) | data:TEXT | file:PATH; initiating types repeat it
 #         (nanocat every 0.2 s, nngcat every 1 s: it takes whole seconds only; an nngcat
-#         surveyor every 2 s, see below), since a connection comes up asynchronously and
-#         the test stops the peer when done.
+#         surveyor or req every 2 s, see below), since a connection comes up
+#         asynchronously and the test stops the peer when done.
 #   SUBSCRIBE  (sub only) the prefix to subscribe to; without it both peers subscribe to
 #         everything.
 # Output is -Q (quoted, one line per message) for both, except for send-only types.
@@ -303,13 +303,24 @@ it_peer_cmd()
     if [ -n "$repeat" ]; then
         if [ "$peer" = nanocat ]; then
             IT_CMD+=(-i 0.2)
-        elif [ "$type" = surveyor ]; then
-            # NNG 1.5.2 deadlocks when a survey is sent just as the previous one expires:
-            # the send re-arms the survey timer under the socket lock and waits for the
-            # timer's running callback, which waits for that lock. The survey time is 1 s,
-            # so with -i 1 each survey goes out at the previous one's expiry, and nngcat
-            # hangs for good in about 1 run of 20 under load; -i 2 leaves a second between.
+        elif [ "$type" = surveyor ] || [ "$type" = req ]; then
+            # An nngcat that waits for answers needs slack beyond its interval:
+            # - NNG 1.5.2 deadlocks when a survey is sent just as the previous one
+            #   expires: the send re-arms the survey timer under the socket lock and
+            #   waits for the timer's running callback, which waits for that lock. The
+            #   survey time is 1 s, so with -i 1 each survey goes out at the previous
+            #   one's expiry, and nngcat hangs for good in about 1 run of 20 under load.
+            # - After each answer nngcat sets its receive timeout to the time left in the
+            #   interval; an answer that comes more than 1 ms after the interval ended
+            #   makes that negative, and nngcat exits ("Cannot set recv timeout: Invalid
+            #   argument"). Answers come right after each request, except the first
+            #   one's: nngcat sends it at once, and NNG holds it until a connection
+            #   exists, so its answer arrives whenever our side got connected (a wss
+            #   handshake in a sanitizer build on a busy machine: a second or more), and
+            #   may land just at the end of an interval. A listening req therefore also
+            #   waits 1 s (-d 1) for our side to connect before its first request.
             IT_CMD+=(-i 2)
+            if [ "$type" = req ] && [ "$role" = bind ]; then IT_CMD+=(-d 1); fi
         else
             IT_CMD+=(-i 1)
         fi
