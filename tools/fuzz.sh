@@ -67,7 +67,11 @@ max_len()
 
 configure()
 {
-    command -v clang >/dev/null || { echo "fuzz.sh: clang not found" >&2; exit 2; }
+    command -v clang >/dev/null || {
+        echo "fuzz.sh: clang is not installed: install the Debian packages clang and" \
+            "libclang-rt-14-dev (libFuzzer; tools/install-deps.sh installs both)" >&2
+        exit 2
+    }
     if [ ! -f "$build/build.ninja" ]; then
         CC=clang meson setup "$build" "$src" \
             -Dbuildtype=debugoptimized \

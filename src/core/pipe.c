@@ -6,34 +6,22 @@
 #include "core/pipe.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdlib.h>
 
 #include "core/ep.h"
 #include "core/sock.h"
 #include "utils/err.h"
 
-struct deferred {
-    struct sp_pipe *pipe;
-    int ev;
-};
+/* The signals this thread deferred: a FIFO threaded through the pipes
+   themselves (defer_next), so deferring never allocates and cannot fail. A
+   pipe is in at most one thread's list at a time: its defer_ev holds
+   SP_DEFER_QUEUED while listed, and a signal that finds it listed (by this
+   thread or another) only ORs its bits in; the listing thread delivers them
+   with its own. */
+#define SP_DEFER_QUEUED 0x100
 
-static SP_THREAD_LOCAL struct deferred *tl_defer;
-static SP_THREAD_LOCAL size_t tl_ndefer;
-static SP_THREAD_LOCAL size_t tl_capdefer;
+static SP_THREAD_LOCAL struct sp_pipe *tl_defer_head;
+static SP_THREAD_LOCAL struct sp_pipe *tl_defer_tail;
 static SP_THREAD_LOCAL bool tl_flushing;
-static pthread_key_t defer_key;
-static pthread_once_t defer_once = PTHREAD_ONCE_INIT;
-
-static void defer_free(void *p)
-{
-    free(p);
-}
-
-static void defer_key_init(void)
-{
-    pthread_key_create(&defer_key, defer_free);
-}
 
 void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp_ep *ep)
 {
@@ -47,6 +35,8 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
     pipe->rcvprio = ep->rcvprio;
     pipe->peer_protocol = 0;
     pipe->proto_data = NULL;
+    pipe->defer_next = NULL;
+    atomic_init(&pipe->defer_ev, 0);
 }
 
 bool sp_pipe_wake_reader(struct sp_pipe *pipe)
@@ -153,43 +143,48 @@ void sp_pipe_signal(struct sp_pipe *pipe, int ev)
         deliver(pipe, ev);
         return;
     }
-    if (tl_ndefer == tl_capdefer) {
-        size_t cap = tl_capdefer ? tl_capdefer * 2 : 16;
-        struct deferred *d = realloc(tl_defer, cap * sizeof *d);
-        SP_ASSERT(d != NULL); /* a few bytes per pending signal */
-        pthread_once(&defer_once, defer_key_init);
-        pthread_setspecific(defer_key, d);
-        tl_defer = d;
-        tl_capdefer = cap;
-    }
+    /* Release: whoever delivers these bits sees what the caller changed
+       before signalling. */
+    int old = atomic_fetch_or_explicit(&pipe->defer_ev, ev | SP_DEFER_QUEUED, memory_order_acq_rel);
+    if (old & SP_DEFER_QUEUED)
+        return; /* listed already: delivered with the bits it has */
     /* The socket must outlive the delivery: nn_close waits for sigrefs. The
        caller guarantees it is alive now (see sp_pipe_signal in pipe.h). */
     sp_pipe_hold(pipe);
     atomic_fetch_add(&pipe->sock->sigrefs, 1);
-    tl_defer[tl_ndefer].pipe = pipe;
-    tl_defer[tl_ndefer].ev = ev;
-    tl_ndefer++;
+    pipe->defer_next = NULL;
+    if (tl_defer_tail)
+        tl_defer_tail->defer_next = pipe;
+    else
+        tl_defer_head = pipe;
+    tl_defer_tail = pipe;
 }
 
 bool sp_pipe_has_deferred(void)
 {
-    return tl_ndefer != 0;
+    return tl_defer_head != NULL;
 }
 
 void sp_pipe_flush_deferred(void)
 {
-    if (tl_flushing || tl_ndefer == 0)
+    if (tl_flushing || tl_defer_head == NULL)
         return;
     tl_flushing = true;
-    /* Deliveries may defer more signals; take them in order until none left. */
-    for (size_t i = 0; i < tl_ndefer; i++) {
-        struct deferred d = tl_defer[i];
-        struct sp_sock *s = d.pipe->sock;
+    /* Deliveries may defer more signals (the same pipe again, too): they join
+       the tail and are taken in order until none are left. */
+    struct sp_pipe *pipe;
+    while ((pipe = tl_defer_head) != NULL) {
+        tl_defer_head = pipe->defer_next;
+        if (tl_defer_head == NULL)
+            tl_defer_tail = NULL;
+        /* Unlisted from here on: a signal from now on lists the pipe anew
+           (defer_next is no longer read here). */
+        int ev = atomic_exchange_explicit(&pipe->defer_ev, 0, memory_order_acq_rel) & ~SP_DEFER_QUEUED;
+        struct sp_sock *s = pipe->sock;
         sp_sock_lock(s);
-        deliver(d.pipe, d.ev);
+        deliver(pipe, ev);
         sp_sock_unlock_signalled(s);
-        sp_pipe_rele(d.pipe);
+        sp_pipe_rele(pipe);
     }
-    tl_ndefer = 0;
     tl_flushing = false;
 }

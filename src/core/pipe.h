@@ -61,7 +61,13 @@ struct sp_pipe_ops {
 struct sp_pipe {
     struct sp_sock *sock;
     const struct sp_pipe_ops *ops;
+    /* Written by whichever thread signals the pipe; kept on one cache line
+       with refs, which that thread writes too, so that a signal moves one
+       line between the CPUs, not two. */
     atomic_int refs;
+    atomic_int defer_ev;        /* signals waiting in a thread's deferred
+                                   list (pipe.c) */
+    struct sp_pipe *defer_next; /* next in that list */
     bool attached;      /* added to the protocol (socket lock) */
     int attach_stat;    /* enum sp_stat counted on attach (ESTABLISHED or
                            ACCEPTED), -1 for none */

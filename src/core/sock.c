@@ -417,8 +417,14 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
             return -ENOTSUP;
     }
     int fd = pipe->ops->wait_begin(pipe);
-    if (fd < 0)
+    if (fd < 0) {
+        /* We will not read it ourselves, so the loop must: the pipe may be
+           lazy (left to the caller after our last read), and the loop may
+           only be holding the read token for a stale readiness event that
+           finds nothing, after which nobody would read the next message. */
+        sp_pipe_wake_reader(pipe);
         return -ENOTSUP;
+    }
     /* The transport may close the connection meanwhile: the pipe stays
        allocated while held, and the transport keeps the fd open until
        wait_end (it wakes us through callerfd first). */

@@ -6,9 +6,11 @@
 #
 # usage: compare_headers.sh --ours PROBE --our-include DIR
 #                           [--debian PROBE] [--cc "CC CMD"]
-# Exit 77 (skipped) when the Debian build is absent (no libnanomsg-dev).
+# Without Debian's headers (libnanomsg-dev) there is nothing to compare with: that fails
+# the test naming the package, or skips it (77) under -Dallow_skip=true.
 
 set -u
+. "$(dirname "$0")/../common/prereq.sh"
 
 ours=
 debian=
@@ -28,8 +30,7 @@ debian_dir=/usr/include/nanomsg
 headers="nn.h bus.h inproc.h ipc.h pair.h pipeline.h pubsub.h reqrep.h survey.h tcp.h ws.h"
 
 if [ -z "$debian" ] || [ ! -f "$debian_dir/nn.h" ]; then
-    echo "SKIP: Debian's nanomsg headers ($debian_dir) are not installed"
-    exit 77
+    tu_missing "Debian's libnanomsg headers ($debian_dir)" libnanomsg-dev configure
 fi
 
 tmp=$(mktemp -d) || exit 1

@@ -8,14 +8,12 @@
 # usage: exports.sh PATH/TO/libnanomsg.so.5.1.0
 
 set -u
+. "$(dirname "$0")/../common/prereq.sh"
 
 lib=$1
 
 for tool in nm readelf; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        echo "SKIP: $tool (binutils) is not installed"
-        exit 77
-    fi
+    command -v $tool >/dev/null 2>&1 || tu_missing "$tool" binutils
 done
 
 tmp=$(mktemp -d) || exit 1

@@ -9,29 +9,35 @@
 #                                      it also checks /proc/self/maps itself
 #        run_app.sh criterion PROGRAM  PROGRAM (criterion_smoke) must report exactly the
 #                                      verdicts listed in criterion_check below
-#        run_app.sh missing WHAT       the application could not be built: skip
+#        run_app.sh missing WHAT PACKAGE
+#                                      the application WHAT could not be built: the Debian
+#                                      package PACKAGE was not found at configure time
 # env:   NANOSP_BUILD_DIR  the directory holding our libnanomsg.so.5 (set by meson)
 #
-# A missing application skips (77), except under CI=true where it fails. Sanitizer builds:
-# the runtime our library links is preloaded (perl does not load it on its own), leak
-# checking is off (the application's own allocations are not ours to judge); only if the
-# runtime is not a shared library does the test skip.
+# A missing application fails naming its Debian package, or skips (77) in a build configured
+# with -Dallow_skip=true. Sanitizer builds: the runtime our library links is preloaded (perl
+# does not load it on its own), leak checking is off (the application's own allocations are
+# not ours to judge); a runtime that is not a shared library cannot be preloaded, which
+# fails (or skips) the same way.
 #
 # Exit 0 pass, 1 fail, 77 skip.
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../interop/lib.sh"
 
-[ $# -eq 2 ] || { it_log "usage: run_app.sh perl SCRIPT | criterion PROGRAM | missing WHAT"; exit 2; }
+[ $# -ge 2 ] || { it_log "usage: run_app.sh perl SCRIPT | criterion PROGRAM | missing WHAT PACKAGE"; exit 2; }
 kind=$1 app=$2
 it_init "apps $kind $(basename "$app")"
 
 case $kind in
-missing) it_skip "$app" ;;
+missing) it_missing "$app" "$3" configure ;;
 perl)
     it_need_cmd perl
     env -u LD_LIBRARY_PATH -u LD_PRELOAD perl -MNanoMsg::Raw -e 1 2>/dev/null ||
-        it_skip "the Perl module NanoMsg::Raw (Debian libnanomsg-raw-perl) is not installed"
+        it_missing "the Perl module NanoMsg::Raw" libnanomsg-raw-perl
+    # Without it the script would TAP-skip its nn_poll and nn_get_statistic tests.
+    env -u LD_LIBRARY_PATH -u LD_PRELOAD perl -MFFI::Platypus -MFFI::Platypus::Buffer -e 1 \
+        2>/dev/null || it_missing "the Perl module FFI::Platypus" libffi-platypus-perl
     [ -f "$app" ] || it_fail "no script $app"
     ;;
 criterion) [ -x "$app" ] || it_fail "no program $app" ;;
@@ -53,8 +59,7 @@ case $? in
     app_env+=("${IT_SAN_ENV[@]}")
     ;;
 2)
-    it_log "SKIP: sanitizer build whose runtime is not a shared library: cannot inject it"
-    exit 77
+    tu_unmet "this sanitizer build links a runtime that is not a shared library, which cannot be preloaded into $kind (with clang: -shared-libsan)"
     ;;
 esac
 
@@ -122,6 +127,8 @@ perl)
     ! grep -q '^not ok' "$IT_TMP/app.out" || it_fail "a test failed"
     check_loader 1
     skipped=$(grep -c '^ok [0-9]* # skip' "$IT_TMP/app.out")
+    [ "$skipped" = 0 ] || tu_skip_allowed ||
+        it_fail "$skipped TAP test(s) skipped (see the output above for why)"
     it_log "PASS: $(grep -c '^ok' "$IT_TMP/app.out") tests of $(basename "$app") on $ourlib" \
         "($skipped of them skipped)"
     ;;

@@ -95,6 +95,33 @@ void tu_sleep_ms(int ms)
         ;
 }
 
+bool tu_skip_allowed(void)
+{
+    const char *v = getenv("NANOSP_ALLOW_SKIP");
+    return v && strcmp(v, "true") == 0;
+}
+
+int tu_unmet(const char *why)
+{
+    if (tu_skip_allowed()) {
+        fprintf(stderr, "SKIP: %s (allowed by -Dallow_skip=true)\n", why);
+        return 77;
+    }
+    fprintf(stderr, "FAIL: %s.\n      (Configure with -Dallow_skip=true to let such tests skip instead.)\n",
+            why);
+    return 1;
+}
+
+int tu_missing(const char *what, const char *package)
+{
+    char why[512];
+    snprintf(why, sizeof why,
+             "%s is not installed: install the Debian package %s (tools/install-deps.sh "
+             "installs every package the tests use)",
+             what, package);
+    return tu_unmet(why);
+}
+
 bool tu_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms)
 {
     uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;

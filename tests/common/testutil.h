@@ -64,6 +64,19 @@ bool tu_write_frame(int fd, bool ipc, const void *body, size_t len);
    libnanomsg's calls wait on their readiness fds). */
 bool tu_thread_sleeps(int tid, bool in_poll);
 
+/* Missing prerequisites (a program, a library, a feature of the machine). A
+   test that cannot run fails and says which Debian package brings what is
+   missing (tools/install-deps.sh installs them all), unless the build was
+   configured with -Dallow_skip=true (meson then sets NANOSP_ALLOW_SKIP=true
+   in the tests' environment): then it skips. tests/common/prereq.sh is the
+   same rule for the shell tests. */
+bool tu_skip_allowed(void);
+/* Prints why (WHY: a sentence) and returns main's exit status: 77 (skipped)
+   when skipping is allowed, else 1. */
+int tu_unmet(const char *why);
+/* The same for WHAT, from the Debian package PACKAGE, not being installed. */
+int tu_missing(const char *what, const char *package);
+
 /* Runs fn(arg) in a new thread; tu_thread_join waits for it. */
 typedef struct tu_thread { unsigned long handle; } tu_thread;
 void tu_thread_start(tu_thread *t, void (*fn)(void *), void *arg);

@@ -8,8 +8,12 @@
 
 set -u -o pipefail
 
-IT_LIMIT=${IT_LIMIT:-20}   # hard bound (s) on every process a test starts
-IT_WAIT_MS=${IT_WAIT_MS:-25000}   # how long to wait for an exchange to complete (nngcat surveys only every ~2 s; sanitizer builds are slow)
+# How long to wait for an exchange to complete (nngcat surveys only every 2 s; sanitizer
+# builds are slow), and a hard bound (s) on every process a test starts. The bound must
+# outlast the wait, and the wait for the server to listen (5 s) before it: processes killed
+# first would end the test with a misleading "did not finish (status 124)".
+IT_WAIT_MS=${IT_WAIT_MS:-25000}
+IT_LIMIT=${IT_LIMIT:-32}
 IT_TMP=
 IT_TAG=
 declare -A IT_PID=()   # name -> pid of the timeout(1) wrapper
@@ -18,23 +22,31 @@ declare -A IT_CMDLINE=()
 
 it_log() { printf '%s\n' "$*" >&2; }
 
-# Exit 77 (meson: skipped). Under CI=true a missing peer is a failure instead: CI
-# installs every peer, so a skip there would hide a broken setup.
-it_skip()
+. "$(dirname "${BASH_SOURCE[0]}")/../common/prereq.sh"
+
+# The Debian package of a program a test runs.
+it_package_of()
 {
-    if [ "${CI:-}" = true ]; then
-        it_log "FAIL (CI=true forbids skipping): $*"
-        exit 1
-    fi
-    it_log "SKIP: $*"
-    exit 77
+    case $1 in
+    nanocat) echo nanomsg-utils ;;
+    nngcat) echo nng-utils ;;
+    openssl) echo openssl ;;
+    perl) echo perl ;;
+    ldd) echo libc-bin ;;
+    nm | readelf) echo binutils ;;
+    *) echo coreutils ;;
+    esac
 }
+
+# A prerequisite is missing: fails naming its package, or skips under -Dallow_skip=true
+# (see ../common/prereq.sh).
+it_missing() { tu_missing "$@"; }
 
 it_need_cmd()
 {
     local c
     for c in "$@"; do
-        command -v "$c" >/dev/null 2>&1 || it_skip "$c not installed"
+        command -v "$c" >/dev/null 2>&1 || it_missing "$c" "$(it_package_of "$c")"
     done
 }
 
@@ -247,8 +259,9 @@ it_start_server()
 #   TYPE  nanomsg socket type name (pair push pull req rep pub sub surveyor respondent bus)
 #   ROLE  bind | connect
 #   SEND  "" (send nothing) | data:TEXT | file:PATH; initiating types repeat it
-#         (nanocat every 0.2 s, nngcat every 1 s: it takes whole seconds only), since a
-#         connection comes up asynchronously and the test stops the peer when done.
+#         (nanocat every 0.2 s, nngcat every 1 s: it takes whole seconds only; an nngcat
+#         surveyor or req every 2 s, see below), since a connection comes up
+#         asynchronously and the test stops the peer when done.
 #   SUBSCRIBE  (sub only) the prefix to subscribe to; without it both peers subscribe to
 #         everything.
 # Output is -Q (quoted, one line per message) for both, except for send-only types.
@@ -289,7 +302,29 @@ it_peer_cmd()
     file:*) IT_CMD+=(-F "${send#file:}") ;;
     esac
     if [ -n "$repeat" ]; then
-        if [ "$peer" = nanocat ]; then IT_CMD+=(-i 0.2); else IT_CMD+=(-i 1); fi
+        if [ "$peer" = nanocat ]; then
+            IT_CMD+=(-i 0.2)
+        elif [ "$type" = surveyor ] || [ "$type" = req ]; then
+            # An nngcat that waits for answers needs slack beyond its interval:
+            # - NNG 1.5.2 deadlocks when a survey is sent just as the previous one
+            #   expires: the send re-arms the survey timer under the socket lock and
+            #   waits for the timer's running callback, which waits for that lock. The
+            #   survey time is 1 s, so with -i 1 each survey goes out at the previous
+            #   one's expiry, and nngcat hangs for good in about 1 run of 20 under load.
+            # - After each answer nngcat sets its receive timeout to the time left in the
+            #   interval; an answer that comes more than 1 ms after the interval ended
+            #   makes that negative, and nngcat exits ("Cannot set recv timeout: Invalid
+            #   argument"). Answers come right after each request, except the first
+            #   one's: nngcat sends it at once, and NNG holds it until a connection
+            #   exists, so its answer arrives whenever our side got connected (a wss
+            #   handshake in a sanitizer build on a busy machine: a second or more), and
+            #   may land just at the end of an interval. A listening req therefore also
+            #   waits 1 s (-d 1) for our side to connect before its first request.
+            IT_CMD+=(-i 2)
+            if [ "$type" = req ] && [ "$role" = bind ]; then IT_CMD+=(-d 1); fi
+        else
+            IT_CMD+=(-i 1)
+        fi
     fi
 }
 

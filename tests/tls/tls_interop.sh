@@ -25,7 +25,8 @@
 # and nngcat's ws listener wants that Host header too. nanocat binds ws without a path
 # (it refuses one). Certificates are made at test time by mkcerts.sh.
 #
-# Exit 0 pass, 1 fail, 77 skip (peer or openssl not installed; a failure under CI=true).
+# Exit 0 pass, 1 fail (also when the peer or openssl is not installed), 77 skip (either is
+# not installed and the build allows skipping: -Dallow_skip=true).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../interop/lib.sh"

@@ -1,12 +1,16 @@
 /* inproc transport: in-process endpoints matched by name. Pins down
    connect-before-bind, re-attachment of connectors to a new binder, name
-   clashes, the receiver-side byte budget (NN_RCVBUF) and that incompatible
-   socket types are never paired (SPEC §4.16, §3.7). */
+   clashes, the receiver-side byte budget (NN_RCVBUF), that incompatible
+   socket types are never paired (SPEC §4.16, §3.7), and that no wake-up
+   between the two ends is lost however many are raised at once. */
 #include "nntest.h"
 
 #include <nanomsg/inproc.h>
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
+#include <nanomsg/pubsub.h>
+
+#include <pthread.h>
 
 static void test_inproc_connect_before_bind_delivers(void **state)
 {
@@ -287,6 +291,95 @@ static void test_inproc_shutdown_of_connector_stops_delivery(void **state)
     nt_close(pull);
 }
 
+/* One send that wakes hundreds of connections at once: a PUB with 400
+   inproc connections from one SUB. Each copy makes the SUB's end of its
+   connection readable while the sender still holds the PUB, so all 400
+   wake-ups wait in the sending thread until it lets go; every one must
+   arrive (a lost one leaves that connection's copy unread for good). */
+#define FLOOD_PIPES 400
+
+static void test_inproc_one_send_wakes_every_one_of_400_connections(void **state)
+{
+    (void) state;
+    int pub = nt_socket(AF_SP, NN_PUB);
+    int sub = nt_socket(AF_SP, NN_SUB);
+    char buf[64];
+    int i;
+
+    nt_bind(pub, "inproc://flood");
+    assert_int_equal(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0), 0);
+    for (i = 0; i < FLOOD_PIPES; i++)
+        nt_connect(sub, "inproc://flood");
+    assert_true(nt_wait_stat(pub, NN_STAT_CURRENT_CONNECTIONS, FLOOD_PIPES));
+
+    for (int round = 0; round < 3; round++) {
+        snprintf(buf, sizeof buf, "copy-%d", round);
+        nt_send(pub, buf);
+        for (i = 0; i < FLOOD_PIPES; i++)
+            nt_recv(sub, buf);
+        nt_recv_nothing(sub);
+    }
+
+    nt_close(sub);
+    nt_close(pub);
+}
+
+/* Two threads sending on one PUSH while a third drains the PULL, with a
+   receive buffer of a few messages: both wake-ups (readable for the PULL,
+   writable again for the PUSH) are raised over and over by threads racing
+   on the same connection. Every message arrives; a lost wake-up would stall
+   a side until its deadline. */
+#define RACE_SENDERS 2
+#define RACE_MSGS 20000
+
+struct race_sender {
+    int s;
+    int sent;
+};
+
+static void *race_send(void *arg)
+{
+    struct race_sender *r = arg;
+    for (r->sent = 0; r->sent < RACE_MSGS; r->sent++)
+        if (nn_send(r->s, "racing", 6, 0) != 6)
+            break;
+    return NULL;
+}
+
+static void test_inproc_two_threads_sending_on_one_socket_lose_no_wakeup(void **state)
+{
+    (void) state;
+    int push = nt_socket(AF_SP, NN_PUSH);
+    int pull = nt_socket(AF_SP, NN_PULL);
+    struct race_sender senders[RACE_SENDERS];
+    pthread_t threads[RACE_SENDERS];
+    char buf[16];
+    int i, got = 0;
+
+    nt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 64);
+    nt_bind(pull, "inproc://racing-senders");
+    nt_connect(push, "inproc://racing-senders");
+    for (i = 0; i < RACE_SENDERS; i++) {
+        senders[i].s = push;
+        assert_int_equal(pthread_create(&threads[i], NULL, race_send, &senders[i]), 0);
+    }
+    while (got < RACE_SENDERS * RACE_MSGS) {
+        int rc = nt_recv_str(pull, buf, sizeof buf, 0);
+        if (rc < 0)
+            fprintf(stderr, "nn_recv after %d messages: %s\n", got, nn_strerror(nn_errno()));
+        assert_int_equal(rc, 6);
+        got++;
+    }
+    for (i = 0; i < RACE_SENDERS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_int_equal(senders[i].sent, RACE_MSGS);
+    }
+    nt_recv_nothing(pull);
+
+    nt_close(push);
+    nt_close(pull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +396,8 @@ int main(void)
         cmocka_unit_test(test_inproc_push_does_not_pair_with_push),
         cmocka_unit_test(test_inproc_raw_and_cooked_sockets_interoperate),
         cmocka_unit_test(test_inproc_shutdown_of_connector_stops_delivery),
+        cmocka_unit_test(test_inproc_one_send_wakes_every_one_of_400_connections),
+        cmocka_unit_test(test_inproc_two_threads_sending_on_one_socket_lose_no_wakeup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
