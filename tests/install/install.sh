@@ -18,7 +18,7 @@
 #
 # usage: install.sh MODE
 # env: NANOSP_BUILD_DIR, NANOSP_SOURCE_DIR (set by meson)
-# Exit 0 pass, 1 fail, 77 skip (a tool missing; a failure under CI=true).
+# Exit 0 pass, 1 fail (also when a tool missing: the message names the package), 77 skip (only under -Dallow_skip=true).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../interop/lib.sh"

@@ -34,6 +34,14 @@ it_package_of()
     perl) echo perl ;;
     ldd) echo libc-bin ;;
     nm | readelf) echo binutils ;;
+    meson) echo meson ;;
+    cc) echo build-essential ;;
+    pkg-config) echo pkg-config ;;
+    cmake) echo cmake ;;
+    man) echo man-db ;;
+    python3) echo python3 ;;
+    ss | ip) echo iproute2 ;;
+    nft) echo nftables ;;
     *) echo coreutils ;;
     esac
 }

@@ -8,7 +8,7 @@
 #
 # usage: cli.sh OUR_NANOCAT
 # Both programs run as "nanocat" (argv[0]), which their messages start with.
-# Exit 0 pass, 1 fail, 77 skip (Debian's nanocat not installed; a failure under CI=true).
+# Exit 0 pass, 1 fail (also when Debian's nanocat not installed: the message names the package), 77 skip (only under -Dallow_skip=true).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../interop/lib.sh"

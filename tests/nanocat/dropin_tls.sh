@@ -19,7 +19,7 @@
 #                         "Can't connect: Invalid argument", status 3) and
 #                         NN_PRINT_ERRORS=1 names the variable and the file
 # env: NANOSP_BUILD_DIR (our libnanomsg.so.5)
-# Exit 0 pass, 1 fail, 77 skip (nanocat or openssl missing; a failure under CI=true).
+# Exit 0 pass, 1 fail (also when nanocat or openssl missing: the message names the package), 77 skip (only under -Dallow_skip=true).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../interop/lib.sh"

@@ -17,7 +17,7 @@
 #   OURTYPE    req | rep: what our nanocat plays (the peer plays the other)
 #   ROLE       bind | connect: what our nanocat does (the peer does the other)
 # env: NANOSP_BUILD_DIR (our libnanomsg.so.5, for Debian's nanocat over TLS)
-# Exit 0 pass, 1 fail, 77 skip (peer or openssl missing; a failure under CI=true).
+# Exit 0 pass, 1 fail (also when peer or openssl missing: the message names the package), 77 skip (only under -Dallow_skip=true).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../interop/lib.sh"

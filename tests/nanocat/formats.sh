@@ -7,7 +7,7 @@
 # Then the same with the messages arriving at a PULL (nanocat's receive loop).
 #
 # usage: formats.sh OUR_NANOCAT SP_PEER
-# Exit 0 pass, 1 fail, 77 skip (Debian's nanocat missing; a failure under CI=true).
+# Exit 0 pass, 1 fail (also when Debian's nanocat missing: the message names the package), 77 skip (only under -Dallow_skip=true).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../interop/lib.sh"
