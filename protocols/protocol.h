@@ -1,6 +1,7 @@
 /* The contract between the socket core and a protocol. A protocol sees pipes
-   and messages, never file descriptors or wire bytes. Every callback runs with
-   the socket lock held. A socket type is a (domain, protocol number) pair bound
+   and messages, never file descriptors or wire bytes. Every callback but term
+   runs with the socket lock held (debug builds check it where it matters:
+   sp_pipe_send/recv, the timers). A socket type is a (domain, protocol number) pair bound
    to one ops table; raw and cooked variants are two socket types. */
 #ifndef SP_PROTOCOL_H
 #define SP_PROTOCOL_H
@@ -24,7 +25,9 @@ struct sp_pipe;
 struct sp_proto_ops {
     /* Allocates the protocol state into sock->proto: 0 or -ENOMEM. */
     int (*init)(struct sp_sock *sock);
-    /* Frees it; every pipe has been removed before. */
+    /* Frees it; every pipe has been removed before. Runs without the socket
+       lock: nothing can reach the socket any more, and stopping a protocol
+       timer (sp_socktimer_term) waits for a callback that takes the lock. */
     void (*term)(struct sp_sock *sock);
     /* A new connection: 0, or -errno to refuse it (the transport closes it). */
     int (*pipe_add)(struct sp_sock *sock, struct sp_pipe *pipe);

@@ -93,6 +93,7 @@ static int xreq_recv(struct req_sock *r, struct sp_msg *msg)
 /* Sends the stored request if a peer can take it. Cooked, lock held. */
 static void req_try_send(struct sp_sock *sock, struct req_sock *r)
 {
+    SP_ASSERT_LOCKED(sock);
     if (r->state != REQ_DELAYED || !sp_lb_can_send(&r->lb))
         return;
     struct sp_msg copy;

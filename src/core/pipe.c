@@ -41,6 +41,7 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
 
 bool sp_pipe_wake_reader(struct sp_pipe *pipe)
 {
+    SP_DEBUG_ASSERT(!pipe || sp_sock_held() == pipe->sock);
     return pipe && pipe->ops->wake_reader && pipe->ops->wake_reader(pipe);
 }
 
@@ -59,6 +60,7 @@ void sp_pipe_rele(struct sp_pipe *pipe)
 static void deliver(struct sp_pipe *pipe, int ev)
 {
     struct sp_sock *s = pipe->sock;
+    SP_ASSERT_LOCKED(s);
     if (!pipe->attached) {
         pipe->pending |= ev; /* handed over by sp_pipe_attach */
         return;
@@ -105,6 +107,7 @@ int sp_pipe_attach(struct sp_pipe *pipe)
 void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat)
 {
     struct sp_sock *s = pipe->sock;
+    SP_ASSERT_LOCKED(s);
     pipe->pending = 0;
     if (!pipe->attached)
         return;
@@ -119,7 +122,7 @@ void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat)
     s->npipes--;
     s->lone_pipe = s->npipes == 1 ? sp_cont(sp_list_first(&s->pipes), struct sp_pipe, sock_item) : NULL;
     if (atomic_load(&s->closing))
-        pthread_cond_broadcast(&s->cv); /* nn_close waits for pipes (linger) */
+        sp_sock_notify(s); /* nn_close waits for pipes (linger, teardown) */
 }
 
 void sp_pipe_detach(struct sp_pipe *pipe, int stat)

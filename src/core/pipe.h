@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "core/msg.h"
+#include "core/sock.h"
 #include "utils/list.h"
 
 struct sp_sock;
@@ -115,11 +116,13 @@ void sp_pipe_rele(struct sp_pipe *pipe);
 
 static inline int sp_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
 {
+    SP_ASSERT_LOCKED(pipe->sock);
     return pipe->ops->send(pipe, msg);
 }
 
 static inline int sp_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
 {
+    SP_ASSERT_LOCKED(pipe->sock);
     return pipe->ops->recv(pipe, msg);
 }
 

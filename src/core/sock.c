@@ -21,6 +21,7 @@
 #include <nanomsg/inproc.h>
 #include <nanomsg/tls.h>
 
+#include "core/drain.h"
 #include "core/ep.h"
 #include "core/global.h"
 #include "core/pipe.h"
@@ -28,11 +29,30 @@
 #include "utils/clock.h"
 #include "utils/err.h"
 
+/* The socket whose lock this thread holds: sp_pipe_signal decides from it
+   whether to deliver at once or defer, and the debug builds' lock asserts
+   check it. */
 static SP_THREAD_LOCAL struct sp_sock *tl_held;
 
 struct sp_sock *sp_sock_held(void)
 {
     return tl_held;
+}
+
+/* The only code that takes and releases sock->lock: every entry and exit,
+   including the ones around a sleep, keeps tl_held true. */
+static inline void mutex_enter(struct sp_sock *s)
+{
+    SP_ASSERT(tl_held == NULL); /* socket locks never nest */
+    pthread_mutex_lock(&s->lock);
+    tl_held = s;
+}
+
+static inline void mutex_leave(struct sp_sock *s)
+{
+    SP_ASSERT_LOCKED(s);
+    tl_held = NULL;
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void cond_init_monotonic(pthread_cond_t *cv)
@@ -78,14 +98,17 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     atomic_init(&s->evseq, 0);
     for (int i = 0; i < SP_STAT_COUNT; i++)
         atomic_init(&s->stats[i], 0);
+    /* Under the lock like every protocol callback; unlocking publishes the
+       initial readiness. */
+    sp_sock_lock(s);
     int rc = type->ops->init(s);
+    sp_sock_unlock(s);
     if (rc != 0) {
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->lock);
         free(s);
         return rc;
     }
-    s->events = type->ops->events(s);
     *out = s;
     return 0;
 }
@@ -135,6 +158,7 @@ static void futex_wake_all(atomic_uint *word)
 
 void sp_sock_wake_caller(struct sp_sock *sock)
 {
+    SP_ASSERT_LOCKED(sock);
     if (sock->caller_polling)
         efd_set(sock->callerfd, true);
 }
@@ -143,6 +167,7 @@ void sp_sock_wake_caller(struct sp_sock *sock)
    blocked callers must be woken, which publish() does at once. */
 static bool publish_nowake(struct sp_sock *s)
 {
+    SP_ASSERT_LOCKED(s);
     int ev = sock_events(s);
     int changed = ev ^ s->events;
     if (!changed)
@@ -167,33 +192,52 @@ static void publish(struct sp_sock *s)
         futex_wake_all(&s->evseq);
 }
 
-
 void sp_sock_lock(struct sp_sock *sock)
 {
-    SP_ASSERT(tl_held == NULL);
-    pthread_mutex_lock(&sock->lock);
-    tl_held = sock;
+    mutex_enter(sock);
 }
 
 void sp_sock_unlock(struct sp_sock *sock)
 {
     publish(sock);
-    tl_held = NULL;
-    pthread_mutex_unlock(&sock->lock);
+    mutex_leave(sock);
     sp_pipe_flush_deferred();
 }
 
 void sp_sock_unlock_signalled(struct sp_sock *sock)
 {
     bool wake = publish_nowake(sock);
-    tl_held = NULL;
-    pthread_mutex_unlock(&sock->lock);
+    mutex_leave(sock);
     /* Woken only now: a waiter woken under the lock would, on a shared CPU,
        run at once and block on the lock we still hold. */
     if (wake)
         futex_wake_all(&sock->evseq);
     /* The last touch of the socket: nn_close may free it from here on. */
-    atomic_fetch_sub_explicit(&sock->sigrefs, 1, memory_order_release);
+    sp_drain_put(&sock->sigrefs);
+}
+
+void sp_sock_wait(struct sp_sock *sock, uint64_t deadline_ms)
+{
+    SP_ASSERT_LOCKED(sock);
+    tl_held = NULL;
+    if (deadline_ms == 0) {
+        pthread_cond_wait(&sock->cv, &sock->lock);
+    } else {
+        uint64_t now = sp_clock_ms();
+        uint64_t left = deadline_ms > now ? deadline_ms - now : 0;
+        uint64_t abs_ns = sp_clock_ns() + left * 1000000u; /* sock->cv's clock */
+        struct timespec ts;
+        ts.tv_sec = (time_t) (abs_ns / 1000000000u);
+        ts.tv_nsec = (long) (abs_ns % 1000000000u);
+        pthread_cond_timedwait(&sock->cv, &sock->lock, &ts);
+    }
+    tl_held = sock;
+}
+
+void sp_sock_notify(struct sp_sock *sock)
+{
+    SP_ASSERT_LOCKED(sock);
+    pthread_cond_broadcast(&sock->cv);
 }
 
 void sp_sock_mark_closing(struct sp_sock *sock)
@@ -207,10 +251,8 @@ void sp_sock_mark_closing(struct sp_sock *sock)
     efd_set(sock->sndfd, true);
     efd_set(sock->rcvfd, true);
     sp_sock_wake_caller(sock);
-    sock->events = SP_EV_IN | SP_EV_OUT;
-    tl_held = NULL;
-    pthread_mutex_unlock(&sock->lock);
-    sp_pipe_flush_deferred();
+    sock->events = SP_EV_IN | SP_EV_OUT; /* what publish would find */
+    sp_sock_unlock(sock);
 }
 
 /* A close with the default NN_LINGER (0) gives up once no connection of the
@@ -218,9 +260,9 @@ void sp_sock_mark_closing(struct sp_sock *sock)
    reading, and waiting longer would only hold the application up. */
 #define SP_LINGER_STALL_MS 1000
 
-/* Lock held. */
 static bool sock_unsent(struct sp_sock *s)
 {
+    SP_ASSERT_LOCKED(s);
     sp_list_foreach(&s->pipes, it) {
         struct sp_pipe *p = sp_cont(it, struct sp_pipe, sock_item);
         if (p->ops->unsent && p->ops->unsent(p))
@@ -231,8 +273,7 @@ static bool sock_unsent(struct sp_sock *s)
 
 void sp_sock_linger(struct sp_sock *sock)
 {
-    pthread_mutex_lock(&sock->lock);
-    tl_held = sock;
+    sp_sock_lock(sock);
     sp_list_foreach(&sock->pipes, it) {
         struct sp_pipe *p = sp_cont(it, struct sp_pipe, sock_item);
         if (p->ops->closing)
@@ -252,17 +293,9 @@ void sp_sock_linger(struct sp_sock *sock)
             until = now + 3600 * 1000;
         if (now >= until)
             break;
-        uint64_t abs_ns = sp_clock_ns() + (until - now) * 1000000u; /* sock->cv's clock */
-        struct timespec ts;
-        ts.tv_sec = (time_t) (abs_ns / 1000000000u);
-        ts.tv_nsec = (long) (abs_ns % 1000000000u);
-        tl_held = NULL;
-        pthread_cond_timedwait(&sock->cv, &sock->lock, &ts);
-        tl_held = sock;
+        sp_sock_wait(sock, until);
     }
-    tl_held = NULL;
-    pthread_mutex_unlock(&sock->lock);
-    sp_pipe_flush_deferred();
+    sp_sock_unlock(sock);
 }
 
 void sp_sock_destroy(struct sp_sock *sock)
@@ -270,7 +303,7 @@ void sp_sock_destroy(struct sp_sock *sock)
     /* Stop every endpoint; they report back through sp_ep_stopped. */
     for (;;) {
         struct sp_ep *victim = NULL;
-        pthread_mutex_lock(&sock->lock);
+        sp_sock_lock(sock);
         sp_list_foreach(&sock->eps, it) {
             struct sp_ep *ep = sp_cont(it, struct sp_ep, item);
             if (!ep->stopping) {
@@ -279,7 +312,7 @@ void sp_sock_destroy(struct sp_sock *sock)
                 break;
             }
         }
-        pthread_mutex_unlock(&sock->lock);
+        sp_sock_unlock(sock);
         if (!victim)
             break;
         victim->ops->stop(victim);
@@ -287,15 +320,16 @@ void sp_sock_destroy(struct sp_sock *sock)
     /* Inproc pipes of other sockets' endpoints may still be attached here:
        wait until their owners detached them too, and until signals other
        threads deferred for our pipes are delivered. */
-    pthread_mutex_lock(&sock->lock);
+    sp_sock_lock(sock);
     while (!sp_list_empty(&sock->eps) || sock->npipes > 0)
-        pthread_cond_wait(&sock->cv, &sock->lock);
-    pthread_mutex_unlock(&sock->lock);
+        sp_sock_wait(sock, 0);
+    sp_sock_unlock(sock);
     /* Deferred signals are delivered as soon as the thread that raised them
        leaves its own socket: microseconds. */
-    while (atomic_load_explicit(&sock->sigrefs, memory_order_acquire) > 0)
-        sched_yield();
+    sp_drain_wait(&sock->sigrefs);
 
+    /* Without the lock (see sp_proto_ops.term): nothing can reach the
+       protocol any more, and its timers' callbacks take the lock. */
     sock->type->ops->term(sock);
     sp_tlsopts_term(&sock->opt.tls);
     if (sock->sndfd >= 0)
@@ -317,6 +351,7 @@ void sp_sock_destroy(struct sp_sock *sock)
    spurious wake-up: the caller retries). */
 static int wait_change(struct sp_sock *s, unsigned seq, uint64_t deadline)
 {
+    SP_ASSERT_LOCKED(s);
     uint64_t left_ms = 3600 * 1000; /* "forever", in slices */
     if (deadline) {
         uint64_t now = sp_clock_ms();
@@ -326,12 +361,10 @@ static int wait_change(struct sp_sock *s, unsigned seq, uint64_t deadline)
     }
     struct timespec rel = {(time_t) (left_ms / 1000), (long) (left_ms % 1000) * 1000000L};
     s->waiters++;
-    tl_held = NULL;
-    pthread_mutex_unlock(&s->lock);
+    mutex_leave(s);
     long rc = syscall(SYS_futex, &s->evseq, FUTEX_WAIT_PRIVATE, seq, &rel, NULL, 0);
     int err = errno;
-    pthread_mutex_lock(&s->lock);
-    tl_held = s;
+    mutex_enter(s);
     s->waiters--;
     return rc != 0 && err == EINTR ? -EINTR : 0;
 }
@@ -401,6 +434,7 @@ static void spin_result(struct sp_sock *s, bool caught)
    -ENOTSUP when the pipe cannot do it now. */
 static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *caught)
 {
+    SP_ASSERT_LOCKED(s);
     struct sp_pipe *pipe = s->lone_pipe;
     if (!pipe || !pipe->ops->wait_begin || s->caller_polling)
         return -ENOTSUP;
@@ -430,8 +464,7 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
        wait_end (it wakes us through callerfd first). */
     sp_pipe_hold(pipe);
     s->caller_polling = true;
-    tl_held = NULL;
-    pthread_mutex_unlock(&s->lock);
+    mutex_leave(s);
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->callerfd, .events = POLLIN}};
     int n = 0;
     if (spin) {
@@ -445,8 +478,7 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
     if (n == 0)
         n = poll(p, 2, timeout);
     int err = errno;
-    pthread_mutex_lock(&s->lock);
-    tl_held = s;
+    mutex_enter(s);
     s->caller_polling = false;
     if (n > 0 && p[1].revents)
         efd_set(s->callerfd, false);
@@ -537,11 +569,9 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
         }
         if (may_spin) {
             s->spinners++;
-            tl_held = NULL;
-            pthread_mutex_unlock(&s->lock);
+            mutex_leave(s);
             bool changed = spin_for_change(s, seq);
-            pthread_mutex_lock(&s->lock);
-            tl_held = s;
+            mutex_enter(s);
             s->spinners--;
             spin_result(s, changed);
             if (changed || atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
@@ -948,15 +978,16 @@ int sp_sock_rm_ep(struct sp_sock *s, int eid)
 
 void sp_ep_connopts(struct sp_ep *ep, struct sp_connopts *o)
 {
+    SP_ASSERT_UNLOCKED();
     struct sp_sock *s = ep->sock;
-    pthread_mutex_lock(&s->lock);
+    sp_sock_lock(s);
     o->sndbuf = s->opt.sndbuf;
     o->rcvbuf = s->opt.rcvbuf;
     o->bufs_set = s->opt.bufs_set;
     o->tcp_nodelay = s->opt.tcp_nodelay;
     o->ipv4only = s->opt.ipv4only;
     o->ws_msg_type = ep->bound ? s->opt.ws_msg_type : ep->ws_msg_type;
-    pthread_mutex_unlock(&s->lock);
+    sp_sock_unlock(s);
 }
 
 void sp_ep_set_error(struct sp_ep *ep, int err)
@@ -967,10 +998,10 @@ void sp_ep_set_error(struct sp_ep *ep, int err)
 void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail)
 {
     struct sp_sock *s = ep->sock;
-    pthread_mutex_lock(&s->lock);
+    sp_sock_lock(s);
     int old = ep->last_error;
     if (old == err) {
-        pthread_mutex_unlock(&s->lock);
+        sp_sock_unlock(s);
         return;
     }
     ep->last_error = err;
@@ -985,30 +1016,31 @@ void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail)
         else
             fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s\n", s->name, ep->addr, nn_strerror(err));
     }
-    pthread_mutex_unlock(&s->lock);
+    sp_sock_unlock(s);
 }
 
 void sp_ep_report(struct sp_ep *ep, int err, const char *detail)
 {
     struct sp_sock *s = ep->sock;
+    SP_ASSERT_UNLOCKED();
     if (!sp_print_errors)
         return;
-    pthread_mutex_lock(&s->lock);
+    sp_sock_lock(s);
     fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s (%s)\n", s->name, ep->addr, nn_strerror(err), detail);
-    pthread_mutex_unlock(&s->lock);
+    sp_sock_unlock(s);
 }
 
 void sp_ep_stopped(struct sp_ep *ep)
 {
     struct sp_sock *s = ep->sock;
-    pthread_mutex_lock(&s->lock);
+    sp_sock_lock(s);
     if (ep->last_error)
         sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
     sp_list_remove(&ep->item);
     sp_tlsopts_term(&ep->tls);
     free(ep);
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->lock);
+    sp_sock_notify(s); /* sp_sock_destroy waits for its endpoints */
+    sp_sock_unlock(s);
 }
 
 void sp_ep_stat(struct sp_ep *ep, int stat, int delta)

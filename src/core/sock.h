@@ -14,6 +14,7 @@
 #include "core/msg.h"
 #include "core/tlsopts.h"
 #include "protocol.h"
+#include "utils/err.h"
 #include "utils/list.h"
 
 /* Statistics slots (public ids are mapped in sock.c). */
@@ -62,7 +63,12 @@ struct sp_sockopts {
 
 struct sp_sock {
     pthread_mutex_t lock;
-    pthread_cond_t cv;          /* readiness changes, closing, endpoint stops */
+    pthread_cond_t cv;          /* sp_sock_wait: the lingering close (a
+                                   connection flushed or gone), the socket's
+                                   teardown (endpoints stopped, pipes
+                                   detached), a stream closing under a
+                                   caller that reads it. Readiness waits
+                                   sleep on evseq instead. */
     const struct sp_socktype *type;
     void *proto;                /* protocol state */
     int id;
@@ -111,22 +117,38 @@ void sp_sock_mark_closing(struct sp_sock *sock);
    connection that is gone excepted, for as long as NN_LINGER allows. */
 void sp_sock_linger(struct sp_sock *sock);
 
-/* Takes the socket lock. */
+/* The socket lock. Every critical section begins with sp_sock_lock and
+   ends with sp_sock_unlock (pipe.c's delivery of a deferred signal with
+   sp_sock_unlock_signalled); socket locks never nest. */
 void sp_sock_lock(struct sp_sock *sock);
-/* Unlocks after delivering a signal another thread deferred (see pipe.c):
-   wakes blocked callers after the unlock, then drops the signal's sigref. */
-void sp_sock_unlock_signalled(struct sp_sock *sock);
-
-/* Wakes a caller that polls a pipe's fd itself (see sp_pipe_ops.wait_begin).
-   Lock held. */
-void sp_sock_wake_caller(struct sp_sock *sock);
 
 /* Publishes readiness transitions (eventfds, blocked callers), releases the
    lock and delivers pipe signals deferred inside the critical section. */
 void sp_sock_unlock(struct sp_sock *sock);
 
+/* Unlocks after delivering a signal another thread deferred (see pipe.c):
+   wakes blocked callers after the unlock, then drops the signal's sigref. */
+void sp_sock_unlock_signalled(struct sp_sock *sock);
+
 /* The socket whose lock this thread holds, or NULL. */
 struct sp_sock *sp_sock_held(void);
+
+/* For functions documented "socket lock held" and "no socket lock held":
+   checked in debug builds (SP_DEBUG_ASSERT). */
+#define SP_ASSERT_LOCKED(sock) SP_DEBUG_ASSERT(sp_sock_held() == (sock))
+#define SP_ASSERT_UNLOCKED() SP_DEBUG_ASSERT(sp_sock_held() == NULL)
+
+/* Waits on sock->cv until sp_sock_notify (or a spurious wake-up: callers
+   re-check their condition) or the sp_clock_ms time deadline_ms (0: none).
+   Lock held, released while waiting. */
+void sp_sock_wait(struct sp_sock *sock, uint64_t deadline_ms);
+
+/* Wakes every sp_sock_wait on sock. Lock held. */
+void sp_sock_notify(struct sp_sock *sock);
+
+/* Wakes a caller that polls a pipe's fd itself (see sp_pipe_ops.wait_begin).
+   Lock held. */
+void sp_sock_wake_caller(struct sp_sock *sock);
 
 int sp_sock_setopt(struct sp_sock *sock, int level, int option, const void *val, size_t len);
 int sp_sock_getopt(struct sp_sock *sock, int level, int option, void *val, size_t *len);

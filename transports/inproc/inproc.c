@@ -16,13 +16,13 @@
    So a steady stream costs no lock and no signal per message. */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <nanomsg/inproc.h>
 
 #include "core/chunk.h"
+#include "core/drain.h"
 #include "core/ep.h"
 #include "core/msgring.h"
 #include "core/pipe.h"
@@ -126,7 +126,7 @@ static int inproc_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
     struct inproc_half *peer = other(h);
     atomic_fetch_add(&h->busy, 1);
     int rc = send_to(peer, msg);
-    atomic_fetch_sub_explicit(&h->busy, 1, memory_order_release);
+    sp_drain_put(&h->busy);
     return rc;
 }
 
@@ -182,7 +182,7 @@ static int inproc_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
     struct inproc_half *h = sp_cont(pipe, struct inproc_half, pipe);
     atomic_fetch_add(&h->busy, 1);
     int rc = recv_from(h, msg);
-    atomic_fetch_sub_explicit(&h->busy, 1, memory_order_release);
+    sp_drain_put(&h->busy);
     return rc;
 }
 
@@ -240,8 +240,7 @@ static void conn_teardown(struct inproc_conn *c)
         /* A send or receive on the other half that did not see gone may
            still signal this half's socket: let it finish first (it takes
            no lock, so this is short). */
-        while (atomic_load(&other(h)->busy) != 0)
-            sched_yield();
+        sp_drain_wait(&other(h)->busy);
         sp_pipe_detach(&h->pipe, -1);
     }
     sp_pipe_rele(&c->half[0].pipe);
