@@ -33,9 +33,13 @@ struct sp_proto_ops {
     int (*pipe_add)(struct sp_sock *sock, struct sp_pipe *pipe);
     /* The connection is gone; forget every reference to pipe. */
     void (*pipe_rm)(struct sp_sock *sock, struct sp_pipe *pipe);
-    /* pipe has messages to receive (it said "release" or was new before). */
+    /* pipe has messages to receive (it said "release" or was new before).
+       Never for a pipe that cannot receive (SP_PIPE_NORECV). */
     void (*pipe_in)(struct sp_sock *sock, struct sp_pipe *pipe);
-    /* pipe accepts messages again. New pipes are writable without pipe_out. */
+    /* pipe accepts messages again. New pipes are writable without pipe_out,
+       except those that cannot send (SP_PIPE_NOSEND), which never are: a
+       protocol never sends to them, nor receives from an SP_PIPE_NORECV
+       one (utils/lb, fq and dist see to it for their pipes). */
     void (*pipe_out)(struct sp_sock *sock, struct sp_pipe *pipe);
     /* SP_EV_IN | SP_EV_OUT as they stand now. */
     int (*events)(struct sp_sock *sock);
@@ -54,12 +58,21 @@ struct sp_proto_ops {
 };
 
 struct sp_socktype {
-    int domain;   /* AF_SP or AF_SP_RAW */
-    int protocol; /* NN_PAIR, NN_PUSH, ... */
-    int flags;    /* SP_SOCKTYPE_* */
-    bool (*ispeer)(int peer_protocol);
+    int domain;       /* AF_SP or AF_SP_RAW */
+    int protocol;     /* NN_PAIR, NN_PUSH, ... */
+    int flags;        /* SP_SOCKTYPE_* */
+    int peer;         /* the protocol it talks to (NN_REP for NN_REQ) */
+    const char *name; /* the protocol's name ("req"), as the WebSocket
+                         subprotocol "req.sp.nanomsg.org" spells it */
     const struct sp_proto_ops *ops;
 };
+
+/* Whether a socket of type t talks to a peer of protocol p (the core
+   checks it when a pipe attaches). */
+static inline bool sp_socktype_ispeer(const struct sp_socktype *t, int p)
+{
+    return p == t->peer;
+}
 
 /* Receives and drops every message pipe has: send-only sockets (PUB, PUSH)
    ignore what a peer sends them but keep the connection flowing. */
@@ -74,5 +87,9 @@ int sp_proto_get_ms(int v, void *val, size_t *len);
 
 /* The socket type for (domain, protocol), or NULL. */
 const struct sp_socktype *sp_socktype_find(int domain, int protocol);
+
+/* The cooked socket type whose protocol is called name (len bytes, any
+   case), or NULL. */
+const struct sp_socktype *sp_socktype_named(const char *name, size_t len);
 
 #endif

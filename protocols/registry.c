@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
+
+#include <nanomsg/nn.h>
 
 #include "protocol.h"
 
@@ -34,6 +37,16 @@ const struct sp_socktype *sp_socktype_find(int domain, int protocol)
     for (size_t i = 0; i < sizeof socktypes / sizeof socktypes[0]; i++)
         if (socktypes[i]->domain == domain && socktypes[i]->protocol == protocol)
             return socktypes[i];
+    return NULL;
+}
+
+const struct sp_socktype *sp_socktype_named(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof socktypes / sizeof socktypes[0]; i++) {
+        const struct sp_socktype *t = socktypes[i];
+        if (t->domain == AF_SP && strlen(t->name) == len && strncasecmp(t->name, name, len) == 0)
+            return t;
+    }
     return NULL;
 }
 

@@ -74,11 +74,6 @@ static int pull_recv(struct sp_sock *sock, struct sp_msg *msg)
     return sp_fq_recv(&p->fq, msg, NULL);
 }
 
-static bool pull_ispeer(int peer)
-{
-    return peer == NN_PUSH;
-}
-
 static const struct sp_proto_ops pull_ops = {
     .init = pull_sock_init,
     .term = pull_sock_term,
@@ -91,5 +86,5 @@ static const struct sp_proto_ops pull_ops = {
     .recv = pull_recv,
 };
 
-const struct sp_socktype sp_pull_socktype = {AF_SP, NN_PULL, SP_SOCKTYPE_NOSEND, pull_ispeer, &pull_ops};
-const struct sp_socktype sp_xpull_socktype = {AF_SP_RAW, NN_PULL, SP_SOCKTYPE_NOSEND, pull_ispeer, &pull_ops};
+const struct sp_socktype sp_pull_socktype = {AF_SP, NN_PULL, SP_SOCKTYPE_NOSEND, NN_PUSH, "pull", &pull_ops};
+const struct sp_socktype sp_xpull_socktype = {AF_SP_RAW, NN_PULL, SP_SOCKTYPE_NOSEND, NN_PUSH, "pull", &pull_ops};

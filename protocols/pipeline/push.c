@@ -94,11 +94,6 @@ static int push_current_sndprio(struct sp_sock *sock)
     return sp_lb_priority(&p->lb);
 }
 
-static bool push_ispeer(int peer)
-{
-    return peer == NN_PULL;
-}
-
 static const struct sp_proto_ops push_ops = {
     .init = push_sock_init,
     .term = push_sock_term,
@@ -112,5 +107,5 @@ static const struct sp_proto_ops push_ops = {
     .current_sndprio = push_current_sndprio,
 };
 
-const struct sp_socktype sp_push_socktype = {AF_SP, NN_PUSH, SP_SOCKTYPE_NORECV, push_ispeer, &push_ops};
-const struct sp_socktype sp_xpush_socktype = {AF_SP_RAW, NN_PUSH, SP_SOCKTYPE_NORECV, push_ispeer, &push_ops};
+const struct sp_socktype sp_push_socktype = {AF_SP, NN_PUSH, SP_SOCKTYPE_NORECV, NN_PULL, "push", &push_ops};
+const struct sp_socktype sp_xpush_socktype = {AF_SP_RAW, NN_PUSH, SP_SOCKTYPE_NORECV, NN_PULL, "push", &push_ops};

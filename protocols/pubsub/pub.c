@@ -102,11 +102,6 @@ static int pub_recv(struct sp_sock *sock, struct sp_msg *msg)
     return -ENOTSUP;
 }
 
-static bool pub_ispeer(int peer)
-{
-    return peer == NN_SUB;
-}
-
 static const struct sp_proto_ops pub_ops = {
     .init = pub_sock_init,
     .term = pub_sock_term,
@@ -119,5 +114,5 @@ static const struct sp_proto_ops pub_ops = {
     .recv = pub_recv,
 };
 
-const struct sp_socktype sp_pub_socktype = {AF_SP, NN_PUB, SP_SOCKTYPE_NORECV, pub_ispeer, &pub_ops};
-const struct sp_socktype sp_xpub_socktype = {AF_SP_RAW, NN_PUB, SP_SOCKTYPE_NORECV, pub_ispeer, &pub_ops};
+const struct sp_socktype sp_pub_socktype = {AF_SP, NN_PUB, SP_SOCKTYPE_NORECV, NN_SUB, "pub", &pub_ops};
+const struct sp_socktype sp_xpub_socktype = {AF_SP_RAW, NN_PUB, SP_SOCKTYPE_NORECV, NN_SUB, "pub", &pub_ops};

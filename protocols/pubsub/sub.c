@@ -106,11 +106,6 @@ static int sub_getopt(struct sp_sock *sock, int option, void *val, size_t *len)
     return -ENOPROTOOPT;
 }
 
-static bool sub_ispeer(int peer)
-{
-    return peer == NN_PUB;
-}
-
 static const struct sp_proto_ops sub_ops = {
     .init = sub_sock_init,
     .term = sub_sock_term,
@@ -125,5 +120,5 @@ static const struct sp_proto_ops sub_ops = {
     .getopt = sub_getopt,
 };
 
-const struct sp_socktype sp_sub_socktype = {AF_SP, NN_SUB, SP_SOCKTYPE_NOSEND, sub_ispeer, &sub_ops};
-const struct sp_socktype sp_xsub_socktype = {AF_SP_RAW, NN_SUB, SP_SOCKTYPE_NOSEND, sub_ispeer, &sub_ops};
+const struct sp_socktype sp_sub_socktype = {AF_SP, NN_SUB, SP_SOCKTYPE_NOSEND, NN_PUB, "sub", &sub_ops};
+const struct sp_socktype sp_xsub_socktype = {AF_SP_RAW, NN_SUB, SP_SOCKTYPE_NOSEND, NN_PUB, "sub", &sub_ops};

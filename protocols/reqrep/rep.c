@@ -101,7 +101,7 @@ static int rep_pipe_add(struct sp_sock *sock, struct sp_pipe *pipe)
         return -ENOMEM;
     p->pipe = pipe;
     p->key = (r->next_key++) & 0x7fffffffu;
-    p->writable = true;
+    p->writable = !(pipe->flags & SP_PIPE_NOSEND);
     sp_priolist_entry_init(&p->in, pipe, pipe->rcvprio);
     struct rep_pipe **b = bucket(r, p->key);
     p->next = *b;
@@ -237,16 +237,6 @@ static int rep_recv(struct sp_sock *sock, struct sp_msg *msg)
     return 0;
 }
 
-static bool rep_ispeer(int peer)
-{
-    return peer == NN_REQ;
-}
-
-static bool respondent_ispeer(int peer)
-{
-    return peer == NN_SURVEYOR;
-}
-
 static const struct sp_proto_ops rep_ops = {
     .init = rep_sock_init,
     .term = rep_sock_term,
@@ -259,8 +249,7 @@ static const struct sp_proto_ops rep_ops = {
     .recv = rep_recv,
 };
 
-const struct sp_socktype sp_rep_socktype = {AF_SP, NN_REP, 0, rep_ispeer, &rep_ops};
-const struct sp_socktype sp_xrep_socktype = {AF_SP_RAW, NN_REP, 0, rep_ispeer, &rep_ops};
-const struct sp_socktype sp_respondent_socktype = {AF_SP, NN_RESPONDENT, 0, respondent_ispeer, &rep_ops};
-const struct sp_socktype sp_xrespondent_socktype = {AF_SP_RAW, NN_RESPONDENT, 0, respondent_ispeer,
-                                                    &rep_ops};
+const struct sp_socktype sp_rep_socktype = {AF_SP, NN_REP, 0, NN_REQ, "rep", &rep_ops};
+const struct sp_socktype sp_xrep_socktype = {AF_SP_RAW, NN_REP, 0, NN_REQ, "rep", &rep_ops};
+const struct sp_socktype sp_respondent_socktype = {AF_SP, NN_RESPONDENT, 0, NN_SURVEYOR, "respondent", &rep_ops};
+const struct sp_socktype sp_xrespondent_socktype = {AF_SP_RAW, NN_RESPONDENT, 0, NN_SURVEYOR, "respondent", &rep_ops};

@@ -250,11 +250,6 @@ static int req_current_sndprio(struct sp_sock *sock)
     return sp_lb_priority(&r->lb);
 }
 
-static bool req_ispeer(int peer)
-{
-    return peer == NN_REP;
-}
-
 static const struct sp_proto_ops req_ops = {
     .init = req_sock_init,
     .term = req_sock_term,
@@ -270,5 +265,5 @@ static const struct sp_proto_ops req_ops = {
     .current_sndprio = req_current_sndprio,
 };
 
-const struct sp_socktype sp_req_socktype = {AF_SP, NN_REQ, 0, req_ispeer, &req_ops};
-const struct sp_socktype sp_xreq_socktype = {AF_SP_RAW, NN_REQ, 0, req_ispeer, &req_ops};
+const struct sp_socktype sp_req_socktype = {AF_SP, NN_REQ, 0, NN_REP, "req", &req_ops};
+const struct sp_socktype sp_xreq_socktype = {AF_SP_RAW, NN_REQ, 0, NN_REP, "req", &req_ops};

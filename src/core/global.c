@@ -90,9 +90,14 @@ static void rele_sock(struct sp_sock *sock)
 
 static int table_init(void)
 {
+    int rc = sp_transports_init();
+    if (rc != 0)
+        return rc;
     g.unused = malloc(NN_MAX_SOCKETS * sizeof *g.unused);
-    if (!g.unused)
+    if (!g.unused) {
+        sp_transports_term();
         return -ENOMEM;
+    }
     for (int i = 0; i < NN_MAX_SOCKETS; i++)
         g.unused[i] = NN_MAX_SOCKETS - 1 - i;
     g.nunused = NN_MAX_SOCKETS;
@@ -101,8 +106,8 @@ static int table_init(void)
     return 0;
 }
 
-/* The last socket is gone: stop the I/O thread and free the table. oclock
-   held. */
+/* The last socket is gone: stop the transports' threads and the I/O
+   thread, and free the table. oclock held. */
 static void table_term(void)
 {
     sp_transports_term();

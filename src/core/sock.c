@@ -15,12 +15,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <nanomsg/ipc.h>
-#include <nanomsg/tcp.h>
-#include <nanomsg/ws.h>
-#include <nanomsg/inproc.h>
-#include <nanomsg/tls.h>
-
 #include "core/drain.h"
 #include "core/ep.h"
 #include "core/global.h"
@@ -85,11 +79,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     s->opt.ipv4only = 1;
     atomic_init(&s->opt.rcvmaxsize, 1024 * 1024);
     s->opt.maxttl = 8;
-    s->opt.tcp_nodelay = 0;
-    s->opt.ws_msg_type = NN_WS_MSG_TYPE_BINARY;
-    s->opt.ipc_outbufsz = 4096;
-    s->opt.ipc_inbufsz = 4096;
-    sp_tlsopts_init(&s->opt.tls);
+    sp_optstore_init(&s->tpopts);
     snprintf(s->name, sizeof s->name, "%d", id);
     sp_list_init(&s->eps);
     sp_list_init(&s->pipes);
@@ -331,7 +321,7 @@ void sp_sock_destroy(struct sp_sock *sock)
     /* Without the lock (see sp_proto_ops.term): nothing can reach the
        protocol any more, and its timers' callbacks take the lock. */
     sock->type->ops->term(sock);
-    sp_tlsopts_term(&sock->opt.tls);
+    sp_optstore_term(&sock->tpopts);
     if (sock->sndfd >= 0)
         close(sock->sndfd);
     if (sock->rcvfd >= 0)
@@ -612,14 +602,6 @@ int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags)
 
 /* ---- options ---- */
 
-static int get_int(const void *val, size_t len, int *out)
-{
-    if (len != sizeof(int))
-        return -EINVAL;
-    memcpy(out, val, sizeof(int));
-    return 0;
-}
-
 static int efd_get(struct sp_sock *s, int *fdp, int ev)
 {
     if (*fdp < 0) {
@@ -648,47 +630,11 @@ int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, si
         return rc;
     }
     if (level < NN_SOL_SOCKET) {
+        const struct sp_optset *set = sp_optset_find(level);
+        if (!set)
+            return -ENOPROTOOPT;
         sp_sock_lock(s);
-        rc = -ENOPROTOOPT;
-        switch (level) {
-        case NN_TCP:
-            if (option == NN_TCP_NODELAY) {
-                rc = get_int(val, len, &v);
-                if (rc == 0 && v != 0 && v != 1)
-                    rc = -EINVAL;
-                if (rc == 0)
-                    s->opt.tcp_nodelay = v;
-            }
-            break;
-        case NN_WS:
-            if (option == NN_WS_MSG_TYPE) {
-                rc = get_int(val, len, &v);
-                if (rc == 0 && v != NN_WS_MSG_TYPE_TEXT && v != NN_WS_MSG_TYPE_BINARY)
-                    rc = -EINVAL;
-                if (rc == 0)
-                    s->opt.ws_msg_type = v;
-            }
-            break;
-        case NN_TLS:
-            rc = sp_tlsopts_set(&s->opt.tls, option, val, len);
-            break;
-        case NN_IPC:
-            if (option == NN_IPC_SEC_ATTR) {
-                /* Windows only in effect; libnanomsg keeps the pointer itself. */
-                rc = len < sizeof(int) ? -EINVAL : 0;
-                if (rc == 0)
-                    s->opt.ipc_sec_attr = (void *) val;
-            } else if (option == NN_IPC_OUTBUFSZ || option == NN_IPC_INBUFSZ) {
-                rc = get_int(val, len, &v);
-                if (rc == 0 && v <= 0)
-                    rc = -EINVAL;
-                if (rc == 0)
-                    *(option == NN_IPC_OUTBUFSZ ? &s->opt.ipc_outbufsz : &s->opt.ipc_inbufsz) = v;
-            }
-            break;
-        default:
-            break;
-        }
+        rc = sp_optstore_set(&s->tpopts, set, option, val, len);
         sp_sock_unlock(s);
         return rc;
     }
@@ -703,7 +649,7 @@ int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, si
         return 0;
     }
     /* libnanomsg checks the size before it looks the option up. */
-    if (get_int(val, len, &v) != 0)
+    if (sp_opt_int(val, len, INT_MIN, INT_MAX, &v) != 0)
         return -EINVAL;
     int *dst = NULL;
     switch (option) {
@@ -772,12 +718,6 @@ int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, si
     return 0;
 }
 
-static void put_int(void *val, size_t *len, int v)
-{
-    memcpy(val, &v, *len < sizeof(int) ? *len : sizeof(int));
-    *len = sizeof(int);
-}
-
 int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *len)
 {
     int v;
@@ -792,42 +732,16 @@ int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *
         sp_sock_unlock(s);
         return rc;
     }
-    sp_sock_lock(s);
     if (level < NN_SOL_SOCKET) {
-        switch (level) {
-        case NN_TCP:
-            if (option != NN_TCP_NODELAY)
-                goto noopt;
-            put_int(val, len, s->opt.tcp_nodelay);
-            break;
-        case NN_WS:
-            if (option != NN_WS_MSG_TYPE)
-                goto noopt;
-            put_int(val, len, s->opt.ws_msg_type);
-            break;
-        case NN_TLS:
-            if (sp_tlsopts_get(&s->opt.tls, option, val, len) != 0)
-                goto noopt;
-            break;
-        case NN_IPC:
-            if (option == NN_IPC_SEC_ATTR) {
-                void *p = s->opt.ipc_sec_attr;
-                memcpy(val, &p, *len < sizeof p ? *len : sizeof p);
-                *len = sizeof p;
-            } else if (option == NN_IPC_OUTBUFSZ) {
-                put_int(val, len, s->opt.ipc_outbufsz);
-            } else if (option == NN_IPC_INBUFSZ) {
-                put_int(val, len, s->opt.ipc_inbufsz);
-            } else {
-                goto noopt;
-            }
-            break;
-        default:
-            goto noopt;
-        }
+        const struct sp_optset *set = sp_optset_find(level);
+        if (!set)
+            return -ENOPROTOOPT;
+        sp_sock_lock(s);
+        rc = sp_optstore_get(&s->tpopts, set, option, val, len);
         sp_sock_unlock(s);
-        return 0;
+        return rc;
     }
+    sp_sock_lock(s);
     switch (option) {
     case NN_DOMAIN:
         v = s->type->domain;
@@ -894,7 +808,7 @@ int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *
         sp_sock_unlock(s);
         return rc;
     }
-    put_int(val, len, v);
+    sp_opt_put_int(val, len, v);
     sp_sock_unlock(s);
     return 0;
 noopt:
@@ -903,6 +817,13 @@ noopt:
 }
 
 /* ---- endpoints ---- */
+
+static void ep_free(struct sp_ep *ep)
+{
+    for (size_t i = 0; ep->tp->optsets && ep->tp->optsets[i]; i++)
+        sp_optset_free(ep->tp->optsets[i], ep->opts[i]);
+    free(ep);
+}
 
 int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
 {
@@ -917,8 +838,15 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     const struct sp_transport *tp = sp_transport_find(addr, (size_t) (colon - addr));
     if (!tp)
         return -EPROTONOSUPPORT;
+    /* A type the transport cannot carry: as if the transport did not
+       exist for it. */
+    if (!sp_transport_carries(tp, s->type))
+        return -EPROTONOSUPPORT;
 
-    struct sp_ep *ep = calloc(1, sizeof *ep);
+    size_t nopts = 0;
+    while (tp->optsets && tp->optsets[nopts])
+        nopts++;
+    struct sp_ep *ep = calloc(1, sizeof *ep + nopts * sizeof ep->opts[0]);
     if (!ep)
         return -ENOMEM;
     ep->sock = s;
@@ -931,11 +859,12 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     ep->ipv4only = s->opt.ipv4only;
     ep->reconnect_ivl = s->opt.reconnect_ivl;
     ep->reconnect_ivl_max = s->opt.reconnect_ivl_max;
-    ep->ws_msg_type = s->opt.ws_msg_type;
-    if (sp_tlsopts_copy(&ep->tls, &s->opt.tls) != 0) {
-        sp_sock_unlock(s);
-        free(ep);
-        return -ENOMEM;
+    for (size_t i = 0; i < nopts; i++) {
+        if (!(ep->opts[i] = sp_optset_dup(&s->tpopts, tp->optsets[i]))) {
+            sp_sock_unlock(s);
+            ep_free(ep);
+            return -ENOMEM;
+        }
     }
     /* On the list before the transport starts, so that nn_close finds it. */
     sp_list_push_back(&s->eps, &ep->item);
@@ -947,8 +876,7 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     if (rc != 0) {
         sp_list_remove(&ep->item);
         sp_sock_unlock(s);
-        sp_tlsopts_term(&ep->tls);
-        free(ep);
+        ep_free(ep);
         return rc;
     }
     ep->eid = ++s->next_eid;
@@ -984,10 +912,34 @@ void sp_ep_connopts(struct sp_ep *ep, struct sp_connopts *o)
     o->sndbuf = s->opt.sndbuf;
     o->rcvbuf = s->opt.rcvbuf;
     o->bufs_set = s->opt.bufs_set;
-    o->tcp_nodelay = s->opt.tcp_nodelay;
     o->ipv4only = s->opt.ipv4only;
-    o->ws_msg_type = ep->bound ? s->opt.ws_msg_type : ep->ws_msg_type;
     sp_sock_unlock(s);
+}
+
+/* The index of set in ep's transport's list. */
+static size_t opts_index(const struct sp_ep *ep, const struct sp_optset *set)
+{
+    size_t i = 0;
+    SP_ASSERT(ep->tp->optsets != NULL);
+    while (ep->tp->optsets[i] != set) {
+        SP_ASSERT(ep->tp->optsets[i + 1] != NULL); /* not one of its sets: a bug */
+        i++;
+    }
+    return i;
+}
+
+const void *sp_ep_opts(const struct sp_ep *ep, const struct sp_optset *set)
+{
+    return ep->opts[opts_index(ep, set)];
+}
+
+int sp_ep_opts_now(struct sp_ep *ep, const struct sp_optset *set, void *dst)
+{
+    struct sp_sock *s = ep->sock;
+    sp_sock_lock(s);
+    int rc = sp_optstore_copy(&s->tpopts, set, dst);
+    sp_sock_unlock(s);
+    return rc;
 }
 
 void sp_ep_set_error(struct sp_ep *ep, int err)
@@ -1037,8 +989,7 @@ void sp_ep_stopped(struct sp_ep *ep)
     if (ep->last_error)
         sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
     sp_list_remove(&ep->item);
-    sp_tlsopts_term(&ep->tls);
-    free(ep);
+    ep_free(ep);
     sp_sock_notify(s); /* sp_sock_destroy waits for its endpoints */
     sp_sock_unlock(s);
 }

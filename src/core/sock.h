@@ -12,7 +12,7 @@
 #include <nanomsg/nn.h>
 
 #include "core/msg.h"
-#include "core/tlsopts.h"
+#include "core/optset.h"
 #include "protocol.h"
 #include "utils/err.h"
 #include "utils/list.h"
@@ -36,7 +36,7 @@ enum sp_stat {
     SP_STAT_COUNT
 };
 
-/* Socket options at the NN_SOL_SOCKET and transport levels. */
+/* Socket options at the NN_SOL_SOCKET level (transport levels: sp_sock.tpopts). */
 struct sp_sockopts {
     int sndbuf;
     int rcvbuf;
@@ -52,13 +52,7 @@ struct sp_sockopts {
        socket lock (libnanomsg reads it there too); written under the lock. */
     atomic_int rcvmaxsize;
     int maxttl;
-    int tcp_nodelay;
-    int ws_msg_type;
     int linger;         /* NN_LINGER: 0 the default flush, > 0 ms, < 0 no limit */
-    int ipc_outbufsz;
-    int ipc_inbufsz;
-    void *ipc_sec_attr;
-    struct sp_tlsopts tls;
 };
 
 struct sp_sock {
@@ -74,6 +68,7 @@ struct sp_sock {
     int id;
     int in_proto;               /* depth of protocol calls (lock held) */
     struct sp_sockopts opt;
+    struct sp_optstore tpopts;  /* transport levels (socket lock) */
     char name[64];
     int events;                 /* SP_EV_* last published */
     int sndfd;                  /* eventfds for NN_SNDFD/NN_RCVFD, -1 until asked */

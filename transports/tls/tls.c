@@ -10,6 +10,7 @@
 
 #include "core/ep.h"
 #include "tls/tlsctx.h"
+#include "tls/tlsopts.h"
 #include "transport.h"
 #include "utils/connector.h"
 #include "utils/listener.h"
@@ -51,7 +52,7 @@ static int tls_bind(struct sp_ep *ep)
         free(b);
         return rc;
     }
-    b->cfg = (struct sp_stream_cfg){&sp_spwire_ops, &sp_spwire_tcp, true, &sp_tls_bio_ops, b->ctx};
+    b->cfg = (struct sp_stream_cfg){&sp_spwire_ops, &sp_spwire_tcp, sp_tcp_tune, &sp_tls_bio_ops, b->ctx};
     int fd = sp_tcp_listen(ep, ep->addr, strlen(ep->addr));
     if (fd < 0) {
         rc = fd;
@@ -78,7 +79,7 @@ static int tls_connect(struct sp_ep *ep)
     if (rc != 0)
         goto fail;
     d->tcp.cleanup = dial_cleanup;
-    d->cfg = (struct sp_stream_cfg){&sp_spwire_ops, &sp_spwire_tcp, true, &sp_tls_bio_ops, d->ctx};
+    d->cfg = (struct sp_stream_cfg){&sp_spwire_ops, &sp_spwire_tcp, sp_tcp_tune, &sp_tls_bio_ops, d->ctx};
     rc = sp_connector_start(ep, &d->cfg, SP_TLS_HS_TIMEOUT_MS, &sp_tcpdial_ops, d);
     if (rc == 0)
         return 0;
@@ -88,9 +89,14 @@ fail:
     return rc;
 }
 
+/* The NN_TLS options, and NN_TCP_NODELAY as on tcp. */
+static const struct sp_optset *const tls_optsets[] = {&sp_tls_optset, &sp_tcp_optset, NULL};
+
 const struct sp_transport sp_tls_transport = {
     .scheme = "tls+tcp",
     .id = NN_TLS,
+    .optsets = tls_optsets,
+    .term = sp_tcpdial_term,
     .bind = tls_bind,
     .connect = tls_connect,
 };

@@ -22,6 +22,7 @@
 #include <nanomsg/tls.h>
 
 #include "core/ep.h"
+#include "tls/tlsopts.h"
 
 #define SP_TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
 #define SP_TLS_SYSTEM_DIR "/etc/ssl/certs"
@@ -161,7 +162,7 @@ static int env_verify(struct sp_ep *ep, int *verify)
 
 struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host, int *err)
 {
-    const struct sp_tlsopts *o = &ep->tls;
+    const struct sp_tlsopts *o = sp_ep_opts(ep, &sp_tls_optset);
     struct sp_tlsctx *c = calloc(1, sizeof *c);
     if (!c) {
         *err = -ENOMEM;

@@ -12,7 +12,7 @@
 
 struct sp_tlsctx;
 
-/* Builds the configuration of an endpoint from its NN_TLS options (ep->tls)
+/* Builds the configuration of an endpoint from its copy of the NN_TLS options
    and, for what they leave unset, from the environment (SSL_CERT_FILE,
    SSL_CERT_DIR, NN_TLS_*: see nn_env(7)); certificate and key files are
    read now. A client checks the server certificate against host (or

@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -443,7 +442,7 @@ static void hs_timeout(struct sp_timer *t)
     }
 }
 
-void sp_stream_tune(int fd, const struct sp_connopts *o, bool tcp)
+void sp_stream_tune(int fd, struct sp_ep *ep, const struct sp_connopts *o, const struct sp_stream_cfg *cfg)
 {
     /* libnanomsg always fixes the kernel buffers at NN_SNDBUF/NN_RCVBUF
        (128 KiB); we do so only when the application set them, and leave the
@@ -455,15 +454,14 @@ void sp_stream_tune(int fd, const struct sp_connopts *o, bool tcp)
         v = o->rcvbuf;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
     }
-    if (tcp && o->tcp_nodelay) {
-        v = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
-    }
+    if (cfg->tune)
+        cfg->tune(fd, ep);
 }
 
 int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const struct sp_stream_cfg *cfg,
                     const struct sp_connopts *opts, uint64_t hs_timeout_ms, sp_stream_done_fn done, void *owner)
 {
+    SP_ASSERT_LOOP();
     struct sp_stream *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
@@ -653,11 +651,6 @@ static void handshake(struct sp_stream *s, uint32_t ev)
         } while (rc == 0 && n > 0 && io_pending(s));
     }
     if (rc == 1) {
-        const struct sp_socktype *type = s->pipe.sock->type;
-        if (!type->ispeer(s->pipe.peer_protocol)) {
-            hs_fail(s);
-            return;
-        }
         s->state = ST_HS_DONE;
         s->hs_leftover = used;
     }
@@ -676,7 +669,8 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     s->hs_outlen = s->hs_outdone = 0;
     sp_io_set(&s->io, EPOLLIN | EPOLLRDHUP);
     if (sp_pipe_attach(&s->pipe) != 0) {
-        sp_stream_close(s, SP_STAT_BROKEN); /* refused, e.g. a second PAIR peer */
+        /* Refused: a peer the socket does not talk to, a second PAIR peer. */
+        sp_stream_close(s, SP_STAT_BROKEN);
         return;
     }
     sp_ep_set_error(s->ep, 0);

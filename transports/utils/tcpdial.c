@@ -1,11 +1,15 @@
-/* TCP listening and dialling shared by the tcp and ws transports. */
+/* TCP listening and dialling shared by the TCP-based transports, and their
+   NN_TCP options. */
 #include "utils/tcpdial.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <nanomsg/tcp.h>
 
 #include "core/ep.h"
 #include "utils/addr.h"
@@ -179,8 +183,49 @@ const struct sp_connector_ops sp_tcpdial_ops = {
     .destroy = tcp_destroy,
 };
 
-
 void sp_tcpdial_term(void)
 {
     sp_resolver_term();
+}
+
+/* ---- the NN_TCP options ---- */
+
+struct tcp_opts {
+    int nodelay; /* NN_TCP_NODELAY: 0 or 1 */
+};
+
+static void tcp_opts_init(void *opts)
+{
+    ((struct tcp_opts *) opts)->nodelay = 0;
+}
+
+static int tcp_opts_set(void *opts, int option, const void *val, size_t len)
+{
+    if (option != NN_TCP_NODELAY)
+        return -ENOPROTOOPT;
+    return sp_opt_int(val, len, 0, 1, &((struct tcp_opts *) opts)->nodelay);
+}
+
+static int tcp_opts_get(const void *opts, int option, void *val, size_t *len)
+{
+    if (option != NN_TCP_NODELAY)
+        return -ENOPROTOOPT;
+    return sp_opt_put_int(val, len, ((const struct tcp_opts *) opts)->nodelay);
+}
+
+const struct sp_optset sp_tcp_optset = {
+    .level = NN_TCP,
+    .size = sizeof(struct tcp_opts),
+    .init = tcp_opts_init,
+    .set = tcp_opts_set,
+    .get = tcp_opts_get,
+};
+
+void sp_tcp_tune(int fd, struct sp_ep *ep)
+{
+    struct tcp_opts o;
+    if (sp_ep_opts_now(ep, &sp_tcp_optset, &o) == 0 && o.nodelay) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
 }

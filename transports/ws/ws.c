@@ -15,11 +15,12 @@
 #include "utils/connector.h"
 #include "utils/listener.h"
 #include "tls/tlsctx.h"
+#include "tls/tlsopts.h"
 #include "utils/tcpdial.h"
 #include "ws/wswire.h"
 
 static const struct sp_wswire_arg ws_server_arg = {.client = false};
-static const struct sp_stream_cfg ws_server_cfg = {&sp_wswire_ops, &ws_server_arg, false};
+static const struct sp_stream_cfg ws_server_cfg = {&sp_wswire_ops, &ws_server_arg, NULL};
 
 /* A connecting endpoint's data: the TCP target first (sp_tcpdial_ops uses
    it), then what the WebSocket client needs. One allocation. */
@@ -112,7 +113,6 @@ static int ws_connect_common(struct sp_ep *ep, bool secure)
         strcpy(d->arg.resource, slash ? slash : "/");
         d->cfg.wire = &sp_wswire_ops;
         d->cfg.wire_arg = &d->arg;
-        d->cfg.tcp = false;
         d->cfg.bio = secure ? &sp_tls_bio_ops : NULL;
         d->cfg.bio_arg = d->ctx;
         rc = sp_connector_start(ep, &d->cfg, secure ? SP_TLS_HS_TIMEOUT_MS : SP_WS_HS_TIMEOUT_MS,
@@ -135,9 +135,15 @@ static int wss_connect(struct sp_ep *ep)
     return ws_connect_common(ep, true);
 }
 
+/* NN_TCP_NODELAY is never read on ws, as in libnanomsg. */
+static const struct sp_optset *const ws_optsets[] = {&sp_ws_optset, NULL};
+static const struct sp_optset *const wss_optsets[] = {&sp_ws_optset, &sp_tls_optset, NULL};
+
 const struct sp_transport sp_ws_transport = {
     .scheme = "ws",
     .id = NN_WS,
+    .optsets = ws_optsets,
+    .term = sp_tcpdial_term,
     .bind = ws_bind,
     .connect = ws_connect,
 };
@@ -146,6 +152,8 @@ const struct sp_transport sp_ws_transport = {
 const struct sp_transport sp_wss_transport = {
     .scheme = "wss",
     .id = NN_WS,
+    .optsets = wss_optsets,
+    .term = sp_tcpdial_term,
     .bind = wss_bind,
     .connect = wss_connect,
 };

@@ -11,12 +11,7 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/sha1.h>
 
-#include <nanomsg/bus.h>
 #include <nanomsg/pair.h>
-#include <nanomsg/pipeline.h>
-#include <nanomsg/pubsub.h>
-#include <nanomsg/reqrep.h>
-#include <nanomsg/survey.h>
 #include <nanomsg/ws.h>
 
 #include "core/chunk.h"
@@ -36,32 +31,54 @@ enum {
     WS_PONG = 0xA,
 };
 
-/* ---- socket types and subprotocol names ---- */
+/* The subprotocol of socket type name "req": "req.sp.nanomsg.org" (the
+   names are the protocol registry's, protocols/registry.c). */
+#define WS_SUBPROTOCOL ".sp.nanomsg.org"
 
-static const struct {
-    const char *name;
-    int protocol;
-    int peer;
-} ws_types[] = {
-    {"pair", NN_PAIR, NN_PAIR},
-    {"req", NN_REQ, NN_REP},
-    {"rep", NN_REP, NN_REQ},
-    {"pub", NN_PUB, NN_SUB},
-    {"sub", NN_SUB, NN_PUB},
-    {"surveyor", NN_SURVEYOR, NN_RESPONDENT},
-    {"respondent", NN_RESPONDENT, NN_SURVEYOR},
-    {"push", NN_PUSH, NN_PULL},
-    {"pull", NN_PULL, NN_PUSH},
-    {"bus", NN_BUS, NN_BUS},
+/* ---- the NN_WS options ---- */
+
+struct ws_opts {
+    int msg_type; /* NN_WS_MSG_TYPE: the opcode of messages sent without one */
 };
-#define WS_NTYPES (sizeof ws_types / sizeof ws_types[0])
 
-static int type_index(int protocol)
+static void ws_opts_init(void *opts)
 {
-    for (size_t i = 0; i < WS_NTYPES; i++)
-        if (ws_types[i].protocol == protocol)
-            return (int) i;
-    return -1;
+    ((struct ws_opts *) opts)->msg_type = NN_WS_MSG_TYPE_BINARY;
+}
+
+static int ws_opts_set(void *opts, int option, const void *val, size_t len)
+{
+    if (option != NN_WS_MSG_TYPE)
+        return -ENOPROTOOPT;
+    _Static_assert(NN_WS_MSG_TYPE_TEXT + 1 == NN_WS_MSG_TYPE_BINARY, "the two types make a range");
+    return sp_opt_int(val, len, NN_WS_MSG_TYPE_TEXT, NN_WS_MSG_TYPE_BINARY, &((struct ws_opts *) opts)->msg_type);
+}
+
+static int ws_opts_get(const void *opts, int option, void *val, size_t *len)
+{
+    if (option != NN_WS_MSG_TYPE)
+        return -ENOPROTOOPT;
+    return sp_opt_put_int(val, len, ((const struct ws_opts *) opts)->msg_type);
+}
+
+const struct sp_optset sp_ws_optset = {
+    .level = NN_WS,
+    .size = sizeof(struct ws_opts),
+    .init = ws_opts_init,
+    .set = ws_opts_set,
+    .get = ws_opts_get,
+};
+
+/* NN_WS_MSG_TYPE when a connection starts, read when libnanomsg reads it: a
+   connecting endpoint's copy from nn_connect; for a bound one, the socket's
+   value at each accepted connection. Never per message. */
+static int ws_msg_type(struct sp_ep *ep)
+{
+    if (!ep->bound)
+        return ((const struct ws_opts *) sp_ep_opts(ep, &sp_ws_optset))->msg_type;
+    struct ws_opts o;
+    sp_ep_opts_now(ep, &sp_ws_optset, &o); /* plain data: cannot fail */
+    return o.msg_type;
 }
 
 /* ---- handshake ---- */
@@ -201,20 +218,21 @@ int sp_ws_parse_request(const char *buf, size_t len, int our_protocol, struct sp
         req->status = 101;
         return 0;
     }
-    for (size_t i = 0; i < WS_NTYPES; i++) {
-        char full[64];
-        snprintf(full, sizeof full, "%s.sp.nanomsg.org", ws_types[i].name);
-        if (strcasecmp(req->protocol, full) == 0) {
-            if (ws_types[i].protocol != our_protocol) {
-                req->reason = "Incompatible Socket Type";
-                return 0;
-            }
-            req->peer = ws_types[i].peer;
-            req->status = 101;
-            return 0;
-        }
+    /* The type the client wants the server to be. */
+    size_t plen = strlen(req->protocol), slen = strlen(WS_SUBPROTOCOL);
+    const struct sp_socktype *t = NULL;
+    if (plen > slen && strcasecmp(req->protocol + plen - slen, WS_SUBPROTOCOL) == 0)
+        t = sp_socktype_named(req->protocol, plen - slen);
+    if (!t) {
+        req->reason = "Unrecognized Socket Type";
+        return 0;
     }
-    req->reason = "Unrecognized Socket Type";
+    if (t->protocol != our_protocol) {
+        req->reason = "Incompatible Socket Type";
+        return 0;
+    }
+    req->peer = t->peer;
+    req->status = 101;
     return 0;
 }
 
@@ -606,20 +624,20 @@ static size_t ws_frame(struct sp_stream *s, struct sp_msg *msg, uint8_t hdr[16])
 static int ws_hs_input(struct sp_stream *s, size_t *used)
 {
     struct ws_wire *w = s->wire;
-    int proto = s->ep->sock->type->protocol;
+    const struct sp_socktype *type = s->ep->sock->type;
     if (w->client) {
         int rc = sp_ws_parse_response((const char *) s->hs_in, s->hs_inlen, w->accept, used);
         if (rc < 0)
             return s->hs_inlen >= SP_STREAM_HS_MAX ? -1 : 0;
         if (rc > 0)
             return -1;
-        s->pipe.peer_protocol = ws_types[type_index(proto)].peer;
+        s->pipe.peer_protocol = type->peer; /* the server accepted our request for it */
         return 1;
     }
     struct sp_ws_request req;
     char resp[512];
     int n;
-    if (sp_ws_parse_request((const char *) s->hs_in, s->hs_inlen, proto, &req) < 0) {
+    if (sp_ws_parse_request((const char *) s->hs_in, s->hs_inlen, type->protocol, &req) < 0) {
         if (s->hs_inlen < SP_STREAM_HS_MAX)
             return 0;
         req.status = 400;
@@ -664,13 +682,9 @@ static int ws_init(struct sp_stream *s)
     }
     w->arg = arg;
     w->client = arg->client;
-    w->msg_type = s->opts.ws_msg_type;
+    w->msg_type = ws_msg_type(s->ep);
     w->maxsize = &s->ep->sock->opt.rcvmaxsize;
     s->wire = w;
-    int proto = s->ep->sock->type->protocol;
-    int ti = type_index(proto);
-    if (ti < 0)
-        return -EINVAL;
     if (!w->client)
         return 0;
     uint8_t nonce[16];
@@ -684,13 +698,13 @@ static int ws_init(struct sp_stream *s)
         sp_ws_accept_key(key, w->accept, sizeof w->accept) != 0)
         return -EINVAL;
     /* The subprotocol names the type the server must have. */
-    int peer = type_index(ws_types[ti].peer);
+    const struct sp_socktype *peer = sp_socktype_find(AF_SP, s->ep->sock->type->peer);
     char req[1024];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                     "Sec-WebSocket-Protocol: %s.sp.nanomsg.org\r\n\r\n",
-                     arg->resource, arg->host, key, ws_types[peer].name);
+                     "Sec-WebSocket-Protocol: %s" WS_SUBPROTOCOL "\r\n\r\n",
+                     arg->resource, arg->host, key, peer->name);
     if (n < 0 || (size_t) n >= sizeof req)
         return -EINVAL;
     return sp_stream_hs_write(s, req, (size_t) n);
