@@ -33,6 +33,39 @@ static void *find(const struct sp_optstore *st, const struct sp_optset *set)
     return NULL;
 }
 
+/* The table-described sets' functions. */
+static void opts_init(const struct sp_optset *set, void *opts)
+{
+    if (!set->ints) {
+        set->init(opts);
+        return;
+    }
+    for (size_t i = 0; i < set->nints; i++)
+        ((int *) opts)[i] = set->ints[i].def;
+}
+
+static int opts_set(const struct sp_optset *set, void *opts, int option, const void *val, size_t len)
+{
+    if (!set->ints)
+        return set->set(opts, option, val, len);
+    for (size_t i = 0; i < set->nints; i++) {
+        const struct sp_intopt *o = &set->ints[i];
+        if (o->option == option)
+            return sp_opt_int(val, len, o->min, o->max, &((int *) opts)[i]);
+    }
+    return -ENOPROTOOPT;
+}
+
+static int opts_get(const struct sp_optset *set, const void *opts, int option, void *val, size_t *len)
+{
+    if (!set->ints)
+        return set->get(opts, option, val, len);
+    for (size_t i = 0; i < set->nints; i++)
+        if (set->ints[i].option == option)
+            return sp_opt_put_int(val, len, ((const int *) opts)[i]);
+    return -ENOPROTOOPT;
+}
+
 static int copy_into(const struct sp_optset *set, void *dst, const void *src)
 {
     if (!set->copy) {
@@ -55,7 +88,7 @@ int sp_optstore_set(struct sp_optstore *st, const struct sp_optset *set, int opt
 {
     void *opts = find(st, set);
     if (opts)
-        return set->set(opts, option, val, len);
+        return opts_set(set, opts, option, val, len);
     /* The first option at this level: a block with the defaults, kept only
        if the value was taken (a refused one leaves the socket as it was). */
     struct sp_optslot *slots = realloc(st->slots, (size_t) (st->n + 1) * sizeof *slots);
@@ -64,8 +97,8 @@ int sp_optstore_set(struct sp_optstore *st, const struct sp_optset *set, int opt
     st->slots = slots;
     if (!(opts = malloc(set->size)))
         return -ENOMEM;
-    set->init(opts);
-    int rc = set->set(opts, option, val, len);
+    opts_init(set, opts);
+    int rc = opts_set(set, opts, option, val, len);
     if (rc != 0) {
         sp_optset_free(set, opts);
         return rc;
@@ -80,13 +113,13 @@ int sp_optstore_get(const struct sp_optstore *st, const struct sp_optset *set, i
 {
     const void *opts = find(st, set);
     if (opts)
-        return set->get(opts, option, val, len);
+        return opts_get(set, opts, option, val, len);
     /* Nothing set: read the defaults without keeping them. */
     void *defaults = malloc(set->size);
     if (!defaults)
         return -ENOMEM;
-    set->init(defaults);
-    int rc = set->get(defaults, option, val, len);
+    opts_init(set, defaults);
+    int rc = opts_get(set, defaults, option, val, len);
     sp_optset_free(set, defaults);
     return rc;
 }
@@ -96,7 +129,7 @@ int sp_optstore_copy(const struct sp_optstore *st, const struct sp_optset *set, 
     const void *opts = find(st, set);
     if (opts)
         return copy_into(set, dst, opts);
-    set->init(dst);
+    opts_init(set, dst);
     return 0;
 }
 

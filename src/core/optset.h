@@ -6,11 +6,23 @@
    on the first nn_setsockopt at that level (a socket that never sets one
    keeps none), and each endpoint takes a copy of the blocks its transport
    uses at nn_bind/nn_connect (see ep.h). Values may be ints, strings or
-   blobs: set and get see the caller's bytes. */
+   blobs: set and get see the caller's bytes. A level whose options are all
+   ints describes them with a table instead (sp_intopt): the core then does
+   the rest. */
 #ifndef SP_OPTSET_H
 #define SP_OPTSET_H
 
 #include <stddef.h>
+
+/* One int option of a table-described set: its default, and the range
+   nn_setsockopt accepts (EINVAL outside it, or for a size other than
+   sizeof(int)). */
+struct sp_intopt {
+    int option;
+    int def;
+    int min;
+    int max;
+};
 
 struct sp_optset {
     int level;   /* the option level, the id of the transport that owns it */
@@ -29,7 +41,19 @@ struct sp_optset {
        *len to its full size. 0, or -ENOPROTOOPT (no such option, or one that
        cannot be read back). */
     int (*get)(const void *opts, int option, void *val, size_t *len);
+    /* Instead of the functions above (all NULL): int options only, whose
+       block is an int array in the table's order (SP_INTOPTSET). */
+    const struct sp_intopt *ints;
+    size_t nints;
 };
+
+/* The option set of level lvl made of the int options in table (an array
+   of struct sp_intopt): the block holds table[i]'s value at index i. */
+#define SP_INTOPTSET(lvl, table)                                                        \
+    {                                                                                   \
+        .level = (lvl), .size = sizeof(int) * (sizeof(table) / sizeof((table)[0])),    \
+        .ints = (table), .nints = sizeof(table) / sizeof((table)[0])                    \
+    }
 
 /* One socket's blocks. Empty until an option is set; owned by the socket
    and guarded by its lock. */

@@ -190,41 +190,16 @@ void sp_tcpdial_term(void)
 
 /* ---- the NN_TCP options ---- */
 
-struct tcp_opts {
-    int nodelay; /* NN_TCP_NODELAY: 0 or 1 */
+static const struct sp_intopt tcp_opts[] = {
+    {NN_TCP_NODELAY, 0, 0, 1},
 };
 
-static void tcp_opts_init(void *opts)
-{
-    ((struct tcp_opts *) opts)->nodelay = 0;
-}
-
-static int tcp_opts_set(void *opts, int option, const void *val, size_t len)
-{
-    if (option != NN_TCP_NODELAY)
-        return -ENOPROTOOPT;
-    return sp_opt_int(val, len, 0, 1, &((struct tcp_opts *) opts)->nodelay);
-}
-
-static int tcp_opts_get(const void *opts, int option, void *val, size_t *len)
-{
-    if (option != NN_TCP_NODELAY)
-        return -ENOPROTOOPT;
-    return sp_opt_put_int(val, len, ((const struct tcp_opts *) opts)->nodelay);
-}
-
-const struct sp_optset sp_tcp_optset = {
-    .level = NN_TCP,
-    .size = sizeof(struct tcp_opts),
-    .init = tcp_opts_init,
-    .set = tcp_opts_set,
-    .get = tcp_opts_get,
-};
+const struct sp_optset sp_tcp_optset = SP_INTOPTSET(NN_TCP, tcp_opts);
 
 void sp_tcp_tune(int fd, struct sp_ep *ep)
 {
-    struct tcp_opts o;
-    if (sp_ep_opts_now(ep, &sp_tcp_optset, &o) == 0 && o.nodelay) {
+    int o[1]; /* NN_TCP_NODELAY */
+    if (sp_ep_opts_now(ep, &sp_tcp_optset, o) == 0 && o[0]) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }

@@ -37,37 +37,12 @@ enum {
 
 /* ---- the NN_WS options ---- */
 
-struct ws_opts {
-    int msg_type; /* NN_WS_MSG_TYPE: the opcode of messages sent without one */
+static const struct sp_intopt ws_opts[] = {
+    {NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_BINARY, NN_WS_MSG_TYPE_TEXT, NN_WS_MSG_TYPE_BINARY},
 };
+_Static_assert(NN_WS_MSG_TYPE_TEXT + 1 == NN_WS_MSG_TYPE_BINARY, "the two types make a range");
 
-static void ws_opts_init(void *opts)
-{
-    ((struct ws_opts *) opts)->msg_type = NN_WS_MSG_TYPE_BINARY;
-}
-
-static int ws_opts_set(void *opts, int option, const void *val, size_t len)
-{
-    if (option != NN_WS_MSG_TYPE)
-        return -ENOPROTOOPT;
-    _Static_assert(NN_WS_MSG_TYPE_TEXT + 1 == NN_WS_MSG_TYPE_BINARY, "the two types make a range");
-    return sp_opt_int(val, len, NN_WS_MSG_TYPE_TEXT, NN_WS_MSG_TYPE_BINARY, &((struct ws_opts *) opts)->msg_type);
-}
-
-static int ws_opts_get(const void *opts, int option, void *val, size_t *len)
-{
-    if (option != NN_WS_MSG_TYPE)
-        return -ENOPROTOOPT;
-    return sp_opt_put_int(val, len, ((const struct ws_opts *) opts)->msg_type);
-}
-
-const struct sp_optset sp_ws_optset = {
-    .level = NN_WS,
-    .size = sizeof(struct ws_opts),
-    .init = ws_opts_init,
-    .set = ws_opts_set,
-    .get = ws_opts_get,
-};
+const struct sp_optset sp_ws_optset = SP_INTOPTSET(NN_WS, ws_opts);
 
 /* NN_WS_MSG_TYPE when a connection starts, read when libnanomsg reads it: a
    connecting endpoint's copy from nn_connect; for a bound one, the socket's
@@ -75,10 +50,10 @@ const struct sp_optset sp_ws_optset = {
 static int ws_msg_type(struct sp_ep *ep)
 {
     if (!ep->bound)
-        return ((const struct ws_opts *) sp_ep_opts(ep, &sp_ws_optset))->msg_type;
-    struct ws_opts o;
-    sp_ep_opts_now(ep, &sp_ws_optset, &o); /* plain data: cannot fail */
-    return o.msg_type;
+        return ((const int *) sp_ep_opts(ep, &sp_ws_optset))[0];
+    int o[1];
+    sp_ep_opts_now(ep, &sp_ws_optset, o); /* plain data: cannot fail */
+    return o[0];
 }
 
 /* ---- handshake ---- */
@@ -333,7 +308,7 @@ static int encode(struct ws_wire *w, int opcode, const uint8_t *a, size_t alen, 
 }
 
 /* Closes with a status code: the close frame goes out if the kernel takes it. */
-static int fail(struct sp_stream *s, int code, const char *reason)
+static int close_with(struct sp_stream *s, int code, const char *reason)
 {
     struct ws_wire *w = s->wire;
     uint8_t payload[2 + 64];
@@ -414,11 +389,11 @@ static int frame_done(struct sp_stream *s, struct sp_msgq *out)
     case WS_CLOSE: {
         int code = 1000;
         if (w->flen == 1)
-            return fail(s, 1002, "Invalid close frame");
+            return close_with(s, 1002, "Invalid close frame");
         if (w->flen >= 2) {
             code = (w->ctl[0] << 8) | w->ctl[1];
             if (!close_code_ok(code))
-                return fail(s, 1002, "Invalid close code");
+                return close_with(s, 1002, "Invalid close code");
         }
         uint8_t p[2] = {(uint8_t) (code >> 8), (uint8_t) code};
         void *f;
@@ -436,7 +411,7 @@ static int frame_done(struct sp_stream *s, struct sp_msgq *out)
         return 0;
     w->in_msg = false;
     if (w->msg_opcode == WS_TEXT && !utf8_valid(w->msg, w->msglen))
-        return fail(s, 1007, "Invalid UTF-8 code point in payload.");
+        return close_with(s, 1007, "Invalid UTF-8 code point in payload.");
     struct sp_msg m;
     sp_msg_init(&m);
     m.body = w->msg;
@@ -475,9 +450,9 @@ static long frame_header(struct sp_stream *s, const uint8_t *p, size_t avail)
     if (avail < hl)
         return 0;
     if (p[0] & 0x70)
-        return fail(s, 1002, "RSV bits set");
+        return close_with(s, 1002, "RSV bits set");
     if (masked == w->client)
-        return fail(s, 1002, w->client ? "Server frames must not be masked" : "Client frames must be masked");
+        return close_with(s, 1002, w->client ? "Server frames must not be masked" : "Client frames must be masked");
     size_t o = 2;
     if (len == 126) {
         len = ((uint64_t) p[2] << 8) | p[3];
@@ -492,20 +467,20 @@ static long frame_header(struct sp_stream *s, const uint8_t *p, size_t avail)
         memcpy(w->mask, p + o, 4);
     if (opcode >= 0x8) {
         if (opcode != WS_CLOSE && opcode != WS_PING && opcode != WS_PONG)
-            return fail(s, 1002, "Unknown opcode");
+            return close_with(s, 1002, "Unknown opcode");
         if (!fin || len > 125)
-            return fail(s, 1002, "Invalid control frame");
+            return close_with(s, 1002, "Invalid control frame");
     } else {
         if (opcode != WS_CONT && opcode != WS_TEXT && opcode != WS_BINARY)
-            return fail(s, 1002, "Unknown opcode");
+            return close_with(s, 1002, "Unknown opcode");
         if ((opcode == WS_CONT) != w->in_msg)
-            return fail(s, 1002, "Unexpected frame in message sequence");
+            return close_with(s, 1002, "Unexpected frame in message sequence");
         uint64_t have = w->in_msg ? w->msglen : 0; /* of this message so far */
         int max = atomic_load_explicit(w->maxsize, memory_order_relaxed);
         if (len > (uint64_t) INT64_MAX - have || (max >= 0 && have + len > (uint64_t) max))
-            return fail(s, 1009, "Message too big");
+            return close_with(s, 1009, "Message too big");
         if (len > SIZE_MAX / 2)
-            return fail(s, 1009, "Message too big");
+            return close_with(s, 1009, "Message too big");
         if (!w->in_msg) {
             w->in_msg = true;
             w->msg_opcode = opcode;
