@@ -44,12 +44,15 @@ struct sp_proto_ops {
     /* SP_EV_IN | SP_EV_OUT as they stand now. */
     int (*events)(struct sp_sock *sock);
     /* Takes ownership of msg on 0; -EAGAIN (would block) or another -errno
-       leaves it with the caller. */
+       leaves it with the caller. NULL for a type that cannot send
+       (SP_SOCKTYPE_NOSEND): the core refuses with ENOTSUP before. */
     int (*send)(struct sp_sock *sock, struct sp_msg *msg);
-    /* Fills msg on 0; -EAGAIN when nothing is ready, or another -errno. */
+    /* Fills msg on 0; -EAGAIN when nothing is ready, or another -errno.
+       NULL for a type that cannot receive (SP_SOCKTYPE_NORECV). */
     int (*recv)(struct sp_sock *sock, struct sp_msg *msg);
     /* Protocol-level options (level == the socket's protocol number); NULL
-       means the protocol has none (ENOPROTOOPT). */
+       means the protocol has none, or none that can be read back
+       (ENOPROTOOPT). */
     int (*setopt)(struct sp_sock *sock, int option, const void *val, size_t len);
     int (*getopt)(struct sp_sock *sock, int option, void *val, size_t *len);
     /* NN_STAT_CURRENT_SND_PRIORITY: the best send priority with a usable

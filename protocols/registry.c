@@ -1,5 +1,6 @@
-/* Every socket type the library knows. Adding a protocol is a line here. */
-#include <errno.h>
+/* Every socket type the library knows. Adding a protocol is a folder under
+   protocols/, its socket types' line here and its sources in
+   protocols/meson.build. */
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -48,25 +49,4 @@ const struct sp_socktype *sp_socktype_named(const char *name, size_t len)
             return t;
     }
     return NULL;
-}
-
-int sp_proto_set_ms(int *dst, const void *val, size_t len)
-{
-    int v;
-    if (len != sizeof v)
-        return -EINVAL;
-    memcpy(&v, val, sizeof v);
-    if (v < 0)
-        return -EINVAL;
-    *dst = v;
-    return 0;
-}
-
-int sp_proto_get_ms(int v, void *val, size_t *len)
-{
-    if (*len < sizeof v)
-        return -EINVAL;
-    memcpy(val, &v, sizeof v);
-    *len = sizeof v;
-    return 0;
 }

@@ -61,13 +61,6 @@ static int pull_events(struct sp_sock *sock)
     return sp_fq_can_recv(&p->fq) ? SP_EV_IN : 0;
 }
 
-static int pull_send(struct sp_sock *sock, struct sp_msg *msg)
-{
-    (void) sock;
-    (void) msg;
-    return -ENOTSUP;
-}
-
 static int pull_recv(struct sp_sock *sock, struct sp_msg *msg)
 {
     struct pull_sock *p = sock->proto;
@@ -82,7 +75,6 @@ static const struct sp_proto_ops pull_ops = {
     .pipe_in = pull_pipe_in,
     .pipe_out = pull_pipe_out,
     .events = pull_events,
-    .send = pull_send,
     .recv = pull_recv,
 };
 

@@ -81,13 +81,6 @@ static int push_send(struct sp_sock *sock, struct sp_msg *msg)
     return sp_lb_send(&p->lb, msg, NULL);
 }
 
-static int push_recv(struct sp_sock *sock, struct sp_msg *msg)
-{
-    (void) sock;
-    (void) msg;
-    return -ENOTSUP;
-}
-
 static int push_current_sndprio(struct sp_sock *sock)
 {
     struct push_sock *p = sock->proto;
@@ -103,7 +96,6 @@ static const struct sp_proto_ops push_ops = {
     .pipe_out = push_pipe_out,
     .events = push_events,
     .send = push_send,
-    .recv = push_recv,
     .current_sndprio = push_current_sndprio,
 };
 
