@@ -50,7 +50,8 @@ static struct {
 static pthread_mutex_t holds_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t holds_cv = PTHREAD_COND_INITIALIZER;
 
-static int fail(int rc)
+/* The public calls' failure: errno set from a -errno, and -1. */
+static int set_errno(int rc)
 {
     errno = -rc;
     return -1;
@@ -157,7 +158,7 @@ maybe_term:
         table_term();
 out:
     pthread_mutex_unlock(&g.oclock);
-    return fail(rc);
+    return set_errno(rc);
 }
 
 /* The first step of closing socket s: claims it, marks it closing (blocked
@@ -200,7 +201,7 @@ int nn_close(int s)
 {
     struct sp_sock *sock = close_begin(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     sp_sock_linger(sock);
     close_end(s, sock);
     return 0;
@@ -250,34 +251,34 @@ int nn_setsockopt(int s, int level, int option, const void *optval, size_t optva
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc = (!optval && optvallen) ? -EFAULT : sp_sock_setopt(sock, level, option, optval, optvallen);
     rele_sock(sock);
-    return rc ? fail(rc) : 0;
+    return rc ? set_errno(rc) : 0;
 }
 
 int nn_getsockopt(int s, int level, int option, void *optval, size_t *optvallen)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc;
     if (!optvallen || (!optval && *optvallen))
         rc = -EFAULT;
     else
         rc = sp_sock_getopt(sock, level, option, optval, optvallen);
     rele_sock(sock);
-    return rc ? fail(rc) : 0;
+    return rc ? set_errno(rc) : 0;
 }
 
 static int add_ep(int s, const char *addr, bool bind)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc = sp_sock_add_ep(sock, addr, bind);
     rele_sock(sock);
-    return rc < 0 ? fail(rc) : rc;
+    return rc < 0 ? set_errno(rc) : rc;
 }
 
 int nn_bind(int s, const char *addr)
@@ -294,17 +295,17 @@ int nn_shutdown(int s, int how)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc = sp_sock_rm_ep(sock, how);
     rele_sock(sock);
-    return rc ? fail(rc) : 0;
+    return rc ? set_errno(rc) : 0;
 }
 
 int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     struct sp_msg msg;
     size_t len = 0;
     int rc = sp_msgio_build(msghdr, &msg, &len);
@@ -314,14 +315,14 @@ int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
             sp_msgio_unbuild(msghdr, &msg);
     }
     rele_sock(sock);
-    return rc ? fail(rc) : (int) len;
+    return rc ? set_errno(rc) : (int) len;
 }
 
 int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc;
     size_t len = 0;
     if (!msghdr)
@@ -336,7 +337,7 @@ int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
             rc = sp_msgio_deliver(msghdr, &msg, &len);
     }
     rele_sock(sock);
-    return rc ? fail(rc) : (int) len;
+    return rc ? set_errno(rc) : (int) len;
 }
 
 int nn_send(int s, const void *buf, size_t len, int flags)
