@@ -1,6 +1,7 @@
-/* The socket object: options, blocking send/recv over the protocol, readiness
-   publication (NN_SNDFD/NN_RCVFD and waiting callers, only on transitions),
-   endpoints and statistics. */
+/* The socket object: its life cycle and lock, readiness publication
+   (NN_SNDFD/NN_RCVFD and waiting callers, only on transitions) and blocking
+   send/recv over the protocol. Its options are in sockopt.c, its endpoints
+   in ep.c, its statistics in stat.c. */
 #include "core/sock.h"
 
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -19,7 +19,6 @@
 #include "core/ep.h"
 #include "core/global.h"
 #include "core/pipe.h"
-#include "transport.h"
 #include "utils/clock.h"
 #include "utils/err.h"
 
@@ -118,6 +117,21 @@ static void efd_set(int fd, bool on)
         ssize_t rc = read(fd, &v, sizeof v);
         (void) rc;
     }
+}
+
+int sp_sock_eventfd(struct sp_sock *s, int ev)
+{
+    SP_ASSERT_LOCKED(s);
+    int *fdp = ev == SP_EV_OUT ? &s->sndfd : &s->rcvfd;
+    if (*fdp < 0) {
+        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0)
+            return errno == ENFILE ? -EMFILE : -errno;
+        *fdp = fd;
+        if (s->events & ev)
+            efd_set(fd, true);
+    }
+    return *fdp;
 }
 
 static int sock_events(struct sp_sock *s)
@@ -598,439 +612,4 @@ int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags)
     if (sock->type->flags & SP_SOCKTYPE_NORECV)
         return -ENOTSUP;
     return xfer(sock, msg, flags, false);
-}
-
-/* ---- options ---- */
-
-static int efd_get(struct sp_sock *s, int *fdp, int ev)
-{
-    if (*fdp < 0) {
-        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (fd < 0)
-            return errno == ENFILE ? -EMFILE : -errno;
-        *fdp = fd;
-        if (s->events & ev)
-            efd_set(fd, true);
-    }
-    return *fdp;
-}
-
-int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, size_t len)
-{
-    int v = 0;
-    int rc;
-    if (level > NN_SOL_SOCKET) {
-        if (level != s->type->protocol || !s->type->ops->setopt)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        s->in_proto++;
-        rc = s->type->ops->setopt(s, option, val, len);
-        s->in_proto--;
-        sp_sock_unlock(s);
-        return rc;
-    }
-    if (level < NN_SOL_SOCKET) {
-        const struct sp_optset *set = sp_optset_find(level);
-        if (!set)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        rc = sp_optstore_set(&s->tpopts, set, option, val, len);
-        sp_sock_unlock(s);
-        return rc;
-    }
-    if (option == NN_SOCKET_NAME) {
-        if (len > 63)
-            return -EINVAL;
-        sp_sock_lock(s);
-        if (len)
-            memcpy(s->name, val, len);
-        s->name[len] = 0;
-        sp_sock_unlock(s);
-        return 0;
-    }
-    /* libnanomsg checks the size before it looks the option up. */
-    if (sp_opt_int(val, len, INT_MIN, INT_MAX, &v) != 0)
-        return -EINVAL;
-    int *dst = NULL;
-    switch (option) {
-    case NN_LINGER:
-        dst = &s->opt.linger; /* any value: < 0 means no limit */
-        break;
-    case NN_SNDBUF:
-        if (v <= 0)
-            return -EINVAL;
-        dst = &s->opt.sndbuf;
-        break;
-    case NN_RCVBUF:
-        if (v <= 0)
-            return -EINVAL;
-        dst = &s->opt.rcvbuf;
-        break;
-    case NN_RCVMAXSIZE:
-        if (v < -1)
-            return -EINVAL;
-        atomic_store_explicit(&s->opt.rcvmaxsize, v, memory_order_relaxed);
-        return 0;
-    case NN_SNDTIMEO:
-        dst = &s->opt.sndtimeo;
-        break;
-    case NN_RCVTIMEO:
-        dst = &s->opt.rcvtimeo;
-        break;
-    case NN_RECONNECT_IVL:
-        if (v < 0)
-            return -EINVAL;
-        dst = &s->opt.reconnect_ivl;
-        break;
-    case NN_RECONNECT_IVL_MAX:
-        if (v < 0)
-            return -EINVAL;
-        dst = &s->opt.reconnect_ivl_max;
-        break;
-    case NN_SNDPRIO:
-        if (v < 1 || v > 16)
-            return -EINVAL;
-        dst = &s->opt.sndprio;
-        break;
-    case NN_RCVPRIO:
-        if (v < 1 || v > 16)
-            return -EINVAL;
-        dst = &s->opt.rcvprio;
-        break;
-    case NN_IPV4ONLY:
-        if (v != 0 && v != 1)
-            return -EINVAL;
-        dst = &s->opt.ipv4only;
-        break;
-    case NN_MAXTTL:
-        if (v < 1 || v > 255)
-            return -EINVAL;
-        dst = &s->opt.maxttl;
-        break;
-    default:
-        return -ENOPROTOOPT;
-    }
-    sp_sock_lock(s);
-    *dst = v;
-    if (option == NN_SNDBUF || option == NN_RCVBUF)
-        s->opt.bufs_set = true;
-    sp_sock_unlock(s);
-    return 0;
-}
-
-int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *len)
-{
-    int v;
-    int rc = 0;
-    if (level > NN_SOL_SOCKET) {
-        if (level != s->type->protocol || !s->type->ops->getopt)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        s->in_proto++;
-        rc = s->type->ops->getopt(s, option, val, len);
-        s->in_proto--;
-        sp_sock_unlock(s);
-        return rc;
-    }
-    if (level < NN_SOL_SOCKET) {
-        const struct sp_optset *set = sp_optset_find(level);
-        if (!set)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        rc = sp_optstore_get(&s->tpopts, set, option, val, len);
-        sp_sock_unlock(s);
-        return rc;
-    }
-    sp_sock_lock(s);
-    switch (option) {
-    case NN_DOMAIN:
-        v = s->type->domain;
-        break;
-    case NN_PROTOCOL:
-        v = s->type->protocol;
-        break;
-    case NN_LINGER:
-        v = s->opt.linger;
-        break;
-    case NN_SNDBUF:
-        v = s->opt.sndbuf;
-        break;
-    case NN_RCVBUF:
-        v = s->opt.rcvbuf;
-        break;
-    case NN_RCVMAXSIZE:
-        v = atomic_load_explicit(&s->opt.rcvmaxsize, memory_order_relaxed);
-        break;
-    case NN_SNDTIMEO:
-        v = s->opt.sndtimeo;
-        break;
-    case NN_RCVTIMEO:
-        v = s->opt.rcvtimeo;
-        break;
-    case NN_RECONNECT_IVL:
-        v = s->opt.reconnect_ivl;
-        break;
-    case NN_RECONNECT_IVL_MAX:
-        v = s->opt.reconnect_ivl_max;
-        break;
-    case NN_SNDPRIO:
-        v = s->opt.sndprio;
-        break;
-    case NN_RCVPRIO:
-        v = s->opt.rcvprio;
-        break;
-    case NN_IPV4ONLY:
-        v = s->opt.ipv4only;
-        break;
-    case NN_MAXTTL:
-        v = s->opt.maxttl;
-        break;
-    case NN_SNDFD:
-        if (s->type->flags & SP_SOCKTYPE_NOSEND)
-            goto noopt;
-        rc = v = efd_get(s, &s->sndfd, SP_EV_OUT);
-        break;
-    case NN_RCVFD:
-        if (s->type->flags & SP_SOCKTYPE_NORECV)
-            goto noopt;
-        rc = v = efd_get(s, &s->rcvfd, SP_EV_IN);
-        sp_pipe_wake_reader(s->lone_pipe); /* pollers need background reads */
-        break;
-    case NN_SOCKET_NAME:
-        strncpy(val, s->name, *len);
-        *len = strlen(s->name);
-        sp_sock_unlock(s);
-        return 0;
-    default:
-        goto noopt;
-    }
-    if (rc < 0) {
-        sp_sock_unlock(s);
-        return rc;
-    }
-    sp_opt_put_int(val, len, v);
-    sp_sock_unlock(s);
-    return 0;
-noopt:
-    sp_sock_unlock(s);
-    return -ENOPROTOOPT;
-}
-
-/* ---- endpoints ---- */
-
-static void ep_free(struct sp_ep *ep)
-{
-    for (size_t i = 0; ep->tp->optsets && ep->tp->optsets[i]; i++)
-        sp_optset_free(ep->tp->optsets[i], ep->opts[i]);
-    free(ep);
-}
-
-int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
-{
-    if (!addr)
-        return -EINVAL;
-    size_t len = strlen(addr);
-    if (len >= NN_SOCKADDR_MAX)
-        return -ENAMETOOLONG;
-    const char *colon = strchr(addr, ':');
-    if (!colon || colon[1] != '/' || colon[2] != '/')
-        return -EINVAL;
-    const struct sp_transport *tp = sp_transport_find(addr, (size_t) (colon - addr));
-    if (!tp)
-        return -EPROTONOSUPPORT;
-    /* A type the transport cannot carry: as if the transport did not
-       exist for it. */
-    if (!sp_transport_carries(tp, s->type))
-        return -EPROTONOSUPPORT;
-
-    size_t nopts = 0;
-    while (tp->optsets && tp->optsets[nopts])
-        nopts++;
-    struct sp_ep *ep = calloc(1, sizeof *ep + nopts * sizeof ep->opts[0]);
-    if (!ep)
-        return -ENOMEM;
-    ep->sock = s;
-    ep->bound = bind;
-    ep->tp = tp;
-    memcpy(ep->addr, colon + 3, len - (size_t) (colon + 3 - addr) + 1);
-    sp_sock_lock(s);
-    ep->sndprio = s->opt.sndprio;
-    ep->rcvprio = s->opt.rcvprio;
-    ep->ipv4only = s->opt.ipv4only;
-    ep->reconnect_ivl = s->opt.reconnect_ivl;
-    ep->reconnect_ivl_max = s->opt.reconnect_ivl_max;
-    for (size_t i = 0; i < nopts; i++) {
-        if (!(ep->opts[i] = sp_optset_dup(&s->tpopts, tp->optsets[i]))) {
-            sp_sock_unlock(s);
-            ep_free(ep);
-            return -ENOMEM;
-        }
-    }
-    /* On the list before the transport starts, so that nn_close finds it. */
-    sp_list_push_back(&s->eps, &ep->item);
-    sp_sock_unlock(s);
-
-    int rc = bind ? tp->bind(ep) : tp->connect(ep);
-
-    sp_sock_lock(s);
-    if (rc != 0) {
-        sp_list_remove(&ep->item);
-        sp_sock_unlock(s);
-        ep_free(ep);
-        return rc;
-    }
-    ep->eid = ++s->next_eid;
-    rc = ep->eid;
-    sp_sock_unlock(s);
-    return rc;
-}
-
-int sp_sock_rm_ep(struct sp_sock *s, int eid)
-{
-    struct sp_ep *victim = NULL;
-    sp_sock_lock(s);
-    sp_list_foreach(&s->eps, it) {
-        struct sp_ep *ep = sp_cont(it, struct sp_ep, item);
-        if (ep->eid == eid && eid > 0 && !ep->stopping) {
-            ep->stopping = true;
-            victim = ep;
-            break;
-        }
-    }
-    sp_sock_unlock(s);
-    if (!victim)
-        return -EINVAL;
-    victim->ops->stop(victim);
-    return 0;
-}
-
-void sp_ep_connopts(struct sp_ep *ep, struct sp_connopts *o)
-{
-    SP_ASSERT_UNLOCKED();
-    struct sp_sock *s = ep->sock;
-    sp_sock_lock(s);
-    o->sndbuf = s->opt.sndbuf;
-    o->rcvbuf = s->opt.rcvbuf;
-    o->bufs_set = s->opt.bufs_set;
-    o->ipv4only = s->opt.ipv4only;
-    sp_sock_unlock(s);
-}
-
-/* The index of set in ep's transport's list. */
-static size_t opts_index(const struct sp_ep *ep, const struct sp_optset *set)
-{
-    size_t i = 0;
-    SP_ASSERT(ep->tp->optsets != NULL);
-    while (ep->tp->optsets[i] != set) {
-        SP_ASSERT(ep->tp->optsets[i + 1] != NULL); /* not one of its sets: a bug */
-        i++;
-    }
-    return i;
-}
-
-const void *sp_ep_opts(const struct sp_ep *ep, const struct sp_optset *set)
-{
-    return ep->opts[opts_index(ep, set)];
-}
-
-int sp_ep_opts_now(struct sp_ep *ep, const struct sp_optset *set, void *dst)
-{
-    struct sp_sock *s = ep->sock;
-    sp_sock_lock(s);
-    int rc = sp_optstore_copy(&s->tpopts, set, dst);
-    sp_sock_unlock(s);
-    return rc;
-}
-
-void sp_ep_set_error(struct sp_ep *ep, int err)
-{
-    sp_ep_set_error_detail(ep, err, NULL);
-}
-
-void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail)
-{
-    struct sp_sock *s = ep->sock;
-    sp_sock_lock(s);
-    int old = ep->last_error;
-    if (old == err) {
-        sp_sock_unlock(s);
-        return;
-    }
-    ep->last_error = err;
-    if (!old && err)
-        sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, 1);
-    else if (old && !err)
-        sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
-    if (err && sp_print_errors) {
-        if (detail)
-            fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s (%s)\n", s->name, ep->addr, nn_strerror(err),
-                    detail);
-        else
-            fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s\n", s->name, ep->addr, nn_strerror(err));
-    }
-    sp_sock_unlock(s);
-}
-
-void sp_ep_report(struct sp_ep *ep, int err, const char *detail)
-{
-    struct sp_sock *s = ep->sock;
-    SP_ASSERT_UNLOCKED();
-    if (!sp_print_errors)
-        return;
-    sp_sock_lock(s);
-    fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s (%s)\n", s->name, ep->addr, nn_strerror(err), detail);
-    sp_sock_unlock(s);
-}
-
-void sp_ep_stopped(struct sp_ep *ep)
-{
-    struct sp_sock *s = ep->sock;
-    sp_sock_lock(s);
-    if (ep->last_error)
-        sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
-    sp_list_remove(&ep->item);
-    ep_free(ep);
-    sp_sock_notify(s); /* sp_sock_destroy waits for its endpoints */
-    sp_sock_unlock(s);
-}
-
-void sp_ep_stat(struct sp_ep *ep, int stat, int delta)
-{
-    sp_sock_stat_add(ep->sock, (enum sp_stat) stat, delta);
-}
-
-/* ---- statistics ---- */
-
-int sp_sock_stat_get(struct sp_sock *s, int stat, uint64_t *value)
-{
-    enum sp_stat slot;
-    switch (stat) {
-    case NN_STAT_ESTABLISHED_CONNECTIONS: slot = SP_STAT_ESTABLISHED; break;
-    case NN_STAT_ACCEPTED_CONNECTIONS: slot = SP_STAT_ACCEPTED; break;
-    case NN_STAT_DROPPED_CONNECTIONS: slot = SP_STAT_DROPPED; break;
-    case NN_STAT_BROKEN_CONNECTIONS: slot = SP_STAT_BROKEN; break;
-    case NN_STAT_CONNECT_ERRORS: slot = SP_STAT_CONNECT_ERRORS; break;
-    case NN_STAT_BIND_ERRORS: slot = SP_STAT_BIND_ERRORS; break;
-    case NN_STAT_ACCEPT_ERRORS: slot = SP_STAT_ACCEPT_ERRORS; break;
-    case NN_STAT_CURRENT_CONNECTIONS: slot = SP_STAT_CURRENT_CONNECTIONS; break;
-    case NN_STAT_INPROGRESS_CONNECTIONS: slot = SP_STAT_INPROGRESS; break;
-    case NN_STAT_CURRENT_EP_ERRORS: slot = SP_STAT_CURRENT_EP_ERRORS; break;
-    case NN_STAT_MESSAGES_SENT: slot = SP_STAT_MESSAGES_SENT; break;
-    case NN_STAT_MESSAGES_RECEIVED: slot = SP_STAT_MESSAGES_RECEIVED; break;
-    case NN_STAT_BYTES_SENT: slot = SP_STAT_BYTES_SENT; break;
-    case NN_STAT_BYTES_RECEIVED: slot = SP_STAT_BYTES_RECEIVED; break;
-    case NN_STAT_CURRENT_SND_PRIORITY: {
-        int prio = 0; /* what libnanomsg reports for types without a load balancer */
-        sp_sock_lock(s);
-        if (s->type->ops->current_sndprio)
-            prio = s->type->ops->current_sndprio(s);
-        sp_sock_unlock(s);
-        *value = (uint64_t) (int64_t) prio;
-        return 0;
-    }
-    default:
-        return -EINVAL;
-    }
-    *value = atomic_load_explicit(&s->stats[slot], memory_order_relaxed);
-    return 0;
 }

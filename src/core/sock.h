@@ -145,6 +145,10 @@ void sp_sock_notify(struct sp_sock *sock);
    Lock held. */
 void sp_sock_wake_caller(struct sp_sock *sock);
 
+/* The NN_SNDFD (ev SP_EV_OUT) or NN_RCVFD (SP_EV_IN) eventfd, made on the
+   first call: the fd or -errno. Lock held. */
+int sp_sock_eventfd(struct sp_sock *sock, int ev);
+
 int sp_sock_setopt(struct sp_sock *sock, int level, int option, const void *val, size_t len);
 int sp_sock_getopt(struct sp_sock *sock, int level, int option, void *val, size_t *len);
 

@@ -1,0 +1,214 @@
+/* nn_setsockopt and nn_getsockopt: the NN_SOL_SOCKET options, the
+   protocol's level (its ops) and the transports' levels (their option
+   sets, kept per socket in sock->tpopts without the core knowing what they
+   mean). */
+#include "core/sock.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "core/pipe.h"
+#include "transport.h"
+
+int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, size_t len)
+{
+    int v = 0;
+    int rc;
+    if (level > NN_SOL_SOCKET) {
+        if (level != s->type->protocol || !s->type->ops->setopt)
+            return -ENOPROTOOPT;
+        sp_sock_lock(s);
+        s->in_proto++;
+        rc = s->type->ops->setopt(s, option, val, len);
+        s->in_proto--;
+        sp_sock_unlock(s);
+        return rc;
+    }
+    if (level < NN_SOL_SOCKET) {
+        const struct sp_optset *set = sp_optset_find(level);
+        if (!set)
+            return -ENOPROTOOPT;
+        sp_sock_lock(s);
+        rc = sp_optstore_set(&s->tpopts, set, option, val, len);
+        sp_sock_unlock(s);
+        return rc;
+    }
+    if (option == NN_SOCKET_NAME) {
+        if (len > 63)
+            return -EINVAL;
+        sp_sock_lock(s);
+        if (len)
+            memcpy(s->name, val, len);
+        s->name[len] = 0;
+        sp_sock_unlock(s);
+        return 0;
+    }
+    /* libnanomsg checks the size before it looks the option up. */
+    if (sp_opt_int(val, len, INT_MIN, INT_MAX, &v) != 0)
+        return -EINVAL;
+    int *dst = NULL;
+    switch (option) {
+    case NN_LINGER:
+        dst = &s->opt.linger; /* any value: < 0 means no limit */
+        break;
+    case NN_SNDBUF:
+        if (v <= 0)
+            return -EINVAL;
+        dst = &s->opt.sndbuf;
+        break;
+    case NN_RCVBUF:
+        if (v <= 0)
+            return -EINVAL;
+        dst = &s->opt.rcvbuf;
+        break;
+    case NN_RCVMAXSIZE:
+        if (v < -1)
+            return -EINVAL;
+        atomic_store_explicit(&s->opt.rcvmaxsize, v, memory_order_relaxed);
+        return 0;
+    case NN_SNDTIMEO:
+        dst = &s->opt.sndtimeo;
+        break;
+    case NN_RCVTIMEO:
+        dst = &s->opt.rcvtimeo;
+        break;
+    case NN_RECONNECT_IVL:
+        if (v < 0)
+            return -EINVAL;
+        dst = &s->opt.reconnect_ivl;
+        break;
+    case NN_RECONNECT_IVL_MAX:
+        if (v < 0)
+            return -EINVAL;
+        dst = &s->opt.reconnect_ivl_max;
+        break;
+    case NN_SNDPRIO:
+        if (v < 1 || v > 16)
+            return -EINVAL;
+        dst = &s->opt.sndprio;
+        break;
+    case NN_RCVPRIO:
+        if (v < 1 || v > 16)
+            return -EINVAL;
+        dst = &s->opt.rcvprio;
+        break;
+    case NN_IPV4ONLY:
+        if (v != 0 && v != 1)
+            return -EINVAL;
+        dst = &s->opt.ipv4only;
+        break;
+    case NN_MAXTTL:
+        if (v < 1 || v > 255)
+            return -EINVAL;
+        dst = &s->opt.maxttl;
+        break;
+    default:
+        return -ENOPROTOOPT;
+    }
+    sp_sock_lock(s);
+    *dst = v;
+    if (option == NN_SNDBUF || option == NN_RCVBUF)
+        s->opt.bufs_set = true;
+    sp_sock_unlock(s);
+    return 0;
+}
+
+int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *len)
+{
+    int v;
+    int rc = 0;
+    if (level > NN_SOL_SOCKET) {
+        if (level != s->type->protocol || !s->type->ops->getopt)
+            return -ENOPROTOOPT;
+        sp_sock_lock(s);
+        s->in_proto++;
+        rc = s->type->ops->getopt(s, option, val, len);
+        s->in_proto--;
+        sp_sock_unlock(s);
+        return rc;
+    }
+    if (level < NN_SOL_SOCKET) {
+        const struct sp_optset *set = sp_optset_find(level);
+        if (!set)
+            return -ENOPROTOOPT;
+        sp_sock_lock(s);
+        rc = sp_optstore_get(&s->tpopts, set, option, val, len);
+        sp_sock_unlock(s);
+        return rc;
+    }
+    sp_sock_lock(s);
+    switch (option) {
+    case NN_DOMAIN:
+        v = s->type->domain;
+        break;
+    case NN_PROTOCOL:
+        v = s->type->protocol;
+        break;
+    case NN_LINGER:
+        v = s->opt.linger;
+        break;
+    case NN_SNDBUF:
+        v = s->opt.sndbuf;
+        break;
+    case NN_RCVBUF:
+        v = s->opt.rcvbuf;
+        break;
+    case NN_RCVMAXSIZE:
+        v = atomic_load_explicit(&s->opt.rcvmaxsize, memory_order_relaxed);
+        break;
+    case NN_SNDTIMEO:
+        v = s->opt.sndtimeo;
+        break;
+    case NN_RCVTIMEO:
+        v = s->opt.rcvtimeo;
+        break;
+    case NN_RECONNECT_IVL:
+        v = s->opt.reconnect_ivl;
+        break;
+    case NN_RECONNECT_IVL_MAX:
+        v = s->opt.reconnect_ivl_max;
+        break;
+    case NN_SNDPRIO:
+        v = s->opt.sndprio;
+        break;
+    case NN_RCVPRIO:
+        v = s->opt.rcvprio;
+        break;
+    case NN_IPV4ONLY:
+        v = s->opt.ipv4only;
+        break;
+    case NN_MAXTTL:
+        v = s->opt.maxttl;
+        break;
+    case NN_SNDFD:
+        if (s->type->flags & SP_SOCKTYPE_NOSEND)
+            goto noopt;
+        rc = v = sp_sock_eventfd(s, SP_EV_OUT);
+        break;
+    case NN_RCVFD:
+        if (s->type->flags & SP_SOCKTYPE_NORECV)
+            goto noopt;
+        rc = v = sp_sock_eventfd(s, SP_EV_IN);
+        sp_pipe_wake_reader(s->lone_pipe); /* pollers need background reads */
+        break;
+    case NN_SOCKET_NAME:
+        strncpy(val, s->name, *len);
+        *len = strlen(s->name);
+        sp_sock_unlock(s);
+        return 0;
+    default:
+        goto noopt;
+    }
+    if (rc < 0) {
+        sp_sock_unlock(s);
+        return rc;
+    }
+    sp_opt_put_int(val, len, v);
+    sp_sock_unlock(s);
+    return 0;
+noopt:
+    sp_sock_unlock(s);
+    return -ENOPROTOOPT;
+}
+
