@@ -371,8 +371,6 @@ uint64_t nn_get_statistic(int s, int stat)
     return v;
 }
 
-/* For nn_poll and nn_device, which work through the public calls but need to
-   know a socket's type. */
 int sp_global_socktype(int s, const struct sp_socktype **type)
 {
     struct sp_sock *sock = hold(s);
