@@ -48,6 +48,9 @@ static int opts_set(const struct sp_optset *set, void *opts, int option, const v
 {
     if (!set->ints)
         return set->set(opts, option, val, len);
+    /* libnanomsg checks the size before it looks the option up. */
+    if (len != sizeof(int))
+        return -EINVAL;
     for (size_t i = 0; i < set->nints; i++) {
         const struct sp_intopt *o = &set->ints[i];
         if (o->option == option)

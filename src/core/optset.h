@@ -15,8 +15,9 @@
 #include <stddef.h>
 
 /* One int option of a table-described set: its default, and the range
-   nn_setsockopt accepts (EINVAL outside it, or for a size other than
-   sizeof(int)). */
+   nn_setsockopt accepts (EINVAL outside it). A size other than sizeof(int)
+   is EINVAL for any option of the set, an unknown one included, as
+   libnanomsg checks it first. */
 struct sp_intopt {
     int option;
     int def;

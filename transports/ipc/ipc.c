@@ -3,7 +3,6 @@
    socket file nobody listens on, but never a file that is not a socket, and a
    path too long for sun_path is ENAMETOOLONG instead of libnanomsg's abort. */
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -166,16 +165,20 @@ static void ipc_opts_init(void *opts)
 static int ipc_opts_set(void *opts, int option, const void *val, size_t len)
 {
     struct ipc_opts *o = opts;
+    /* libnanomsg's checks: the size first, whatever the option, then none
+       on the value (a length or a size of 0 or less is kept as given). */
+    if (len < sizeof(int))
+        return -EINVAL;
     switch (option) {
     case NN_IPC_SEC_ATTR:
-        if (len < sizeof(int))
-            return -EINVAL;
         o->sec_attr = (void *) val;
         return 0;
     case NN_IPC_OUTBUFSZ:
-        return sp_opt_int(val, len, 1, INT_MAX, &o->outbufsz);
+        memcpy(&o->outbufsz, val, sizeof o->outbufsz);
+        return 0;
     case NN_IPC_INBUFSZ:
-        return sp_opt_int(val, len, 1, INT_MAX, &o->inbufsz);
+        memcpy(&o->inbufsz, val, sizeof o->inbufsz);
+        return 0;
     default:
         return -ENOPROTOOPT;
     }
