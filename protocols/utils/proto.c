@@ -1,7 +1,9 @@
 /* The helpers protocol.h declares for every protocol. */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
+#include "core/optset.h"
 #include "core/pipe.h"
 #include "protocol.h"
 
@@ -18,14 +20,7 @@ void sp_proto_drop_input(struct sp_pipe *pipe)
 
 int sp_proto_set_ms(int *dst, const void *val, size_t len)
 {
-    int v;
-    if (len != sizeof v)
-        return -EINVAL;
-    memcpy(&v, val, sizeof v);
-    if (v < 0)
-        return -EINVAL;
-    *dst = v;
-    return 0;
+    return sp_opt_int(val, len, 0, INT_MAX, dst);
 }
 
 int sp_proto_get_ms(int v, void *val, size_t *len)

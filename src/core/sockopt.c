@@ -11,29 +11,39 @@
 #include "core/pipe.h"
 #include "transport.h"
 
+/* The levels the core only routes: the protocol's (its number, to its ops)
+   and the transports' (negative, to their option sets). A get when getlen
+   is set, else a set. */
+static int other_level(struct sp_sock *s, int level, int option, const void *setval, size_t setlen, void *getval,
+                       size_t *getlen)
+{
+    const struct sp_proto_ops *ops = s->type->ops;
+    const struct sp_optset *set = NULL;
+    if (level > NN_SOL_SOCKET) {
+        if (level != s->type->protocol || (getlen ? !ops->getopt : !ops->setopt))
+            return -ENOPROTOOPT;
+    } else if (!(set = sp_optset_find(level))) {
+        return -ENOPROTOOPT;
+    }
+    int rc;
+    sp_sock_lock(s);
+    if (set) {
+        rc = getlen ? sp_optstore_get(&s->tpopts, set, option, getval, getlen)
+                    : sp_optstore_set(&s->tpopts, set, option, setval, setlen);
+    } else {
+        s->in_proto++;
+        rc = getlen ? ops->getopt(s, option, getval, getlen) : ops->setopt(s, option, setval, setlen);
+        s->in_proto--;
+    }
+    sp_sock_unlock(s);
+    return rc;
+}
+
 int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, size_t len)
 {
     int v = 0;
-    int rc;
-    if (level > NN_SOL_SOCKET) {
-        if (level != s->type->protocol || !s->type->ops->setopt)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        s->in_proto++;
-        rc = s->type->ops->setopt(s, option, val, len);
-        s->in_proto--;
-        sp_sock_unlock(s);
-        return rc;
-    }
-    if (level < NN_SOL_SOCKET) {
-        const struct sp_optset *set = sp_optset_find(level);
-        if (!set)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        rc = sp_optstore_set(&s->tpopts, set, option, val, len);
-        sp_sock_unlock(s);
-        return rc;
-    }
+    if (level != NN_SOL_SOCKET)
+        return other_level(s, level, option, val, len, NULL, NULL);
     if (option == NN_SOCKET_NAME) {
         if (len > 63)
             return -EINVAL;
@@ -118,25 +128,8 @@ int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *
 {
     int v;
     int rc = 0;
-    if (level > NN_SOL_SOCKET) {
-        if (level != s->type->protocol || !s->type->ops->getopt)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        s->in_proto++;
-        rc = s->type->ops->getopt(s, option, val, len);
-        s->in_proto--;
-        sp_sock_unlock(s);
-        return rc;
-    }
-    if (level < NN_SOL_SOCKET) {
-        const struct sp_optset *set = sp_optset_find(level);
-        if (!set)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        rc = sp_optstore_get(&s->tpopts, set, option, val, len);
-        sp_sock_unlock(s);
-        return rc;
-    }
+    if (level != NN_SOL_SOCKET)
+        return other_level(s, level, option, NULL, 0, val, len);
     sp_sock_lock(s);
     switch (option) {
     case NN_DOMAIN:
