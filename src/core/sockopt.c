@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/pipe.h"
@@ -39,6 +40,28 @@ static int other_level(struct sp_sock *s, int level, int option, const void *set
     return rc;
 }
 
+/* The NN_SOL_SOCKET int options that nn_setsockopt stores as given: the
+   range it accepts (EINVAL outside it) and their field. */
+#define SOL_INT(opt, lo, hi, field) {opt, lo, hi, offsetof(struct sp_sockopts, field)}
+static const struct {
+    int option;
+    int min;
+    int max;
+    size_t off;
+} sol_ints[] = {
+    SOL_INT(NN_LINGER, INT_MIN, INT_MAX, linger), /* < 0: no limit */
+    SOL_INT(NN_SNDBUF, 1, INT_MAX, sndbuf),
+    SOL_INT(NN_RCVBUF, 1, INT_MAX, rcvbuf),
+    SOL_INT(NN_SNDTIMEO, INT_MIN, INT_MAX, sndtimeo),
+    SOL_INT(NN_RCVTIMEO, INT_MIN, INT_MAX, rcvtimeo),
+    SOL_INT(NN_RECONNECT_IVL, 0, INT_MAX, reconnect_ivl),
+    SOL_INT(NN_RECONNECT_IVL_MAX, 0, INT_MAX, reconnect_ivl_max),
+    SOL_INT(NN_SNDPRIO, 1, 16, sndprio),
+    SOL_INT(NN_RCVPRIO, 1, 16, rcvprio),
+    SOL_INT(NN_IPV4ONLY, 0, 1, ipv4only),
+    SOL_INT(NN_MAXTTL, 1, 255, maxttl),
+};
+
 int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, size_t len)
 {
     int v = 0;
@@ -57,71 +80,26 @@ int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, si
     /* libnanomsg checks the size before it looks the option up. */
     if (sp_opt_int(val, len, INT_MIN, INT_MAX, &v) != 0)
         return -EINVAL;
-    int *dst = NULL;
-    switch (option) {
-    case NN_LINGER:
-        dst = &s->opt.linger; /* any value: < 0 means no limit */
-        break;
-    case NN_SNDBUF:
-        if (v <= 0)
-            return -EINVAL;
-        dst = &s->opt.sndbuf;
-        break;
-    case NN_RCVBUF:
-        if (v <= 0)
-            return -EINVAL;
-        dst = &s->opt.rcvbuf;
-        break;
-    case NN_RCVMAXSIZE:
+    if (option == NN_RCVMAXSIZE) {
+        /* Read without the lock on every message header (sock.h). */
         if (v < -1)
             return -EINVAL;
         atomic_store_explicit(&s->opt.rcvmaxsize, v, memory_order_relaxed);
         return 0;
-    case NN_SNDTIMEO:
-        dst = &s->opt.sndtimeo;
-        break;
-    case NN_RCVTIMEO:
-        dst = &s->opt.rcvtimeo;
-        break;
-    case NN_RECONNECT_IVL:
-        if (v < 0)
-            return -EINVAL;
-        dst = &s->opt.reconnect_ivl;
-        break;
-    case NN_RECONNECT_IVL_MAX:
-        if (v < 0)
-            return -EINVAL;
-        dst = &s->opt.reconnect_ivl_max;
-        break;
-    case NN_SNDPRIO:
-        if (v < 1 || v > 16)
-            return -EINVAL;
-        dst = &s->opt.sndprio;
-        break;
-    case NN_RCVPRIO:
-        if (v < 1 || v > 16)
-            return -EINVAL;
-        dst = &s->opt.rcvprio;
-        break;
-    case NN_IPV4ONLY:
-        if (v != 0 && v != 1)
-            return -EINVAL;
-        dst = &s->opt.ipv4only;
-        break;
-    case NN_MAXTTL:
-        if (v < 1 || v > 255)
-            return -EINVAL;
-        dst = &s->opt.maxttl;
-        break;
-    default:
-        return -ENOPROTOOPT;
     }
-    sp_sock_lock(s);
-    *dst = v;
-    if (option == NN_SNDBUF || option == NN_RCVBUF)
-        s->opt.bufs_set = true;
-    sp_sock_unlock(s);
-    return 0;
+    for (size_t i = 0; i < sizeof sol_ints / sizeof sol_ints[0]; i++) {
+        if (sol_ints[i].option != option)
+            continue;
+        if (v < sol_ints[i].min || v > sol_ints[i].max)
+            return -EINVAL;
+        sp_sock_lock(s);
+        *(int *) ((char *) &s->opt + sol_ints[i].off) = v;
+        if (option == NN_SNDBUF || option == NN_RCVBUF)
+            s->opt.bufs_set = true;
+        sp_sock_unlock(s);
+        return 0;
+    }
+    return -ENOPROTOOPT;
 }
 
 int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *len)
