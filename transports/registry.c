@@ -1,5 +1,6 @@
 /* Every transport the library knows: the list, and what the core asks of it
-   as a whole. Adding a transport adds its line to the list. */
+   as a whole. Adding a transport adds its declaration and its line to the
+   list (README.md, "Adding a transport"). */
 #include <string.h>
 
 #include "protocol.h"

@@ -27,10 +27,12 @@
    - Statistics: sp_ep_stat counts connections, errors and drops in the
      socket's NN_STAT_* counters. A count of its own (messages a multicast
      receiver lost whole) is one more slot of enum sp_stat (core/sock.h)
-     with its public id in sp_sock_stat_get, for every transport to use.
+     with its public id in sp_sock_stat_get (core/stat.c), for every
+     transport to use.
 
-   Adding a transport is a folder under transports/, its line in the list of
-   transports/registry.c and its sources in transports/meson.build. */
+   Adding a transport is a folder under transports/, its declaration and its
+   line in the list of transports/registry.c, and its sources in
+   transports/meson.build (README.md, "Adding a transport"). */
 #ifndef SP_TRANSPORT_H
 #define SP_TRANSPORT_H
 

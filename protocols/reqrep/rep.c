@@ -7,7 +7,6 @@
    that are gone or busy are dropped silently, as in libnanomsg. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>

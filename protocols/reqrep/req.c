@@ -7,7 +7,6 @@
    send never blocks: with no peer the request waits for one. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>

@@ -6,7 +6,6 @@
    each response as its SP header. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/survey.h>

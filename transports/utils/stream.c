@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -444,6 +443,7 @@ static void hs_timeout(struct sp_timer *t)
 
 void sp_stream_tune(int fd, struct sp_ep *ep, const struct sp_connopts *o, const struct sp_stream_cfg *cfg)
 {
+    SP_ASSERT_LOOP();
     /* libnanomsg always fixes the kernel buffers at NN_SNDBUF/NN_RCVBUF
        (128 KiB); we do so only when the application set them, and leave the
        kernel's autotuning alone otherwise: large messages go much faster. */

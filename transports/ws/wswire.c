@@ -2,7 +2,6 @@
    mbedTLS. */
 #include "ws/wswire.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
