@@ -574,11 +574,12 @@ static void end_of_input(struct sp_stream *s)
         s->draining = true;
         s->broken = true;
         linger_check(s, false);
+        /* Under the lock: a receiver taking the last messages calls
+           set_events, which reads io.fd. */
+        sp_io_del(&s->io);
     }
     sp_sock_unlock(sock);
-    if (drain)
-        sp_io_del(&s->io);
-    else
+    if (!drain)
         sp_stream_close(s, SP_STAT_BROKEN);
 }
 
