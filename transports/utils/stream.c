@@ -666,7 +666,12 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     s->hs_out = NULL;
     s->hs_outlen = s->hs_outdone = 0;
     sp_io_set(&s->io, EPOLLIN | EPOLLRDHUP);
+    /* Once attached, a blocked receiver may read the connection in its own
+       thread (wait_begin): the loop holds the read token until the bytes
+       that came with the handshake are decoded and delivered. */
+    atomic_store(&s->rd_owner, SP_RD_LOOP);
     if (sp_pipe_attach(&s->pipe) != 0) {
+        atomic_store(&s->rd_owner, SP_RD_NONE);
         sp_stream_close(s, SP_STAT_BROKEN); /* refused, e.g. a second PAIR peer */
         return;
     }
@@ -680,6 +685,7 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     s->hs_in = NULL;
     if (batch->count)
         deliver_batch(s, batch);
+    atomic_store(&s->rd_owner, SP_RD_NONE);
     if (bad)
         end_of_input(s);
     else if (io_pending(s))
