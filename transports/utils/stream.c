@@ -833,9 +833,12 @@ static void do_read(struct sp_stream *s)
         return;
     }
     /* A caller that takes over reading now (the token is free again) reads
-       behind these messages under the socket lock and delivers them first. */
+       behind these messages under the socket lock and delivers them first.
+       So rbatch is looked at before the token goes: after, only under the
+       socket lock (deliver_round_cb). */
+    bool decoded = s->rbatch.count > 0;
     atomic_store(&s->rd_owner, SP_RD_NONE);
-    if (s->rbatch.count)
+    if (decoded)
         deliver_later(s);
 }
 
