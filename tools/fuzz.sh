@@ -44,6 +44,8 @@ while getopts "t:j:b:rh" opt; do
     esac
 done
 shift $((OPTIND - 1))
+# Absolute: some targets change directory (fuzznet.h) before reading the corpus.
+build=$(realpath -m "$build")
 
 all_targets()
 {

@@ -47,7 +47,7 @@ valgrind
 #   cmake                  find_package(nanomsg) test of the install
 #   man-db                 man -l on every installed man page (install test)
 #   ca-certificates        the system CA store TLS clients trust by default
-#   valgrind               memcheck, for developers (no test runs it)
+#   valgrind               memcheck over a subset of the tests (.ci/run)
 
 if [ "${1:-}" = --list ]; then
     for p in $packages; do echo "$p"; done

@@ -40,12 +40,27 @@ struct surveyor_sock {
     struct sp_socktimer timer;
 };
 
+/* Outside a survey no queued response can ever be delivered (recv says
+   EFSM or ETIMEDOUT, and the next survey has a new id): drop them as they
+   come, as REQ drops stray replies. Left queued, they would hold the
+   connection they came on open after its peer closed it (a stream ends
+   once everything it received was taken), for as long as no survey runs. */
+static void surveyor_drop_stale(struct surveyor_sock *s)
+{
+    struct sp_msg m;
+    if (!s->cooked || s->state == SURVEY_ACTIVE)
+        return;
+    while (sp_fq_recv(&s->fq, &m, NULL) == 0)
+        sp_msg_term(&m);
+}
+
 static void surveyor_deadline(struct sp_sock *sock, struct sp_socktimer *t)
 {
     struct surveyor_sock *s = sock->proto;
     (void) t;
     if (s->state == SURVEY_ACTIVE)
         s->state = SURVEY_TIMEDOUT;
+    surveyor_drop_stale(s);
 }
 
 static int surveyor_sock_init(struct sp_sock *sock)
@@ -100,6 +115,7 @@ static void surveyor_pipe_in(struct sp_sock *sock, struct sp_pipe *pipe)
     struct surveyor_sock *s = sock->proto;
     struct surveyor_pipe *p = pipe->proto_data;
     sp_fq_in(&s->fq, &p->in);
+    surveyor_drop_stale(s);
 }
 
 static void surveyor_pipe_out(struct sp_sock *sock, struct sp_pipe *pipe)

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,29 +27,33 @@ static void on_usr1(int sig)
     handled = 1;
 }
 
+/* rc and started are polled by the signalling thread while the blocked one
+   sets them; err is read only after the join. */
 struct blocked {
     int s;
     bool send;
-    int rc;
+    atomic_int rc;
     int err;
-    volatile bool started;
+    atomic_bool started;
 };
 
 static void blocked_call(void *arg)
 {
     struct blocked *b = arg;
     char buf[8];
-    b->started = true;
+    int rc;
+    atomic_store(&b->started, true);
     if (b->send)
-        b->rc = nn_send(b->s, "x", 1, 0);
+        rc = nn_send(b->s, "x", 1, 0);
     else
-        b->rc = nn_recv(b->s, buf, sizeof buf, 0);
+        rc = nn_recv(b->s, buf, sizeof buf, 0);
     b->err = errno;
+    atomic_store(&b->rc, rc);
 }
 
 static bool call_returned(void *arg)
 {
-    return ((struct blocked *) arg)->rc != 99;
+    return atomic_load(&((struct blocked *) arg)->rc) != 99;
 }
 
 static void run(bool send, int flags)
@@ -62,10 +67,12 @@ static void run(bool send, int flags)
 
     int s = nn_socket(AF_SP, NN_PAIR);
     assert_true(s >= 0);
-    struct blocked b = {s, send, 99, 0, false};
+    struct blocked b = {.s = s, .send = send, .err = 0};
+    atomic_init(&b.rc, 99);
+    atomic_init(&b.started, false);
     tu_thread t;
     tu_thread_start(&t, blocked_call, &b);
-    while (!b.started)
+    while (!atomic_load(&b.started))
         tu_sleep_ms(1);
     /* Signal until the call gives up: a signal that lands before the thread
        sleeps in the library is simply handled and the wait goes on. */
@@ -75,7 +82,7 @@ static void run(bool send, int flags)
         tu_wait_until(call_returned, &b, 20);
     }
     tu_thread_join(&t);
-    assert_int_equal(b.rc, -1);
+    assert_int_equal(atomic_load(&b.rc), -1);
     assert_int_equal(b.err, EINTR);
     assert_true(handled);
     assert_int_equal(nn_close(s), 0);

@@ -109,7 +109,7 @@ show()
 }
 sanitizer_check()
 {
-    if grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' \
+    if grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer' \
         "$IT_TMP/app.err" "$IT_TMP/app.out"; then
         show
         it_fail "sanitizer report"

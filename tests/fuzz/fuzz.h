@@ -11,6 +11,10 @@
    must still find this one. */
 __attribute__((visibility("default"))) int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Optional, libFuzzer's too: called once before the first input (standalone.c
+   calls it as well), while the process has no thread of the library yet. */
+__attribute__((weak, visibility("default"))) int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 /* Optional, used by standalone.c only: writes a well-formed input of at most
    cap bytes into buf, using rnd() for every choice, and returns its length.
    Random mutations mostly produce inputs rejected early; a target that

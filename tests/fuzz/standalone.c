@@ -241,6 +241,8 @@ int main(int argc, char **argv)
     double budget = argc > 3 ? strtod(argv[3], NULL) : 30.0;
     if (load_corpus(argv[1]) != 0)
         return 2;
+    if (LLVMFuzzerInitialize)
+        LLVMFuzzerInitialize(&argc, &argv);
     double start = now_s();
     for (size_t i = 0; i < nseeds; i++)
         run(seeds[i].data, seeds[i].len);

@@ -412,7 +412,7 @@ it_fail()
 # Fails if NAME's stderr shows a sanitizer report (UBSan without halt_on_error goes on).
 it_check_sanitizer()
 {
-    if grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' \
+    if grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer' \
         "$IT_TMP/$1.err" 2>/dev/null; then
         it_fail "sanitizer report in the stderr of $1"
     fi

@@ -258,6 +258,18 @@ static int accept_next(int lfd)
     return fd;
 }
 
+/* accept_next for an nn socket speaking SP (tcp, ipc) of the given protocol:
+   the handshake is answered at once, before the test looks for the nn
+   socket's end of the connection. Unanswered, the connector gives up after
+   its 1 s handshake timeout and closes that end, which a loaded machine
+   (a TSan build, parallel tests) lets happen before the scan. */
+static int accept_sp(int lfd, int protocol)
+{
+    int fd = accept_next(lfd);
+    sp_handshake(fd, protocol);
+    return fd;
+}
+
 /* A fresh address of the kind for an nn socket, and (tcp, ws) its port. */
 static void fresh_url(enum kind kind, const char *name, char *url, size_t len, int *port, char *path)
 {
@@ -588,12 +600,12 @@ static void bufs_read_per_connect_attempt(enum kind kind)
     tt_connect(s, url); /* nobody listens yet: this attempt fails */
     set_bufs(s, 70000, 80000);
     int lfd = kind == IPC ? unix_listen(path) : listen_on(port);
-    int c = accept_next(lfd);
+    int c = accept_sp(lfd, NN_PUSH);
     /* The attempt that succeeded was made after the change. */
     assert_bufs(kind == IPC ? unix_new_end(path, false, &seen) : tcp_other_end(c), family, 70000, 80000);
     set_bufs(s, 90000, 100000);
     close(c);
-    c = accept_next(lfd);
+    c = accept_sp(lfd, NN_PUSH);
     assert_bufs(kind == IPC ? unix_new_end(path, false, &seen) : tcp_other_end(c), family, 90000, 100000);
     close(c);
     assert_int_equal(nn_close(s), 0);
@@ -679,11 +691,11 @@ static void test_tcp_nodelay_is_read_at_each_tcp_connection(void **state)
     tt_connect(s, url); /* refused */
     tt_setint(s, NN_TCP, NN_TCP_NODELAY, 1);
     int lfd = listen_on(port);
-    int c = accept_next(lfd);
+    int c = accept_sp(lfd, NN_PUSH);
     assert_int_equal(sockopt_int(tcp_other_end(c), IPPROTO_TCP, TCP_NODELAY) != 0, 1);
     tt_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
     close(c);
-    c = accept_next(lfd);
+    c = accept_sp(lfd, NN_PUSH);
     assert_int_equal(sockopt_int(tcp_other_end(c), IPPROTO_TCP, TCP_NODELAY), 0);
     close(c);
     close(lfd);
@@ -870,14 +882,14 @@ static void test_ipv4only_each_connection_attempt_resolves_with_the_current_valu
     int s = tt_socket(NN_PUSH);
     tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
     tt_connect(s, url);
-    int c = accept_next(lfd);
+    int c = accept_sp(lfd, NN_PULL);
     struct sockaddr_storage ss;
     socklen_t ssl = sizeof ss;
     assert_int_equal(getsockname(tcp_other_end(c), (struct sockaddr *) &ss, &ssl), 0);
     assert_int_equal(ss.ss_family, AF_INET);
     tt_setint(s, NN_SOL_SOCKET, NN_IPV4ONLY, 0);
     close(c);
-    c = accept_next(lfd);
+    c = accept_sp(lfd, NN_PULL);
     ssl = sizeof ss;
     assert_int_equal(getsockname(tcp_other_end(c), (struct sockaddr *) &ss, &ssl), 0);
     assert_int_equal(ss.ss_family, AF_INET6);

@@ -1,6 +1,6 @@
-/* Shared by the unit suites: cmocka, and whether AddressSanitizer is in the
-   build (a few checks read memory that ASan rightly calls freed, and are only
-   compiled in plain builds). Unit tests link the static library and include
+/* Shared by the unit suites: cmocka, and whether AddressSanitizer or
+   ThreadSanitizer is in the build (a few checks read memory that both rightly
+   call freed, and are only compiled in builds without either: UNIT_READS_FREED). Unit tests link the static library and include
    internal headers, so they are built with lib_c_args. */
 #ifndef UNITTEST_H
 #define UNITTEST_H
@@ -25,6 +25,19 @@
 #ifndef UNIT_HAVE_ASAN
 #define UNIT_HAVE_ASAN 0
 #endif
+
+#if defined(__SANITIZE_THREAD__)
+#define UNIT_HAVE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNIT_HAVE_TSAN 1
+#endif
+#endif
+#ifndef UNIT_HAVE_TSAN
+#define UNIT_HAVE_TSAN 0
+#endif
+
+#define UNIT_READS_FREED (!UNIT_HAVE_ASAN && !UNIT_HAVE_TSAN)
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

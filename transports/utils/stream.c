@@ -583,6 +583,8 @@ static void end_of_input(struct sp_stream *s)
         s->draining = true;
         s->broken = true;
         linger_check(s, false);
+        /* Under the lock: a receiver taking the last messages calls
+           set_events, which reads io.fd. */
         sp_io_del(&s->io);
     }
     sp_sock_unlock(sock);
@@ -668,7 +670,12 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     s->hs_out = NULL;
     s->hs_outlen = s->hs_outdone = 0;
     sp_io_set(&s->io, EPOLLIN | EPOLLRDHUP);
+    /* Once attached, a blocked receiver may read the connection in its own
+       thread (wait_begin): the loop holds the read token until the bytes
+       that came with the handshake are decoded and delivered. */
+    atomic_store(&s->rd_owner, SP_RD_LOOP);
     if (sp_pipe_attach(&s->pipe) != 0) {
+        atomic_store(&s->rd_owner, SP_RD_NONE);
         /* Refused: a peer the socket does not talk to, a second PAIR peer. */
         sp_stream_close(s, SP_STAT_BROKEN);
         return;
@@ -683,6 +690,7 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     s->hs_in = NULL;
     if (batch->count)
         deliver_batch(s, batch);
+    atomic_store(&s->rd_owner, SP_RD_NONE);
     if (bad)
         end_of_input(s);
     else if (io_pending(s))
@@ -832,9 +840,12 @@ static void do_read(struct sp_stream *s)
         return;
     }
     /* A caller that takes over reading now (the token is free again) reads
-       behind these messages under the socket lock and delivers them first. */
+       behind these messages under the socket lock and delivers them first.
+       So rbatch is looked at before the token goes: after, only under the
+       socket lock (deliver_round_cb). */
+    bool decoded = s->rbatch.count > 0;
     atomic_store(&s->rd_owner, SP_RD_NONE);
-    if (s->rbatch.count)
+    if (decoded)
         deliver_later(s);
 }
 
