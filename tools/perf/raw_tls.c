@@ -13,8 +13,9 @@
     server.crt, server.key; the client checks the name "localhost"), TLS 1.2
     at least (as ours), mbedTLS's default cipher suites unless PERF_TLS_SUITE
     names the only one to offer / accept (e.g.
-    TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256). The connecting side
-    prints the negotiated suite once: "tls: <suite> <version>".
+    TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256). Each side prints the
+    negotiated suite once: "tls: <suite> <version>" (with a library's program
+    on the other side, what that library offers or picks).
 
     thr: an empty start marker, <count> messages, an empty acknowledgement
     back (as local_thr/remote_thr). lat: one untimed warm-up round trip,
@@ -216,8 +217,7 @@ static void tls_open(int fd, int server)
     while ((rc = mbedtls_ssl_handshake(&ssl)) != 0)
         if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE)
             tls_fail(rc, "mbedtls_ssl_handshake");
-    if (!server)
-        printf("tls: %s %s\n", mbedtls_ssl_get_ciphersuite(&ssl), mbedtls_ssl_get_version(&ssl));
+    printf("tls: %s %s\n", mbedtls_ssl_get_ciphersuite(&ssl), mbedtls_ssl_get_version(&ssl));
 
     rc = mbedtls_ssl_get_max_out_record_payload(&ssl);
     if (rc < 0)
