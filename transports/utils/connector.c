@@ -80,7 +80,7 @@ static void do_connect(struct sp_connector *c, struct sockaddr_storage *ss, sock
         fail(c, errno);
         return;
     }
-    sp_stream_tune(fd, &c->opts, c->cfg->tcp);
+    sp_stream_tune(fd, &c->opts, c->cfg);
     struct sockaddr_storage local;
     socklen_t ll;
     if (c->ops->local && c->ops->local(c, &local, &ll) == 1 && local.ss_family == ss->ss_family) {
