@@ -856,6 +856,72 @@ static void test_ws_msg_type_connecting_endpoint_keeps_the_value_of_nn_connect(v
 }
 #endif
 
+/* ---- ipc without NN_SNDBUF/NN_RCVBUF: a kernel send buffer for large messages ---- */
+
+#ifndef AGAINST_LIBNANOMSG
+/* What both ends of an ipc connection ask for; the kernel doubles it and
+   caps it at twice net.core.wmem_max. */
+#define IPC_SNDBUF_AUTO (2 * 1024 * 1024)
+
+struct unix_end {
+    const char *path;
+    bool accepted;
+    struct inodes *seen;
+    int fd;
+};
+
+static bool unix_end_appeared(void *arg)
+{
+    struct unix_end *e = arg;
+    e->fd = unix_new_end(e->path, e->accepted, e->seen);
+    return e->fd >= 0;
+}
+
+/* Unix sockets have no buffer autotuning: at net.core.wmem_default (208
+   KiB) a 1 MiB message takes five writes, each after the peer drained the
+   buffer to a quarter, where tcp over loopback writes it at once. While
+   neither NN_SNDBUF nor NN_RCVBUF is set, both ends of an ipc connection
+   ask for 2 MiB (libnanomsg: always NN_SNDBUF, 128 KiB). */
+static void test_ipc_connections_get_a_large_kernel_send_buffer_while_nn_sndbuf_is_unset(void **state)
+{
+    (void) state;
+    char url[256];
+    tu_ipc_url(url, sizeof url, "sndbuf-auto");
+    const char *path = url + strlen("ipc://");
+    int want = kernel_buf(AF_UNIX, SO_SNDBUF, IPC_SNDBUF_AUTO);
+    struct inodes seen = {.n = 0};
+
+    /* Connecting: the nn end of a connection the raw listener has queued
+       (sized before connect()). */
+    int lfd = unix_listen(path);
+    int push = nn_socket(AF_SP, NN_PUSH);
+    assert_true(push >= 0);
+    assert_true(nn_connect(push, url) >= 0);
+    struct unix_end e = {path, false, &seen, -1};
+    assert_true(tu_wait_until(unix_end_appeared, &e, TT_DEADLINE_MS));
+    assert_int_equal(sockopt_int(e.fd, SOL_SOCKET, SO_SNDBUF), want);
+    assert_int_equal(nn_close(push), 0);
+    close(lfd);
+    unlink(path);
+
+    /* Accepting: the nn socket answers the SP header once it has set the
+       connection up. */
+    int pull = nn_socket(AF_SP, NN_PULL);
+    assert_true(pull >= 0);
+    assert_true(nn_bind(pull, url) >= 0);
+    int c = unix_connect(path);
+    unsigned char hdr[8];
+    tu_sp_header(hdr, NN_PUSH);
+    assert_true(tu_write_all(c, hdr, sizeof hdr));
+    assert_true(tu_read_exact(c, hdr, sizeof hdr, TT_DEADLINE_MS));
+    e = (struct unix_end){path, true, &seen, -1};
+    assert_true(unix_end_appeared(&e));
+    assert_int_equal(sockopt_int(e.fd, SOL_SOCKET, SO_SNDBUF), want);
+    close(c);
+    assert_int_equal(nn_close(pull), 0);
+}
+#endif
+
 /* ---- NN_IPV4ONLY: connection attempts resolve with the current value ---- */
 
 #ifndef AGAINST_LIBNANOMSG
@@ -933,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_ws_msg_type_connecting_endpoint_keeps_the_value_of_nn_connect),
 #endif
 #ifndef AGAINST_LIBNANOMSG
+        cmocka_unit_test(test_ipc_connections_get_a_large_kernel_send_buffer_while_nn_sndbuf_is_unset),
         cmocka_unit_test(test_ipv4only_each_connection_attempt_resolves_with_the_current_value),
 #endif
     };

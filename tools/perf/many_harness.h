@@ -66,6 +66,20 @@ static void fail(const char *what)
     exit(2);
 }
 
+/*  One process holds every connection's fd on the PULL side (10,000 in the
+    big run of tools/bench), and libzmq spends an fd on every socket's mailbox
+    besides: the soft limit (often 1024) goes up to the hard one, for every
+    library alike. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            fprintf(stderr, "warning: RLIMIT_NOFILE: %s\n", strerror(errno));
+    }
+}
+
 static void wait_token(void)
 {
     char c;
@@ -195,6 +209,7 @@ static int many_main(int argc, char *argv[], const struct many_ops *ops)
             ops->name);
         return 1;
     }
+    raise_nofile();
     if (ops->setup)
         ops->setup();
 

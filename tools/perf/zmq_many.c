@@ -21,8 +21,6 @@
     - The children wait for the parent to hold every message before they
       close (as tcp_many does), so ZMQ_LINGER 0 loses nothing and lets
       zmq_ctx_term return at once.
-    - RLIMIT_NOFILE is raised to its hard limit: libzmq spends an fd on
-      every socket's mailbox besides the connection's own.
     - ZMQ_BACKLOG stays at libzmq's default (100), as the nn programs keep
       their library's listen backlog (libnanomsg: 100, ours: SOMAXCONN):
       1000 simultaneous connects then overflow the accept queue and the
@@ -37,16 +35,6 @@
 #include "zmq_perf.h"
 
 #include "many_harness.h"
-
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            fprintf(stderr, "warning: RLIMIT_NOFILE: %s\n", strerror(errno));
-    }
-}
 
 static void set_int(void *s, int opt, int v, const char *what)
 {
@@ -114,7 +102,7 @@ static void z_close(void *s)
 int main(int argc, char *argv[])
 {
     static const struct many_ops ops = {
-        "zmq_many", raise_nofile, z_open, z_close_lib, z_push, z_connect, z_send,
+        "zmq_many", NULL, z_open, z_close_lib, z_push, z_connect, z_send,
         z_pull, z_recv, z_close,
     };
     return many_main(argc, argv, &ops);

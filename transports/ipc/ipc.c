@@ -21,7 +21,25 @@
 /* libnanomsg uses 10: too few when many peers connect at once. */
 #define SP_IPC_BACKLOG SOMAXCONN
 
-static const struct sp_stream_cfg ipc_cfg = {&sp_spwire_ops, &sp_spwire_ipc, NULL};
+/* The kernel send buffer of an ipc connection while the application set
+   neither NN_SNDBUF nor NN_RCVBUF. Unix sockets have no autotuning: they
+   stay at net.core.wmem_default (208 KiB), where a stream of 64 KiB
+   messages fills the buffer every third message and a 1 MiB message takes
+   five writes. Each full buffer hands the rest to the loop thread, which
+   the kernel wakes only once the buffer is down to a quarter, while the
+   sending thread waits for the loop: most 64 KiB messages cost a thread
+   switch on each side, where tcp over loopback autotunes its buffer up to
+   tcp_wmem's 4 MiB and writes each message at once. The kernel doubles the value and caps
+   it at twice net.core.wmem_max (208 KiB by default: then 416 KiB). The
+   memory is taken only while messages are in flight; the pipe's own
+   NN_SNDBUF limit is unchanged. */
+#define SP_IPC_SNDBUF (2 * 1024 * 1024)
+
+static const struct sp_stream_cfg ipc_cfg = {
+    .wire = &sp_spwire_ops,
+    .wire_arg = &sp_spwire_ipc,
+    .sndbuf_auto = SP_IPC_SNDBUF,
+};
 
 struct ipc_path {
     struct sockaddr_un sun;

@@ -446,13 +446,18 @@ void sp_stream_tune(int fd, struct sp_ep *ep, const struct sp_connopts *o, const
     SP_ASSERT_LOOP();
     /* libnanomsg always fixes the kernel buffers at NN_SNDBUF/NN_RCVBUF
        (128 KiB); we do so only when the application set them, and leave the
-       kernel's autotuning alone otherwise: large messages go much faster. */
+       kernel's autotuning alone otherwise: large messages go much faster.
+       A transport without autotuning (ipc) asks for the ceiling tcp's would
+       reach instead (see sndbuf_auto in ipc.c). */
     int v;
     if (o->bufs_set) {
         v = o->sndbuf;
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
         v = o->rcvbuf;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    } else if (cfg->sndbuf_auto > 0) {
+        v = cfg->sndbuf_auto;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
     }
     if (cfg->tune)
         cfg->tune(fd, ep);

@@ -94,6 +94,7 @@ struct sp_stream_cfg {
     void (*tune)(int fd, struct sp_ep *ep);
     const struct sp_bio_ops *bio; /* NULL: plain fd */
     const void *bio_arg;     /* for the byte layer: the TLS configuration */
+    int sndbuf_auto;         /* SO_SNDBUF while NN_SNDBUF/NN_RCVBUF are unset (0: the kernel's) */
 };
 
 /* The stream ended (it is detached and its fd closed); the owner must call
@@ -152,10 +153,11 @@ struct sp_stream {
     bool draining;                /* the peer is gone: close once inq is empty */
 };
 
-/* Sizes a new connection's kernel buffers (when NN_SNDBUF/NN_RCVBUF were
-   set, opts), then lets the transport tune it (cfg->tune). A connector
-   calls it before connect(), so that the window scale follows NN_RCVBUF; a
-   listener on each accepted fd. Loop thread, no lock held. */
+/* Sizes a new connection's kernel buffers (NN_SNDBUF/NN_RCVBUF when they
+   were set, else cfg->sndbuf_auto if any), then lets the transport tune it
+   (cfg->tune). A connector calls it before connect(), so that the window
+   scale follows NN_RCVBUF; a listener on each accepted fd. Loop thread, no
+   lock held. */
 void sp_stream_tune(int fd, struct sp_ep *ep, const struct sp_connopts *opts, const struct sp_stream_cfg *cfg);
 
 /* Starts a connection on a connected, non-blocking fd with the options read
