@@ -206,9 +206,6 @@ void tu_recv_nothing_for(int s, int ms);
    is exactly the behaviour these tests live with. Extra copies of msg that
    were in flight are drained by the caller if it cares. */
 bool tu_send_until_received(int s, int r, const char *msg, int attempt_ms);
-/* Drains every message that arrives within quiet_ms of the previous one:
-   their number. */
-int tu_drain(int s, int quiet_ms);
 
 /* tu_wait_stat(s, stat, value): waits until nn_get_statistic(s, stat) ==
    value, or fails the test. */
@@ -224,14 +221,8 @@ bool tu_fd_readable(int fd, int timeout_ms);
 /* The NN_SNDFD or NN_RCVFD (option) of socket s. */
 int tu_fd(int s, int option);
 
-/* SP_HDR control data. A control buffer holding one PROTO_SP/SP_HDR cmsg
-   with hdr[0..len). */
-struct tu_ctl {
-    size_t words[16]; /* aligned storage, room for a 96-byte header */
-    size_t size;      /* bytes in use: NN_CMSG_SPACE(sizeof(size_t) + len) */
-};
-void tu_ctl_make(struct tu_ctl *ctl, const void *hdr, size_t len);
-/* Sends body with the given SP header; returns nn_sendmsg's result. */
+/* SP_HDR control data. Sends body with the given SP header; returns
+   nn_sendmsg's result. */
 int tu_sendmsg_hdr(int s, const void *hdr, size_t hdrlen, const char *body, int flags);
 /* Receives one message: body (NUL-terminated) into body, its SP header into
    hdr (up to hdrcap bytes) and its length into *hdrlen. Returns the body
@@ -293,6 +284,9 @@ void tu_raw_write_str(int fd, const char *str);
 void tu_sp_handshake(int fd, int proto, int peer_proto);
 /* Writes one TCP-mapping frame: u64 big-endian length, then payload. */
 void tu_raw_send_frame(int fd, const void *payload, size_t len);
+
+/* A PAIR binds url, another connects to it, and a message goes each way. */
+void tu_pair_exchange(const char *url);
 
 /* A fresh peer of the right type connects to url and exchanges a message with
    srv, a bound PAIR, REP or PULL socket: srv still serves proper peers. */

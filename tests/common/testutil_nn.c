@@ -217,18 +217,6 @@ bool tu_send_until_received(int s, int r, const char *msg, int attempt_ms)
     return ok;
 }
 
-int tu_drain(int s, int quiet_ms)
-{
-    int old = tu_getint(s, NN_SOL_SOCKET, NN_RCVTIMEO);
-    char buf[64];
-    int n = 0;
-    tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, quiet_ms);
-    while (nn_recv(s, buf, sizeof buf, 0) >= 0)
-        n++;
-    tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, old);
-    return n;
-}
-
 /* ---- statistics and descriptors ---- */
 
 struct tu_stat_arg {
@@ -288,7 +276,13 @@ int tu_fd(int s, int option)
 
 /* ---- SP_HDR control data ---- */
 
-void tu_ctl_make(struct tu_ctl *ctl, const void *hdr, size_t len)
+/* A control buffer holding one PROTO_SP/SP_HDR cmsg with hdr[0..len). */
+struct ctl {
+    size_t words[16]; /* aligned storage, room for a 96-byte header */
+    size_t size;      /* bytes in use: NN_CMSG_SPACE(sizeof(size_t) + len) */
+};
+
+static void ctl_make(struct ctl *ctl, const void *hdr, size_t len)
 {
     struct nn_cmsghdr *c = (struct nn_cmsghdr *) ctl->words;
     assert_true(NN_CMSG_SPACE(sizeof(size_t) + len) <= sizeof ctl->words);
@@ -304,10 +298,10 @@ void tu_ctl_make(struct tu_ctl *ctl, const void *hdr, size_t len)
 
 int tu_sendmsg_hdr(int s, const void *hdr, size_t hdrlen, const char *body, int flags)
 {
-    struct tu_ctl ctl;
+    struct ctl ctl;
     struct nn_iovec iov = {(void *) body, strlen(body)};
     struct nn_msghdr mh;
-    tu_ctl_make(&ctl, hdr, hdrlen);
+    ctl_make(&ctl, hdr, hdrlen);
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
@@ -492,6 +486,20 @@ void tu_raw_send_frame(int fd, const void *payload, size_t len)
 }
 
 /* ---- misc ---- */
+
+void tu_pair_exchange(const char *url)
+{
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
+    tu_bind(a, url);
+    tu_connect(b, url);
+    tu_send(b, "ping");
+    tu_recv(a, "ping");
+    tu_send(a, "pong");
+    tu_recv(b, "pong");
+    tu_close(a);
+    tu_close(b);
+}
 
 void tu_assert_serves(int srv, int srv_protocol, const char *url)
 {

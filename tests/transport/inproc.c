@@ -40,18 +40,7 @@ static void test_inproc_connect_before_bind_delivers(void **state)
 static void test_inproc_pair_exchanges_both_ways(void **state)
 {
     (void) state;
-    int a = tu_socket(AF_SP, NN_PAIR);
-    int b = tu_socket(AF_SP, NN_PAIR);
-
-    tu_bind(a, "inproc://pair-both-ways");
-    tu_connect(b, "inproc://pair-both-ways");
-    tu_send(b, "ping");
-    tu_recv(a, "ping");
-    tu_send(a, "pong");
-    tu_recv(b, "pong");
-
-    tu_close(a);
-    tu_close(b);
+    tu_pair_exchange("inproc://pair-both-ways");
 }
 
 static void test_inproc_empty_name_is_a_valid_address(void **state)

@@ -47,19 +47,7 @@ static void test_ipc_pair_exchanges_both_ways(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int a = tu_socket(AF_SP, NN_PAIR);
-    int b = tu_socket(AF_SP, NN_PAIR);
-
-    tu_ipc_url(url, sizeof url, "pair.ipc");
-    tu_bind(a, url);
-    tu_connect(b, url);
-    tu_send(b, "ping");
-    tu_recv(a, "ping");
-    tu_send(a, "pong");
-    tu_recv(b, "pong");
-
-    tu_close(a);
-    tu_close(b);
+    tu_pair_exchange(tu_ipc_url(url, sizeof url, "pair.ipc"));
 }
 
 static void test_ipc_push_pull_delivers_in_order(void **state)

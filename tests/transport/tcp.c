@@ -54,19 +54,7 @@ static void test_tcp_pair_exchanges_both_ways(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int a = tu_socket(AF_SP, NN_PAIR);
-    int b = tu_socket(AF_SP, NN_PAIR);
-
-    tu_tcp_url(url, sizeof url, tu_free_port());
-    tu_bind(a, url);
-    tu_connect(b, url);
-    tu_send(b, "ping");
-    tu_recv(a, "ping");
-    tu_send(a, "pong");
-    tu_recv(b, "pong");
-
-    tu_close(a);
-    tu_close(b);
+    tu_pair_exchange(tu_tcp_url(url, sizeof url, tu_free_port()));
 }
 
 static void test_tcp_bind_wildcard_interface_accepts_loopback(void **state)
@@ -181,10 +169,8 @@ static void test_tcp_bind_on_busy_port_fails_with_eaddrinuse(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
     int a = tu_socket(AF_SP, NN_PAIR);
-    int fd;
+    int fd, port;
 
     /* Busy because another nanomsg socket listens there. */
     tu_tcp_url(url, sizeof url, tu_free_port());
@@ -195,15 +181,8 @@ static void test_tcp_bind_on_busy_port_fails_with_eaddrinuse(void **state)
     tu_close(a);
 
     /* Busy because a plain socket listens there. */
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-    assert_int_equal(listen(fd, 1), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
-    tu_tcp_url(url, sizeof url, ntohs(sa.sin_port));
+    fd = tu_raw_listen(&port);
+    tu_tcp_url(url, sizeof url, port);
     expect_bind_error(AF_SP, NN_PULL, url, EADDRINUSE);
     close(fd);
 }
