@@ -103,6 +103,24 @@ void tu_sleep_ms(int ms)
         ;
 }
 
+void tu_fill(void *p, size_t len, unsigned seed)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < len; i++)
+        b[i] = (unsigned char) (i * 31u + seed * 7u + (i >> 8));
+}
+
+bool tu_check_fill(const void *p, size_t len, unsigned seed, size_t from)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < len; i++) {
+        size_t k = i + from;
+        if (b[i] != (unsigned char) (k * 31u + seed * 7u + (k >> 8)))
+            return false;
+    }
+    return true;
+}
+
 bool tu_skip_allowed(void)
 {
     const char *v = getenv("NANOSP_ALLOW_SKIP");

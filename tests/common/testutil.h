@@ -130,6 +130,27 @@ typedef struct tu_thread { unsigned long handle; } tu_thread;
 void tu_thread_start(tu_thread *t, void (*fn)(void *), void *arg);
 void tu_thread_join(tu_thread *t);
 
+/* Unit suites (internal modules, linked with the static library). */
+#define TU_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Whether AddressSanitizer is in the build: a few checks read memory that
+   ASan rightly calls freed, and are only compiled in plain builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_HAVE_ASAN 1
+#endif
+#endif
+#ifndef TU_HAVE_ASAN
+#define TU_HAVE_ASAN 0
+#endif
+/* Fills p with a pattern that depends on the position and a seed, so that a
+   byte moved to the wrong place is noticed. */
+void tu_fill(void *p, size_t len, unsigned seed);
+/* True when p holds the pattern tu_fill(.., len, seed) wrote, starting at
+   pattern position from. */
+bool tu_check_fill(const void *p, size_t len, unsigned seed, size_t from);
+
 /* ==== testutil_nn.c: cmocka suites over the public nanomsg API ==== */
 
 /* Upper bound for anything that should happen "soon" (a connection, a
