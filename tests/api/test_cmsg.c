@@ -16,16 +16,6 @@
 
 #include "testutil.h"
 
-static void pair_with_timeouts(int *a, int *b)
-{
-    tu_inproc_pair(NN_PAIR, NN_PAIR, a, b);
-    int socks[2] = {*a, *b};
-    for (int i = 0; i < 2; i++) {
-        tu_setint(socks[i], NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
-        tu_setint(socks[i], NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
-    }
-}
-
 static void test_cmsg_macros_pad_to_size_t(void **state)
 {
     (void) state;
@@ -147,7 +137,7 @@ static void test_recvmsg_on_cooked_pair_reports_empty_sp_hdr(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_send(a, "body");
     char body[16];
     size_t ctl[32];
@@ -169,7 +159,7 @@ static void test_recvmsg_sp_hdr_fits_exactly_in_cmsg_space(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_send(a, "x");
     size_t ctl[3];
     assert_int_equal(sizeof ctl, NN_CMSG_SPACE(sizeof(size_t)));
@@ -186,7 +176,7 @@ static void test_recvmsg_with_too_small_control_buffer_writes_nothing(void **sta
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     size_t sizes[] = {1, NN_CMSG_SPACE(0), NN_CMSG_SPACE(sizeof(size_t)) - 1};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         tu_send(a, "still delivered");
@@ -206,7 +196,7 @@ static void test_recvmsg_with_nn_msg_control_allocates_exact_chunk(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_send(a, "ctl");
     void *body = NULL;
     void *ctl = NULL;
@@ -231,7 +221,7 @@ static void test_recvmsg_without_control_buffer_leaves_control_fields(void **sta
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_send(a, "plain");
     char body[8];
     struct nn_iovec iov = {body, sizeof body};
@@ -258,7 +248,7 @@ static void test_sp_hdr_sent_on_cooked_pair_travels_in_front_of_body(void **stat
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     size_t ctl[8];
     struct nn_iovec iov = {"xyz", 3};
     struct nn_msghdr hdr = {&iov, 1, ctl, put_sp_hdr(ctl, "ABCD", 4)};
@@ -277,7 +267,7 @@ static void test_malformed_sp_hdr_is_ignored_on_send(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     size_t ctl[8] = {0};
     struct nn_cmsghdr *c = (struct nn_cmsghdr *) ctl;
     struct nn_iovec iov = {"xyz", 3};
@@ -310,7 +300,7 @@ static void test_non_sp_cmsgs_are_not_delivered_over_inproc(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     size_t ctl[8] = {0};
     struct nn_cmsghdr *c = (struct nn_cmsghdr *) ctl;
     c->cmsg_len = NN_CMSG_LEN(2);
@@ -335,7 +325,7 @@ static void test_sendmsg_adopts_nn_msg_control_chunk(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     void *ctl = nn_allocmsg(NN_CMSG_SPACE(sizeof(size_t) + 1), 0);
     assert_non_null(ctl);
     put_sp_hdr(ctl, "Q", 1);

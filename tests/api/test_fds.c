@@ -17,28 +17,9 @@
 
 #include "testutil.h"
 
-static int get_fd(int s, int opt)
-{
-    int fd = -1;
-    size_t sz = sizeof fd;
-    assert_nn_ok(nn_getsockopt(s, NN_SOL_SOCKET, opt, &fd, &sz));
-    assert_int_equal(sz, sizeof fd);
-    assert_true(fd >= 0);
-    return fd;
-}
-
-/* poll(2) the fd for POLLIN with the given timeout; true if readable. */
-static bool fd_readable(int fd, int timeout_ms)
-{
-    struct pollfd p = {fd, POLLIN, 0};
-    int rc = poll(&p, 1, timeout_ms);
-    assert_true(rc >= 0);
-    return rc == 1 && (p.revents & POLLIN);
-}
-
 static bool fd_readable_now(void *arg)
 {
-    return fd_readable(*(int *) arg, 0);
+    return tu_fd_readable(*(int *) arg, 0);
 }
 
 static void wait_readable(int fd)
@@ -52,16 +33,16 @@ static void test_rcvfd_is_readable_exactly_while_a_message_waits(void **state)
     int a, b;
     tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
     tu_setint(a, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
-    int rcvfd = get_fd(b, NN_RCVFD);
-    assert_false(fd_readable(rcvfd, 0));
+    int rcvfd = tu_fd(b, NN_RCVFD);
+    assert_false(tu_fd_readable(rcvfd, 0));
     tu_send(a, "wake");
     wait_readable(rcvfd);
     /* Level-triggered: polling again without receiving still reports it. */
-    assert_true(fd_readable(rcvfd, 0));
-    assert_true(fd_readable(rcvfd, 0));
+    assert_true(tu_fd_readable(rcvfd, 0));
+    assert_true(tu_fd_readable(rcvfd, 0));
     char buf[8];
     assert_int_equal(nn_recv(b, buf, sizeof buf, NN_DONTWAIT), 4);
-    assert_false(fd_readable(rcvfd, 0));
+    assert_false(tu_fd_readable(rcvfd, 0));
 }
 
 static void test_rcvfd_stays_readable_until_last_queued_message_is_received(void **state)
@@ -70,14 +51,14 @@ static void test_rcvfd_stays_readable_until_last_queued_message_is_received(void
     int a, b;
     tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
     tu_setint(a, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
-    int rcvfd = get_fd(b, NN_RCVFD);
+    int rcvfd = tu_fd(b, NN_RCVFD);
     tu_send(a, "one");
     tu_send(a, "two");
     wait_readable(rcvfd);
     tu_recv(b, "one");
     wait_readable(rcvfd);
     tu_recv(b, "two");
-    assert_false(fd_readable(rcvfd, 0));
+    assert_false(tu_fd_readable(rcvfd, 0));
 }
 
 static void test_sndfd_is_readable_while_send_would_not_block(void **state)
@@ -86,14 +67,14 @@ static void test_sndfd_is_readable_while_send_would_not_block(void **state)
     char addr[64];
     tu_inproc_url(addr, sizeof addr, "apitest");
     int a = tu_socket_default(AF_SP, NN_PAIR);
-    int sndfd = get_fd(a, NN_SNDFD);
+    int sndfd = tu_fd(a, NN_SNDFD);
     /* No peer: a send would block. */
-    assert_false(fd_readable(sndfd, 0));
+    assert_false(tu_fd_readable(sndfd, 0));
     int b = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_ok(nn_bind(a, addr));
     assert_nn_ok(nn_connect(b, addr));
     wait_readable(sndfd);
-    assert_true(fd_readable(sndfd, 0));
+    assert_true(tu_fd_readable(sndfd, 0));
     assert_int_equal(nn_send(a, "x", 1, NN_DONTWAIT), 1);
 }
 
@@ -107,14 +88,14 @@ static void test_sndfd_clears_when_peer_queue_is_full(void **state)
     tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
     assert_nn_ok(nn_bind(pull, addr));
     assert_nn_ok(nn_connect(push, addr));
-    int sndfd = get_fd(push, NN_SNDFD);
+    int sndfd = tu_fd(push, NN_SNDFD);
     wait_readable(sndfd);
     int sent = 0;
     while (sent < 1000 && nn_send(push, "0123456789", 10, NN_DONTWAIT) == 10)
         sent++;
     assert_int_equal(nn_errno(), EAGAIN);
     assert_true(sent < 1000);
-    assert_false(fd_readable(sndfd, 0));
+    assert_false(tu_fd_readable(sndfd, 0));
     char buf[16];
     assert_int_equal(nn_recv(pull, buf, sizeof buf, 0), 10);
     wait_readable(sndfd);
@@ -125,12 +106,12 @@ static void test_fds_are_stable_per_socket_and_distinct(void **state)
     (void) state;
     int s = tu_socket_default(AF_SP, NN_PAIR);
     int t = tu_socket_default(AF_SP, NN_PAIR);
-    int snd = get_fd(s, NN_SNDFD), rcv = get_fd(s, NN_RCVFD);
-    assert_int_equal(get_fd(s, NN_SNDFD), snd);
-    assert_int_equal(get_fd(s, NN_RCVFD), rcv);
+    int snd = tu_fd(s, NN_SNDFD), rcv = tu_fd(s, NN_RCVFD);
+    assert_int_equal(tu_fd(s, NN_SNDFD), snd);
+    assert_int_equal(tu_fd(s, NN_RCVFD), rcv);
     assert_int_not_equal(snd, rcv);
-    assert_int_not_equal(get_fd(t, NN_SNDFD), snd);
-    assert_int_not_equal(get_fd(t, NN_RCVFD), rcv);
+    assert_int_not_equal(tu_fd(t, NN_SNDFD), snd);
+    assert_int_not_equal(tu_fd(t, NN_RCVFD), rcv);
 }
 
 static void test_rcvfd_on_push_and_sndfd_on_pull_fail_with_enoprotoopt(void **state)
@@ -143,15 +124,15 @@ static void test_rcvfd_on_push_and_sndfd_on_pull_fail_with_enoprotoopt(void **st
     assert_nn_fail(nn_getsockopt(push, NN_SOL_SOCKET, NN_RCVFD, &fd, &sz), ENOPROTOOPT);
     sz = sizeof fd;
     assert_nn_fail(nn_getsockopt(pull, NN_SOL_SOCKET, NN_SNDFD, &fd, &sz), ENOPROTOOPT);
-    get_fd(push, NN_SNDFD);
-    get_fd(pull, NN_RCVFD);
+    tu_fd(push, NN_SNDFD);
+    tu_fd(pull, NN_RCVFD);
 }
 
 static void test_fd_option_truncates_like_int_options(void **state)
 {
     (void) state;
     int s = tu_socket_default(AF_SP, NN_PAIR);
-    int fd = get_fd(s, NN_RCVFD);
+    int fd = tu_fd(s, NN_RCVFD);
     unsigned char buf[8];
     memset(buf, 0xee, sizeof buf);
     size_t sz = 2;
@@ -161,45 +142,15 @@ static void test_fd_option_truncates_like_int_options(void **state)
     assert_int_equal(buf[2], 0xee);
 }
 
-struct fd_poller {
-    int fd;
-    volatile long tid;
-    volatile int started;
-    volatile int done;
-    int rc;
-};
-
-static void poll_fd_long(void *arg)
-{
-    struct fd_poller *p = arg;
-    p->tid = tu_gettid();
-    __atomic_store_n(&p->started, 1, __ATOMIC_SEQ_CST);
-    struct pollfd pfd = {p->fd, POLLIN, 0};
-    p->rc = poll(&pfd, 1, 30000);
-    __atomic_store_n(&p->done, 1, __ATOMIC_SEQ_CST);
-}
-
-static bool poller_done(void *arg)
-{
-    return __atomic_load_n(&((struct fd_poller *) arg)->done, __ATOMIC_SEQ_CST);
-}
-
-static bool poller_sleeping(void *arg)
-{
-    struct fd_poller *p = arg;
-    return __atomic_load_n(&p->started, __ATOMIC_SEQ_CST) && tu_thread_asleep(p->tid);
-}
-
 static void test_close_wakes_thread_polling_rcvfd(void **state)
 {
     (void) state;
     int s = tu_socket_default(AF_SP, NN_PULL);
-    struct fd_poller p = {get_fd(s, NN_RCVFD), 0, 0, 0, -1};
+    struct tu_blocked p;
     tu_thread t;
-    tu_thread_start(&t, poll_fd_long, &p);
-    assert_true(tu_wait_until(poller_sleeping, &p, TU_DEADLINE_MS));
+    assert_true(tu_blocked_start(&t, &p, tu_fd(s, NN_RCVFD), -1, TU_OP_POLL_FD));
     assert_int_equal(nn_close(s), 0);
-    assert_true(tu_wait_until(poller_done, &p, TU_DEADLINE_MS));
+    assert_true(tu_wait_until(tu_blocked_is_done, &p, TU_DEADLINE_MS));
     tu_thread_join(&t);
     assert_int_equal(p.rc, 1);
 }
@@ -307,12 +258,11 @@ static void test_blocked_poll_wakes_when_message_arrives(void **state)
     tu_inproc_pair(NN_PUSH, NN_PULL, &a, &b);
     tu_setint(a, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
     /* Poll on the raw RCVFD in another thread, then send from here. */
-    struct fd_poller p = {get_fd(b, NN_RCVFD), 0, 0, 0, -1};
+    struct tu_blocked p;
     tu_thread t;
-    tu_thread_start(&t, poll_fd_long, &p);
-    assert_true(tu_wait_until(poller_sleeping, &p, TU_DEADLINE_MS));
+    assert_true(tu_blocked_start(&t, &p, tu_fd(b, NN_RCVFD), -1, TU_OP_POLL_FD));
     tu_send(a, "wake up");
-    assert_true(tu_wait_until(poller_done, &p, TU_DEADLINE_MS));
+    assert_true(tu_wait_until(tu_blocked_is_done, &p, TU_DEADLINE_MS));
     tu_thread_join(&t);
     assert_int_equal(p.rc, 1);
     tu_recv(b, "wake up");

@@ -17,23 +17,11 @@
 
 #include "testutil.h"
 
-/* A connected inproc PAIR with generous timeouts so that a broken test
-   fails instead of hanging. */
-static void pair_with_timeouts(int *a, int *b)
-{
-    tu_inproc_pair(NN_PAIR, NN_PAIR, a, b);
-    int socks[2] = {*a, *b};
-    for (int i = 0; i < 2; i++) {
-        tu_setint(socks[i], NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
-        tu_setint(socks[i], NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
-    }
-}
-
 static void test_send_and_recv_copy_message_between_pair_sockets(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     assert_int_equal(nn_send(a, "hello", 5, 0), 5);
     char buf[16];
     assert_int_equal(nn_recv(b, buf, sizeof buf, 0), 5);
@@ -62,7 +50,7 @@ static void test_sendmsg_and_recvmsg_with_null_header_fail_with_einval(void **st
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     assert_nn_fail(nn_sendmsg(a, NULL, 0), EINVAL);
     assert_nn_fail(nn_recvmsg(a, NULL, 0), EINVAL);
     assert_nn_fail(nn_sendmsg(a, NULL, NN_DONTWAIT), EINVAL);
@@ -72,7 +60,7 @@ static void test_negative_iovlen_fails_with_emsgsize(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     char buf[4];
     struct nn_iovec iov = {buf, sizeof buf};
     struct nn_msghdr hdr = {&iov, -1, NULL, 0};
@@ -84,7 +72,7 @@ static void test_send_of_null_buffer_with_length_fails_with_efault(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     assert_nn_fail(nn_send(a, NULL, 5, 0), EFAULT);
     struct nn_iovec iov[2] = {{"ab", 2}, {NULL, 1}};
     struct nn_msghdr hdr = {iov, 2, NULL, 0};
@@ -98,7 +86,7 @@ static void test_send_of_null_zero_copy_chunk_fails_with_efault(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     void *chunk = NULL;
     assert_nn_fail(nn_send(a, &chunk, NN_MSG, 0), EFAULT);
     struct nn_iovec iov = {&chunk, NN_MSG};
@@ -110,7 +98,7 @@ static void test_nn_msg_among_several_send_iovecs_fails_with_einval(void **state
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     void *chunk = nn_allocmsg(4, 0);
     assert_non_null(chunk);
     struct nn_iovec iov[2] = {{"ab", 2}, {&chunk, NN_MSG}};
@@ -124,7 +112,7 @@ static void test_send_iovecs_whose_lengths_overflow_fail_with_einval(void **stat
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     char buf[4] = "abc";
     struct nn_iovec iov[2] = {{buf, SIZE_MAX - 2}, {buf, 4}};
     struct nn_msghdr hdr = {iov, 2, NULL, 0};
@@ -135,7 +123,7 @@ static void test_zero_copy_send_and_recv_transfer_chunks(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     size_t sizes[] = {1, 31, 32, 33, 100, 70000};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t sz = sizes[i];
@@ -161,7 +149,7 @@ static void test_copied_message_can_be_received_as_chunk_and_vice_versa(void **s
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     assert_int_equal(nn_send(a, "copy in", 7, 0), 7);
     char *in = NULL;
     assert_int_equal(nn_recv(b, &in, NN_MSG, 0), 7);
@@ -177,7 +165,7 @@ static void test_recvmsg_with_single_nn_msg_iovec_returns_chunk(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_send(a, "via recvmsg");
     void *chunk = NULL;
     struct nn_iovec iov = {&chunk, NN_MSG};
@@ -191,7 +179,7 @@ static void test_sendmsg_gathers_iovecs_into_one_message(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     struct nn_iovec iov[4] = {{"AB", 2}, {"", 0}, {"CDE", 3}, {NULL, 0}};
     struct nn_msghdr hdr = {iov, 4, NULL, 0};
     assert_int_equal(nn_sendmsg(a, &hdr, 0), 5);
@@ -204,7 +192,7 @@ static void test_recvmsg_scatters_message_over_iovecs(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_send(a, "0123456789");
     char x[3], y[1], z[10];
     memset(z, '.', sizeof z);
@@ -219,7 +207,7 @@ static void test_truncating_recv_returns_full_message_length(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_send(a, "0123456789");
     char buf[8];
     memset(buf, '.', sizeof buf);
@@ -241,7 +229,7 @@ static void test_recv_into_zero_length_buffer_consumes_message(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_send(a, "abc");
     assert_int_equal(nn_recv(b, NULL, 0, 0), 3);
     struct nn_msghdr hdr = {NULL, 0, NULL, 0};
@@ -255,7 +243,7 @@ static void test_empty_message_is_delivered(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     assert_int_equal(nn_send(a, "", 0, 0), 0);
     assert_int_equal(nn_send(a, NULL, 0, 0), 0);
     struct nn_msghdr hdr = {NULL, 0, NULL, 0};
@@ -276,7 +264,7 @@ static void test_messages_arrive_in_order(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     for (int i = 0; i < 50; i++)
         assert_int_equal(nn_send(a, &i, sizeof i, 0), (int) sizeof i);
     for (int i = 0; i < 50; i++) {
@@ -290,7 +278,7 @@ static void test_recv_with_dontwait_and_nothing_queued_fails_with_eagain(void **
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     char buf[4];
     assert_nn_fail(nn_recv(b, buf, sizeof buf, NN_DONTWAIT), EAGAIN);
     int lone = tu_socket_default(AF_SP, NN_PULL);
@@ -355,7 +343,7 @@ static void test_blocked_recv_returns_when_message_arrives(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_setint(b, NN_SOL_SOCKET, NN_RCVTIMEO, 30000);
     tu_thread t;
     struct tu_blocked blk;
@@ -437,7 +425,7 @@ static void test_scatter_recv_with_nn_msg_among_iovecs_fails_with_einval_and_dro
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     tu_send(a, "lost");
     tu_send(a, "kept");
     char buf[4];

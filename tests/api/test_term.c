@@ -111,35 +111,6 @@ static void test_term_wakes_blocked_calls_on_every_socket(void **state)
     tu_run_in_child(term_wakes_calls_on_several_sockets);
 }
 
-struct fd_poller {
-    int fd;
-    volatile long tid;
-    volatile int started;
-    volatile int done;
-    int rc;
-};
-
-static void poll_fd_long(void *arg)
-{
-    struct fd_poller *p = arg;
-    p->tid = tu_gettid();
-    __atomic_store_n(&p->started, 1, __ATOMIC_SEQ_CST);
-    struct pollfd pfd = {p->fd, POLLIN, 0};
-    p->rc = poll(&pfd, 1, 30000);
-    __atomic_store_n(&p->done, 1, __ATOMIC_SEQ_CST);
-}
-
-static bool poller_sleeping(void *arg)
-{
-    struct fd_poller *p = arg;
-    return __atomic_load_n(&p->started, __ATOMIC_SEQ_CST) && tu_thread_asleep(p->tid);
-}
-
-static bool poller_done(void *arg)
-{
-    return __atomic_load_n(&((struct fd_poller *) arg)->done, __ATOMIC_SEQ_CST);
-}
-
 static void term_wakes_rcvfd_poller(void)
 {
     int s = nn_socket(AF_SP, NN_PULL);
@@ -147,12 +118,11 @@ static void term_wakes_rcvfd_poller(void)
     int fd = -1;
     size_t sz = sizeof fd;
     TU_CHILD_CHECK(nn_getsockopt(s, NN_SOL_SOCKET, NN_RCVFD, &fd, &sz) == 0);
-    struct fd_poller p = {fd, 0, 0, 0, -1};
+    struct tu_blocked p;
     tu_thread t;
-    tu_thread_start(&t, poll_fd_long, &p);
-    TU_CHILD_CHECK(tu_wait_until(poller_sleeping, &p, TU_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_blocked_start(&t, &p, fd, -1, TU_OP_POLL_FD));
     nn_term();
-    TU_CHILD_CHECK(tu_wait_until(poller_done, &p, TU_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &p, TU_DEADLINE_MS));
     tu_thread_join(&t);
     TU_CHILD_CHECK(p.rc == 1);
 }

@@ -208,6 +208,8 @@ char *tu_url(char *buf, enum tu_transport t, const char *name);
 /* Two fresh sockets (default options) connected over inproc: *a binds, *b
    connects. */
 void tu_inproc_pair(int proto_a, int proto_b, int *a, int *b);
+/* The same with sockets made by tu_socket (deadline timeouts). */
+void tu_inproc_pair_bounded(int proto_a, int proto_b, int *a, int *b);
 
 /* Sends str (without NUL), blocking up to the socket's NN_SNDTIMEO. */
 void tu_send(int s, const char *str);
@@ -239,7 +241,7 @@ bool tu_wait_stat_min(int s, int stat, uint64_t min, int timeout_ms);
 
 /* True when fd polls readable within timeout_ms (0 = right now). */
 bool tu_fd_readable(int fd, int timeout_ms);
-/* The NN_SNDFD or NN_RCVFD (option) of socket s. */
+/* The NN_SNDFD or NN_RCVFD (option) of socket s: a valid fd. */
 int tu_fd(int s, int option);
 
 /* SP_HDR control data. Sends body with the given SP header; returns
@@ -256,7 +258,13 @@ int tu_recvmsg_hdr(int s, char *body, size_t bodycap, void *hdr, size_t hdrcap, 
    thread has been asleep on several consecutive polls, so that a momentary
    lock wait on the way into the call is not mistaken for the blocking wait
    itself. */
-enum tu_op { TU_OP_RECV, TU_OP_SEND, TU_OP_DEVICE, TU_OP_POLL };
+enum tu_op {
+    TU_OP_RECV,    /* nn_recv(s) */
+    TU_OP_SEND,    /* nn_send(s, "x") */
+    TU_OP_DEVICE,  /* nn_device(s, s2) */
+    TU_OP_POLL,    /* nn_poll on s for NN_POLLIN */
+    TU_OP_POLL_FD, /* poll(2) on the fd s (an NN_RCVFD...) for POLLIN */
+};
 struct tu_blocked {
     int s;
     int s2;                 /* second socket of TU_OP_DEVICE */
@@ -266,7 +274,7 @@ struct tu_blocked {
     volatile int done;      /* 1 once the call returned */
     int samples;            /* consecutive polls that saw the thread asleep */
     int rc;                 /* the call's result */
-    int err;                /* nn_errno() after the call */
+    int err;                /* nn_errno() (errno for TU_OP_POLL_FD) after the call */
     char buf[64];           /* what a TU_OP_RECV received */
     struct nn_pollfd pfd;   /* TU_OP_POLL: polls s for NN_POLLIN */
 };

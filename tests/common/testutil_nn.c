@@ -132,14 +132,24 @@ char *tu_url(char *buf, enum tu_transport t, const char *name)
     return buf;
 }
 
-void tu_inproc_pair(int proto_a, int proto_b, int *a, int *b)
+static void inproc_pair(int (*open)(int, int), int proto_a, int proto_b, int *a, int *b)
 {
     char addr[TU_URL_LEN];
     tu_inproc_url(addr, sizeof addr, "apitest");
-    *a = tu_socket_default(AF_SP, proto_a);
-    *b = tu_socket_default(AF_SP, proto_b);
+    *a = open(AF_SP, proto_a);
+    *b = open(AF_SP, proto_b);
     assert_nn_ok(nn_bind(*a, addr));
     assert_nn_ok(nn_connect(*b, addr));
+}
+
+void tu_inproc_pair(int proto_a, int proto_b, int *a, int *b)
+{
+    inproc_pair(tu_socket_default, proto_a, proto_b, a, b);
+}
+
+void tu_inproc_pair_bounded(int proto_a, int proto_b, int *a, int *b)
+{
+    inproc_pair(tu_socket, proto_a, proto_b, a, b);
 }
 
 /* ---- messages ---- */
@@ -262,6 +272,7 @@ bool tu_fd_readable(int fd, int timeout_ms)
     do
         rc = poll(&pfd, 1, timeout_ms);
     while (rc < 0 && errno == EINTR);
+    assert_true(rc >= 0);
     return rc == 1 && (pfd.revents & POLLIN);
 }
 
@@ -271,6 +282,7 @@ int tu_fd(int s, int option)
     size_t sz = sizeof fd;
     assert_nn_ok(nn_getsockopt(s, NN_SOL_SOCKET, option, &fd, &sz));
     assert_int_equal(sz, sizeof fd);
+    assert_true(fd >= 0);
     return fd;
 }
 
@@ -363,6 +375,13 @@ void tu_blocked_run(void *arg)
         b->pfd.revents = 0;
         b->rc = nn_poll(&b->pfd, 1, 30000);
         break;
+    case TU_OP_POLL_FD: {
+        struct pollfd pfd = {b->s, POLLIN, 0};
+        b->rc = poll(&pfd, 1, 30000);
+        b->err = errno;
+        __atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
     }
     b->err = nn_errno();
     __atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
