@@ -86,20 +86,9 @@ static int unix_listen(const char *path)
 
 static int unix_connect(const char *path)
 {
-    struct sockaddr_un sa;
-    unix_addr(&sa, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = tu_connect_ipc(path, 0);
     assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
     return fd;
-}
-
-static void sp_header(uint8_t hdr[8], int protocol)
-{
-    static const uint8_t base[8] = {0x00, 'S', 'P', 0x00, 0, 0, 0, 0};
-    memcpy(hdr, base, 8);
-    hdr[4] = (uint8_t) (protocol >> 8);
-    hdr[5] = (uint8_t) protocol;
 }
 
 /* Exchanges SP headers on a raw connection: ours for `protocol`, then the
@@ -107,7 +96,7 @@ static void sp_header(uint8_t hdr[8], int protocol)
 static void sp_handshake(int fd, int protocol)
 {
     uint8_t hdr[8], got[8];
-    sp_header(hdr, protocol);
+    tu_sp_header(hdr, protocol);
     tu_raw_write(fd, hdr, 8);
     assert_true(tu_read_exact(fd, got, 8, TU_DEADLINE_MS));
     assert_true(memcmp(got, "\0SP\0", 4) == 0);
@@ -121,15 +110,7 @@ static void raw_send_msg(int fd, enum kind kind, const char *body)
         tu_ws_write_frame(fd, 0x82, true, body, len);
         return;
     }
-    uint8_t buf[64];
-    size_t n = 0;
-    if (kind == IPC)
-        buf[n++] = 1;
-    for (int i = 7; i >= 0; i--)
-        buf[n++] = (uint8_t) ((uint64_t) len >> (8 * i));
-    assert_true(n + len <= sizeof buf);
-    memcpy(buf + n, body, len);
-    tu_raw_write(fd, buf, n + len);
+    assert_true(tu_write_frame(fd, kind == IPC, body, len));
 }
 
 /* ---- the nn socket's end of a connection, from outside ---- */
