@@ -234,20 +234,29 @@ static void test_respondent_routes_each_response_back_to_its_surveyor(void **sta
     }
 }
 
+/* A SURVEYOR (deadline 10 s) bound on tcp, and a plain TCP respondent that
+   connected to it and exchanged SP headers: the respondent's fd. */
+static int surveyor_and_raw_respondent(int *surveyor)
+{
+    int port = tu_free_port();
+    char url[TU_URL_LEN];
+    *surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    tu_setint(*surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+    tu_bind(*surveyor, tu_tcp_url(url, sizeof url, port));
+    int fd = tu_raw_connect(port);
+    tu_sp_handshake(fd, NN_RESPONDENT, NN_SURVEYOR);
+    tu_wait_connections(*surveyor, 1);
+    return fd;
+}
+
 /* A plain TCP respondent sees [id | 0x80000000][body]; its answer with that
    id is delivered, one with another id is not. */
 static void test_survey_on_the_wire_is_id_with_top_bit_then_body(void **state)
 {
     (void) state;
-    int port = tu_free_port();
-    char url[TU_URL_LEN];
     unsigned char frame[64];
-    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
-    tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-    tu_bind(surveyor, tu_tcp_url(url, sizeof url, port));
-    int fd = tu_raw_connect(port);
-    tu_sp_handshake(fd, NN_RESPONDENT, NN_SURVEYOR);
-    tu_wait_connections(surveyor, 1);
+    int surveyor;
+    int fd = surveyor_and_raw_respondent(&surveyor);
 
     tu_send(surveyor, "vote");
     assert_int_equal(tu_read_frame(fd, frame, sizeof frame, TU_DEADLINE_MS), 8);
@@ -348,15 +357,9 @@ static void test_respondent_connecting_after_a_survey_gets_only_later_ones(void 
 static void test_surveyor_drops_malformed_responses(void **state)
 {
     (void) state;
-    int port = tu_free_port();
-    char url[TU_URL_LEN];
     unsigned char frame[64];
-    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
-    tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-    tu_bind(surveyor, tu_tcp_url(url, sizeof url, port));
-    int fd = tu_raw_connect(port);
-    tu_sp_handshake(fd, NN_RESPONDENT, NN_SURVEYOR);
-    tu_wait_connections(surveyor, 1);
+    int surveyor;
+    int fd = surveyor_and_raw_respondent(&surveyor);
 
     tu_send(surveyor, "q");
     assert_int_equal(tu_read_frame(fd, frame, sizeof frame, TU_DEADLINE_MS), 5);
