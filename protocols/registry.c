@@ -1,7 +1,11 @@
-/* Every socket type the library knows. Adding a protocol is a line here. */
-#include <errno.h>
+/* Every socket type the library knows. Adding a protocol is a folder under
+   protocols/, its socket types' line here and its sources in
+   protocols/meson.build. */
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
+
+#include <nanomsg/nn.h>
 
 #include "protocol.h"
 
@@ -37,23 +41,12 @@ const struct sp_socktype *sp_socktype_find(int domain, int protocol)
     return NULL;
 }
 
-int sp_proto_set_ms(int *dst, const void *val, size_t len)
+const struct sp_socktype *sp_socktype_named(const char *name, size_t len)
 {
-    int v;
-    if (len != sizeof v)
-        return -EINVAL;
-    memcpy(&v, val, sizeof v);
-    if (v < 0)
-        return -EINVAL;
-    *dst = v;
-    return 0;
-}
-
-int sp_proto_get_ms(int v, void *val, size_t *len)
-{
-    if (*len < sizeof v)
-        return -EINVAL;
-    memcpy(val, &v, sizeof v);
-    *len = sizeof v;
-    return 0;
+    for (size_t i = 0; i < sizeof socktypes / sizeof socktypes[0]; i++) {
+        const struct sp_socktype *t = socktypes[i];
+        if (t->domain == AF_SP && strlen(t->name) == len && strncasecmp(t->name, name, len) == 0)
+            return t;
+    }
+    return NULL;
 }

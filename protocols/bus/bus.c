@@ -123,11 +123,6 @@ static int bus_recv(struct sp_sock *sock, struct sp_msg *msg)
     return 0;
 }
 
-static bool bus_ispeer(int peer)
-{
-    return peer == NN_BUS;
-}
-
 static const struct sp_proto_ops bus_ops = {
     .init = bus_sock_init,
     .term = bus_sock_term,
@@ -140,5 +135,5 @@ static const struct sp_proto_ops bus_ops = {
     .recv = bus_recv,
 };
 
-const struct sp_socktype sp_bus_socktype = {AF_SP, NN_BUS, 0, bus_ispeer, &bus_ops};
-const struct sp_socktype sp_xbus_socktype = {AF_SP_RAW, NN_BUS, 0, bus_ispeer, &bus_ops};
+const struct sp_socktype sp_bus_socktype = {AF_SP, NN_BUS, 0, NN_BUS, "bus", &bus_ops};
+const struct sp_socktype sp_xbus_socktype = {AF_SP_RAW, NN_BUS, 0, NN_BUS, "bus", &bus_ops};

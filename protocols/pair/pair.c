@@ -38,7 +38,7 @@ static int pair_pipe_add(struct sp_sock *sock, struct sp_pipe *pipe)
         return -EISCONN;
     p->pipe = pipe;
     p->in = false;
-    p->out = true;
+    p->out = !(pipe->flags & SP_PIPE_NOSEND);
     return 0;
 }
 
@@ -96,11 +96,6 @@ static int pair_recv(struct sp_sock *sock, struct sp_msg *msg)
     return 0;
 }
 
-static bool pair_ispeer(int peer)
-{
-    return peer == NN_PAIR;
-}
-
 static const struct sp_proto_ops pair_ops = {
     .init = pair_sock_init,
     .term = pair_sock_term,
@@ -113,5 +108,5 @@ static const struct sp_proto_ops pair_ops = {
     .recv = pair_recv,
 };
 
-const struct sp_socktype sp_pair_socktype = {AF_SP, NN_PAIR, 0, pair_ispeer, &pair_ops};
-const struct sp_socktype sp_xpair_socktype = {AF_SP_RAW, NN_PAIR, 0, pair_ispeer, &pair_ops};
+const struct sp_socktype sp_pair_socktype = {AF_SP, NN_PAIR, 0, NN_PAIR, "pair", &pair_ops};
+const struct sp_socktype sp_xpair_socktype = {AF_SP_RAW, NN_PAIR, 0, NN_PAIR, "pair", &pair_ops};

@@ -61,22 +61,10 @@ static int pull_events(struct sp_sock *sock)
     return sp_fq_can_recv(&p->fq) ? SP_EV_IN : 0;
 }
 
-static int pull_send(struct sp_sock *sock, struct sp_msg *msg)
-{
-    (void) sock;
-    (void) msg;
-    return -ENOTSUP;
-}
-
 static int pull_recv(struct sp_sock *sock, struct sp_msg *msg)
 {
     struct pull_sock *p = sock->proto;
     return sp_fq_recv(&p->fq, msg, NULL);
-}
-
-static bool pull_ispeer(int peer)
-{
-    return peer == NN_PUSH;
 }
 
 static const struct sp_proto_ops pull_ops = {
@@ -87,9 +75,8 @@ static const struct sp_proto_ops pull_ops = {
     .pipe_in = pull_pipe_in,
     .pipe_out = pull_pipe_out,
     .events = pull_events,
-    .send = pull_send,
     .recv = pull_recv,
 };
 
-const struct sp_socktype sp_pull_socktype = {AF_SP, NN_PULL, SP_SOCKTYPE_NOSEND, pull_ispeer, &pull_ops};
-const struct sp_socktype sp_xpull_socktype = {AF_SP_RAW, NN_PULL, SP_SOCKTYPE_NOSEND, pull_ispeer, &pull_ops};
+const struct sp_socktype sp_pull_socktype = {AF_SP, NN_PULL, SP_SOCKTYPE_NOSEND, NN_PUSH, "pull", &pull_ops};
+const struct sp_socktype sp_xpull_socktype = {AF_SP_RAW, NN_PULL, SP_SOCKTYPE_NOSEND, NN_PUSH, "pull", &pull_ops};

@@ -81,22 +81,10 @@ static int push_send(struct sp_sock *sock, struct sp_msg *msg)
     return sp_lb_send(&p->lb, msg, NULL);
 }
 
-static int push_recv(struct sp_sock *sock, struct sp_msg *msg)
-{
-    (void) sock;
-    (void) msg;
-    return -ENOTSUP;
-}
-
 static int push_current_sndprio(struct sp_sock *sock)
 {
     struct push_sock *p = sock->proto;
     return sp_lb_priority(&p->lb);
-}
-
-static bool push_ispeer(int peer)
-{
-    return peer == NN_PULL;
 }
 
 static const struct sp_proto_ops push_ops = {
@@ -108,9 +96,8 @@ static const struct sp_proto_ops push_ops = {
     .pipe_out = push_pipe_out,
     .events = push_events,
     .send = push_send,
-    .recv = push_recv,
     .current_sndprio = push_current_sndprio,
 };
 
-const struct sp_socktype sp_push_socktype = {AF_SP, NN_PUSH, SP_SOCKTYPE_NORECV, push_ispeer, &push_ops};
-const struct sp_socktype sp_xpush_socktype = {AF_SP_RAW, NN_PUSH, SP_SOCKTYPE_NORECV, push_ispeer, &push_ops};
+const struct sp_socktype sp_push_socktype = {AF_SP, NN_PUSH, SP_SOCKTYPE_NORECV, NN_PULL, "push", &push_ops};
+const struct sp_socktype sp_xpush_socktype = {AF_SP_RAW, NN_PUSH, SP_SOCKTYPE_NORECV, NN_PULL, "push", &push_ops};

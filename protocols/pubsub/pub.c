@@ -57,18 +57,6 @@ static void pub_pipe_rm(struct sp_sock *sock, struct sp_pipe *pipe)
     pipe->proto_data = NULL;
 }
 
-/* Drains and drops whatever the peer sent. Used by every send-only socket. */
-void sp_proto_drop_input(struct sp_pipe *pipe)
-{
-    struct sp_msg m;
-    int rc;
-    do {
-        rc = sp_pipe_recv(pipe, &m);
-        if (rc >= 0)
-            sp_msg_term(&m);
-    } while (rc == 0);
-}
-
 static void pub_pipe_in(struct sp_sock *sock, struct sp_pipe *pipe)
 {
     (void) sock;
@@ -95,18 +83,6 @@ static int pub_send(struct sp_sock *sock, struct sp_msg *msg)
     return 0;
 }
 
-static int pub_recv(struct sp_sock *sock, struct sp_msg *msg)
-{
-    (void) sock;
-    (void) msg;
-    return -ENOTSUP;
-}
-
-static bool pub_ispeer(int peer)
-{
-    return peer == NN_SUB;
-}
-
 static const struct sp_proto_ops pub_ops = {
     .init = pub_sock_init,
     .term = pub_sock_term,
@@ -116,8 +92,7 @@ static const struct sp_proto_ops pub_ops = {
     .pipe_out = pub_pipe_out,
     .events = pub_events,
     .send = pub_send,
-    .recv = pub_recv,
 };
 
-const struct sp_socktype sp_pub_socktype = {AF_SP, NN_PUB, SP_SOCKTYPE_NORECV, pub_ispeer, &pub_ops};
-const struct sp_socktype sp_xpub_socktype = {AF_SP_RAW, NN_PUB, SP_SOCKTYPE_NORECV, pub_ispeer, &pub_ops};
+const struct sp_socktype sp_pub_socktype = {AF_SP, NN_PUB, SP_SOCKTYPE_NORECV, NN_SUB, "pub", &pub_ops};
+const struct sp_socktype sp_xpub_socktype = {AF_SP_RAW, NN_PUB, SP_SOCKTYPE_NORECV, NN_SUB, "pub", &pub_ops};

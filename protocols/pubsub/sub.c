@@ -67,13 +67,6 @@ static int sub_events(struct sp_sock *sock)
     return sp_fq_can_recv(&p->fq) ? SP_EV_IN : 0;
 }
 
-static int sub_send(struct sp_sock *sock, struct sp_msg *msg)
-{
-    (void) sock;
-    (void) msg;
-    return -ENOTSUP;
-}
-
 static int sub_recv(struct sp_sock *sock, struct sp_msg *msg)
 {
     struct sub_sock *p = sock->proto;
@@ -97,20 +90,6 @@ static int sub_setopt(struct sp_sock *sock, int option, const void *val, size_t 
     return -ENOPROTOOPT;
 }
 
-static int sub_getopt(struct sp_sock *sock, int option, void *val, size_t *len)
-{
-    (void) sock;
-    (void) option;
-    (void) val;
-    (void) len;
-    return -ENOPROTOOPT;
-}
-
-static bool sub_ispeer(int peer)
-{
-    return peer == NN_PUB;
-}
-
 static const struct sp_proto_ops sub_ops = {
     .init = sub_sock_init,
     .term = sub_sock_term,
@@ -119,11 +98,9 @@ static const struct sp_proto_ops sub_ops = {
     .pipe_in = sub_pipe_in,
     .pipe_out = sub_pipe_out,
     .events = sub_events,
-    .send = sub_send,
     .recv = sub_recv,
     .setopt = sub_setopt,
-    .getopt = sub_getopt,
 };
 
-const struct sp_socktype sp_sub_socktype = {AF_SP, NN_SUB, SP_SOCKTYPE_NOSEND, sub_ispeer, &sub_ops};
-const struct sp_socktype sp_xsub_socktype = {AF_SP_RAW, NN_SUB, SP_SOCKTYPE_NOSEND, sub_ispeer, &sub_ops};
+const struct sp_socktype sp_sub_socktype = {AF_SP, NN_SUB, SP_SOCKTYPE_NOSEND, NN_PUB, "sub", &sub_ops};
+const struct sp_socktype sp_xsub_socktype = {AF_SP_RAW, NN_SUB, SP_SOCKTYPE_NOSEND, NN_PUB, "sub", &sub_ops};

@@ -1,5 +1,5 @@
-/* The REP side of request/reply, and the RESPONDENT side of surveys, which
-   work the same way. The raw socket tags every request with the pipe it came
+/* The REP side of request/reply, whose ops also serve the RESPONDENT side of
+   surveys (survey/respondent.c), which works the same way. The raw socket tags every request with the pipe it came
    from (a 31-bit key pushed onto the backtrace, exposed as the SP header) and
    routes a reply by that key, so many requests can be served at once, from
    many threads. The cooked socket serves one request at a time: recv stores
@@ -7,15 +7,14 @@
    that are gone or busy are dropped silently, as in libnanomsg. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
-#include <nanomsg/survey.h>
 
 #include "core/pipe.h"
 #include "core/sock.h"
 #include "protocol.h"
+#include "reqrep/rep.h"
 #include "utils/backtrace.h"
 #include "utils/fq.h"
 #include "utils/random.h"
@@ -101,7 +100,7 @@ static int rep_pipe_add(struct sp_sock *sock, struct sp_pipe *pipe)
         return -ENOMEM;
     p->pipe = pipe;
     p->key = (r->next_key++) & 0x7fffffffu;
-    p->writable = true;
+    p->writable = !(pipe->flags & SP_PIPE_NOSEND);
     sp_priolist_entry_init(&p->in, pipe, pipe->rcvprio);
     struct rep_pipe **b = bucket(r, p->key);
     p->next = *b;
@@ -237,17 +236,7 @@ static int rep_recv(struct sp_sock *sock, struct sp_msg *msg)
     return 0;
 }
 
-static bool rep_ispeer(int peer)
-{
-    return peer == NN_REQ;
-}
-
-static bool respondent_ispeer(int peer)
-{
-    return peer == NN_SURVEYOR;
-}
-
-static const struct sp_proto_ops rep_ops = {
+const struct sp_proto_ops sp_rep_ops = {
     .init = rep_sock_init,
     .term = rep_sock_term,
     .pipe_add = rep_pipe_add,
@@ -259,8 +248,5 @@ static const struct sp_proto_ops rep_ops = {
     .recv = rep_recv,
 };
 
-const struct sp_socktype sp_rep_socktype = {AF_SP, NN_REP, 0, rep_ispeer, &rep_ops};
-const struct sp_socktype sp_xrep_socktype = {AF_SP_RAW, NN_REP, 0, rep_ispeer, &rep_ops};
-const struct sp_socktype sp_respondent_socktype = {AF_SP, NN_RESPONDENT, 0, respondent_ispeer, &rep_ops};
-const struct sp_socktype sp_xrespondent_socktype = {AF_SP_RAW, NN_RESPONDENT, 0, respondent_ispeer,
-                                                    &rep_ops};
+const struct sp_socktype sp_rep_socktype = {AF_SP, NN_REP, 0, NN_REQ, "rep", &sp_rep_ops};
+const struct sp_socktype sp_xrep_socktype = {AF_SP_RAW, NN_REP, 0, NN_REQ, "rep", &sp_rep_ops};

@@ -7,7 +7,6 @@
    send never blocks: with no peer the request waits for one. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
@@ -93,6 +92,7 @@ static int xreq_recv(struct req_sock *r, struct sp_msg *msg)
 /* Sends the stored request if a peer can take it. Cooked, lock held. */
 static void req_try_send(struct sp_sock *sock, struct req_sock *r)
 {
+    SP_ASSERT_LOCKED(sock);
     if (r->state != REQ_DELAYED || !sp_lb_can_send(&r->lb))
         return;
     struct sp_msg copy;
@@ -249,11 +249,6 @@ static int req_current_sndprio(struct sp_sock *sock)
     return sp_lb_priority(&r->lb);
 }
 
-static bool req_ispeer(int peer)
-{
-    return peer == NN_REP;
-}
-
 static const struct sp_proto_ops req_ops = {
     .init = req_sock_init,
     .term = req_sock_term,
@@ -269,5 +264,5 @@ static const struct sp_proto_ops req_ops = {
     .current_sndprio = req_current_sndprio,
 };
 
-const struct sp_socktype sp_req_socktype = {AF_SP, NN_REQ, 0, req_ispeer, &req_ops};
-const struct sp_socktype sp_xreq_socktype = {AF_SP_RAW, NN_REQ, 0, req_ispeer, &req_ops};
+const struct sp_socktype sp_req_socktype = {AF_SP, NN_REQ, 0, NN_REP, "req", &req_ops};
+const struct sp_socktype sp_xreq_socktype = {AF_SP_RAW, NN_REQ, 0, NN_REP, "req", &req_ops};

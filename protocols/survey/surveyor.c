@@ -6,7 +6,6 @@
    each response as its SP header. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/survey.h>
@@ -189,11 +188,6 @@ static int surveyor_getopt(struct sp_sock *sock, int option, void *val, size_t *
     return sp_proto_get_ms(s->deadline, val, len);
 }
 
-static bool surveyor_ispeer(int peer)
-{
-    return peer == NN_RESPONDENT;
-}
-
 static const struct sp_proto_ops surveyor_ops = {
     .init = surveyor_sock_init,
     .term = surveyor_sock_term,
@@ -208,6 +202,5 @@ static const struct sp_proto_ops surveyor_ops = {
     .getopt = surveyor_getopt,
 };
 
-const struct sp_socktype sp_surveyor_socktype = {AF_SP, NN_SURVEYOR, 0, surveyor_ispeer, &surveyor_ops};
-const struct sp_socktype sp_xsurveyor_socktype = {AF_SP_RAW, NN_SURVEYOR, 0, surveyor_ispeer,
-                                                  &surveyor_ops};
+const struct sp_socktype sp_surveyor_socktype = {AF_SP, NN_SURVEYOR, 0, NN_RESPONDENT, "surveyor", &surveyor_ops};
+const struct sp_socktype sp_xsurveyor_socktype = {AF_SP_RAW, NN_SURVEYOR, 0, NN_RESPONDENT, "surveyor", &surveyor_ops};

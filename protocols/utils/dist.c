@@ -17,7 +17,8 @@ void sp_dist_entry_init(struct sp_dist_entry *e, struct sp_pipe *pipe)
 
 void sp_dist_add(struct sp_dist *d, struct sp_dist_entry *e)
 {
-    sp_dist_out(d, e);
+    if (!(e->pipe->flags & SP_PIPE_NOSEND))
+        sp_dist_out(d, e);
 }
 
 void sp_dist_rm(struct sp_dist *d, struct sp_dist_entry *e)

@@ -21,7 +21,7 @@ struct sp_dist {
 
 void sp_dist_init(struct sp_dist *d);
 void sp_dist_entry_init(struct sp_dist_entry *e, struct sp_pipe *pipe);
-/* A new pipe starts writable. */
+/* A new pipe starts writable, unless it cannot send (SP_PIPE_NOSEND). */
 void sp_dist_add(struct sp_dist *d, struct sp_dist_entry *e);
 void sp_dist_rm(struct sp_dist *d, struct sp_dist_entry *e);
 void sp_dist_out(struct sp_dist *d, struct sp_dist_entry *e);

@@ -11,7 +11,8 @@ struct sp_fq {
 };
 
 void sp_fq_init(struct sp_fq *fq);
-/* A new pipe is not readable until it signals. */
+/* A new pipe is not readable until it signals (which one that cannot
+   receive, SP_PIPE_NORECV, never does). */
 void sp_fq_add(struct sp_fq *fq, struct sp_priolist_entry *e);
 void sp_fq_rm(struct sp_fq *fq, struct sp_priolist_entry *e);
 void sp_fq_in(struct sp_fq *fq, struct sp_priolist_entry *e);

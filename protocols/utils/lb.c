@@ -13,6 +13,8 @@ void sp_lb_init(struct sp_lb *lb)
 
 void sp_lb_add(struct sp_lb *lb, struct sp_priolist_entry *e)
 {
+    if (e->pipe->flags & SP_PIPE_NOSEND)
+        return;
     lb->ever = true;
     sp_priolist_activate(&lb->pl, e);
 }

@@ -12,7 +12,8 @@ struct sp_lb {
 };
 
 void sp_lb_init(struct sp_lb *lb);
-/* A new pipe starts writable. */
+/* A new pipe starts writable, unless it cannot send (SP_PIPE_NOSEND): then
+   it is never used. */
 void sp_lb_add(struct sp_lb *lb, struct sp_priolist_entry *e);
 void sp_lb_rm(struct sp_lb *lb, struct sp_priolist_entry *e);
 void sp_lb_out(struct sp_lb *lb, struct sp_priolist_entry *e);

@@ -442,9 +442,8 @@ void sp_loop_stop(void)
     pthread_mutex_unlock(&loop.lock);
     loop_wake();
     pthread_join(loop.thread, NULL);
-    pthread_mutex_lock(&loop.lock);
-    /* Run what was posted during shutdown so that no object waits forever. */
-    pthread_mutex_unlock(&loop.lock);
+    /* Run what was posted during shutdown so that no object waits forever:
+       this thread is the loop thread for it. */
     in_loop_thread = true;
     run_tasks();
     in_loop_thread = false;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
+#include "utils/err.h"
+
 /* A file descriptor watched by the loop. The callback runs on the loop thread. */
 struct sp_io {
     int fd;
@@ -39,15 +41,21 @@ void sp_loop_stop(void);
 /* True when called from the loop thread. */
 bool sp_loop_in_thread(void);
 
+/* For functions documented "loop thread": checked in debug builds. */
+#define SP_ASSERT_LOOP() SP_DEBUG_ASSERT(sp_loop_in_thread())
+
 /* Registers fd with the given epoll events. Any thread. 0 or -errno. */
 int sp_io_add(struct sp_io *io, int fd, uint32_t events, void (*cb)(struct sp_io *, uint32_t));
 
 /* Changes the watched events (no syscall if unchanged). Any thread, but the
-   owner must serialise calls for one io (connections do so under the socket lock). */
+   owner serialises every call on one io, sp_io_del included (a stream: on
+   the loop thread until its pipe is attached, under the socket lock from
+   then on). */
 void sp_io_set(struct sp_io *io, uint32_t events);
 
 /* Unregisters; events already fetched for this io are dropped, so the owner may
-   free it right after. Loop thread only. Does not close the fd. */
+   free it right after. Loop thread only, serialised with sp_io_set as said
+   there. Does not close the fd. */
 void sp_io_del(struct sp_io *io);
 
 void sp_timer_init(struct sp_timer *t, void (*cb)(struct sp_timer *));

@@ -7,9 +7,8 @@
 
 #include <nanomsg/nn.h>
 
+#include "core/global.h"
 #include "protocol.h"
-
-int sp_global_socktype(int s, const struct sp_socktype **type);
 
 /* Moves one message from 'from' to 'to' with its SP header and transport
    cmsgs. 0 or -1 (errno set). */

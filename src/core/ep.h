@@ -1,7 +1,8 @@
 /* An endpoint: one nn_bind or nn_connect on a socket. The core creates it with
-   a copy of the options libnanomsg reads at that time; the transport runs it (listening, or
-   connecting with backoff) and produces pipes. Stopping is asynchronous: the
-   transport calls sp_ep_stopped when every connection of the endpoint is gone. */
+   a copy of the options libnanomsg reads at that time; the transport runs it
+   (listening, joining, or connecting with backoff) and produces pipes.
+   Stopping is asynchronous: the transport calls sp_ep_stopped when every
+   connection of the endpoint is gone. */
 #ifndef SP_EP_H
 #define SP_EP_H
 
@@ -9,7 +10,7 @@
 
 #include <nanomsg/nn.h>
 
-#include "core/tlsopts.h"
+#include "core/optset.h"
 #include "utils/list.h"
 
 struct sp_sock;
@@ -53,52 +54,56 @@ struct sp_ep {
                                       changed between attempts (#1007), so
                                       this is seen there only as that abort
                                       and tested on ours only.
-         NN_WS_MSG_TYPE               nn_connect: copied here. A bound ws
-                                      endpoint reads it at each accepted
-                                      connection. Never per message.
          NN_SNDBUF, NN_RCVBUF         each new connection: a connection
          (and whether either was      attempt (before connect()), an
-         set), NN_TCP_NODELAY         accepted connection, an inproc
+         set)                         accepted connection, an inproc
                                       pairing (the receiver's NN_RCVBUF):
-                                      sp_ep_connopts. TCP_NODELAY never on ws.
+                                      sp_ep_connopts.
          NN_RCVMAXSIZE                each message header, from the socket
                                       (sp_sockopts.rcvmaxsize), on every
                                       stream transport.
-         NN_TLS_*                     nn_bind/nn_connect: copied here. No
-                                      libnanomsg counterpart; a copy lets an
-                                      endpoint load its certificates and
-                                      keys once (tests/tls/test_tls.c). */
+         transport options            nn_bind/nn_connect: every option set
+                                      of the transport is copied here
+                                      (sp_ep_opts); the transport reads the
+                                      socket's current values instead for
+                                      those libnanomsg reads per connection
+                                      (sp_ep_opts_now), as the comment on
+                                      each transport's option set says. */
     int sndprio;
     int rcvprio;
     int ipv4only;                   /* at nn_bind/nn_connect (parsing) */
     int reconnect_ivl;
     int reconnect_ivl_max;
-    int ws_msg_type;                /* connecting endpoints only */
-    struct sp_tlsopts tls;
+    void *opts[];                   /* copies of tp->optsets, in order */
 };
 
-/* The options a new connection of the endpoint takes, read from the socket
-   when the connection is made (see the table in struct sp_ep). */
+/* The socket-level options a new connection of the endpoint takes, read
+   from the socket when the connection is made (see the table in struct
+   sp_ep). */
 struct sp_connopts {
     int sndbuf;
     int rcvbuf;
     bool bufs_set;      /* NN_SNDBUF or NN_RCVBUF was set: size the kernel's */
-    int tcp_nodelay;
     int ipv4only;
-    int ws_msg_type;    /* the endpoint's copy when it connects */
 };
 
 /* Fills o from the socket's current options. Takes the socket lock: call
    it with no socket lock held. */
 void sp_ep_connopts(struct sp_ep *ep, struct sp_connopts *o);
 
+/* The endpoint's copy of set (one of its transport's optsets), as the
+   socket had it at nn_bind/nn_connect. Valid as long as the endpoint. */
+const void *sp_ep_opts(const struct sp_ep *ep, const struct sp_optset *set);
+
+/* The socket's set as it stands now, copied into dst (set->size bytes, to
+   be freed with set->term where it has one). 0 or -ENOMEM. Takes the socket
+   lock: call it with no socket lock held. */
+int sp_ep_opts_now(struct sp_ep *ep, const struct sp_optset *set, void *dst);
+
 /* Records the endpoint's current error (0 clears it): updates
    NN_STAT_CURRENT_EP_ERRORS and prints it once per change under
    NN_PRINT_ERRORS. Any thread, no socket lock held. */
 void sp_ep_set_error(struct sp_ep *ep, int err);
-
-/* The transport is done with ep: removes and frees it. No socket lock held. */
-void sp_ep_stopped(struct sp_ep *ep);
 
 /* Same, with a human-readable detail printed under NN_PRINT_ERRORS (a TLS
    verification failure, say). */
@@ -109,7 +114,11 @@ void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail);
    that is about to fail (a TLS certificate that cannot be read, say). */
 void sp_ep_report(struct sp_ep *ep, int err, const char *detail);
 
-/* Statistics helper for transports. */
+/* The transport is done with ep: removes and frees it. No socket lock held. */
+void sp_ep_stopped(struct sp_ep *ep);
+
+/* Statistics helper for transports: adds delta to the socket's counter stat
+   (an enum sp_stat). Any thread. */
 void sp_ep_stat(struct sp_ep *ep, int stat, int delta);
 
 #endif

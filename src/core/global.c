@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <nanomsg/nn.h>
 
@@ -50,7 +49,8 @@ static struct {
 static pthread_mutex_t holds_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t holds_cv = PTHREAD_COND_INITIALIZER;
 
-static int fail(int rc)
+/* The public calls' failure: errno set from a -errno, and -1. */
+static int set_errno(int rc)
 {
     errno = -rc;
     return -1;
@@ -90,9 +90,14 @@ static void rele_sock(struct sp_sock *sock)
 
 static int table_init(void)
 {
+    int rc = sp_transports_init();
+    if (rc != 0)
+        return rc;
     g.unused = malloc(NN_MAX_SOCKETS * sizeof *g.unused);
-    if (!g.unused)
+    if (!g.unused) {
+        sp_transports_term();
         return -ENOMEM;
+    }
     for (int i = 0; i < NN_MAX_SOCKETS; i++)
         g.unused[i] = NN_MAX_SOCKETS - 1 - i;
     g.nunused = NN_MAX_SOCKETS;
@@ -101,8 +106,8 @@ static int table_init(void)
     return 0;
 }
 
-/* The last socket is gone: stop the I/O thread and free the table. oclock
-   held. */
+/* The last socket is gone: stop the transports' threads and the I/O
+   thread, and free the table. oclock held. */
 static void table_term(void)
 {
     sp_transports_term();
@@ -152,7 +157,7 @@ maybe_term:
         table_term();
 out:
     pthread_mutex_unlock(&g.oclock);
-    return fail(rc);
+    return set_errno(rc);
 }
 
 /* The first step of closing socket s: claims it, marks it closing (blocked
@@ -195,7 +200,7 @@ int nn_close(int s)
 {
     struct sp_sock *sock = close_begin(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     sp_sock_linger(sock);
     close_end(s, sock);
     return 0;
@@ -245,34 +250,34 @@ int nn_setsockopt(int s, int level, int option, const void *optval, size_t optva
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc = (!optval && optvallen) ? -EFAULT : sp_sock_setopt(sock, level, option, optval, optvallen);
     rele_sock(sock);
-    return rc ? fail(rc) : 0;
+    return rc ? set_errno(rc) : 0;
 }
 
 int nn_getsockopt(int s, int level, int option, void *optval, size_t *optvallen)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc;
     if (!optvallen || (!optval && *optvallen))
         rc = -EFAULT;
     else
         rc = sp_sock_getopt(sock, level, option, optval, optvallen);
     rele_sock(sock);
-    return rc ? fail(rc) : 0;
+    return rc ? set_errno(rc) : 0;
 }
 
 static int add_ep(int s, const char *addr, bool bind)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc = sp_sock_add_ep(sock, addr, bind);
     rele_sock(sock);
-    return rc < 0 ? fail(rc) : rc;
+    return rc < 0 ? set_errno(rc) : rc;
 }
 
 int nn_bind(int s, const char *addr)
@@ -289,17 +294,17 @@ int nn_shutdown(int s, int how)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc = sp_sock_rm_ep(sock, how);
     rele_sock(sock);
-    return rc ? fail(rc) : 0;
+    return rc ? set_errno(rc) : 0;
 }
 
 int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     struct sp_msg msg;
     size_t len = 0;
     int rc = sp_msgio_build(msghdr, &msg, &len);
@@ -309,14 +314,14 @@ int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
             sp_msgio_unbuild(msghdr, &msg);
     }
     rele_sock(sock);
-    return rc ? fail(rc) : (int) len;
+    return rc ? set_errno(rc) : (int) len;
 }
 
 int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
-        return fail(-EBADF);
+        return set_errno(-EBADF);
     int rc;
     size_t len = 0;
     if (!msghdr)
@@ -331,7 +336,7 @@ int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
             rc = sp_msgio_deliver(msghdr, &msg, &len);
     }
     rele_sock(sock);
-    return rc ? fail(rc) : (int) len;
+    return rc ? set_errno(rc) : (int) len;
 }
 
 int nn_send(int s, const void *buf, size_t len, int flags)
@@ -365,8 +370,6 @@ uint64_t nn_get_statistic(int s, int stat)
     return v;
 }
 
-/* For nn_poll and nn_device, which work through the public calls but need to
-   know a socket's type. */
 int sp_global_socktype(int s, const struct sp_socktype **type)
 {
     struct sp_sock *sock = hold(s);

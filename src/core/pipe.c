@@ -31,9 +31,10 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
     pipe->attached = false;
     pipe->pending = 0;
     pipe->attach_stat = ep->bound ? SP_STAT_ACCEPTED : SP_STAT_ESTABLISHED;
+    pipe->flags = 0;
     pipe->sndprio = ep->sndprio;
     pipe->rcvprio = ep->rcvprio;
-    pipe->peer_protocol = 0;
+    pipe->peer_protocol = -1;
     pipe->proto_data = NULL;
     pipe->defer_next = NULL;
     atomic_init(&pipe->defer_ev, 0);
@@ -41,6 +42,7 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
 
 bool sp_pipe_wake_reader(struct sp_pipe *pipe)
 {
+    SP_DEBUG_ASSERT(!pipe || sp_sock_held() == pipe->sock);
     return pipe && pipe->ops->wake_reader && pipe->ops->wake_reader(pipe);
 }
 
@@ -59,6 +61,10 @@ void sp_pipe_rele(struct sp_pipe *pipe)
 static void deliver(struct sp_pipe *pipe, int ev)
 {
     struct sp_sock *s = pipe->sock;
+    SP_ASSERT_LOCKED(s);
+    /* Never a signal the pipe cannot mean (protocol.h promises it). */
+    SP_DEBUG_ASSERT(!((ev & SP_EV_OUT) && (pipe->flags & SP_PIPE_NOSEND)) &&
+                    !((ev & SP_EV_IN) && (pipe->flags & SP_PIPE_NORECV)));
     if (!pipe->attached) {
         pipe->pending |= ev; /* handed over by sp_pipe_attach */
         return;
@@ -78,6 +84,8 @@ int sp_pipe_attach(struct sp_pipe *pipe)
     sp_sock_lock(s);
     if (atomic_load(&s->closing)) {
         rc = -EBADF;
+    } else if (!sp_socktype_ispeer(s->type, pipe->peer_protocol)) {
+        rc = -EPROTO; /* the one place peers are checked, for every transport */
     } else {
         s->in_proto++;
         rc = s->type->ops->pipe_add(s, pipe);
@@ -105,6 +113,7 @@ int sp_pipe_attach(struct sp_pipe *pipe)
 void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat)
 {
     struct sp_sock *s = pipe->sock;
+    SP_ASSERT_LOCKED(s);
     pipe->pending = 0;
     if (!pipe->attached)
         return;
@@ -119,7 +128,7 @@ void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat)
     s->npipes--;
     s->lone_pipe = s->npipes == 1 ? sp_cont(sp_list_first(&s->pipes), struct sp_pipe, sock_item) : NULL;
     if (atomic_load(&s->closing))
-        pthread_cond_broadcast(&s->cv); /* nn_close waits for pipes (linger) */
+        sp_sock_notify(s); /* nn_close waits for pipes (linger, teardown) */
 }
 
 void sp_pipe_detach(struct sp_pipe *pipe, int stat)

@@ -1,7 +1,11 @@
 /* A pipe is one connection as a protocol sees it: something that takes and
    gives messages. Transports implement the ops; the core attaches the pipe to
    its socket's protocol and routes readiness signals to it. Send and recv are
-   called by the protocol with the socket lock held. */
+   called by the protocol with the socket lock held. A pipe usually carries
+   both ways over one connection with one peer, but may only send or only
+   receive (flags): a multicast transport has a send-only pipe to its group
+   and a receive-only pipe from each sender it hears, made without any
+   handshake. */
 #ifndef SP_PIPE_H
 #define SP_PIPE_H
 
@@ -9,6 +13,7 @@
 #include <stdbool.h>
 
 #include "core/msg.h"
+#include "core/sock.h"
 #include "utils/list.h"
 
 struct sp_sock;
@@ -18,6 +23,11 @@ struct sp_pipe;
 /* Returned by send/recv when the pipe cannot take/give another message now;
    it will signal SP_EV_OUT/SP_EV_IN when it can again. */
 #define SP_PIPE_RELEASE 1
+
+/* pipe->flags: what the pipe cannot do. Such a pipe is never given to its
+   ops' send (NOSEND) or recv (NORECV) and is never signalled that way. */
+#define SP_PIPE_NOSEND 1
+#define SP_PIPE_NORECV 2
 
 struct sp_pipe_ops {
     /* Takes msg. 0, or SP_PIPE_RELEASE: taken, but the pipe is full now. */
@@ -72,14 +82,21 @@ struct sp_pipe {
     int attach_stat;    /* enum sp_stat counted on attach (ESTABLISHED or
                            ACCEPTED), -1 for none */
     int pending;        /* signals that arrived before attach (socket lock) */
+    int flags;          /* SP_PIPE_NOSEND, SP_PIPE_NORECV; 0: both ways */
     int sndprio;        /* 1..16, from the endpoint at creation */
     int rcvprio;
-    int peer_protocol;  /* the peer's socket type as it announced it */
+    /* The peer's protocol as it announced it (its SP header, its WebSocket
+       subprotocol, the protocol number in its datagrams), set before the
+       pipe attaches. A send-only pipe to a group has no one peer: its
+       transport sets the socket's own peer protocol (each receiver checks
+       the sender on its side). */
+    int peer_protocol;
     void *proto_data;   /* the protocol's per-pipe state */
     struct sp_list_item sock_item; /* in sock->pipes while attached */
 };
 
-/* Initialises pipe for the socket of ep; one reference, held by the caller. */
+/* Initialises pipe for the socket of ep (flags 0, peer_protocol unknown);
+   one reference, held by the caller. */
 void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp_ep *ep);
 
 /* Calls wake_reader on the socket's lone pipe, if it has one (pipe may be
@@ -87,8 +104,9 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
 bool sp_pipe_wake_reader(struct sp_pipe *pipe);
 
 /* Adds the pipe to its socket's protocol. Call without any socket lock held.
-   0; -EBADF when the socket is closing; -EISCONN or another -errno when the
-   protocol refuses the connection. */
+   0; -EBADF when the socket is closing; -EPROTO when the socket does not
+   talk to the peer's protocol (a PUB to a PUB); -EISCONN or another -errno
+   when the protocol refuses the connection. */
 int sp_pipe_attach(struct sp_pipe *pipe);
 
 /* Removes it (no-op if not attached) and, if it was attached, counts the
@@ -115,11 +133,15 @@ void sp_pipe_rele(struct sp_pipe *pipe);
 
 static inline int sp_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
 {
+    SP_ASSERT_LOCKED(pipe->sock);
+    SP_DEBUG_ASSERT(!(pipe->flags & SP_PIPE_NOSEND));
     return pipe->ops->send(pipe, msg);
 }
 
 static inline int sp_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
 {
+    SP_ASSERT_LOCKED(pipe->sock);
+    SP_DEBUG_ASSERT(!(pipe->flags & SP_PIPE_NORECV));
     return pipe->ops->recv(pipe, msg);
 }
 

@@ -1,6 +1,7 @@
-/* The socket object: options, blocking send/recv over the protocol, readiness
-   publication (NN_SNDFD/NN_RCVFD and waiting callers, only on transitions),
-   endpoints and statistics. */
+/* The socket object: its life cycle and lock, readiness publication
+   (NN_SNDFD/NN_RCVFD and waiting callers, only on transitions) and blocking
+   send/recv over the protocol. Its options are in sockopt.c, its endpoints
+   in ep.c, its statistics in stat.c. */
 #include "core/sock.h"
 
 #include <errno.h>
@@ -11,28 +12,40 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <nanomsg/ipc.h>
-#include <nanomsg/tcp.h>
-#include <nanomsg/ws.h>
-#include <nanomsg/inproc.h>
-#include <nanomsg/tls.h>
-
+#include "core/drain.h"
 #include "core/ep.h"
 #include "core/global.h"
 #include "core/pipe.h"
-#include "transport.h"
 #include "utils/clock.h"
 #include "utils/err.h"
 
+/* The socket whose lock this thread holds: sp_pipe_signal decides from it
+   whether to deliver at once or defer, and the debug builds' lock asserts
+   check it. */
 static SP_THREAD_LOCAL struct sp_sock *tl_held;
 
 struct sp_sock *sp_sock_held(void)
 {
     return tl_held;
+}
+
+/* The only code that takes and releases sock->lock: every entry and exit,
+   including the ones around a sleep, keeps tl_held true. */
+static inline void mutex_enter(struct sp_sock *s)
+{
+    SP_ASSERT(tl_held == NULL); /* socket locks never nest */
+    pthread_mutex_lock(&s->lock);
+    tl_held = s;
+}
+
+static inline void mutex_leave(struct sp_sock *s)
+{
+    SP_ASSERT_LOCKED(s);
+    tl_held = NULL;
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void cond_init_monotonic(pthread_cond_t *cv)
@@ -65,11 +78,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     s->opt.ipv4only = 1;
     atomic_init(&s->opt.rcvmaxsize, 1024 * 1024);
     s->opt.maxttl = 8;
-    s->opt.tcp_nodelay = 0;
-    s->opt.ws_msg_type = NN_WS_MSG_TYPE_BINARY;
-    s->opt.ipc_outbufsz = 4096;
-    s->opt.ipc_inbufsz = 4096;
-    sp_tlsopts_init(&s->opt.tls);
+    sp_optstore_init(&s->tpopts);
     snprintf(s->name, sizeof s->name, "%d", id);
     sp_list_init(&s->eps);
     sp_list_init(&s->pipes);
@@ -78,14 +87,17 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     atomic_init(&s->evseq, 0);
     for (int i = 0; i < SP_STAT_COUNT; i++)
         atomic_init(&s->stats[i], 0);
+    /* Under the lock like every protocol callback; unlocking publishes the
+       initial readiness. */
+    sp_sock_lock(s);
     int rc = type->ops->init(s);
+    sp_sock_unlock(s);
     if (rc != 0) {
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->lock);
         free(s);
         return rc;
     }
-    s->events = type->ops->events(s);
     *out = s;
     return 0;
 }
@@ -105,6 +117,21 @@ static void efd_set(int fd, bool on)
         ssize_t rc = read(fd, &v, sizeof v);
         (void) rc;
     }
+}
+
+int sp_sock_eventfd(struct sp_sock *s, int ev)
+{
+    SP_ASSERT_LOCKED(s);
+    int *fdp = ev == SP_EV_OUT ? &s->sndfd : &s->rcvfd;
+    if (*fdp < 0) {
+        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0)
+            return errno == ENFILE ? -EMFILE : -errno;
+        *fdp = fd;
+        if (s->events & ev)
+            efd_set(fd, true);
+    }
+    return *fdp;
 }
 
 static int sock_events(struct sp_sock *s)
@@ -135,6 +162,7 @@ static void futex_wake_all(atomic_uint *word)
 
 void sp_sock_wake_caller(struct sp_sock *sock)
 {
+    SP_ASSERT_LOCKED(sock);
     if (sock->caller_polling)
         efd_set(sock->callerfd, true);
 }
@@ -143,6 +171,7 @@ void sp_sock_wake_caller(struct sp_sock *sock)
    blocked callers must be woken, which publish() does at once. */
 static bool publish_nowake(struct sp_sock *s)
 {
+    SP_ASSERT_LOCKED(s);
     int ev = sock_events(s);
     int changed = ev ^ s->events;
     if (!changed)
@@ -167,33 +196,52 @@ static void publish(struct sp_sock *s)
         futex_wake_all(&s->evseq);
 }
 
-
 void sp_sock_lock(struct sp_sock *sock)
 {
-    SP_ASSERT(tl_held == NULL);
-    pthread_mutex_lock(&sock->lock);
-    tl_held = sock;
+    mutex_enter(sock);
 }
 
 void sp_sock_unlock(struct sp_sock *sock)
 {
     publish(sock);
-    tl_held = NULL;
-    pthread_mutex_unlock(&sock->lock);
+    mutex_leave(sock);
     sp_pipe_flush_deferred();
 }
 
 void sp_sock_unlock_signalled(struct sp_sock *sock)
 {
     bool wake = publish_nowake(sock);
-    tl_held = NULL;
-    pthread_mutex_unlock(&sock->lock);
+    mutex_leave(sock);
     /* Woken only now: a waiter woken under the lock would, on a shared CPU,
        run at once and block on the lock we still hold. */
     if (wake)
         futex_wake_all(&sock->evseq);
     /* The last touch of the socket: nn_close may free it from here on. */
-    atomic_fetch_sub_explicit(&sock->sigrefs, 1, memory_order_release);
+    sp_drain_put(&sock->sigrefs);
+}
+
+void sp_sock_wait(struct sp_sock *sock, uint64_t deadline_ms)
+{
+    SP_ASSERT_LOCKED(sock);
+    tl_held = NULL;
+    if (deadline_ms == 0) {
+        pthread_cond_wait(&sock->cv, &sock->lock);
+    } else {
+        uint64_t now = sp_clock_ms();
+        uint64_t left = deadline_ms > now ? deadline_ms - now : 0;
+        uint64_t abs_ns = sp_clock_ns() + left * 1000000u; /* sock->cv's clock */
+        struct timespec ts;
+        ts.tv_sec = (time_t) (abs_ns / 1000000000u);
+        ts.tv_nsec = (long) (abs_ns % 1000000000u);
+        pthread_cond_timedwait(&sock->cv, &sock->lock, &ts);
+    }
+    tl_held = sock;
+}
+
+void sp_sock_notify(struct sp_sock *sock)
+{
+    SP_ASSERT_LOCKED(sock);
+    pthread_cond_broadcast(&sock->cv);
 }
 
 void sp_sock_mark_closing(struct sp_sock *sock)
@@ -207,10 +255,8 @@ void sp_sock_mark_closing(struct sp_sock *sock)
     efd_set(sock->sndfd, true);
     efd_set(sock->rcvfd, true);
     sp_sock_wake_caller(sock);
-    sock->events = SP_EV_IN | SP_EV_OUT;
-    tl_held = NULL;
-    pthread_mutex_unlock(&sock->lock);
-    sp_pipe_flush_deferred();
+    sock->events = SP_EV_IN | SP_EV_OUT; /* what publish would find */
+    sp_sock_unlock(sock);
 }
 
 /* A close with the default NN_LINGER (0) gives up once no connection of the
@@ -218,9 +264,9 @@ void sp_sock_mark_closing(struct sp_sock *sock)
    reading, and waiting longer would only hold the application up. */
 #define SP_LINGER_STALL_MS 1000
 
-/* Lock held. */
 static bool sock_unsent(struct sp_sock *s)
 {
+    SP_ASSERT_LOCKED(s);
     sp_list_foreach(&s->pipes, it) {
         struct sp_pipe *p = sp_cont(it, struct sp_pipe, sock_item);
         if (p->ops->unsent && p->ops->unsent(p))
@@ -231,8 +277,7 @@ static bool sock_unsent(struct sp_sock *s)
 
 void sp_sock_linger(struct sp_sock *sock)
 {
-    pthread_mutex_lock(&sock->lock);
-    tl_held = sock;
+    sp_sock_lock(sock);
     sp_list_foreach(&sock->pipes, it) {
         struct sp_pipe *p = sp_cont(it, struct sp_pipe, sock_item);
         if (p->ops->closing)
@@ -252,17 +297,9 @@ void sp_sock_linger(struct sp_sock *sock)
             until = now + 3600 * 1000;
         if (now >= until)
             break;
-        uint64_t abs_ns = sp_clock_ns() + (until - now) * 1000000u; /* sock->cv's clock */
-        struct timespec ts;
-        ts.tv_sec = (time_t) (abs_ns / 1000000000u);
-        ts.tv_nsec = (long) (abs_ns % 1000000000u);
-        tl_held = NULL;
-        pthread_cond_timedwait(&sock->cv, &sock->lock, &ts);
-        tl_held = sock;
+        sp_sock_wait(sock, until);
     }
-    tl_held = NULL;
-    pthread_mutex_unlock(&sock->lock);
-    sp_pipe_flush_deferred();
+    sp_sock_unlock(sock);
 }
 
 void sp_sock_destroy(struct sp_sock *sock)
@@ -270,7 +307,7 @@ void sp_sock_destroy(struct sp_sock *sock)
     /* Stop every endpoint; they report back through sp_ep_stopped. */
     for (;;) {
         struct sp_ep *victim = NULL;
-        pthread_mutex_lock(&sock->lock);
+        sp_sock_lock(sock);
         sp_list_foreach(&sock->eps, it) {
             struct sp_ep *ep = sp_cont(it, struct sp_ep, item);
             if (!ep->stopping) {
@@ -279,7 +316,7 @@ void sp_sock_destroy(struct sp_sock *sock)
                 break;
             }
         }
-        pthread_mutex_unlock(&sock->lock);
+        sp_sock_unlock(sock);
         if (!victim)
             break;
         victim->ops->stop(victim);
@@ -287,17 +324,18 @@ void sp_sock_destroy(struct sp_sock *sock)
     /* Inproc pipes of other sockets' endpoints may still be attached here:
        wait until their owners detached them too, and until signals other
        threads deferred for our pipes are delivered. */
-    pthread_mutex_lock(&sock->lock);
+    sp_sock_lock(sock);
     while (!sp_list_empty(&sock->eps) || sock->npipes > 0)
-        pthread_cond_wait(&sock->cv, &sock->lock);
-    pthread_mutex_unlock(&sock->lock);
+        sp_sock_wait(sock, 0);
+    sp_sock_unlock(sock);
     /* Deferred signals are delivered as soon as the thread that raised them
        leaves its own socket: microseconds. */
-    while (atomic_load_explicit(&sock->sigrefs, memory_order_acquire) > 0)
-        sched_yield();
+    sp_drain_wait(&sock->sigrefs);
 
+    /* Without the lock (see sp_proto_ops.term): nothing can reach the
+       protocol any more, and its timers' callbacks take the lock. */
     sock->type->ops->term(sock);
-    sp_tlsopts_term(&sock->opt.tls);
+    sp_optstore_term(&sock->tpopts);
     if (sock->sndfd >= 0)
         close(sock->sndfd);
     if (sock->rcvfd >= 0)
@@ -317,6 +355,7 @@ void sp_sock_destroy(struct sp_sock *sock)
    spurious wake-up: the caller retries). */
 static int wait_change(struct sp_sock *s, unsigned seq, uint64_t deadline)
 {
+    SP_ASSERT_LOCKED(s);
     uint64_t left_ms = 3600 * 1000; /* "forever", in slices */
     if (deadline) {
         uint64_t now = sp_clock_ms();
@@ -326,12 +365,10 @@ static int wait_change(struct sp_sock *s, unsigned seq, uint64_t deadline)
     }
     struct timespec rel = {(time_t) (left_ms / 1000), (long) (left_ms % 1000) * 1000000L};
     s->waiters++;
-    tl_held = NULL;
-    pthread_mutex_unlock(&s->lock);
+    mutex_leave(s);
     long rc = syscall(SYS_futex, &s->evseq, FUTEX_WAIT_PRIVATE, seq, &rel, NULL, 0);
     int err = errno;
-    pthread_mutex_lock(&s->lock);
-    tl_held = s;
+    mutex_enter(s);
     s->waiters--;
     return rc != 0 && err == EINTR ? -EINTR : 0;
 }
@@ -401,6 +438,7 @@ static void spin_result(struct sp_sock *s, bool caught)
    -ENOTSUP when the pipe cannot do it now. */
 static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *caught)
 {
+    SP_ASSERT_LOCKED(s);
     struct sp_pipe *pipe = s->lone_pipe;
     if (!pipe || !pipe->ops->wait_begin || s->caller_polling)
         return -ENOTSUP;
@@ -430,8 +468,7 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
        wait_end (it wakes us through callerfd first). */
     sp_pipe_hold(pipe);
     s->caller_polling = true;
-    tl_held = NULL;
-    pthread_mutex_unlock(&s->lock);
+    mutex_leave(s);
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->callerfd, .events = POLLIN}};
     int n = 0;
     if (spin) {
@@ -445,8 +482,7 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
     if (n == 0)
         n = poll(p, 2, timeout);
     int err = errno;
-    pthread_mutex_lock(&s->lock);
-    tl_held = s;
+    mutex_enter(s);
     s->caller_polling = false;
     if (n > 0 && p[1].revents)
         efd_set(s->callerfd, false);
@@ -537,11 +573,9 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
         }
         if (may_spin) {
             s->spinners++;
-            tl_held = NULL;
-            pthread_mutex_unlock(&s->lock);
+            mutex_leave(s);
             bool changed = spin_for_change(s, seq);
-            pthread_mutex_lock(&s->lock);
-            tl_held = s;
+            mutex_enter(s);
             s->spinners--;
             spin_result(s, changed);
             if (changed || atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
@@ -578,476 +612,4 @@ int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags)
     if (sock->type->flags & SP_SOCKTYPE_NORECV)
         return -ENOTSUP;
     return xfer(sock, msg, flags, false);
-}
-
-/* ---- options ---- */
-
-static int get_int(const void *val, size_t len, int *out)
-{
-    if (len != sizeof(int))
-        return -EINVAL;
-    memcpy(out, val, sizeof(int));
-    return 0;
-}
-
-static int efd_get(struct sp_sock *s, int *fdp, int ev)
-{
-    if (*fdp < 0) {
-        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (fd < 0)
-            return errno == ENFILE ? -EMFILE : -errno;
-        *fdp = fd;
-        if (s->events & ev)
-            efd_set(fd, true);
-    }
-    return *fdp;
-}
-
-int sp_sock_setopt(struct sp_sock *s, int level, int option, const void *val, size_t len)
-{
-    int v = 0;
-    int rc;
-    if (level > NN_SOL_SOCKET) {
-        if (level != s->type->protocol || !s->type->ops->setopt)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        s->in_proto++;
-        rc = s->type->ops->setopt(s, option, val, len);
-        s->in_proto--;
-        sp_sock_unlock(s);
-        return rc;
-    }
-    if (level < NN_SOL_SOCKET) {
-        sp_sock_lock(s);
-        rc = -ENOPROTOOPT;
-        switch (level) {
-        case NN_TCP:
-            if (option == NN_TCP_NODELAY) {
-                rc = get_int(val, len, &v);
-                if (rc == 0 && v != 0 && v != 1)
-                    rc = -EINVAL;
-                if (rc == 0)
-                    s->opt.tcp_nodelay = v;
-            }
-            break;
-        case NN_WS:
-            if (option == NN_WS_MSG_TYPE) {
-                rc = get_int(val, len, &v);
-                if (rc == 0 && v != NN_WS_MSG_TYPE_TEXT && v != NN_WS_MSG_TYPE_BINARY)
-                    rc = -EINVAL;
-                if (rc == 0)
-                    s->opt.ws_msg_type = v;
-            }
-            break;
-        case NN_TLS:
-            rc = sp_tlsopts_set(&s->opt.tls, option, val, len);
-            break;
-        case NN_IPC:
-            if (option == NN_IPC_SEC_ATTR) {
-                /* Windows only in effect; libnanomsg keeps the pointer itself. */
-                rc = len < sizeof(int) ? -EINVAL : 0;
-                if (rc == 0)
-                    s->opt.ipc_sec_attr = (void *) val;
-            } else if (option == NN_IPC_OUTBUFSZ || option == NN_IPC_INBUFSZ) {
-                rc = get_int(val, len, &v);
-                if (rc == 0 && v <= 0)
-                    rc = -EINVAL;
-                if (rc == 0)
-                    *(option == NN_IPC_OUTBUFSZ ? &s->opt.ipc_outbufsz : &s->opt.ipc_inbufsz) = v;
-            }
-            break;
-        default:
-            break;
-        }
-        sp_sock_unlock(s);
-        return rc;
-    }
-    if (option == NN_SOCKET_NAME) {
-        if (len > 63)
-            return -EINVAL;
-        sp_sock_lock(s);
-        if (len)
-            memcpy(s->name, val, len);
-        s->name[len] = 0;
-        sp_sock_unlock(s);
-        return 0;
-    }
-    /* libnanomsg checks the size before it looks the option up. */
-    if (get_int(val, len, &v) != 0)
-        return -EINVAL;
-    int *dst = NULL;
-    switch (option) {
-    case NN_LINGER:
-        dst = &s->opt.linger; /* any value: < 0 means no limit */
-        break;
-    case NN_SNDBUF:
-        if (v <= 0)
-            return -EINVAL;
-        dst = &s->opt.sndbuf;
-        break;
-    case NN_RCVBUF:
-        if (v <= 0)
-            return -EINVAL;
-        dst = &s->opt.rcvbuf;
-        break;
-    case NN_RCVMAXSIZE:
-        if (v < -1)
-            return -EINVAL;
-        atomic_store_explicit(&s->opt.rcvmaxsize, v, memory_order_relaxed);
-        return 0;
-    case NN_SNDTIMEO:
-        dst = &s->opt.sndtimeo;
-        break;
-    case NN_RCVTIMEO:
-        dst = &s->opt.rcvtimeo;
-        break;
-    case NN_RECONNECT_IVL:
-        if (v < 0)
-            return -EINVAL;
-        dst = &s->opt.reconnect_ivl;
-        break;
-    case NN_RECONNECT_IVL_MAX:
-        if (v < 0)
-            return -EINVAL;
-        dst = &s->opt.reconnect_ivl_max;
-        break;
-    case NN_SNDPRIO:
-        if (v < 1 || v > 16)
-            return -EINVAL;
-        dst = &s->opt.sndprio;
-        break;
-    case NN_RCVPRIO:
-        if (v < 1 || v > 16)
-            return -EINVAL;
-        dst = &s->opt.rcvprio;
-        break;
-    case NN_IPV4ONLY:
-        if (v != 0 && v != 1)
-            return -EINVAL;
-        dst = &s->opt.ipv4only;
-        break;
-    case NN_MAXTTL:
-        if (v < 1 || v > 255)
-            return -EINVAL;
-        dst = &s->opt.maxttl;
-        break;
-    default:
-        return -ENOPROTOOPT;
-    }
-    sp_sock_lock(s);
-    *dst = v;
-    if (option == NN_SNDBUF || option == NN_RCVBUF)
-        s->opt.bufs_set = true;
-    sp_sock_unlock(s);
-    return 0;
-}
-
-static void put_int(void *val, size_t *len, int v)
-{
-    memcpy(val, &v, *len < sizeof(int) ? *len : sizeof(int));
-    *len = sizeof(int);
-}
-
-int sp_sock_getopt(struct sp_sock *s, int level, int option, void *val, size_t *len)
-{
-    int v;
-    int rc = 0;
-    if (level > NN_SOL_SOCKET) {
-        if (level != s->type->protocol || !s->type->ops->getopt)
-            return -ENOPROTOOPT;
-        sp_sock_lock(s);
-        s->in_proto++;
-        rc = s->type->ops->getopt(s, option, val, len);
-        s->in_proto--;
-        sp_sock_unlock(s);
-        return rc;
-    }
-    sp_sock_lock(s);
-    if (level < NN_SOL_SOCKET) {
-        switch (level) {
-        case NN_TCP:
-            if (option != NN_TCP_NODELAY)
-                goto noopt;
-            put_int(val, len, s->opt.tcp_nodelay);
-            break;
-        case NN_WS:
-            if (option != NN_WS_MSG_TYPE)
-                goto noopt;
-            put_int(val, len, s->opt.ws_msg_type);
-            break;
-        case NN_TLS:
-            if (sp_tlsopts_get(&s->opt.tls, option, val, len) != 0)
-                goto noopt;
-            break;
-        case NN_IPC:
-            if (option == NN_IPC_SEC_ATTR) {
-                void *p = s->opt.ipc_sec_attr;
-                memcpy(val, &p, *len < sizeof p ? *len : sizeof p);
-                *len = sizeof p;
-            } else if (option == NN_IPC_OUTBUFSZ) {
-                put_int(val, len, s->opt.ipc_outbufsz);
-            } else if (option == NN_IPC_INBUFSZ) {
-                put_int(val, len, s->opt.ipc_inbufsz);
-            } else {
-                goto noopt;
-            }
-            break;
-        default:
-            goto noopt;
-        }
-        sp_sock_unlock(s);
-        return 0;
-    }
-    switch (option) {
-    case NN_DOMAIN:
-        v = s->type->domain;
-        break;
-    case NN_PROTOCOL:
-        v = s->type->protocol;
-        break;
-    case NN_LINGER:
-        v = s->opt.linger;
-        break;
-    case NN_SNDBUF:
-        v = s->opt.sndbuf;
-        break;
-    case NN_RCVBUF:
-        v = s->opt.rcvbuf;
-        break;
-    case NN_RCVMAXSIZE:
-        v = atomic_load_explicit(&s->opt.rcvmaxsize, memory_order_relaxed);
-        break;
-    case NN_SNDTIMEO:
-        v = s->opt.sndtimeo;
-        break;
-    case NN_RCVTIMEO:
-        v = s->opt.rcvtimeo;
-        break;
-    case NN_RECONNECT_IVL:
-        v = s->opt.reconnect_ivl;
-        break;
-    case NN_RECONNECT_IVL_MAX:
-        v = s->opt.reconnect_ivl_max;
-        break;
-    case NN_SNDPRIO:
-        v = s->opt.sndprio;
-        break;
-    case NN_RCVPRIO:
-        v = s->opt.rcvprio;
-        break;
-    case NN_IPV4ONLY:
-        v = s->opt.ipv4only;
-        break;
-    case NN_MAXTTL:
-        v = s->opt.maxttl;
-        break;
-    case NN_SNDFD:
-        if (s->type->flags & SP_SOCKTYPE_NOSEND)
-            goto noopt;
-        rc = v = efd_get(s, &s->sndfd, SP_EV_OUT);
-        break;
-    case NN_RCVFD:
-        if (s->type->flags & SP_SOCKTYPE_NORECV)
-            goto noopt;
-        rc = v = efd_get(s, &s->rcvfd, SP_EV_IN);
-        sp_pipe_wake_reader(s->lone_pipe); /* pollers need background reads */
-        break;
-    case NN_SOCKET_NAME:
-        strncpy(val, s->name, *len);
-        *len = strlen(s->name);
-        sp_sock_unlock(s);
-        return 0;
-    default:
-        goto noopt;
-    }
-    if (rc < 0) {
-        sp_sock_unlock(s);
-        return rc;
-    }
-    put_int(val, len, v);
-    sp_sock_unlock(s);
-    return 0;
-noopt:
-    sp_sock_unlock(s);
-    return -ENOPROTOOPT;
-}
-
-/* ---- endpoints ---- */
-
-int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
-{
-    if (!addr)
-        return -EINVAL;
-    size_t len = strlen(addr);
-    if (len >= NN_SOCKADDR_MAX)
-        return -ENAMETOOLONG;
-    const char *colon = strchr(addr, ':');
-    if (!colon || colon[1] != '/' || colon[2] != '/')
-        return -EINVAL;
-    const struct sp_transport *tp = sp_transport_find(addr, (size_t) (colon - addr));
-    if (!tp)
-        return -EPROTONOSUPPORT;
-
-    struct sp_ep *ep = calloc(1, sizeof *ep);
-    if (!ep)
-        return -ENOMEM;
-    ep->sock = s;
-    ep->bound = bind;
-    ep->tp = tp;
-    memcpy(ep->addr, colon + 3, len - (size_t) (colon + 3 - addr) + 1);
-    sp_sock_lock(s);
-    ep->sndprio = s->opt.sndprio;
-    ep->rcvprio = s->opt.rcvprio;
-    ep->ipv4only = s->opt.ipv4only;
-    ep->reconnect_ivl = s->opt.reconnect_ivl;
-    ep->reconnect_ivl_max = s->opt.reconnect_ivl_max;
-    ep->ws_msg_type = s->opt.ws_msg_type;
-    if (sp_tlsopts_copy(&ep->tls, &s->opt.tls) != 0) {
-        sp_sock_unlock(s);
-        free(ep);
-        return -ENOMEM;
-    }
-    /* On the list before the transport starts, so that nn_close finds it. */
-    sp_list_push_back(&s->eps, &ep->item);
-    sp_sock_unlock(s);
-
-    int rc = bind ? tp->bind(ep) : tp->connect(ep);
-
-    sp_sock_lock(s);
-    if (rc != 0) {
-        sp_list_remove(&ep->item);
-        sp_sock_unlock(s);
-        sp_tlsopts_term(&ep->tls);
-        free(ep);
-        return rc;
-    }
-    ep->eid = ++s->next_eid;
-    rc = ep->eid;
-    sp_sock_unlock(s);
-    return rc;
-}
-
-int sp_sock_rm_ep(struct sp_sock *s, int eid)
-{
-    struct sp_ep *victim = NULL;
-    sp_sock_lock(s);
-    sp_list_foreach(&s->eps, it) {
-        struct sp_ep *ep = sp_cont(it, struct sp_ep, item);
-        if (ep->eid == eid && eid > 0 && !ep->stopping) {
-            ep->stopping = true;
-            victim = ep;
-            break;
-        }
-    }
-    sp_sock_unlock(s);
-    if (!victim)
-        return -EINVAL;
-    victim->ops->stop(victim);
-    return 0;
-}
-
-void sp_ep_connopts(struct sp_ep *ep, struct sp_connopts *o)
-{
-    struct sp_sock *s = ep->sock;
-    pthread_mutex_lock(&s->lock);
-    o->sndbuf = s->opt.sndbuf;
-    o->rcvbuf = s->opt.rcvbuf;
-    o->bufs_set = s->opt.bufs_set;
-    o->tcp_nodelay = s->opt.tcp_nodelay;
-    o->ipv4only = s->opt.ipv4only;
-    o->ws_msg_type = ep->bound ? s->opt.ws_msg_type : ep->ws_msg_type;
-    pthread_mutex_unlock(&s->lock);
-}
-
-void sp_ep_set_error(struct sp_ep *ep, int err)
-{
-    sp_ep_set_error_detail(ep, err, NULL);
-}
-
-void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail)
-{
-    struct sp_sock *s = ep->sock;
-    pthread_mutex_lock(&s->lock);
-    int old = ep->last_error;
-    if (old == err) {
-        pthread_mutex_unlock(&s->lock);
-        return;
-    }
-    ep->last_error = err;
-    if (!old && err)
-        sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, 1);
-    else if (old && !err)
-        sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
-    if (err && sp_print_errors) {
-        if (detail)
-            fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s (%s)\n", s->name, ep->addr, nn_strerror(err),
-                    detail);
-        else
-            fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s\n", s->name, ep->addr, nn_strerror(err));
-    }
-    pthread_mutex_unlock(&s->lock);
-}
-
-void sp_ep_report(struct sp_ep *ep, int err, const char *detail)
-{
-    struct sp_sock *s = ep->sock;
-    if (!sp_print_errors)
-        return;
-    pthread_mutex_lock(&s->lock);
-    fprintf(stderr, "nanomsg: socket.%s[%s]: Error: %s (%s)\n", s->name, ep->addr, nn_strerror(err), detail);
-    pthread_mutex_unlock(&s->lock);
-}
-
-void sp_ep_stopped(struct sp_ep *ep)
-{
-    struct sp_sock *s = ep->sock;
-    pthread_mutex_lock(&s->lock);
-    if (ep->last_error)
-        sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, -1);
-    sp_list_remove(&ep->item);
-    sp_tlsopts_term(&ep->tls);
-    free(ep);
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->lock);
-}
-
-void sp_ep_stat(struct sp_ep *ep, int stat, int delta)
-{
-    sp_sock_stat_add(ep->sock, (enum sp_stat) stat, delta);
-}
-
-/* ---- statistics ---- */
-
-int sp_sock_stat_get(struct sp_sock *s, int stat, uint64_t *value)
-{
-    enum sp_stat slot;
-    switch (stat) {
-    case NN_STAT_ESTABLISHED_CONNECTIONS: slot = SP_STAT_ESTABLISHED; break;
-    case NN_STAT_ACCEPTED_CONNECTIONS: slot = SP_STAT_ACCEPTED; break;
-    case NN_STAT_DROPPED_CONNECTIONS: slot = SP_STAT_DROPPED; break;
-    case NN_STAT_BROKEN_CONNECTIONS: slot = SP_STAT_BROKEN; break;
-    case NN_STAT_CONNECT_ERRORS: slot = SP_STAT_CONNECT_ERRORS; break;
-    case NN_STAT_BIND_ERRORS: slot = SP_STAT_BIND_ERRORS; break;
-    case NN_STAT_ACCEPT_ERRORS: slot = SP_STAT_ACCEPT_ERRORS; break;
-    case NN_STAT_CURRENT_CONNECTIONS: slot = SP_STAT_CURRENT_CONNECTIONS; break;
-    case NN_STAT_INPROGRESS_CONNECTIONS: slot = SP_STAT_INPROGRESS; break;
-    case NN_STAT_CURRENT_EP_ERRORS: slot = SP_STAT_CURRENT_EP_ERRORS; break;
-    case NN_STAT_MESSAGES_SENT: slot = SP_STAT_MESSAGES_SENT; break;
-    case NN_STAT_MESSAGES_RECEIVED: slot = SP_STAT_MESSAGES_RECEIVED; break;
-    case NN_STAT_BYTES_SENT: slot = SP_STAT_BYTES_SENT; break;
-    case NN_STAT_BYTES_RECEIVED: slot = SP_STAT_BYTES_RECEIVED; break;
-    case NN_STAT_CURRENT_SND_PRIORITY: {
-        int prio = 0; /* what libnanomsg reports for types without a load balancer */
-        sp_sock_lock(s);
-        if (s->type->ops->current_sndprio)
-            prio = s->type->ops->current_sndprio(s);
-        sp_sock_unlock(s);
-        *value = (uint64_t) (int64_t) prio;
-        return 0;
-    }
-    default:
-        return -EINVAL;
-    }
-    *value = atomic_load_explicit(&s->stats[slot], memory_order_relaxed);
-    return 0;
 }

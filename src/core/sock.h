@@ -12,8 +12,9 @@
 #include <nanomsg/nn.h>
 
 #include "core/msg.h"
-#include "core/tlsopts.h"
+#include "core/optset.h"
 #include "protocol.h"
+#include "utils/err.h"
 #include "utils/list.h"
 
 /* Statistics slots (public ids are mapped in sock.c). */
@@ -35,7 +36,7 @@ enum sp_stat {
     SP_STAT_COUNT
 };
 
-/* Socket options at the NN_SOL_SOCKET and transport levels. */
+/* Socket options at the NN_SOL_SOCKET level (transport levels: sp_sock.tpopts). */
 struct sp_sockopts {
     int sndbuf;
     int rcvbuf;
@@ -51,23 +52,23 @@ struct sp_sockopts {
        socket lock (libnanomsg reads it there too); written under the lock. */
     atomic_int rcvmaxsize;
     int maxttl;
-    int tcp_nodelay;
-    int ws_msg_type;
     int linger;         /* NN_LINGER: 0 the default flush, > 0 ms, < 0 no limit */
-    int ipc_outbufsz;
-    int ipc_inbufsz;
-    void *ipc_sec_attr;
-    struct sp_tlsopts tls;
 };
 
 struct sp_sock {
     pthread_mutex_t lock;
-    pthread_cond_t cv;          /* readiness changes, closing, endpoint stops */
+    pthread_cond_t cv;          /* sp_sock_wait: the lingering close (a
+                                   connection flushed or gone), the socket's
+                                   teardown (endpoints stopped, pipes
+                                   detached), a stream closing under a
+                                   caller that reads it. Readiness waits
+                                   sleep on evseq instead. */
     const struct sp_socktype *type;
     void *proto;                /* protocol state */
     int id;
     int in_proto;               /* depth of protocol calls (lock held) */
     struct sp_sockopts opt;
+    struct sp_optstore tpopts;  /* transport levels (socket lock) */
     char name[64];
     int events;                 /* SP_EV_* last published */
     int sndfd;                  /* eventfds for NN_SNDFD/NN_RCVFD, -1 until asked */
@@ -111,22 +112,42 @@ void sp_sock_mark_closing(struct sp_sock *sock);
    connection that is gone excepted, for as long as NN_LINGER allows. */
 void sp_sock_linger(struct sp_sock *sock);
 
-/* Takes the socket lock. */
+/* The socket lock. Every critical section begins with sp_sock_lock and
+   ends with sp_sock_unlock (pipe.c's delivery of a deferred signal with
+   sp_sock_unlock_signalled); socket locks never nest. */
 void sp_sock_lock(struct sp_sock *sock);
-/* Unlocks after delivering a signal another thread deferred (see pipe.c):
-   wakes blocked callers after the unlock, then drops the signal's sigref. */
-void sp_sock_unlock_signalled(struct sp_sock *sock);
-
-/* Wakes a caller that polls a pipe's fd itself (see sp_pipe_ops.wait_begin).
-   Lock held. */
-void sp_sock_wake_caller(struct sp_sock *sock);
 
 /* Publishes readiness transitions (eventfds, blocked callers), releases the
    lock and delivers pipe signals deferred inside the critical section. */
 void sp_sock_unlock(struct sp_sock *sock);
 
+/* Unlocks after delivering a signal another thread deferred (see pipe.c):
+   wakes blocked callers after the unlock, then drops the signal's sigref. */
+void sp_sock_unlock_signalled(struct sp_sock *sock);
+
 /* The socket whose lock this thread holds, or NULL. */
 struct sp_sock *sp_sock_held(void);
+
+/* For functions documented "socket lock held" and "no socket lock held":
+   checked in debug builds (SP_DEBUG_ASSERT). */
+#define SP_ASSERT_LOCKED(sock) SP_DEBUG_ASSERT(sp_sock_held() == (sock))
+#define SP_ASSERT_UNLOCKED() SP_DEBUG_ASSERT(sp_sock_held() == NULL)
+
+/* Waits on sock->cv until sp_sock_notify (or a spurious wake-up: callers
+   re-check their condition) or the sp_clock_ms time deadline_ms (0: none).
+   Lock held, released while waiting. */
+void sp_sock_wait(struct sp_sock *sock, uint64_t deadline_ms);
+
+/* Wakes every sp_sock_wait on sock. Lock held. */
+void sp_sock_notify(struct sp_sock *sock);
+
+/* Wakes a caller that polls a pipe's fd itself (see sp_pipe_ops.wait_begin).
+   Lock held. */
+void sp_sock_wake_caller(struct sp_sock *sock);
+
+/* The NN_SNDFD (ev SP_EV_OUT) or NN_RCVFD (SP_EV_IN) eventfd, made on the
+   first call: the fd or -errno. Lock held. */
+int sp_sock_eventfd(struct sp_sock *sock, int ev);
 
 int sp_sock_setopt(struct sp_sock *sock, int level, int option, const void *val, size_t len);
 int sp_sock_getopt(struct sp_sock *sock, int level, int option, void *val, size_t *len);

@@ -28,6 +28,7 @@ void sp_socktimer_init(struct sp_socktimer *t, struct sp_sock *sock, sp_socktime
 
 int sp_socktimer_start(struct sp_socktimer *t, uint64_t ms)
 {
+    SP_ASSERT_LOCKED(t->sock);
     int rc = sp_loop_start();
     if (rc != 0)
         return rc;
@@ -38,12 +39,15 @@ int sp_socktimer_start(struct sp_socktimer *t, uint64_t ms)
 
 void sp_socktimer_stop(struct sp_socktimer *t)
 {
+    SP_ASSERT_LOCKED(t->sock);
     t->armed = false;
     sp_timer_stop(&t->timer);
 }
 
 void sp_socktimer_term(struct sp_socktimer *t)
 {
+    /* sp_loop_sync would wait for a callback that waits for our lock. */
+    SP_ASSERT_UNLOCKED();
     t->armed = false;
     sp_timer_stop(&t->timer);
     sp_loop_sync();

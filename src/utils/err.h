@@ -16,6 +16,16 @@
         }                                                                      \
     } while (0)
 
+/* Checks of the threading rules (which lock a function needs, which thread
+   it runs on): on in every build without NDEBUG, which includes meson's
+   default debugoptimized, the one CI tests with; compiled out (not even
+   evaluated) in release builds, where they would cost the hot paths. */
+#ifdef NDEBUG
+#define SP_DEBUG_ASSERT(cond) ((void) 0)
+#else
+#define SP_DEBUG_ASSERT(cond) SP_ASSERT(cond)
+#endif
+
 /* Thread-local state of the library: the initial-exec model avoids a
    __tls_get_addr call per access on the hot path; the few bytes fit in the
    static TLS space glibc keeps for libraries loaded with dlopen (bindings). */

@@ -17,6 +17,7 @@
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/tcp.h>
+#include <nanomsg/ws.h>
 
 #include "testutil.h"
 
@@ -421,6 +422,19 @@ static void test_unknown_tcp_option_fails_with_enoprotoopt(void **state)
     assert_nn_fail(nn_setsockopt(s, NN_TCP, 0, &v, sizeof v), ENOPROTOOPT);
 }
 
+static void test_tcp_and_ws_options_of_the_wrong_size_fail_with_einval_before_the_option_is_looked_up(void **state)
+{
+    (void) state;
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    char c = 1;
+    int wide[2] = {1, 0};
+    assert_nn_fail(nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, wide, sizeof wide), EINVAL);
+    assert_nn_fail(nn_setsockopt(s, NN_TCP, 99, &c, 1), EINVAL);
+    assert_nn_fail(nn_setsockopt(s, NN_WS, NN_WS_MSG_TYPE, &c, 1), EINVAL);
+    assert_nn_fail(nn_setsockopt(s, NN_WS, 99, wide, sizeof wide), EINVAL);
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_NODELAY), 0);
+}
+
 static void test_ipc_buffer_options_default_to_4096_and_can_be_set(void **state)
 {
     (void) state;
@@ -435,6 +449,27 @@ static void test_ipc_buffer_options_default_to_4096_and_can_be_set(void **state)
     size_t sz = sizeof v;
     assert_nn_fail(nn_setsockopt(s, NN_IPC, 4, &v, sizeof v), ENOPROTOOPT);
     assert_nn_fail(nn_getsockopt(s, NN_IPC, 4, &v, &sz), ENOPROTOOPT);
+}
+
+/* libnanomsg keeps them for Windows' named pipes only: elsewhere any int is
+   stored as given (zero, negative), from the first sizeof(int) bytes of a
+   longer value; a value shorter than an int is EINVAL, before the option is
+   even looked up. */
+static void test_ipc_buffer_options_store_any_int_as_libnanomsg_does(void **state)
+{
+    (void) state;
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    tu_setint(s, NN_IPC, NN_IPC_OUTBUFSZ, -5);
+    tu_setint(s, NN_IPC, NN_IPC_INBUFSZ, 0);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_OUTBUFSZ), -5);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_INBUFSZ), 0);
+    int wide[2] = {8192, 77};
+    assert_int_equal(nn_setsockopt(s, NN_IPC, NN_IPC_OUTBUFSZ, wide, sizeof wide), 0);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_OUTBUFSZ), 8192);
+    char c = 1;
+    assert_nn_fail(nn_setsockopt(s, NN_IPC, NN_IPC_INBUFSZ, &c, 1), EINVAL);
+    assert_nn_fail(nn_setsockopt(s, NN_IPC, 4, &c, 1), EINVAL);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_INBUFSZ), 0);
 }
 
 static void test_inproc_level_options_fail_with_enoprotoopt(void **state)
@@ -523,7 +558,9 @@ int main(void)
         tu_test(test_socket_name_read_into_short_buffer_is_truncated_and_reports_full_length),
         tu_test(test_tcp_nodelay_defaults_to_zero_and_accepts_only_zero_or_one),
         tu_test(test_unknown_tcp_option_fails_with_enoprotoopt),
+        tu_test(test_tcp_and_ws_options_of_the_wrong_size_fail_with_einval_before_the_option_is_looked_up),
         tu_test(test_ipc_buffer_options_default_to_4096_and_can_be_set),
+        tu_test(test_ipc_buffer_options_store_any_int_as_libnanomsg_does),
         tu_test(test_inproc_level_options_fail_with_enoprotoopt),
         tu_test(test_unknown_transport_level_fails_with_enoprotoopt),
         tu_test(test_protocol_level_options_on_pair_and_pipeline_fail_with_enoprotoopt),

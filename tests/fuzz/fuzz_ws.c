@@ -112,7 +112,7 @@ static void fuzz_request(const uint8_t *data, size_t size, int our_protocol)
     CHECK(req.key[0] != 0);
     /* The peer must be one our socket type talks to. */
     const struct sp_socktype *t = sp_socktype_find(AF_SP, our_protocol);
-    CHECK(t != NULL && t->ispeer(req.peer));
+    CHECK(t != NULL && sp_socktype_ispeer(t, req.peer));
     char accept[32];
     CHECK(sp_ws_accept_key(req.key, accept, sizeof accept) == 0);
     CHECK(strlen(accept) == 28);
@@ -381,7 +381,7 @@ static void fuzz_frames(const uint8_t *stream, size_t slen, const uint8_t *sizes
     CHECK(s != NULL);
     s->ep = &ep;
     s->cfg = &cfg;
-    s->opts.ws_msg_type = NN_WS_MSG_TYPE_BINARY;
+    ep.bound = true; /* NN_WS_MSG_TYPE from the socket: the default */
     s->fd = sv[0];
     s->pipe.sock = ep.sock;
     /* Never active, and "broken": sp_stream_send_raw queues nothing (the

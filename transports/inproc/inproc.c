@@ -16,13 +16,13 @@
    So a steady stream costs no lock and no signal per message. */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <nanomsg/inproc.h>
 
 #include "core/chunk.h"
+#include "core/drain.h"
 #include "core/ep.h"
 #include "core/msgring.h"
 #include "core/pipe.h"
@@ -64,16 +64,14 @@ static struct {
     pthread_mutex_t lock;
     struct sp_list bound;
     struct sp_list connecting;
-    bool init;
 } reg = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void reg_init(void)
+/* Library start: no endpoint exists yet (nor after the previous teardown). */
+static int inproc_init(void)
 {
-    if (!reg.init) {
-        sp_list_init(&reg.bound);
-        sp_list_init(&reg.connecting);
-        reg.init = true;
-    }
+    sp_list_init(&reg.bound);
+    sp_list_init(&reg.connecting);
+    return 0;
 }
 
 static struct inproc_half *other(struct inproc_half *h)
@@ -126,7 +124,7 @@ static int inproc_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
     struct inproc_half *peer = other(h);
     atomic_fetch_add(&h->busy, 1);
     int rc = send_to(peer, msg);
-    atomic_fetch_sub_explicit(&h->busy, 1, memory_order_release);
+    sp_drain_put(&h->busy);
     return rc;
 }
 
@@ -182,7 +180,7 @@ static int inproc_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
     struct inproc_half *h = sp_cont(pipe, struct inproc_half, pipe);
     atomic_fetch_add(&h->busy, 1);
     int rc = recv_from(h, msg);
-    atomic_fetch_sub_explicit(&h->busy, 1, memory_order_release);
+    sp_drain_put(&h->busy);
     return rc;
 }
 
@@ -224,12 +222,6 @@ static const struct sp_pipe_ops inproc_pipe_ops = {
     .destroy = inproc_pipe_destroy,
 };
 
-static bool compatible(struct sp_ep *a, struct sp_ep *b)
-{
-    const struct sp_socktype *ta = a->sock->type, *tb = b->sock->type;
-    return ta->ispeer(tb->protocol) && tb->ispeer(ta->protocol);
-}
-
 /* Tears a connection down: both pipes leave their sockets. The caller has
    claimed it (conn->torn) and unlinked both halves under the registry lock. */
 static void conn_teardown(struct inproc_conn *c)
@@ -240,8 +232,7 @@ static void conn_teardown(struct inproc_conn *c)
         /* A send or receive on the other half that did not see gone may
            still signal this half's socket: let it finish first (it takes
            no lock, so this is short). */
-        while (atomic_load(&other(h)->busy) != 0)
-            sched_yield();
+        sp_drain_wait(&other(h)->busy);
         sp_pipe_detach(&h->pipe, -1);
     }
     sp_pipe_rele(&c->half[0].pipe);
@@ -251,8 +242,6 @@ static void conn_teardown(struct inproc_conn *c)
 /* Connects a bound and a connecting endpoint. Registry lock held. */
 static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
 {
-    if (!compatible(b->ep, k->ep))
-        return;
     /* Cache-line aligned: the flags and ring counts each have a line. */
     struct inproc_conn *c = aligned_alloc(64, (sizeof *c + 63) / 64 * 64);
     if (!c)
@@ -290,7 +279,9 @@ static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
         sp_list_push_back(&owners[i]->conns, &h->item);
     }
     if (sp_pipe_attach(&c->half[0].pipe) != 0 || sp_pipe_attach(&c->half[1].pipe) != 0) {
-        /* Refused (a PAIR that has its peer): dropped without error. */
+        /* Refused (sockets that do not talk to each other, a PAIR that has
+           its peer): dropped without error, and uncounted, as libnanomsg
+           never pairs them. */
         c->torn = true;
         sp_list_remove(&c->half[0].item);
         sp_list_remove(&c->half[1].item);
@@ -355,7 +346,6 @@ static struct inproc_ep *iep_new(struct sp_ep *ep)
 static int inproc_bind(struct sp_ep *ep)
 {
     pthread_mutex_lock(&reg.lock);
-    reg_init();
     sp_list_foreach(&reg.bound, it) {
         struct inproc_ep *b = sp_cont(it, struct inproc_ep, item);
         if (strcmp(b->ep->addr, ep->addr) == 0) {
@@ -381,7 +371,6 @@ static int inproc_bind(struct sp_ep *ep)
 static int inproc_connect(struct sp_ep *ep)
 {
     pthread_mutex_lock(&reg.lock);
-    reg_init();
     struct inproc_ep *iep = iep_new(ep);
     if (!iep) {
         pthread_mutex_unlock(&reg.lock);
@@ -402,6 +391,7 @@ static int inproc_connect(struct sp_ep *ep)
 const struct sp_transport sp_inproc_transport = {
     .scheme = "inproc",
     .id = NN_INPROC,
+    .init = inproc_init,
     .bind = inproc_bind,
     .connect = inproc_connect,
 };

@@ -21,7 +21,7 @@
 /* libnanomsg uses 10: too few when many peers connect at once. */
 #define SP_IPC_BACKLOG SOMAXCONN
 
-static const struct sp_stream_cfg ipc_cfg = {&sp_spwire_ops, &sp_spwire_ipc, false};
+static const struct sp_stream_cfg ipc_cfg = {&sp_spwire_ops, &sp_spwire_ipc, NULL};
 
 struct ipc_path {
     struct sockaddr_un sun;
@@ -142,9 +142,80 @@ static int ipc_connect(struct sp_ep *ep)
     return rc;
 }
 
+/* ---- the NN_IPC options ----
+
+   libnanomsg 1.1.5 uses them on Windows only (named-pipe security and
+   buffer sizes); elsewhere it stores them and gives them back, and so do
+   we. */
+
+struct ipc_opts {
+    void *sec_attr; /* NN_IPC_SEC_ATTR: the caller's pointer, as libnanomsg keeps it */
+    int outbufsz;   /* NN_IPC_OUTBUFSZ */
+    int inbufsz;    /* NN_IPC_INBUFSZ */
+};
+
+static void ipc_opts_init(void *opts)
+{
+    struct ipc_opts *o = opts;
+    o->sec_attr = NULL;
+    o->outbufsz = 4096;
+    o->inbufsz = 4096;
+}
+
+static int ipc_opts_set(void *opts, int option, const void *val, size_t len)
+{
+    struct ipc_opts *o = opts;
+    /* libnanomsg's checks: the size first, whatever the option, then none
+       on the value (a length or a size of 0 or less is kept as given). */
+    if (len < sizeof(int))
+        return -EINVAL;
+    switch (option) {
+    case NN_IPC_SEC_ATTR:
+        o->sec_attr = (void *) val;
+        return 0;
+    case NN_IPC_OUTBUFSZ:
+        memcpy(&o->outbufsz, val, sizeof o->outbufsz);
+        return 0;
+    case NN_IPC_INBUFSZ:
+        memcpy(&o->inbufsz, val, sizeof o->inbufsz);
+        return 0;
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
+static int ipc_opts_get(const void *opts, int option, void *val, size_t *len)
+{
+    const struct ipc_opts *o = opts;
+    switch (option) {
+    case NN_IPC_SEC_ATTR:
+        memcpy(val, &o->sec_attr, *len < sizeof o->sec_attr ? *len : sizeof o->sec_attr);
+        *len = sizeof o->sec_attr;
+        return 0;
+    case NN_IPC_OUTBUFSZ:
+        return sp_opt_put_int(val, len, o->outbufsz);
+    case NN_IPC_INBUFSZ:
+        return sp_opt_put_int(val, len, o->inbufsz);
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
+static const struct sp_optset ipc_optset = {
+    .level = NN_IPC,
+    .size = sizeof(struct ipc_opts),
+    .init = ipc_opts_init,
+    .set = ipc_opts_set,
+    .get = ipc_opts_get,
+};
+
+/* Nothing reads them (each endpoint still takes its copy, as of any set). */
+static const struct sp_optset *const ipc_optsets[] = {&ipc_optset, NULL};
+
 const struct sp_transport sp_ipc_transport = {
     .scheme = "ipc",
     .id = NN_IPC,
+    .optsets = ipc_optsets,
     .bind = ipc_bind,
     .connect = ipc_connect,
 };

@@ -14,7 +14,7 @@
 #include "utils/spwire.h"
 #include "utils/tcpdial.h"
 
-static const struct sp_stream_cfg tcp_cfg = {&sp_spwire_ops, &sp_spwire_tcp, true};
+static const struct sp_stream_cfg tcp_cfg = {&sp_spwire_ops, &sp_spwire_tcp, sp_tcp_tune};
 
 static int tcp_bind(struct sp_ep *ep)
 {
@@ -40,9 +40,13 @@ static int tcp_connect(struct sp_ep *ep)
     return rc;
 }
 
+static const struct sp_optset *const tcp_optsets[] = {&sp_tcp_optset, NULL};
+
 const struct sp_transport sp_tcp_transport = {
     .scheme = "tcp",
     .id = NN_TCP,
+    .optsets = tcp_optsets,
+    .term = sp_tcpdial_term,
     .bind = tcp_bind,
     .connect = tcp_connect,
 };

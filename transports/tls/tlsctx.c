@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -22,6 +23,8 @@
 #include <nanomsg/tls.h>
 
 #include "core/ep.h"
+#include "tls/tlsopts.h"
+#include "utils/listener.h"
 
 #define SP_TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
 #define SP_TLS_SYSTEM_DIR "/etc/ssl/certs"
@@ -161,7 +164,7 @@ static int env_verify(struct sp_ep *ep, int *verify)
 
 struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host, int *err)
 {
-    const struct sp_tlsopts *o = &ep->tls;
+    const struct sp_tlsopts *o = sp_ep_opts(ep, &sp_tls_optset);
     struct sp_tlsctx *c = calloc(1, sizeof *c);
     if (!c) {
         *err = -ENOMEM;
@@ -467,3 +470,60 @@ const struct sp_bio_ops sp_tls_bio_ops = {
     .pending = tls_pending,
     .writev = tls_writev,
 };
+
+/* ---- TLS over TCP ---- */
+
+/* A bound endpoint's streams' configuration; freed by the listener. */
+struct tls_bound {
+    struct sp_stream_cfg cfg;
+    struct sp_tlsctx *ctx;
+};
+
+static void bound_cleanup(struct sp_listener *l)
+{
+    struct tls_bound *b = l->tpdata;
+    sp_tlsctx_rele(b->ctx);
+    free(b);
+}
+
+int sp_tls_listen(struct sp_ep *ep, const struct sp_stream_cfg *cfg)
+{
+    struct tls_bound *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    int rc;
+    if (!(b->ctx = sp_tlsctx_new(ep, true, NULL, &rc))) {
+        free(b);
+        return rc;
+    }
+    b->cfg = *cfg;
+    b->cfg.bio = &sp_tls_bio_ops;
+    b->cfg.bio_arg = b->ctx;
+    int fd = sp_tcp_listen(ep, ep->addr, strlen(ep->addr));
+    rc = fd;
+    if (fd >= 0) {
+        rc = sp_listener_start(ep, fd, &b->cfg, SP_TLS_HS_TIMEOUT_MS, bound_cleanup, b);
+        if (rc == 0)
+            return 0;
+        close(fd);
+    }
+    sp_tlsctx_rele(b->ctx);
+    free(b);
+    return rc;
+}
+
+static void dial_cleanup(struct sp_tcpdial *t)
+{
+    sp_tlsctx_rele(((struct sp_tlsdial *) t)->ctx);
+}
+
+int sp_tlsdial_init(struct sp_tlsdial *d, struct sp_ep *ep, struct sp_stream_cfg *cfg)
+{
+    int rc;
+    if (!(d->ctx = sp_tlsctx_new(ep, false, d->tcp.host, &rc)))
+        return rc;
+    d->tcp.cleanup = dial_cleanup;
+    cfg->bio = &sp_tls_bio_ops;
+    cfg->bio_arg = d->ctx;
+    return 0;
+}

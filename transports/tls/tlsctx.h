@@ -9,10 +9,11 @@
 
 #include "core/ep.h"
 #include "utils/stream.h"
+#include "utils/tcpdial.h"
 
 struct sp_tlsctx;
 
-/* Builds the configuration of an endpoint from its NN_TLS options (ep->tls)
+/* Builds the configuration of an endpoint from its copy of the NN_TLS options
    and, for what they leave unset, from the environment (SSL_CERT_FILE,
    SSL_CERT_DIR, NN_TLS_*: see nn_env(7)); certificate and key files are
    read now. A client checks the server certificate against host (or
@@ -27,5 +28,23 @@ extern const struct sp_bio_ops sp_tls_bio_ops;
 
 /* libnanomsg has no TLS; NNG's default handshake deadline is 10 s, ours: */
 #define SP_TLS_HS_TIMEOUT_MS 10000
+
+/* TLS over TCP, for tls+tcp and wss. */
+
+/* Binds ep's "iface:port" (ep->addr) and starts a listener whose
+   connections run cfg's wire over TLS with the endpoint's server
+   configuration, built now. 0, or -errno with nothing left running. */
+int sp_tls_listen(struct sp_ep *ep, const struct sp_stream_cfg *cfg);
+
+/* The start of a connecting TLS endpoint's connector data (sp_tcpdial_ops
+   works on tcp): the client configuration, released with the data. */
+struct sp_tlsdial {
+    struct sp_tcpdial tcp;
+    struct sp_tlsctx *ctx;
+};
+
+/* Once d->tcp is parsed: builds the client configuration for its host and
+   makes cfg run over it. 0 or -errno (sp_tlsctx_new's). */
+int sp_tlsdial_init(struct sp_tlsdial *d, struct sp_ep *ep, struct sp_stream_cfg *cfg);
 
 #endif

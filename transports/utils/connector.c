@@ -20,7 +20,7 @@ static void wait_retry(struct sp_connector *c)
     sp_timer_start(&c->timer, (uint64_t) sp_backoff_next(&c->backoff));
 }
 
-static void fail(struct sp_connector *c, int err)
+static void attempt_failed(struct sp_connector *c, int err)
 {
     sp_ep_stat(c->ep, SP_STAT_CONNECT_ERRORS, 1);
     sp_ep_set_error(c->ep, err);
@@ -46,7 +46,7 @@ static void connected(struct sp_connector *c)
     int rc = sp_stream_start(&c->stream, fd, c->ep, c->cfg, &c->opts, c->hs_timeout, stream_done, c);
     if (rc != 0) {
         close(fd);
-        fail(c, -rc);
+        attempt_failed(c, -rc);
         return;
     }
     c->state = CN_ACTIVE;
@@ -70,24 +70,24 @@ static void connect_io(struct sp_io *io, uint32_t ev)
     close(c->fd);
     c->fd = -1;
     sp_ep_stat(c->ep, SP_STAT_INPROGRESS, -1);
-    fail(c, err);
+    attempt_failed(c, err);
 }
 
 static void do_connect(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t sl)
 {
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        fail(c, errno);
+        attempt_failed(c, errno);
         return;
     }
-    sp_stream_tune(fd, &c->opts, c->cfg->tcp);
+    sp_stream_tune(fd, c->ep, &c->opts, c->cfg);
     struct sockaddr_storage local;
     socklen_t ll;
     if (c->ops->local && c->ops->local(c, &local, &ll) == 1 && local.ss_family == ss->ss_family) {
         if (bind(fd, (struct sockaddr *) &local, ll) != 0) {
             int err = errno;
             close(fd);
-            fail(c, err);
+            attempt_failed(c, err);
             return;
         }
     }
@@ -95,7 +95,7 @@ static void do_connect(struct sp_connector *c, struct sockaddr_storage *ss, sock
     if (rc != 0 && errno != EINPROGRESS) {
         int err = errno;
         close(fd);
-        fail(c, err == EAGAIN ? ECONNREFUSED : err);
+        attempt_failed(c, err == EAGAIN ? ECONNREFUSED : err);
         return;
     }
     c->fd = fd;
@@ -105,7 +105,7 @@ static void do_connect(struct sp_connector *c, struct sockaddr_storage *ss, sock
         sp_ep_stat(c->ep, SP_STAT_INPROGRESS, -1);
         close(fd);
         c->fd = -1;
-        fail(c, err);
+        attempt_failed(c, err);
         return;
     }
     c->state = CN_CONNECTING;
@@ -127,7 +127,7 @@ static void timer_cb(struct sp_timer *t)
                 c->poll_ms *= 2;
             sp_timer_start(&c->timer, (uint64_t) c->poll_ms);
         } else if (rc < 0) {
-            fail(c, -rc);
+            attempt_failed(c, -rc);
         } else {
             do_connect(c, &ss, sl);
         }
@@ -141,7 +141,7 @@ static void attempt(struct sp_connector *c)
     sp_ep_connopts(c->ep, &c->opts); /* each attempt takes the options anew */
     int rc = c->ops->resolve(c, &ss, &sl);
     if (rc < 0) {
-        fail(c, -rc);
+        attempt_failed(c, -rc);
     } else if (rc == 1) {
         c->state = CN_RESOLVING;
         c->poll_ms = 1;

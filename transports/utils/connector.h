@@ -1,6 +1,7 @@
 /* A connecting stream endpoint: resolve, connect, run one stream, and after it
    ends (or a failure) wait per the reconnect backoff and start again. Shared
-   by tcp and ipc; the transport supplies address resolution. */
+   by the stream transports (ipc, tcp, tls+tcp, ws, wss); the transport
+   supplies address resolution (sp_tcpdial_ops for those over TCP). */
 #ifndef SP_CONNECTOR_H
 #define SP_CONNECTOR_H
 

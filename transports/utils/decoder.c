@@ -1,7 +1,6 @@
 /* Stream frame decoding. */
 #include "utils/decoder.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 

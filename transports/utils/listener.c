@@ -45,7 +45,7 @@ static void listener_io(struct sp_io *io, uint32_t ev)
         sp_ep_stat(l->ep, SP_STAT_ACCEPTED, 1);
         struct sp_connopts o;
         sp_ep_connopts(l->ep, &o);
-        sp_stream_tune(fd, &o, l->cfg->tcp);
+        sp_stream_tune(fd, l->ep, &o, l->cfg);
         struct sp_stream *s;
         if (sp_stream_start(&s, fd, l->ep, l->cfg, &o, l->hs_timeout, stream_done, l) != 0) {
             close(fd);

@@ -1,5 +1,6 @@
 /* A bound stream endpoint: a listening fd whose accepted connections become
-   streams. Shared by tcp and ipc; the transport opens the fd. */
+   streams. Shared by the stream transports (ipc, tcp, tls+tcp, ws, wss);
+   the transport opens the fd. */
 #ifndef SP_LISTENER_H
 #define SP_LISTENER_H
 

@@ -5,9 +5,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -94,12 +91,13 @@ static ssize_t io_writev(struct sp_stream *s, struct iovec *iov, int niov)
 static void linger_check(struct sp_stream *s, bool wrote)
 {
     struct sp_sock *sock = s->pipe.sock;
+    SP_ASSERT_LOCKED(sock);
     if (SP_LIKELY(!atomic_load_explicit(&sock->closing, memory_order_relaxed)))
         return;
     if (wrote)
         sock->progress_ms = sp_clock_ms();
     if (s->broken || !s->outq.count)
-        pthread_cond_broadcast(&sock->cv);
+        sp_sock_notify(sock);
 }
 
 static void request_close(struct sp_stream *s)
@@ -111,8 +109,11 @@ static void request_close(struct sp_stream *s)
     }
 }
 
+/* Lock held: after the handshake, every change of the io's events (and its
+   removal) is made under the socket lock, by whichever thread. */
 static void set_events(struct sp_stream *s)
 {
+    SP_ASSERT_LOCKED(s->pipe.sock);
     /* EPOLLRDHUP always: a peer that leaves is noticed even while reading
        is paused or left to a caller. */
     uint32_t ev = EPOLLRDHUP;
@@ -167,6 +168,7 @@ static struct wscratch *wscratch(void)
 /* Writes as much of outq as the kernel takes, many messages per syscall. */
 static void flush_out(struct sp_stream *s)
 {
+    SP_ASSERT_LOCKED(s->pipe.sock);
     struct wscratch *w = wscratch();
     struct iovec siov[SP_WRITE_BATCH_STACK * 3];
     uint8_t sfh[SP_WRITE_BATCH_STACK][16];
@@ -332,12 +334,14 @@ static void stream_pipe_destroy(struct sp_pipe *pipe)
 static bool stream_unsent(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
     return s->state == ST_ACTIVE && !s->broken && s->outq.count > 0;
 }
 
 static void stream_closing(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
     /* Read (and drop, see deliver_from_loop) whatever comes, paused or
        lazy before: a peer whose sends to us are stuck would not read ours,
        and input left unread at close() turns the FIN into a reset that
@@ -381,6 +385,7 @@ static void discard_input(int fd)
 
 void sp_stream_close(struct sp_stream *s, int stat)
 {
+    SP_ASSERT_LOOP();
     if (s->state == ST_CLOSED)
         return;
     struct sp_sock *sock = s->pipe.sock;
@@ -393,11 +398,15 @@ void sp_stream_close(struct sp_stream *s, int stat)
     if (atomic_load(&s->rd_owner) == SP_RD_CALLER)
         sp_sock_wake_caller(sock);
     sp_pipe_detach_locked(&s->pipe, -1);
-    sp_sock_unlock(sock);
-    /* A caller polling the fd gives it back promptly (woken above); only
-       then may the fd be closed (its number could be reused under it). */
+    if (s->io.fd >= 0)
+        sp_io_del(&s->io);
+    /* A caller polling the fd gives it back promptly (woken above, it
+       notifies in stream_wait_end); only then may the fd be closed (its
+       number could be reused under it). The caller keeps the socket open:
+       nn_close waits for it. */
     while (atomic_load(&s->rd_owner) == SP_RD_CALLER)
-        sched_yield();
+        sp_sock_wait(sock, 0);
+    sp_sock_unlock(sock);
     sp_timer_stop(&s->hs_timer);
     sp_loop_cancel(&s->close_task);
     sp_loop_cancel(&s->flush_task);
@@ -405,8 +414,6 @@ void sp_stream_close(struct sp_stream *s, int stat)
     sp_loop_cancel(&s->read_task);
     if (sp_list_item_linked(&s->deliver_item))
         sp_list_remove(&s->deliver_item);
-    if (s->io.fd >= 0)
-        sp_io_del(&s->io);
     discard_input(s->fd);
     close(s->fd);
     s->fd = -1;
@@ -415,6 +422,7 @@ void sp_stream_close(struct sp_stream *s, int stat)
 
 void sp_stream_free(struct sp_stream *s)
 {
+    SP_ASSERT_LOOP();
     sp_pipe_rele(&s->pipe);
 }
 
@@ -433,8 +441,9 @@ static void hs_timeout(struct sp_timer *t)
     }
 }
 
-void sp_stream_tune(int fd, const struct sp_connopts *o, bool tcp)
+void sp_stream_tune(int fd, struct sp_ep *ep, const struct sp_connopts *o, const struct sp_stream_cfg *cfg)
 {
+    SP_ASSERT_LOOP();
     /* libnanomsg always fixes the kernel buffers at NN_SNDBUF/NN_RCVBUF
        (128 KiB); we do so only when the application set them, and leave the
        kernel's autotuning alone otherwise: large messages go much faster. */
@@ -445,15 +454,14 @@ void sp_stream_tune(int fd, const struct sp_connopts *o, bool tcp)
         v = o->rcvbuf;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
     }
-    if (tcp && o->tcp_nodelay) {
-        v = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
-    }
+    if (cfg->tune)
+        cfg->tune(fd, ep);
 }
 
 int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const struct sp_stream_cfg *cfg,
                     const struct sp_connopts *opts, uint64_t hs_timeout_ms, sp_stream_done_fn done, void *owner)
 {
+    SP_ASSERT_LOOP();
     struct sp_stream *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
@@ -567,6 +575,7 @@ static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch);
    itself. */
 static void end_of_input(struct sp_stream *s)
 {
+    SP_ASSERT_LOOP();
     struct sp_sock *sock = s->pipe.sock;
     sp_sock_lock(sock);
     bool drain = s->inq.count > 0;
@@ -574,11 +583,10 @@ static void end_of_input(struct sp_stream *s)
         s->draining = true;
         s->broken = true;
         linger_check(s, false);
+        sp_io_del(&s->io);
     }
     sp_sock_unlock(sock);
-    if (drain)
-        sp_io_del(&s->io);
-    else
+    if (!drain)
         sp_stream_close(s, SP_STAT_BROKEN);
 }
 
@@ -643,11 +651,6 @@ static void handshake(struct sp_stream *s, uint32_t ev)
         } while (rc == 0 && n > 0 && io_pending(s));
     }
     if (rc == 1) {
-        const struct sp_socktype *type = s->pipe.sock->type;
-        if (!type->ispeer(s->pipe.peer_protocol)) {
-            hs_fail(s);
-            return;
-        }
         s->state = ST_HS_DONE;
         s->hs_leftover = used;
     }
@@ -666,7 +669,8 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     s->hs_outlen = s->hs_outdone = 0;
     sp_io_set(&s->io, EPOLLIN | EPOLLRDHUP);
     if (sp_pipe_attach(&s->pipe) != 0) {
-        sp_stream_close(s, SP_STAT_BROKEN); /* refused, e.g. a second PAIR peer */
+        /* Refused: a peer the socket does not talk to, a second PAIR peer. */
+        sp_stream_close(s, SP_STAT_BROKEN);
         return;
     }
     sp_ep_set_error(s->ep, 0);
@@ -690,6 +694,7 @@ static void handshake(struct sp_stream *s, uint32_t ev)
 /* Socket lock held. */
 static void deliver_batch_locked(struct sp_stream *s, struct sp_msgq *batch)
 {
+    SP_ASSERT_LOCKED(s->pipe.sock);
     struct sp_msg m;
     if (s->inq.count == 0) {
         /* The usual case under load: hand the whole batch over (its ring
@@ -810,6 +815,7 @@ static void deliver_later(struct sp_stream *s)
 
 static void do_read(struct sp_stream *s)
 {
+    SP_ASSERT_LOOP();
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_LOOP))
         return; /* a caller reads in its own thread (and has EPOLLIN off) */
@@ -851,6 +857,7 @@ static void eof_task(struct sp_task *t)
 static int stream_wait_begin(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
     /* Only plain streams in the steady state: a byte layer (TLS) or a wire
        (WebSocket) may need to write while it reads, and pauses, drains and
        closes are the loop's. */
@@ -890,6 +897,7 @@ static bool read_now(struct sp_stream *s)
 static void stream_wait_end(struct sp_pipe *pipe, int revents)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
     bool closed = false, bad = false;
     if (s->state == ST_ACTIVE && (revents & (POLLIN | POLLHUP | POLLERR))) {
         read_some(s, &closed, &bad);
@@ -897,8 +905,11 @@ static void stream_wait_end(struct sp_pipe *pipe, int revents)
             deliver_batch_locked(s, &s->rbatch);
     }
     atomic_store(&s->rd_owner, SP_RD_NONE);
-    if (s->state != ST_ACTIVE)
-        return; /* closed by the loop meanwhile: it waits for the store above */
+    if (s->state != ST_ACTIVE) {
+        /* Closed by the loop meanwhile: it waits for the store above. */
+        sp_sock_notify(s->pipe.sock);
+        return;
+    }
     if (closed || bad) {
         /* Ending the connection is the loop's job; it reads the end of input
            again or the decoder's error, so leave EPOLLIN off until then. */
@@ -922,6 +933,7 @@ static void stream_wait_end(struct sp_pipe *pipe, int revents)
 static bool stream_wake_reader(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
     if (!s->rd_lazy)
         return false;
     s->rd_lazy = false;

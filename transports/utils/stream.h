@@ -88,7 +88,10 @@ struct sp_bio_ops {
 struct sp_stream_cfg {
     const struct sp_wire_ops *wire;
     const void *wire_arg;    /* for the wire: framing, WebSocket role and URL... */
-    bool tcp;                /* apply NN_TCP_NODELAY */
+    /* Optional: the transport's own settings of a new connection's fd, from
+       the socket's options as they are now (tcp: TCP_NODELAY). Called
+       before connect(), or on an accepted fd; loop thread, no lock held. */
+    void (*tune)(int fd, struct sp_ep *ep);
     const struct sp_bio_ops *bio; /* NULL: plain fd */
     const void *bio_arg;     /* for the byte layer: the TLS configuration */
 };
@@ -150,10 +153,10 @@ struct sp_stream {
 };
 
 /* Sizes a new connection's kernel buffers (when NN_SNDBUF/NN_RCVBUF were
-   set) and sets TCP_NODELAY (tcp: NN_TCP_NODELAY). A connector calls it
-   before connect(), so that the window scale follows NN_RCVBUF; a
-   listener on each accepted fd. */
-void sp_stream_tune(int fd, const struct sp_connopts *opts, bool tcp);
+   set, opts), then lets the transport tune it (cfg->tune). A connector
+   calls it before connect(), so that the window scale follows NN_RCVBUF; a
+   listener on each accepted fd. Loop thread, no lock held. */
+void sp_stream_tune(int fd, struct sp_ep *ep, const struct sp_connopts *opts, const struct sp_stream_cfg *cfg);
 
 /* Starts a connection on a connected, non-blocking fd with the options read
    for it (sp_ep_connopts). Loop thread. On failure (-errno) nothing was

@@ -1,11 +1,15 @@
-/* TCP listening and dialling shared by the tcp and ws transports. */
+/* TCP listening and dialling shared by the TCP-based transports, and their
+   NN_TCP options. */
 #include "utils/tcpdial.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <nanomsg/tcp.h>
 
 #include "core/ep.h"
 #include "utils/addr.h"
@@ -179,8 +183,24 @@ const struct sp_connector_ops sp_tcpdial_ops = {
     .destroy = tcp_destroy,
 };
 
-
 void sp_tcpdial_term(void)
 {
     sp_resolver_term();
+}
+
+/* ---- the NN_TCP options ---- */
+
+static const struct sp_intopt tcp_opts[] = {
+    {NN_TCP_NODELAY, 0, 0, 1},
+};
+
+const struct sp_optset sp_tcp_optset = SP_INTOPTSET(NN_TCP, tcp_opts);
+
+void sp_tcp_tune(int fd, struct sp_ep *ep)
+{
+    int o[1]; /* NN_TCP_NODELAY */
+    if (sp_ep_opts_now(ep, &sp_tcp_optset, o) == 0 && o[0]) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
 }

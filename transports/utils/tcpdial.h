@@ -1,7 +1,7 @@
-/* TCP plumbing shared by the tcp and ws transports: listening on
-   "iface:port" and dialling "[iface;]host:port" with libnanomsg's address
-   rules, host names resolved off the loop on every attempt, and the connector
-   hooks that go with it. */
+/* TCP plumbing shared by the tcp, tls+tcp, ws and wss transports: listening
+   on "iface:port" and dialling "[iface;]host:port" with libnanomsg's address
+   rules, host names resolved off the loop on every attempt, the connector
+   hooks that go with it, and the NN_TCP options. */
 #ifndef SP_TCPDIAL_H
 #define SP_TCPDIAL_H
 
@@ -10,6 +10,7 @@
 
 #include <nanomsg/nn.h>
 
+#include "core/optset.h"
 #include "utils/connector.h"
 
 struct sp_ep;
@@ -47,7 +48,18 @@ int sp_tcpdial_parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ip
 /* Connector hooks for tpdata starting with a struct sp_tcpdial. */
 extern const struct sp_connector_ops sp_tcpdial_ops;
 
-/* Library teardown: reaps abandoned DNS requests. */
+/* Library teardown: reaps abandoned DNS requests (the term hook of every
+   transport that dials with sp_tcpdial_ops). */
 void sp_tcpdial_term(void);
+
+/* The options at level NN_TCP (NN_TCP_NODELAY): the tcp transport's, also
+   read by tls+tcp (never by ws, as in libnanomsg). libnanomsg reads them at
+   each new connection, a connection attempt or an accepted one: see
+   sp_tcp_tune. */
+extern const struct sp_optset sp_tcp_optset;
+
+/* The sp_stream_cfg.tune of TCP transports: TCP_NODELAY on fd when the
+   socket's NN_TCP_NODELAY is 1 now. */
+void sp_tcp_tune(int fd, struct sp_ep *ep);
 
 #endif

@@ -15,80 +15,36 @@
 #include "utils/connector.h"
 #include "utils/listener.h"
 #include "tls/tlsctx.h"
+#include "tls/tlsopts.h"
 #include "utils/tcpdial.h"
 #include "ws/wswire.h"
 
 static const struct sp_wswire_arg ws_server_arg = {.client = false};
-static const struct sp_stream_cfg ws_server_cfg = {&sp_wswire_ops, &ws_server_arg, false};
+static const struct sp_stream_cfg ws_server_cfg = {&sp_wswire_ops, &ws_server_arg, NULL};
 
-/* A connecting endpoint's data: the TCP target first (sp_tcpdial_ops uses
-   it), then what the WebSocket client needs. One allocation. */
+/* A connecting endpoint's data: the TCP target and, for wss, the TLS
+   configuration first (sp_tcpdial_ops uses them), then what the WebSocket
+   client needs. One allocation. */
 struct ws_dial {
-    struct sp_tcpdial tcp;
+    struct sp_tlsdial tls;
     struct sp_wswire_arg arg;
     struct sp_stream_cfg cfg;
-    struct sp_tlsctx *ctx; /* wss */
 };
-
-/* A bound wss endpoint's data, freed by the listener's clean-up. */
-struct wss_bound {
-    struct sp_stream_cfg cfg;
-    struct sp_tlsctx *ctx;
-};
-
-static void wss_bound_cleanup(struct sp_listener *l)
-{
-    struct wss_bound *b = l->tpdata;
-    sp_tlsctx_rele(b->ctx);
-    free(b);
-}
-
-static void wss_dial_cleanup(struct sp_tcpdial *t)
-{
-    sp_tlsctx_rele(((struct ws_dial *) t)->ctx);
-}
-
-static int ws_bind_common(struct sp_ep *ep, bool secure)
-{
-    struct wss_bound *b = NULL;
-    const struct sp_stream_cfg *cfg = &ws_server_cfg;
-    int rc;
-    if (secure) {
-        if (!(b = calloc(1, sizeof *b)))
-            return -ENOMEM;
-        if (!(b->ctx = sp_tlsctx_new(ep, true, NULL, &rc))) {
-            free(b);
-            return rc;
-        }
-        b->cfg = ws_server_cfg;
-        b->cfg.bio = &sp_tls_bio_ops;
-        b->cfg.bio_arg = b->ctx;
-        cfg = &b->cfg;
-    }
-    int fd = sp_tcp_listen(ep, ep->addr, strlen(ep->addr));
-    rc = fd;
-    if (fd >= 0) {
-        rc = sp_listener_start(ep, fd, cfg, secure ? SP_TLS_HS_TIMEOUT_MS : SP_WS_HS_TIMEOUT_MS,
-                               secure ? wss_bound_cleanup : NULL, b);
-        if (rc == 0)
-            return 0;
-        close(fd);
-    }
-    if (b) {
-        sp_tlsctx_rele(b->ctx);
-        free(b);
-    }
-    return rc;
-}
 
 static int ws_bind(struct sp_ep *ep)
 {
-    return ws_bind_common(ep, false);
+    int fd = sp_tcp_listen(ep, ep->addr, strlen(ep->addr));
+    if (fd < 0)
+        return fd;
+    int rc = sp_listener_start(ep, fd, &ws_server_cfg, SP_WS_HS_TIMEOUT_MS, NULL, NULL);
+    if (rc != 0)
+        close(fd);
+    return rc;
 }
 
 static int wss_bind(struct sp_ep *ep)
 {
-    return ws_bind_common(ep, true);
+    return sp_tls_listen(ep, &ws_server_cfg);
 }
 
 static int ws_connect_common(struct sp_ep *ep, bool secure)
@@ -101,25 +57,22 @@ static int ws_connect_common(struct sp_ep *ep, bool secure)
     const char *hostp = semi ? semi + 1 : addr;
     const char *slash = strchr(hostp, '/');
     size_t len = slash ? (size_t) (slash - addr) : strlen(addr);
-    int rc = sp_tcpdial_parse(&d->tcp, addr, len, ep->ipv4only, secure ? 443 : 80);
-    if (rc == 0 && secure && (d->ctx = sp_tlsctx_new(ep, false, d->tcp.host, &rc)) != NULL)
-        d->tcp.cleanup = wss_dial_cleanup;
+    int rc = sp_tcpdial_parse(&d->tls.tcp, addr, len, ep->ipv4only, secure ? 443 : 80);
+    d->cfg.wire = &sp_wswire_ops;
+    d->cfg.wire_arg = &d->arg;
+    if (rc == 0 && secure)
+        rc = sp_tlsdial_init(&d->tls, ep, &d->cfg);
     if (rc == 0) {
         d->arg.client = true;
         size_t hl = (size_t) (addr + len - hostp);
         memcpy(d->arg.host, hostp, hl);
         d->arg.host[hl] = 0;
         strcpy(d->arg.resource, slash ? slash : "/");
-        d->cfg.wire = &sp_wswire_ops;
-        d->cfg.wire_arg = &d->arg;
-        d->cfg.tcp = false;
-        d->cfg.bio = secure ? &sp_tls_bio_ops : NULL;
-        d->cfg.bio_arg = d->ctx;
         rc = sp_connector_start(ep, &d->cfg, secure ? SP_TLS_HS_TIMEOUT_MS : SP_WS_HS_TIMEOUT_MS,
                                 &sp_tcpdial_ops, d);
     }
     if (rc != 0) {
-        sp_tlsctx_rele(d->ctx);
+        sp_tlsctx_rele(d->tls.ctx);
         free(d);
     }
     return rc;
@@ -135,9 +88,15 @@ static int wss_connect(struct sp_ep *ep)
     return ws_connect_common(ep, true);
 }
 
+/* NN_TCP_NODELAY is never read on ws, as in libnanomsg. */
+static const struct sp_optset *const ws_optsets[] = {&sp_ws_optset, NULL};
+static const struct sp_optset *const wss_optsets[] = {&sp_ws_optset, &sp_tls_optset, NULL};
+
 const struct sp_transport sp_ws_transport = {
     .scheme = "ws",
     .id = NN_WS,
+    .optsets = ws_optsets,
+    .term = sp_tcpdial_term,
     .bind = ws_bind,
     .connect = ws_connect,
 };
@@ -146,6 +105,8 @@ const struct sp_transport sp_ws_transport = {
 const struct sp_transport sp_wss_transport = {
     .scheme = "wss",
     .id = NN_WS,
+    .optsets = wss_optsets,
+    .term = sp_tcpdial_term,
     .bind = wss_bind,
     .connect = wss_connect,
 };

@@ -2,7 +2,6 @@
    mbedTLS. */
 #include "ws/wswire.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +10,7 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/sha1.h>
 
-#include <nanomsg/bus.h>
 #include <nanomsg/pair.h>
-#include <nanomsg/pipeline.h>
-#include <nanomsg/pubsub.h>
-#include <nanomsg/reqrep.h>
-#include <nanomsg/survey.h>
 #include <nanomsg/ws.h>
 
 #include "core/chunk.h"
@@ -36,32 +30,29 @@ enum {
     WS_PONG = 0xA,
 };
 
-/* ---- socket types and subprotocol names ---- */
+/* The subprotocol of socket type name "req": "req.sp.nanomsg.org" (the
+   names are the protocol registry's, protocols/registry.c). */
+#define WS_SUBPROTOCOL ".sp.nanomsg.org"
 
-static const struct {
-    const char *name;
-    int protocol;
-    int peer;
-} ws_types[] = {
-    {"pair", NN_PAIR, NN_PAIR},
-    {"req", NN_REQ, NN_REP},
-    {"rep", NN_REP, NN_REQ},
-    {"pub", NN_PUB, NN_SUB},
-    {"sub", NN_SUB, NN_PUB},
-    {"surveyor", NN_SURVEYOR, NN_RESPONDENT},
-    {"respondent", NN_RESPONDENT, NN_SURVEYOR},
-    {"push", NN_PUSH, NN_PULL},
-    {"pull", NN_PULL, NN_PUSH},
-    {"bus", NN_BUS, NN_BUS},
+/* ---- the NN_WS options ---- */
+
+static const struct sp_intopt ws_opts[] = {
+    {NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_BINARY, NN_WS_MSG_TYPE_TEXT, NN_WS_MSG_TYPE_BINARY},
 };
-#define WS_NTYPES (sizeof ws_types / sizeof ws_types[0])
+_Static_assert(NN_WS_MSG_TYPE_TEXT + 1 == NN_WS_MSG_TYPE_BINARY, "the two types make a range");
 
-static int type_index(int protocol)
+const struct sp_optset sp_ws_optset = SP_INTOPTSET(NN_WS, ws_opts);
+
+/* NN_WS_MSG_TYPE when a connection starts, read when libnanomsg reads it: a
+   connecting endpoint's copy from nn_connect; for a bound one, the socket's
+   value at each accepted connection. Never per message. */
+static int ws_msg_type(struct sp_ep *ep)
 {
-    for (size_t i = 0; i < WS_NTYPES; i++)
-        if (ws_types[i].protocol == protocol)
-            return (int) i;
-    return -1;
+    if (!ep->bound)
+        return ((const int *) sp_ep_opts(ep, &sp_ws_optset))[0];
+    int o[1];
+    sp_ep_opts_now(ep, &sp_ws_optset, o); /* plain data: cannot fail */
+    return o[0];
 }
 
 /* ---- handshake ---- */
@@ -201,20 +192,21 @@ int sp_ws_parse_request(const char *buf, size_t len, int our_protocol, struct sp
         req->status = 101;
         return 0;
     }
-    for (size_t i = 0; i < WS_NTYPES; i++) {
-        char full[64];
-        snprintf(full, sizeof full, "%s.sp.nanomsg.org", ws_types[i].name);
-        if (strcasecmp(req->protocol, full) == 0) {
-            if (ws_types[i].protocol != our_protocol) {
-                req->reason = "Incompatible Socket Type";
-                return 0;
-            }
-            req->peer = ws_types[i].peer;
-            req->status = 101;
-            return 0;
-        }
+    /* The type the client wants the server to be. */
+    size_t plen = strlen(req->protocol), slen = strlen(WS_SUBPROTOCOL);
+    const struct sp_socktype *t = NULL;
+    if (plen > slen && strcasecmp(req->protocol + plen - slen, WS_SUBPROTOCOL) == 0)
+        t = sp_socktype_named(req->protocol, plen - slen);
+    if (!t) {
+        req->reason = "Unrecognized Socket Type";
+        return 0;
     }
-    req->reason = "Unrecognized Socket Type";
+    if (t->protocol != our_protocol) {
+        req->reason = "Incompatible Socket Type";
+        return 0;
+    }
+    req->peer = t->peer;
+    req->status = 101;
     return 0;
 }
 
@@ -315,7 +307,7 @@ static int encode(struct ws_wire *w, int opcode, const uint8_t *a, size_t alen, 
 }
 
 /* Closes with a status code: the close frame goes out if the kernel takes it. */
-static int fail(struct sp_stream *s, int code, const char *reason)
+static int close_with(struct sp_stream *s, int code, const char *reason)
 {
     struct ws_wire *w = s->wire;
     uint8_t payload[2 + 64];
@@ -396,11 +388,11 @@ static int frame_done(struct sp_stream *s, struct sp_msgq *out)
     case WS_CLOSE: {
         int code = 1000;
         if (w->flen == 1)
-            return fail(s, 1002, "Invalid close frame");
+            return close_with(s, 1002, "Invalid close frame");
         if (w->flen >= 2) {
             code = (w->ctl[0] << 8) | w->ctl[1];
             if (!close_code_ok(code))
-                return fail(s, 1002, "Invalid close code");
+                return close_with(s, 1002, "Invalid close code");
         }
         uint8_t p[2] = {(uint8_t) (code >> 8), (uint8_t) code};
         void *f;
@@ -418,7 +410,7 @@ static int frame_done(struct sp_stream *s, struct sp_msgq *out)
         return 0;
     w->in_msg = false;
     if (w->msg_opcode == WS_TEXT && !utf8_valid(w->msg, w->msglen))
-        return fail(s, 1007, "Invalid UTF-8 code point in payload.");
+        return close_with(s, 1007, "Invalid UTF-8 code point in payload.");
     struct sp_msg m;
     sp_msg_init(&m);
     m.body = w->msg;
@@ -457,9 +449,9 @@ static long frame_header(struct sp_stream *s, const uint8_t *p, size_t avail)
     if (avail < hl)
         return 0;
     if (p[0] & 0x70)
-        return fail(s, 1002, "RSV bits set");
+        return close_with(s, 1002, "RSV bits set");
     if (masked == w->client)
-        return fail(s, 1002, w->client ? "Server frames must not be masked" : "Client frames must be masked");
+        return close_with(s, 1002, w->client ? "Server frames must not be masked" : "Client frames must be masked");
     size_t o = 2;
     if (len == 126) {
         len = ((uint64_t) p[2] << 8) | p[3];
@@ -474,20 +466,20 @@ static long frame_header(struct sp_stream *s, const uint8_t *p, size_t avail)
         memcpy(w->mask, p + o, 4);
     if (opcode >= 0x8) {
         if (opcode != WS_CLOSE && opcode != WS_PING && opcode != WS_PONG)
-            return fail(s, 1002, "Unknown opcode");
+            return close_with(s, 1002, "Unknown opcode");
         if (!fin || len > 125)
-            return fail(s, 1002, "Invalid control frame");
+            return close_with(s, 1002, "Invalid control frame");
     } else {
         if (opcode != WS_CONT && opcode != WS_TEXT && opcode != WS_BINARY)
-            return fail(s, 1002, "Unknown opcode");
+            return close_with(s, 1002, "Unknown opcode");
         if ((opcode == WS_CONT) != w->in_msg)
-            return fail(s, 1002, "Unexpected frame in message sequence");
+            return close_with(s, 1002, "Unexpected frame in message sequence");
         uint64_t have = w->in_msg ? w->msglen : 0; /* of this message so far */
         int max = atomic_load_explicit(w->maxsize, memory_order_relaxed);
         if (len > (uint64_t) INT64_MAX - have || (max >= 0 && have + len > (uint64_t) max))
-            return fail(s, 1009, "Message too big");
+            return close_with(s, 1009, "Message too big");
         if (len > SIZE_MAX / 2)
-            return fail(s, 1009, "Message too big");
+            return close_with(s, 1009, "Message too big");
         if (!w->in_msg) {
             w->in_msg = true;
             w->msg_opcode = opcode;
@@ -606,20 +598,20 @@ static size_t ws_frame(struct sp_stream *s, struct sp_msg *msg, uint8_t hdr[16])
 static int ws_hs_input(struct sp_stream *s, size_t *used)
 {
     struct ws_wire *w = s->wire;
-    int proto = s->ep->sock->type->protocol;
+    const struct sp_socktype *type = s->ep->sock->type;
     if (w->client) {
         int rc = sp_ws_parse_response((const char *) s->hs_in, s->hs_inlen, w->accept, used);
         if (rc < 0)
             return s->hs_inlen >= SP_STREAM_HS_MAX ? -1 : 0;
         if (rc > 0)
             return -1;
-        s->pipe.peer_protocol = ws_types[type_index(proto)].peer;
+        s->pipe.peer_protocol = type->peer; /* the server accepted our request for it */
         return 1;
     }
     struct sp_ws_request req;
     char resp[512];
     int n;
-    if (sp_ws_parse_request((const char *) s->hs_in, s->hs_inlen, proto, &req) < 0) {
+    if (sp_ws_parse_request((const char *) s->hs_in, s->hs_inlen, type->protocol, &req) < 0) {
         if (s->hs_inlen < SP_STREAM_HS_MAX)
             return 0;
         req.status = 400;
@@ -664,13 +656,9 @@ static int ws_init(struct sp_stream *s)
     }
     w->arg = arg;
     w->client = arg->client;
-    w->msg_type = s->opts.ws_msg_type;
+    w->msg_type = ws_msg_type(s->ep);
     w->maxsize = &s->ep->sock->opt.rcvmaxsize;
     s->wire = w;
-    int proto = s->ep->sock->type->protocol;
-    int ti = type_index(proto);
-    if (ti < 0)
-        return -EINVAL;
     if (!w->client)
         return 0;
     uint8_t nonce[16];
@@ -684,13 +672,13 @@ static int ws_init(struct sp_stream *s)
         sp_ws_accept_key(key, w->accept, sizeof w->accept) != 0)
         return -EINVAL;
     /* The subprotocol names the type the server must have. */
-    int peer = type_index(ws_types[ti].peer);
+    const struct sp_socktype *peer = sp_socktype_find(AF_SP, s->ep->sock->type->peer);
     char req[1024];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                     "Sec-WebSocket-Protocol: %s.sp.nanomsg.org\r\n\r\n",
-                     arg->resource, arg->host, key, ws_types[peer].name);
+                     "Sec-WebSocket-Protocol: %s" WS_SUBPROTOCOL "\r\n\r\n",
+                     arg->resource, arg->host, key, peer->name);
     if (n < 0 || (size_t) n >= sizeof req)
         return -EINVAL;
     return sp_stream_hs_write(s, req, (size_t) n);

@@ -10,6 +10,7 @@
 
 #include <nanomsg/nn.h>
 
+#include "core/optset.h"
 #include "utils/stream.h"
 
 /* The wire_arg of sp_wswire_ops. */
@@ -20,6 +21,9 @@ struct sp_wswire_arg {
 };
 
 extern const struct sp_wire_ops sp_wswire_ops;
+
+/* The options at level NN_WS (NN_WS_MSG_TYPE), of ws and wss. */
+extern const struct sp_optset sp_ws_optset;
 
 /* libnanomsg's opening-handshake deadline. */
 #define SP_WS_HS_TIMEOUT_MS 5000

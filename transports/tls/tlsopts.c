@@ -1,5 +1,5 @@
-/* Storage of the NN_TLS options. */
-#include "core/tlsopts.h"
+/* The NN_TLS option set. */
+#include "tls/tlsopts.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -7,26 +7,30 @@
 
 #include <nanomsg/tls.h>
 
-void sp_tlsopts_init(struct sp_tlsopts *o)
+static void tls_opts_init(void *opts)
 {
+    struct sp_tlsopts *o = opts;
     memset(o, 0, sizeof *o);
     o->verify = -1;
 }
 
-void sp_tlsopts_term(struct sp_tlsopts *o)
+static void tls_opts_term(void *opts)
 {
+    struct sp_tlsopts *o = opts;
     for (int i = 0; i < SP_TLS_NSTR; i++)
         free(o->str[i]);
-    sp_tlsopts_init(o);
+    tls_opts_init(o);
 }
 
-int sp_tlsopts_copy(struct sp_tlsopts *dst, const struct sp_tlsopts *src)
+static int tls_opts_copy(void *to, const void *from)
 {
-    sp_tlsopts_init(dst);
+    struct sp_tlsopts *dst = to;
+    const struct sp_tlsopts *src = from;
+    tls_opts_init(dst);
     dst->verify = src->verify;
     for (int i = 0; i < SP_TLS_NSTR; i++) {
         if (src->str[i] && !(dst->str[i] = strdup(src->str[i]))) {
-            sp_tlsopts_term(dst);
+            tls_opts_term(dst);
             return -ENOMEM;
         }
     }
@@ -48,18 +52,11 @@ static int str_slot(int option)
     }
 }
 
-int sp_tlsopts_set(struct sp_tlsopts *o, int option, const void *val, size_t len)
+static int tls_opts_set(void *opts, int option, const void *val, size_t len)
 {
-    if (option == NN_TLS_VERIFY) {
-        int v;
-        if (len != sizeof v)
-            return -EINVAL;
-        memcpy(&v, val, sizeof v);
-        if (v != NN_TLS_VERIFY_NONE && v != NN_TLS_VERIFY_OPTIONAL && v != NN_TLS_VERIFY_REQUIRED)
-            return -EINVAL;
-        o->verify = v;
-        return 0;
-    }
+    struct sp_tlsopts *o = opts;
+    if (option == NN_TLS_VERIFY)
+        return sp_opt_int(val, len, NN_TLS_VERIFY_NONE, NN_TLS_VERIFY_REQUIRED, &o->verify);
     int slot = str_slot(option);
     if (slot < 0)
         return -ENOPROTOOPT;
@@ -82,14 +79,11 @@ int sp_tlsopts_set(struct sp_tlsopts *o, int option, const void *val, size_t len
     return 0;
 }
 
-int sp_tlsopts_get(const struct sp_tlsopts *o, int option, void *val, size_t *len)
+static int tls_opts_get(const void *opts, int option, void *val, size_t *len)
 {
-    if (option == NN_TLS_VERIFY) {
-        int v = o->verify;
-        memcpy(val, &v, *len < sizeof v ? *len : sizeof v);
-        *len = sizeof v;
-        return 0;
-    }
+    const struct sp_tlsopts *o = opts;
+    if (option == NN_TLS_VERIFY)
+        return sp_opt_put_int(val, len, o->verify);
     int slot = str_slot(option);
     if (slot < 0)
         return -ENOPROTOOPT;
@@ -101,3 +95,13 @@ int sp_tlsopts_get(const struct sp_tlsopts *o, int option, void *val, size_t *le
     *len = n;
     return 0;
 }
+
+const struct sp_optset sp_tls_optset = {
+    .level = NN_TLS,
+    .size = sizeof(struct sp_tlsopts),
+    .init = tls_opts_init,
+    .term = tls_opts_term,
+    .copy = tls_opts_copy,
+    .set = tls_opts_set,
+    .get = tls_opts_get,
+};
