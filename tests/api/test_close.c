@@ -5,16 +5,27 @@
    that is not observable without a race: the release happens inside the
    woken call just before it returns, so these tests only require the call
    to return promptly after nn_close.) */
-#include "apitest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
 
+#include "testutil.h"
+
 /* Closes s while blk is parked in a call on it and checks both sides. */
-static void close_and_check_woken(int s, tu_thread *t, struct api_blocked *blk)
+static void close_and_check_woken(int s, tu_thread *t, struct tu_blocked *blk)
 {
     assert_int_equal(nn_close(s), 0);
-    assert_true(tu_wait_until(api_blocked_is_done, blk, API_DEADLINE_MS));
+    assert_true(tu_wait_until(tu_blocked_is_done, blk, TU_DEADLINE_MS));
     tu_thread_join(t);
     assert_int_equal(blk->rc, -1);
     assert_int_equal(blk->err, EBADF);
@@ -23,32 +34,32 @@ static void close_and_check_woken(int s, tu_thread *t, struct api_blocked *blk)
 static void test_close_wakes_blocked_recv_with_ebadf(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
-    api_set_int(s, NN_SOL_SOCKET, NN_RCVTIMEO, 30000);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, 30000);
     tu_thread t;
-    struct api_blocked blk;
-    api_blocked_start(&t, &blk, s, API_OP_RECV);
+    struct tu_blocked blk;
+    assert_true(tu_blocked_start(&t, &blk, s, -1, TU_OP_RECV));
     close_and_check_woken(s, &t, &blk);
 }
 
 static void test_close_wakes_blocked_recv_without_timeout_with_ebadf(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PULL);
+    int s = tu_socket_default(AF_SP, NN_PULL);
     tu_thread t;
-    struct api_blocked blk;
-    api_blocked_start(&t, &blk, s, API_OP_RECV);
+    struct tu_blocked blk;
+    assert_true(tu_blocked_start(&t, &blk, s, -1, TU_OP_RECV));
     close_and_check_woken(s, &t, &blk);
 }
 
 static void test_close_wakes_blocked_send_with_ebadf(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PUSH);
-    api_set_int(s, NN_SOL_SOCKET, NN_SNDTIMEO, 30000);
+    int s = tu_socket_default(AF_SP, NN_PUSH);
+    tu_setint(s, NN_SOL_SOCKET, NN_SNDTIMEO, 30000);
     tu_thread t;
-    struct api_blocked blk;
-    api_blocked_start(&t, &blk, s, API_OP_SEND);
+    struct tu_blocked blk;
+    assert_true(tu_blocked_start(&t, &blk, s, -1, TU_OP_SEND));
     close_and_check_woken(s, &t, &blk);
 }
 
@@ -56,36 +67,36 @@ static void test_close_wakes_send_blocked_on_full_peer_with_ebadf(void **state)
 {
     (void) state;
     char addr[64];
-    api_inproc_addr(addr, sizeof addr);
-    int push = api_socket(AF_SP, NN_PUSH);
-    int pull = api_socket(AF_SP, NN_PULL);
-    api_set_int(pull, NN_SOL_SOCKET, NN_RCVBUF, 100);
+    tu_inproc_url(addr, sizeof addr, "apitest");
+    int push = tu_socket_default(AF_SP, NN_PUSH);
+    int pull = tu_socket_default(AF_SP, NN_PULL);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 100);
     assert_nn_ok(nn_bind(pull, addr));
     assert_nn_ok(nn_connect(push, addr));
-    api_set_int(push, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
     /* Fill the connection until a send would block. */
     int n = 0;
     while (n < 1000 && nn_send(push, "0123456789", 10, NN_DONTWAIT) == 10)
         n++;
     assert_true(n > 0 && n < 1000);
-    api_set_int(push, NN_SOL_SOCKET, NN_SNDTIMEO, 30000);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, 30000);
     tu_thread t;
-    struct api_blocked blk;
-    api_blocked_start(&t, &blk, push, API_OP_SEND);
+    struct tu_blocked blk;
+    assert_true(tu_blocked_start(&t, &blk, push, -1, TU_OP_SEND));
     close_and_check_woken(push, &t, &blk);
 }
 
 static void test_close_wakes_several_blocked_receivers(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PULL);
+    int s = tu_socket_default(AF_SP, NN_PULL);
     tu_thread t[3];
-    struct api_blocked blk[3];
+    struct tu_blocked blk[3];
     for (int i = 0; i < 3; i++)
-        api_blocked_start(&t[i], &blk[i], s, API_OP_RECV);
+        assert_true(tu_blocked_start(&t[i], &blk[i], s, -1, TU_OP_RECV));
     assert_int_equal(nn_close(s), 0);
     for (int i = 0; i < 3; i++) {
-        assert_true(tu_wait_until(api_blocked_is_done, &blk[i], API_DEADLINE_MS));
+        assert_true(tu_wait_until(tu_blocked_is_done, &blk[i], TU_DEADLINE_MS));
         tu_thread_join(&t[i]);
         assert_int_equal(blk[i].rc, -1);
         assert_int_equal(blk[i].err, EBADF);
@@ -96,18 +107,18 @@ static void test_close_of_one_socket_leaves_blocked_call_on_another(void **state
 {
     (void) state;
     int a, b;
-    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
-    int other = api_socket(AF_SP, NN_PAIR);
-    api_set_int(b, NN_SOL_SOCKET, NN_RCVTIMEO, 30000);
+    tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    int other = tu_socket_default(AF_SP, NN_PAIR);
+    tu_setint(b, NN_SOL_SOCKET, NN_RCVTIMEO, 30000);
     tu_thread t;
-    struct api_blocked blk;
-    api_blocked_start(&t, &blk, b, API_OP_RECV);
+    struct tu_blocked blk;
+    assert_true(tu_blocked_start(&t, &blk, b, -1, TU_OP_RECV));
     assert_int_equal(nn_close(other), 0);
-    assert_false(api_blocked_is_done(&blk));
+    assert_false(tu_blocked_is_done(&blk));
     /* It still works normally. */
-    api_set_int(a, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
-    api_send_str(a, "alive");
-    assert_true(tu_wait_until(api_blocked_is_done, &blk, API_DEADLINE_MS));
+    tu_setint(a, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
+    tu_send(a, "alive");
+    assert_true(tu_wait_until(tu_blocked_is_done, &blk, TU_DEADLINE_MS));
     tu_thread_join(&t);
     assert_int_equal(blk.rc, 5);
     assert_memory_equal(blk.buf, "alive", 5);
@@ -118,13 +129,13 @@ static void test_close_with_messages_queued_for_a_peer_that_never_reads_returns(
     (void) state;
     char url[64];
     tu_tcp_url(url, sizeof url, tu_free_port());
-    int push = api_socket(AF_SP, NN_PUSH);
-    int pull = api_socket(AF_SP, NN_PULL);
-    api_set_int(pull, NN_SOL_SOCKET, NN_RCVBUF, 1024);
-    api_set_int(push, NN_SOL_SOCKET, NN_SNDBUF, 1024);
+    int push = tu_socket_default(AF_SP, NN_PUSH);
+    int pull = tu_socket_default(AF_SP, NN_PULL);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 1024);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDBUF, 1024);
     assert_nn_ok(nn_bind(pull, url));
     assert_nn_ok(nn_connect(push, url));
-    api_set_int(push, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
     /* Back the connection up: the receiver never reads. */
     static char big[65536];
     assert_int_equal(nn_send(push, big, sizeof big, 0), (int) sizeof big);
@@ -140,7 +151,7 @@ static void test_send_and_recv_on_closed_id_fail_with_ebadf(void **state)
 {
     (void) state;
     int a, b;
-    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
     assert_int_equal(nn_close(b), 0);
     char buf[4];
     assert_nn_fail(nn_send(b, "x", 1, 0), EBADF);
@@ -152,14 +163,14 @@ static void test_send_and_recv_on_closed_id_fail_with_ebadf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        api_test(test_close_wakes_blocked_recv_with_ebadf),
-        api_test(test_close_wakes_blocked_recv_without_timeout_with_ebadf),
-        api_test(test_close_wakes_blocked_send_with_ebadf),
-        api_test(test_close_wakes_send_blocked_on_full_peer_with_ebadf),
-        api_test(test_close_wakes_several_blocked_receivers),
-        api_test(test_close_of_one_socket_leaves_blocked_call_on_another),
-        api_test(test_close_with_messages_queued_for_a_peer_that_never_reads_returns),
-        api_test(test_send_and_recv_on_closed_id_fail_with_ebadf),
+        tu_test(test_close_wakes_blocked_recv_with_ebadf),
+        tu_test(test_close_wakes_blocked_recv_without_timeout_with_ebadf),
+        tu_test(test_close_wakes_blocked_send_with_ebadf),
+        tu_test(test_close_wakes_send_blocked_on_full_peer_with_ebadf),
+        tu_test(test_close_wakes_several_blocked_receivers),
+        tu_test(test_close_of_one_socket_leaves_blocked_call_on_another),
+        tu_test(test_close_with_messages_queued_for_a_peer_that_never_reads_returns),
+        tu_test(test_send_and_recv_on_closed_id_fail_with_ebadf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

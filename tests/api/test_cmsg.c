@@ -1,19 +1,20 @@
 /* Control messages: the NN_CMSG_* macro arithmetic, nn_cmsg_nxthdr_ walking
    rules, and the ancillary data that nn_recvmsg / nn_sendmsg exchange. */
-#include "apitest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
 
-static void pair_with_timeouts(int *a, int *b)
-{
-    api_inproc_pair(NN_PAIR, NN_PAIR, a, b);
-    int socks[2] = {*a, *b};
-    for (int i = 0; i < 2; i++) {
-        api_set_int(socks[i], NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
-        api_set_int(socks[i], NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
-    }
-}
+#include "testutil.h"
 
 static void test_cmsg_macros_pad_to_size_t(void **state)
 {
@@ -136,8 +137,8 @@ static void test_recvmsg_on_cooked_pair_reports_empty_sp_hdr(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
-    api_send_str(a, "body");
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
+    tu_send(a, "body");
     char body[16];
     size_t ctl[32];
     memset(ctl, 0xaa, sizeof ctl);
@@ -158,8 +159,8 @@ static void test_recvmsg_sp_hdr_fits_exactly_in_cmsg_space(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
-    api_send_str(a, "x");
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
+    tu_send(a, "x");
     size_t ctl[3];
     assert_int_equal(sizeof ctl, NN_CMSG_SPACE(sizeof(size_t)));
     char body[4];
@@ -175,10 +176,10 @@ static void test_recvmsg_with_too_small_control_buffer_writes_nothing(void **sta
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     size_t sizes[] = {1, NN_CMSG_SPACE(0), NN_CMSG_SPACE(sizeof(size_t)) - 1};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        api_send_str(a, "still delivered");
+        tu_send(a, "still delivered");
         unsigned char ctl[64];
         memset(ctl, 0xaa, sizeof ctl);
         char body[32];
@@ -195,8 +196,8 @@ static void test_recvmsg_with_nn_msg_control_allocates_exact_chunk(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
-    api_send_str(a, "ctl");
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
+    tu_send(a, "ctl");
     void *body = NULL;
     void *ctl = NULL;
     struct nn_iovec iov = {&body, NN_MSG};
@@ -220,8 +221,8 @@ static void test_recvmsg_without_control_buffer_leaves_control_fields(void **sta
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
-    api_send_str(a, "plain");
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
+    tu_send(a, "plain");
     char body[8];
     struct nn_iovec iov = {body, sizeof body};
     struct nn_msghdr hdr = {&iov, 1, NULL, 12345};
@@ -247,7 +248,7 @@ static void test_sp_hdr_sent_on_cooked_pair_travels_in_front_of_body(void **stat
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     size_t ctl[8];
     struct nn_iovec iov = {"xyz", 3};
     struct nn_msghdr hdr = {&iov, 1, ctl, put_sp_hdr(ctl, "ABCD", 4)};
@@ -266,7 +267,7 @@ static void test_malformed_sp_hdr_is_ignored_on_send(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     size_t ctl[8] = {0};
     struct nn_cmsghdr *c = (struct nn_cmsghdr *) ctl;
     struct nn_iovec iov = {"xyz", 3};
@@ -278,28 +279,28 @@ static void test_malformed_sp_hdr_is_ignored_on_send(void **state)
     memcpy(NN_CMSG_DATA(c), &big, sizeof big);
     hdr.msg_controllen = NN_CMSG_SPACE(sizeof(size_t) + 2);
     assert_int_equal(nn_sendmsg(a, &hdr, 0), 3);
-    api_recv_str(b, "xyz");
+    tu_recv(b, "xyz");
 
     /* A cmsg too short to even hold the length prefix. */
     put_sp_hdr(ctl, "", 0);
     c->cmsg_len = NN_CMSG_LEN(4);
     hdr.msg_controllen = NN_CMSG_SPACE(sizeof(size_t));
     assert_int_equal(nn_sendmsg(a, &hdr, 0), 3);
-    api_recv_str(b, "xyz");
+    tu_recv(b, "xyz");
 
     /* Other cmsgs do not become the SP header. */
     put_sp_hdr(ctl, "ZZ", 2);
     c->cmsg_type = SP_HDR + 1;
     hdr.msg_controllen = NN_CMSG_SPACE(sizeof(size_t) + 2);
     assert_int_equal(nn_sendmsg(a, &hdr, 0), 3);
-    api_recv_str(b, "xyz");
+    tu_recv(b, "xyz");
 }
 
 static void test_non_sp_cmsgs_are_not_delivered_over_inproc(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     size_t ctl[8] = {0};
     struct nn_cmsghdr *c = (struct nn_cmsghdr *) ctl;
     c->cmsg_len = NN_CMSG_LEN(2);
@@ -324,7 +325,7 @@ static void test_sendmsg_adopts_nn_msg_control_chunk(void **state)
 {
     (void) state;
     int a, b;
-    pair_with_timeouts(&a, &b);
+    tu_inproc_pair_bounded(NN_PAIR, NN_PAIR, &a, &b);
     void *ctl = nn_allocmsg(NN_CMSG_SPACE(sizeof(size_t) + 1), 0);
     assert_non_null(ctl);
     put_sp_hdr(ctl, "Q", 1);
@@ -334,27 +335,27 @@ static void test_sendmsg_adopts_nn_msg_control_chunk(void **state)
     struct nn_msghdr hdr = {&iov, 1, &ctl, NN_MSG};
     assert_int_equal(nn_sendmsg(a, &hdr, 0), 3);
     /* Both chunks now belong to the library: nothing to free here. */
-    api_recv_str(b, "Qxyz");
+    tu_recv(b, "Qxyz");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        api_test(test_cmsg_macros_pad_to_size_t),
-        api_test(test_cmsg_firsthdr_of_null_header_is_null),
-        api_test(test_cmsg_firsthdr_needs_room_for_one_header),
-        api_test(test_cmsg_firsthdr_rejects_header_longer_than_buffer),
-        api_test(test_cmsg_nxthdr_steps_over_padded_length_and_stops_at_end),
-        api_test(test_cmsg_walk_over_nn_msg_chunk_uses_chunk_size),
-        api_test(test_recvmsg_on_cooked_pair_reports_empty_sp_hdr),
-        api_test(test_recvmsg_sp_hdr_fits_exactly_in_cmsg_space),
-        api_test(test_recvmsg_with_too_small_control_buffer_writes_nothing),
-        api_test(test_recvmsg_with_nn_msg_control_allocates_exact_chunk),
-        api_test(test_recvmsg_without_control_buffer_leaves_control_fields),
-        api_test(test_sp_hdr_sent_on_cooked_pair_travels_in_front_of_body),
-        api_test(test_malformed_sp_hdr_is_ignored_on_send),
-        api_test(test_non_sp_cmsgs_are_not_delivered_over_inproc),
-        api_test(test_sendmsg_adopts_nn_msg_control_chunk),
+        tu_test(test_cmsg_macros_pad_to_size_t),
+        tu_test(test_cmsg_firsthdr_of_null_header_is_null),
+        tu_test(test_cmsg_firsthdr_needs_room_for_one_header),
+        tu_test(test_cmsg_firsthdr_rejects_header_longer_than_buffer),
+        tu_test(test_cmsg_nxthdr_steps_over_padded_length_and_stops_at_end),
+        tu_test(test_cmsg_walk_over_nn_msg_chunk_uses_chunk_size),
+        tu_test(test_recvmsg_on_cooked_pair_reports_empty_sp_hdr),
+        tu_test(test_recvmsg_sp_hdr_fits_exactly_in_cmsg_space),
+        tu_test(test_recvmsg_with_too_small_control_buffer_writes_nothing),
+        tu_test(test_recvmsg_with_nn_msg_control_allocates_exact_chunk),
+        tu_test(test_recvmsg_without_control_buffer_leaves_control_fields),
+        tu_test(test_sp_hdr_sent_on_cooked_pair_travels_in_front_of_body),
+        tu_test(test_malformed_sp_hdr_is_ignored_on_send),
+        tu_test(test_non_sp_cmsgs_are_not_delivered_over_inproc),
+        tu_test(test_sendmsg_adopts_nn_msg_control_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

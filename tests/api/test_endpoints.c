@@ -1,20 +1,31 @@
 /* nn_bind / nn_connect / nn_shutdown: endpoint ids, address validation that
    happens before any transport is involved, and shutdown errors. */
-#include "apitest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
+
+#include "testutil.h"
 
 static void test_endpoint_ids_start_at_one_and_increment(void **state)
 {
     (void) state;
     char a1[64], a2[64], a3[64];
-    int s = api_socket(AF_SP, NN_PAIR);
-    assert_int_equal(nn_bind(s, api_inproc_addr(a1, sizeof a1)), 1);
-    assert_int_equal(nn_connect(s, api_inproc_addr(a2, sizeof a2)), 2);
-    assert_int_equal(nn_bind(s, api_inproc_addr(a3, sizeof a3)), 3);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    assert_int_equal(nn_bind(s, tu_inproc_url(a1, sizeof a1, "apitest")), 1);
+    assert_int_equal(nn_connect(s, tu_inproc_url(a2, sizeof a2, "apitest")), 2);
+    assert_int_equal(nn_bind(s, tu_inproc_url(a3, sizeof a3, "apitest")), 3);
     /* Each socket has its own counter. */
-    int t = api_socket(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     assert_int_equal(nn_connect(t, a1), 1);
 }
 
@@ -22,28 +33,28 @@ static void test_failed_bind_does_not_consume_an_endpoint_id(void **state)
 {
     (void) state;
     char a1[64], a2[64];
-    int s = api_socket(AF_SP, NN_PAIR);
-    int t = api_socket(AF_SP, NN_PAIR);
-    assert_int_equal(nn_bind(s, api_inproc_addr(a1, sizeof a1)), 1);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
+    assert_int_equal(nn_bind(s, tu_inproc_url(a1, sizeof a1, "apitest")), 1);
     assert_nn_fail(nn_bind(t, a1), EADDRINUSE);
     assert_nn_fail(nn_bind(t, "bogus"), EINVAL);
-    assert_int_equal(nn_bind(t, api_inproc_addr(a2, sizeof a2)), 1);
+    assert_int_equal(nn_bind(t, tu_inproc_url(a2, sizeof a2, "apitest")), 1);
 }
 
 static void test_shut_down_endpoint_ids_are_not_reused(void **state)
 {
     (void) state;
     char a1[64], a2[64];
-    int s = api_socket(AF_SP, NN_PAIR);
-    assert_int_equal(nn_connect(s, api_inproc_addr(a1, sizeof a1)), 1);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    assert_int_equal(nn_connect(s, tu_inproc_url(a1, sizeof a1, "apitest")), 1);
     assert_int_equal(nn_shutdown(s, 1), 0);
-    assert_int_equal(nn_connect(s, api_inproc_addr(a2, sizeof a2)), 2);
+    assert_int_equal(nn_connect(s, tu_inproc_url(a2, sizeof a2, "apitest")), 2);
 }
 
 static void test_null_address_fails_with_einval(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_fail(nn_bind(s, NULL), EINVAL);
     assert_nn_fail(nn_connect(s, NULL), EINVAL);
 }
@@ -71,8 +82,8 @@ static void test_address_of_127_chars_is_accepted(void **state)
 {
     (void) state;
     char url[256];
-    int s = api_socket(AF_SP, NN_PAIR);
-    int t = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     assert_int_equal(strlen(url_of_length(url, 127)), 127);
     assert_nn_ok(nn_bind(s, url));
     assert_nn_ok(nn_connect(t, url));
@@ -82,7 +93,7 @@ static void test_address_of_128_chars_fails_with_enametoolong(void **state)
 {
     (void) state;
     char url[256];
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     assert_int_equal(strlen(url_of_length(url, NN_SOCKADDR_MAX)), 128);
     assert_nn_fail(nn_bind(s, url), ENAMETOOLONG);
     assert_nn_fail(nn_connect(s, url), ENAMETOOLONG);
@@ -99,7 +110,7 @@ static void test_address_of_128_chars_fails_with_enametoolong(void **state)
 static void test_address_without_scheme_separator_fails_with_einval(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     const char *bad[] = {"", "inproc", "inproc:", "inproc:/x", "inproc:x",
                          "inproc//x", "inproc/:/x", "tcp:127.0.0.1:5555"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -111,7 +122,7 @@ static void test_address_without_scheme_separator_fails_with_einval(void **state
 static void test_unknown_scheme_fails_with_eprotonosupport(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     const char *bad[] = {"zmq://x", "://x", "udp://127.0.0.1:5555", "inprocx://x",
                          "inpro://x", "INPROC://x", "Inproc://x", "TCP://127.0.0.1:5555",
                          "IPC:///tmp/x"};
@@ -125,9 +136,9 @@ static void test_inproc_bind_of_bound_name_fails_with_eaddrinuse(void **state)
 {
     (void) state;
     char addr[64];
-    api_inproc_addr(addr, sizeof addr);
-    int s = api_socket(AF_SP, NN_PAIR);
-    int t = api_socket(AF_SP, NN_PAIR);
+    tu_inproc_url(addr, sizeof addr, "apitest");
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_ok(nn_bind(s, addr));
     assert_nn_fail(nn_bind(t, addr), EADDRINUSE);
     assert_nn_fail(nn_bind(s, addr), EADDRINUSE);
@@ -138,8 +149,8 @@ static void test_inproc_bind_of_bound_name_fails_with_eaddrinuse(void **state)
 static void test_inproc_names_are_case_sensitive(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
-    int t = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_ok(nn_bind(s, "inproc://CaseName"));
     assert_nn_ok(nn_bind(t, "inproc://casename"));
 }
@@ -147,8 +158,8 @@ static void test_inproc_names_are_case_sensitive(void **state)
 static void test_inproc_empty_name_is_accepted(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
-    int t = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     assert_int_equal(nn_bind(s, "inproc://"), 1);
     assert_int_equal(nn_connect(t, "inproc://"), 1);
 }
@@ -157,30 +168,30 @@ static void test_connect_before_bind_succeeds(void **state)
 {
     (void) state;
     char addr[64];
-    api_inproc_addr(addr, sizeof addr);
-    int s = api_socket(AF_SP, NN_PAIR);
-    int t = api_socket(AF_SP, NN_PAIR);
+    tu_inproc_url(addr, sizeof addr, "apitest");
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_ok(nn_connect(t, addr));
     assert_nn_ok(nn_bind(s, addr));
-    api_set_int(t, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
-    api_set_int(s, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
-    api_send_str(t, "late bind");
-    api_recv_str(s, "late bind");
+    tu_setint(t, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
+    tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_send(t, "late bind");
+    tu_recv(s, "late bind");
 }
 
 static void test_shutdown_of_unknown_endpoint_fails_with_einval(void **state)
 {
     (void) state;
     char addr[64];
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_fail(nn_shutdown(s, 0), EINVAL);
     assert_nn_fail(nn_shutdown(s, 1), EINVAL);
     assert_nn_fail(nn_shutdown(s, -1), EINVAL);
-    int eid = nn_bind(s, api_inproc_addr(addr, sizeof addr));
+    int eid = nn_bind(s, tu_inproc_url(addr, sizeof addr, "apitest"));
     assert_int_equal(eid, 1);
     assert_nn_fail(nn_shutdown(s, eid + 1), EINVAL);
     /* An endpoint id of another socket is unknown here. */
-    int t = api_socket(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_fail(nn_shutdown(t, eid), EINVAL);
 }
 
@@ -188,9 +199,9 @@ static void test_second_shutdown_of_endpoint_fails_with_einval(void **state)
 {
     (void) state;
     char a1[64], a2[64];
-    int s = api_socket(AF_SP, NN_PAIR);
-    int b = nn_bind(s, api_inproc_addr(a1, sizeof a1));
-    int c = nn_connect(s, api_inproc_addr(a2, sizeof a2));
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int b = nn_bind(s, tu_inproc_url(a1, sizeof a1, "apitest"));
+    int c = nn_connect(s, tu_inproc_url(a2, sizeof a2, "apitest"));
     assert_int_equal(nn_shutdown(s, b), 0);
     assert_nn_fail(nn_shutdown(s, b), EINVAL);
     assert_int_equal(nn_shutdown(s, c), 0);
@@ -220,14 +231,14 @@ static void test_inproc_name_can_be_bound_again_after_shutdown(void **state)
 {
     (void) state;
     char addr[64];
-    api_inproc_addr(addr, sizeof addr);
-    int s = api_socket(AF_SP, NN_PAIR);
-    int t = api_socket(AF_SP, NN_PAIR);
+    tu_inproc_url(addr, sizeof addr, "apitest");
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     int eid = assert_nn_ok(nn_bind(s, addr));
     assert_int_equal(nn_shutdown(s, eid), 0);
     /* Shutdown is asynchronous: the name is released shortly after. */
     struct rebind r = {t, addr};
-    assert_true(tu_wait_until(bind_succeeds, &r, API_DEADLINE_MS));
+    assert_true(tu_wait_until(bind_succeeds, &r, TU_DEADLINE_MS));
 }
 
 static void test_tcp_bind_with_busy_port_fails_with_eaddrinuse(void **state)
@@ -235,8 +246,8 @@ static void test_tcp_bind_with_busy_port_fails_with_eaddrinuse(void **state)
     (void) state;
     char url[64];
     tu_tcp_url(url, sizeof url, tu_free_port());
-    int s = api_socket(AF_SP, NN_PAIR);
-    int t = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     assert_int_equal(nn_bind(s, url), 1);
     assert_nn_fail(nn_bind(t, url), EADDRINUSE);
 }
@@ -246,7 +257,7 @@ static void test_tcp_connect_without_listener_succeeds(void **state)
     (void) state;
     char url[64];
     tu_tcp_url(url, sizeof url, tu_free_port());
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     /* Connection failures are retried in the background, never reported here. */
     assert_int_equal(nn_connect(s, url), 1);
 }
@@ -256,8 +267,8 @@ static void test_ipc_bind_twice_on_one_path_fails_with_eaddrinuse(void **state)
     (void) state;
     char url[256];
     tu_ipc_url(url, sizeof url, "api-endpoints.ipc");
-    int s = api_socket(AF_SP, NN_PAIR);
-    int t = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int t = tu_socket_default(AF_SP, NN_PAIR);
     assert_int_equal(nn_bind(s, url), 1);
     assert_nn_fail(nn_bind(t, url), EADDRINUSE);
 }
@@ -271,25 +282,25 @@ static void test_extra_inproc_connections_to_pair_do_not_break_first_pair(void *
 {
     (void) state;
     char addr[64];
-    api_inproc_addr(addr, sizeof addr);
-    int u = api_socket(AF_SP, NN_PAIR);
-    int v = api_socket(AF_SP, NN_PAIR);
-    api_set_int(u, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
-    api_set_int(u, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
-    api_set_int(v, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
-    api_set_int(v, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
+    tu_inproc_url(addr, sizeof addr, "apitest");
+    int u = tu_socket_default(AF_SP, NN_PAIR);
+    int v = tu_socket_default(AF_SP, NN_PAIR);
+    tu_setint(u, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
+    tu_setint(u, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_setint(v, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
+    tu_setint(v, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
     assert_nn_ok(nn_bind(u, addr));
     assert_nn_ok(nn_connect(v, addr));
-    api_send_str(v, "paired");
-    api_recv_str(u, "paired");
+    tu_send(v, "paired");
+    tu_recv(u, "paired");
     assert_nn_ok(nn_connect(v, addr));   /* same socket again */
     assert_nn_ok(nn_connect(u, addr));   /* self-connect */
-    int w = api_socket(AF_SP, NN_PAIR);
+    int w = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_ok(nn_connect(w, addr));   /* another socket */
-    api_send_str(v, "still paired");
-    api_recv_str(u, "still paired");
-    api_send_str(u, "both ways");
-    api_recv_str(v, "both ways");
+    tu_send(v, "still paired");
+    tu_recv(u, "still paired");
+    tu_send(u, "both ways");
+    tu_recv(v, "both ways");
     assert_int_equal(nn_close(w), 0);
     assert_int_equal(nn_close(v), 0);
     assert_int_equal(nn_close(u), 0);
@@ -299,28 +310,28 @@ static void test_extra_inproc_connections_to_pair_do_not_break_first_pair(void *
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        api_test(test_endpoint_ids_start_at_one_and_increment),
-        api_test(test_failed_bind_does_not_consume_an_endpoint_id),
-        api_test(test_shut_down_endpoint_ids_are_not_reused),
-        api_test(test_null_address_fails_with_einval),
-        api_test(test_bind_and_connect_on_bad_socket_fail_with_ebadf),
-        api_test(test_address_of_127_chars_is_accepted),
-        api_test(test_address_of_128_chars_fails_with_enametoolong),
-        api_test(test_address_without_scheme_separator_fails_with_einval),
-        api_test(test_unknown_scheme_fails_with_eprotonosupport),
-        api_test(test_inproc_bind_of_bound_name_fails_with_eaddrinuse),
-        api_test(test_inproc_names_are_case_sensitive),
-        api_test(test_inproc_empty_name_is_accepted),
-        api_test(test_connect_before_bind_succeeds),
-        api_test(test_shutdown_of_unknown_endpoint_fails_with_einval),
-        api_test(test_second_shutdown_of_endpoint_fails_with_einval),
-        api_test(test_shutdown_on_bad_socket_fails_with_ebadf),
-        api_test(test_inproc_name_can_be_bound_again_after_shutdown),
-        api_test(test_tcp_bind_with_busy_port_fails_with_eaddrinuse),
-        api_test(test_tcp_connect_without_listener_succeeds),
-        api_test(test_ipc_bind_twice_on_one_path_fails_with_eaddrinuse),
+        tu_test(test_endpoint_ids_start_at_one_and_increment),
+        tu_test(test_failed_bind_does_not_consume_an_endpoint_id),
+        tu_test(test_shut_down_endpoint_ids_are_not_reused),
+        tu_test(test_null_address_fails_with_einval),
+        tu_test(test_bind_and_connect_on_bad_socket_fail_with_ebadf),
+        tu_test(test_address_of_127_chars_is_accepted),
+        tu_test(test_address_of_128_chars_fails_with_enametoolong),
+        tu_test(test_address_without_scheme_separator_fails_with_einval),
+        tu_test(test_unknown_scheme_fails_with_eprotonosupport),
+        tu_test(test_inproc_bind_of_bound_name_fails_with_eaddrinuse),
+        tu_test(test_inproc_names_are_case_sensitive),
+        tu_test(test_inproc_empty_name_is_accepted),
+        tu_test(test_connect_before_bind_succeeds),
+        tu_test(test_shutdown_of_unknown_endpoint_fails_with_einval),
+        tu_test(test_second_shutdown_of_endpoint_fails_with_einval),
+        tu_test(test_shutdown_on_bad_socket_fails_with_ebadf),
+        tu_test(test_inproc_name_can_be_bound_again_after_shutdown),
+        tu_test(test_tcp_bind_with_busy_port_fails_with_eaddrinuse),
+        tu_test(test_tcp_connect_without_listener_succeeds),
+        tu_test(test_ipc_bind_twice_on_one_path_fails_with_eaddrinuse),
 #ifndef AGAINST_LIBNANOMSG
-        api_test(test_extra_inproc_connections_to_pair_do_not_break_first_pair),
+        tu_test(test_extra_inproc_connections_to_pair_do_not_break_first_pair),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,20 @@
 /* nn_errno / nn_strerror, the nanomsg-specific errno values, nn_symbol /
    nn_symbol_info bounds, and nn_device argument errors. */
-#include "apitest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
+
+#include "testutil.h"
 
 static void test_nanomsg_specific_errno_values_match_libnanomsg(void **state)
 {
@@ -109,15 +120,15 @@ static void test_device_with_two_bad_sockets_fails_with_ebadf(void **state)
     (void) state;
     assert_nn_fail(nn_device(-1, -1), EBADF);
     assert_nn_fail(nn_device(5, 6), EBADF);
-    int s = api_socket(AF_SP_RAW, NN_PAIR);
+    int s = tu_socket_default(AF_SP_RAW, NN_PAIR);
     assert_nn_fail(nn_device(s, 300), EBADF);
 }
 
 static void test_device_with_cooked_socket_fails_with_einval(void **state)
 {
     (void) state;
-    int cooked = api_socket(AF_SP, NN_PAIR);
-    int raw = api_socket(AF_SP_RAW, NN_PAIR);
+    int cooked = tu_socket_default(AF_SP, NN_PAIR);
+    int raw = tu_socket_default(AF_SP_RAW, NN_PAIR);
     assert_nn_fail(nn_device(cooked, -1), EINVAL);
     assert_nn_fail(nn_device(-1, cooked), EINVAL);
     assert_nn_fail(nn_device(cooked, raw), EINVAL);
@@ -127,8 +138,8 @@ static void test_device_with_cooked_socket_fails_with_einval(void **state)
 static void test_device_across_protocol_families_fails_with_einval(void **state)
 {
     (void) state;
-    int pair = api_socket(AF_SP_RAW, NN_PAIR);
-    int pull = api_socket(AF_SP_RAW, NN_PULL);
+    int pair = tu_socket_default(AF_SP_RAW, NN_PAIR);
+    int pull = tu_socket_default(AF_SP_RAW, NN_PULL);
     assert_nn_fail(nn_device(pair, pull), EINVAL);
     assert_nn_fail(nn_device(pull, pair), EINVAL);
 }
@@ -136,10 +147,10 @@ static void test_device_across_protocol_families_fails_with_einval(void **state)
 static void test_device_with_incompatible_directions_fails_with_einval(void **state)
 {
     (void) state;
-    int push1 = api_socket(AF_SP_RAW, NN_PUSH);
-    int push2 = api_socket(AF_SP_RAW, NN_PUSH);
-    int pull1 = api_socket(AF_SP_RAW, NN_PULL);
-    int pull2 = api_socket(AF_SP_RAW, NN_PULL);
+    int push1 = tu_socket_default(AF_SP_RAW, NN_PUSH);
+    int push2 = tu_socket_default(AF_SP_RAW, NN_PUSH);
+    int pull1 = tu_socket_default(AF_SP_RAW, NN_PULL);
+    int pull2 = tu_socket_default(AF_SP_RAW, NN_PULL);
     assert_nn_fail(nn_device(push1, push2), EINVAL);
     assert_nn_fail(nn_device(pull1, pull2), EINVAL);
 }
@@ -147,16 +158,16 @@ static void test_device_with_incompatible_directions_fails_with_einval(void **st
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        api_test(test_nanomsg_specific_errno_values_match_libnanomsg),
-        api_test(test_nn_errno_returns_errno_of_last_failure),
-        api_test(test_strerror_describes_nanomsg_and_system_errors),
-        api_test(test_symbol_outside_table_returns_null_with_einval),
-        api_test(test_symbol_table_names_and_values_can_be_looked_up),
-        api_test(test_symbol_info_copies_entry_and_returns_zero_outside_table),
-        api_test(test_device_with_two_bad_sockets_fails_with_ebadf),
-        api_test(test_device_with_cooked_socket_fails_with_einval),
-        api_test(test_device_across_protocol_families_fails_with_einval),
-        api_test(test_device_with_incompatible_directions_fails_with_einval),
+        tu_test(test_nanomsg_specific_errno_values_match_libnanomsg),
+        tu_test(test_nn_errno_returns_errno_of_last_failure),
+        tu_test(test_strerror_describes_nanomsg_and_system_errors),
+        tu_test(test_symbol_outside_table_returns_null_with_einval),
+        tu_test(test_symbol_table_names_and_values_can_be_looked_up),
+        tu_test(test_symbol_info_copies_entry_and_returns_zero_outside_table),
+        tu_test(test_device_with_two_bad_sockets_fails_with_ebadf),
+        tu_test(test_device_with_cooked_socket_fails_with_einval),
+        tu_test(test_device_across_protocol_families_fails_with_einval),
+        tu_test(test_device_with_incompatible_directions_fails_with_einval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

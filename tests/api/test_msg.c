@@ -1,10 +1,20 @@
 /* nn_allocmsg / nn_reallocmsg / nn_freemsg: library-owned message chunks. */
-#include "apitest.h"
-
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pair.h>
 #include <nanomsg/reqrep.h>
+
+#include "testutil.h"
 
 /* Sizes around every allocation class of both libraries: inline bodies
    (< 32 bytes in libnanomsg), our pool classes (128 B .. 4 KiB), the
@@ -119,9 +129,9 @@ static void test_received_chunk_can_be_reallocated_and_freed(void **state)
 {
     (void) state;
     int a, b;
-    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
-    api_set_int(a, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
-    api_set_int(b, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
+    tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_setint(b, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
     char big[1000];
     memset(big, 'q', sizeof big);
     assert_int_equal(nn_send(b, big, sizeof big, 0), (int) sizeof big);
@@ -142,9 +152,9 @@ static void test_reallocated_chunk_can_be_sent_zero_copy(void **state)
 {
     (void) state;
     int a, b;
-    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
-    api_set_int(a, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
-    api_set_int(b, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
+    tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_setint(b, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
     char *p = nn_allocmsg(3, 0);
     memcpy(p, "abc", 3);
     p = nn_reallocmsg(p, 6);
@@ -222,9 +232,9 @@ static void test_received_message_moves_when_it_grows_and_stays_when_it_shrinks(
     (void) state;
     const size_t sizes[] = {10, 100, 10000, 100000};
     int a, b;
-    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
-    api_set_int(a, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
-    api_set_int(b, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
+    tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_setint(b, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         char *body = malloc(sizes[i]);
         assert_non_null(body);
@@ -246,9 +256,9 @@ static void test_request_received_by_rep_moves_when_it_grows(void **state)
     const size_t sizes[] = {10, 100, 10000, 100000};
     char url[64];
     tu_tcp_url(url, sizeof url, tu_free_port());
-    int rep = api_socket(AF_SP, NN_REP), req = api_socket(AF_SP, NN_REQ);
-    api_set_int(rep, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
-    api_set_int(req, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
+    int rep = tu_socket_default(AF_SP, NN_REP), req = tu_socket_default(AF_SP, NN_REQ);
+    tu_setint(rep, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_setint(req, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
     assert_nn_ok(nn_bind(rep, url));
     assert_nn_ok(nn_connect(req, url));
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -261,7 +271,7 @@ static void test_request_received_by_rep_moves_when_it_grows(void **state)
         /* REQ waits for a reply before its next request. */
         assert_int_equal(nn_send(rep, "ok", 2, 0), 2);
         char ok[4];
-        api_set_int(req, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
+        tu_setint(req, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
         assert_int_equal(nn_recv(req, ok, sizeof ok, 0), 2);
     }
 }
@@ -291,7 +301,7 @@ static void expect_all_refuse(void *p)
     assert_null(nn_reallocmsg(p, 10));
     assert_int_equal(nn_errno(), EFAULT);
     int a, b;
-    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
     void *body = p;
     assert_nn_fail(nn_send(a, &body, NN_MSG, NN_DONTWAIT), EFAULT);
     /* An NN_MSG control chunk that is not a message is not read either. */
@@ -364,7 +374,7 @@ static void test_double_free_and_use_after_send_give_efault(void **state)
     }
     /* After a successful send the message is the library's. */
     int a, b;
-    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
     void *m = nn_allocmsg(5, 0);
     assert_non_null(m);
     memcpy(m, "hello", 5);
@@ -385,24 +395,24 @@ static void test_double_free_and_use_after_send_give_efault(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        api_test(test_allocmsg_returns_writable_chunk_of_requested_size),
-        api_test(test_allocmsg_of_zero_bytes_returns_a_chunk),
-        api_test(test_allocmsg_with_nonzero_type_fails_with_einval),
-        api_test(test_allocmsg_of_impossible_size_fails_with_enomem),
-        api_test(test_reallocmsg_shrink_keeps_pointer_and_content),
-        api_test(test_reallocmsg_grow_keeps_content),
-        api_test(test_reallocmsg_of_impossible_size_fails_with_enomem_and_keeps_chunk),
-        api_test(test_received_chunk_can_be_reallocated_and_freed),
-        api_test(test_reallocated_chunk_can_be_sent_zero_copy),
-        api_test(test_reallocmsg_keeps_pointer_unless_growing_past_current_size_in_every_size_class),
-        api_test(test_received_message_moves_when_it_grows_and_stays_when_it_shrinks),
+        tu_test(test_allocmsg_returns_writable_chunk_of_requested_size),
+        tu_test(test_allocmsg_of_zero_bytes_returns_a_chunk),
+        tu_test(test_allocmsg_with_nonzero_type_fails_with_einval),
+        tu_test(test_allocmsg_of_impossible_size_fails_with_enomem),
+        tu_test(test_reallocmsg_shrink_keeps_pointer_and_content),
+        tu_test(test_reallocmsg_grow_keeps_content),
+        tu_test(test_reallocmsg_of_impossible_size_fails_with_enomem_and_keeps_chunk),
+        tu_test(test_received_chunk_can_be_reallocated_and_freed),
+        tu_test(test_reallocated_chunk_can_be_sent_zero_copy),
+        tu_test(test_reallocmsg_keeps_pointer_unless_growing_past_current_size_in_every_size_class),
+        tu_test(test_received_message_moves_when_it_grows_and_stays_when_it_shrinks),
 #ifndef AGAINST_LIBNANOMSG
-        api_test(test_request_received_by_rep_moves_when_it_grows),
-        api_test(test_freemsg_of_foreign_pointer_fails_with_efault),
-        api_test(test_pointer_just_past_an_unmapped_page_gives_efault_not_a_crash),
-        api_test(test_stack_pointer_gives_efault),
-        api_test(test_pointer_into_a_message_gives_efault_and_the_message_lives_on),
-        api_test(test_double_free_and_use_after_send_give_efault),
+        tu_test(test_request_received_by_rep_moves_when_it_grows),
+        tu_test(test_freemsg_of_foreign_pointer_fails_with_efault),
+        tu_test(test_pointer_just_past_an_unmapped_page_gives_efault_not_a_crash),
+        tu_test(test_stack_pointer_gives_efault),
+        tu_test(test_pointer_into_a_message_gives_efault_and_the_message_lives_on),
+        tu_test(test_double_free_and_use_after_send_give_efault),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,16 @@
 /* nn_setsockopt / nn_getsockopt: defaults, validation and errno of every
    NN_SOL_SOCKET option, the size and pointer rules, and the transport- and
    protocol-level option namespaces as seen on PAIR / PUSH / PULL sockets. */
-#include "apitest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/inproc.h>
 #include <nanomsg/ipc.h>
@@ -9,6 +18,8 @@
 #include <nanomsg/pipeline.h>
 #include <nanomsg/tcp.h>
 #include <nanomsg/ws.h>
+
+#include "testutil.h"
 
 struct int_default {
     int option;
@@ -34,7 +45,7 @@ static const struct int_default sol_defaults[] = {
 static void check_defaults(int s)
 {
     for (size_t i = 0; i < sizeof sol_defaults / sizeof sol_defaults[0]; i++) {
-        int got = api_get_int(s, NN_SOL_SOCKET, sol_defaults[i].option);
+        int got = tu_getint(s, NN_SOL_SOCKET, sol_defaults[i].option);
         if (got != sol_defaults[i].value) {
             print_error("%s: got %d, want %d\n", sol_defaults[i].name, got,
                         sol_defaults[i].value);
@@ -48,8 +59,8 @@ static void test_socket_options_have_documented_defaults(void **state)
     (void) state;
     int protos[] = {NN_PAIR, NN_PUSH, NN_PULL};
     for (size_t i = 0; i < 3; i++) {
-        int s = api_socket(AF_SP, protos[i]);
-        int r = api_socket(AF_SP_RAW, protos[i]);
+        int s = tu_socket_default(AF_SP, protos[i]);
+        int r = tu_socket_default(AF_SP_RAW, protos[i]);
         check_defaults(s);
         check_defaults(r);
         assert_int_equal(nn_close(s), 0);
@@ -116,7 +127,7 @@ static const struct int_rule sol_rules[] = {
 static void test_int_options_accept_valid_values_and_read_them_back(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     for (size_t i = 0; i < sizeof sol_rules / sizeof sol_rules[0]; i++) {
         const struct int_rule *r = &sol_rules[i];
         if (r->err)
@@ -126,7 +137,7 @@ static void test_int_options_accept_valid_values_and_read_them_back(void **state
             print_error("%s=%d rejected: %s\n", r->name, v, nn_strerror(nn_errno()));
             fail();
         }
-        int got = api_get_int(s, NN_SOL_SOCKET, r->option);
+        int got = tu_getint(s, NN_SOL_SOCKET, r->option);
         if (got != v) {
             print_error("%s: set %d, read back %d\n", r->name, v, got);
             fail();
@@ -137,12 +148,12 @@ static void test_int_options_accept_valid_values_and_read_them_back(void **state
 static void test_int_options_reject_out_of_range_values_with_einval(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     for (size_t i = 0; i < sizeof sol_rules / sizeof sol_rules[0]; i++) {
         const struct int_rule *r = &sol_rules[i];
         if (!r->err)
             continue;
-        int before = api_get_int(s, NN_SOL_SOCKET, r->option);
+        int before = tu_getint(s, NN_SOL_SOCKET, r->option);
         int v = r->value;
         errno = 0;
         int rc = nn_setsockopt(s, NN_SOL_SOCKET, r->option, &v, sizeof v);
@@ -152,7 +163,7 @@ static void test_int_options_reject_out_of_range_values_with_einval(void **state
             fail();
         }
         /* A rejected value leaves the option unchanged. */
-        assert_int_equal(api_get_int(s, NN_SOL_SOCKET, r->option), before);
+        assert_int_equal(tu_getint(s, NN_SOL_SOCKET, r->option), before);
     }
 }
 
@@ -162,15 +173,15 @@ static void test_int_options_reject_out_of_range_values_with_einval(void **state
 static void test_linger_accepts_any_value_and_reads_back_what_was_set(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     int vals[] = {1000, -1, 0, INT32_MAX, INT32_MIN};
-    assert_int_equal(api_get_int(s, NN_SOL_SOCKET, NN_LINGER), 0);
+    assert_int_equal(tu_getint(s, NN_SOL_SOCKET, NN_LINGER), 0);
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-        api_set_int(s, NN_SOL_SOCKET, NN_LINGER, vals[i]);
+        tu_setint(s, NN_SOL_SOCKET, NN_LINGER, vals[i]);
 #ifdef AGAINST_LIBNANOMSG
-        assert_int_equal(api_get_int(s, NN_SOL_SOCKET, NN_LINGER), 0);
+        assert_int_equal(tu_getint(s, NN_SOL_SOCKET, NN_LINGER), 0);
 #else
-        assert_int_equal(api_get_int(s, NN_SOL_SOCKET, NN_LINGER), vals[i]);
+        assert_int_equal(tu_getint(s, NN_SOL_SOCKET, NN_LINGER), vals[i]);
 #endif
     }
 }
@@ -178,7 +189,7 @@ static void test_linger_accepts_any_value_and_reads_back_what_was_set(void **sta
 static void test_int_option_with_wrong_size_fails_with_einval(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     int64_t big = 1000;
     char small = 1;
     int opts[] = {NN_LINGER, NN_SNDBUF, NN_RCVBUF, NN_SNDTIMEO, NN_RCVTIMEO,
@@ -195,7 +206,7 @@ static void test_int_option_with_wrong_size_fails_with_einval(void **state)
 static void test_unknown_socket_option_fails_with_enoprotoopt_only_when_size_is_int(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     int v = 1;
     char c = 1;
     int64_t big = 1;
@@ -211,7 +222,7 @@ static void test_unknown_socket_option_fails_with_enoprotoopt_only_when_size_is_
 static void test_getsockopt_of_unknown_socket_option_fails_with_enoprotoopt(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     int v;
     size_t sz = sizeof v;
     int unknown[] = {0, 18, 99, -1};
@@ -224,20 +235,20 @@ static void test_getsockopt_of_unknown_socket_option_fails_with_enoprotoopt(void
 static void test_read_only_options_fail_to_set_with_enoprotoopt(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     int v = 1;
     int ro[] = {NN_SNDFD, NN_RCVFD, NN_DOMAIN, NN_PROTOCOL};
     for (size_t i = 0; i < sizeof ro / sizeof ro[0]; i++)
         assert_nn_fail(nn_setsockopt(s, NN_SOL_SOCKET, ro[i], &v, sizeof v), ENOPROTOOPT);
-    assert_int_equal(api_get_int(s, NN_SOL_SOCKET, NN_DOMAIN), AF_SP);
-    assert_int_equal(api_get_int(s, NN_SOL_SOCKET, NN_PROTOCOL), NN_PAIR);
+    assert_int_equal(tu_getint(s, NN_SOL_SOCKET, NN_DOMAIN), AF_SP);
+    assert_int_equal(tu_getint(s, NN_SOL_SOCKET, NN_PROTOCOL), NN_PAIR);
 }
 
 static void test_getsockopt_truncates_to_optvallen_and_reports_int_size(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
-    api_set_int(s, NN_SOL_SOCKET, NN_SNDBUF, 0x01020304);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    tu_setint(s, NN_SOL_SOCKET, NN_SNDBUF, 0x01020304);
 
     unsigned char buf[16];
     size_t sz = 2;
@@ -268,7 +279,7 @@ static void test_getsockopt_truncates_to_optvallen_and_reports_int_size(void **s
 static void test_setsockopt_with_null_value_fails_with_efault(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_fail(nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDBUF, NULL, sizeof(int)), EFAULT);
     assert_nn_fail(nn_setsockopt(s, NN_SOL_SOCKET, NN_SOCKET_NAME, NULL, 4), EFAULT);
     assert_nn_fail(nn_setsockopt(s, NN_SOL_SOCKET, 99, NULL, sizeof(int)), EFAULT);
@@ -279,7 +290,7 @@ static void test_setsockopt_with_null_value_fails_with_efault(void **state)
 static void test_getsockopt_with_null_value_fails_with_efault(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     size_t sz = sizeof(int);
     assert_nn_fail(nn_getsockopt(s, NN_SOL_SOCKET, NN_SNDBUF, NULL, &sz), EFAULT);
     assert_nn_fail(nn_getsockopt(s, NN_SOL_SOCKET, 99, NULL, &sz), EFAULT);
@@ -326,7 +337,7 @@ static void test_socket_name_can_be_set_and_read_back(void **state)
     (void) state;
     char buf[128];
     size_t len;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_ok(nn_setsockopt(s, NN_SOL_SOCKET, NN_SOCKET_NAME, "hello", 5));
     get_name(s, buf, sizeof buf, &len);
     assert_int_equal(len, 5);
@@ -349,7 +360,7 @@ static void test_socket_name_of_63_bytes_is_accepted_and_64_fails_with_einval(vo
     char name[128], buf[128];
     size_t len;
     memset(name, 'n', sizeof name);
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_ok(nn_setsockopt(s, NN_SOL_SOCKET, NN_SOCKET_NAME, name, 63));
     get_name(s, buf, sizeof buf, &len);
     assert_int_equal(len, 63);
@@ -365,7 +376,7 @@ static void test_socket_name_read_into_short_buffer_is_truncated_and_reports_ful
 {
     (void) state;
     char buf[16];
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_ok(nn_setsockopt(s, NN_SOL_SOCKET, NN_SOCKET_NAME, "hello", 5));
     size_t len = 3;
     memset(buf, 0xee, sizeof buf);
@@ -385,25 +396,25 @@ static void test_socket_name_read_into_short_buffer_is_truncated_and_reports_ful
 static void test_tcp_nodelay_defaults_to_zero_and_accepts_only_zero_or_one(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
-    assert_int_equal(api_get_int(s, NN_TCP, NN_TCP_NODELAY), 0);
-    api_set_int(s, NN_TCP, NN_TCP_NODELAY, 1);
-    assert_int_equal(api_get_int(s, NN_TCP, NN_TCP_NODELAY), 1);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_NODELAY), 0);
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 1);
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_NODELAY), 1);
     int v = 2;
     assert_nn_fail(nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, &v, sizeof v), EINVAL);
     v = -1;
     assert_nn_fail(nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, &v, sizeof v), EINVAL);
     char c = 0;
     assert_nn_fail(nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, &c, sizeof c), EINVAL);
-    assert_int_equal(api_get_int(s, NN_TCP, NN_TCP_NODELAY), 1);
-    api_set_int(s, NN_TCP, NN_TCP_NODELAY, 0);
-    assert_int_equal(api_get_int(s, NN_TCP, NN_TCP_NODELAY), 0);
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_NODELAY), 1);
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_NODELAY), 0);
 }
 
 static void test_unknown_tcp_option_fails_with_enoprotoopt(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     int v = 1;
     size_t sz = sizeof v;
     assert_nn_fail(nn_setsockopt(s, NN_TCP, 2, &v, sizeof v), ENOPROTOOPT);
@@ -414,26 +425,26 @@ static void test_unknown_tcp_option_fails_with_enoprotoopt(void **state)
 static void test_tcp_and_ws_options_of_the_wrong_size_fail_with_einval_before_the_option_is_looked_up(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     char c = 1;
     int wide[2] = {1, 0};
     assert_nn_fail(nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, wide, sizeof wide), EINVAL);
     assert_nn_fail(nn_setsockopt(s, NN_TCP, 99, &c, 1), EINVAL);
     assert_nn_fail(nn_setsockopt(s, NN_WS, NN_WS_MSG_TYPE, &c, 1), EINVAL);
     assert_nn_fail(nn_setsockopt(s, NN_WS, 99, wide, sizeof wide), EINVAL);
-    assert_int_equal(api_get_int(s, NN_TCP, NN_TCP_NODELAY), 0);
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_NODELAY), 0);
 }
 
 static void test_ipc_buffer_options_default_to_4096_and_can_be_set(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
-    assert_int_equal(api_get_int(s, NN_IPC, NN_IPC_OUTBUFSZ), 4096);
-    assert_int_equal(api_get_int(s, NN_IPC, NN_IPC_INBUFSZ), 4096);
-    api_set_int(s, NN_IPC, NN_IPC_OUTBUFSZ, 8192);
-    api_set_int(s, NN_IPC, NN_IPC_INBUFSZ, 16384);
-    assert_int_equal(api_get_int(s, NN_IPC, NN_IPC_OUTBUFSZ), 8192);
-    assert_int_equal(api_get_int(s, NN_IPC, NN_IPC_INBUFSZ), 16384);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_OUTBUFSZ), 4096);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_INBUFSZ), 4096);
+    tu_setint(s, NN_IPC, NN_IPC_OUTBUFSZ, 8192);
+    tu_setint(s, NN_IPC, NN_IPC_INBUFSZ, 16384);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_OUTBUFSZ), 8192);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_INBUFSZ), 16384);
     int v = 1;
     size_t sz = sizeof v;
     assert_nn_fail(nn_setsockopt(s, NN_IPC, 4, &v, sizeof v), ENOPROTOOPT);
@@ -447,24 +458,24 @@ static void test_ipc_buffer_options_default_to_4096_and_can_be_set(void **state)
 static void test_ipc_buffer_options_store_any_int_as_libnanomsg_does(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
-    api_set_int(s, NN_IPC, NN_IPC_OUTBUFSZ, -5);
-    api_set_int(s, NN_IPC, NN_IPC_INBUFSZ, 0);
-    assert_int_equal(api_get_int(s, NN_IPC, NN_IPC_OUTBUFSZ), -5);
-    assert_int_equal(api_get_int(s, NN_IPC, NN_IPC_INBUFSZ), 0);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    tu_setint(s, NN_IPC, NN_IPC_OUTBUFSZ, -5);
+    tu_setint(s, NN_IPC, NN_IPC_INBUFSZ, 0);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_OUTBUFSZ), -5);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_INBUFSZ), 0);
     int wide[2] = {8192, 77};
     assert_int_equal(nn_setsockopt(s, NN_IPC, NN_IPC_OUTBUFSZ, wide, sizeof wide), 0);
-    assert_int_equal(api_get_int(s, NN_IPC, NN_IPC_OUTBUFSZ), 8192);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_OUTBUFSZ), 8192);
     char c = 1;
     assert_nn_fail(nn_setsockopt(s, NN_IPC, NN_IPC_INBUFSZ, &c, 1), EINVAL);
     assert_nn_fail(nn_setsockopt(s, NN_IPC, 4, &c, 1), EINVAL);
-    assert_int_equal(api_get_int(s, NN_IPC, NN_IPC_INBUFSZ), 0);
+    assert_int_equal(tu_getint(s, NN_IPC, NN_IPC_INBUFSZ), 0);
 }
 
 static void test_inproc_level_options_fail_with_enoprotoopt(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     int v = 1;
     size_t sz = sizeof v;
     assert_nn_fail(nn_setsockopt(s, NN_INPROC, 1, &v, sizeof v), ENOPROTOOPT);
@@ -474,7 +485,7 @@ static void test_inproc_level_options_fail_with_enoprotoopt(void **state)
 static void test_unknown_transport_level_fails_with_enoprotoopt(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     int v = 1;
     size_t sz = sizeof v;
     /* -5 is nanosp's NN_TLS level (<nanomsg/tls.h>); libnanomsg has none. */
@@ -495,9 +506,9 @@ static void test_protocol_level_options_on_pair_and_pipeline_fail_with_enoprotoo
     (void) state;
     int v = 1;
     size_t sz = sizeof v;
-    int pair = api_socket(AF_SP, NN_PAIR);
-    int push = api_socket(AF_SP, NN_PUSH);
-    int pull = api_socket(AF_SP_RAW, NN_PULL);
+    int pair = tu_socket_default(AF_SP, NN_PAIR);
+    int push = tu_socket_default(AF_SP, NN_PUSH);
+    int pull = tu_socket_default(AF_SP_RAW, NN_PULL);
     assert_nn_fail(nn_setsockopt(pair, NN_PAIR, 1, &v, sizeof v), ENOPROTOOPT);
     assert_nn_fail(nn_getsockopt(pair, NN_PAIR, 1, &v, &sz), ENOPROTOOPT);
     assert_nn_fail(nn_setsockopt(push, NN_PUSH, 1, &v, sizeof v), ENOPROTOOPT);
@@ -513,13 +524,13 @@ static void test_protocol_level_options_on_pair_and_pipeline_fail_with_enoprotoo
 static void test_options_are_per_socket(void **state)
 {
     (void) state;
-    int a = api_socket(AF_SP, NN_PAIR);
-    int b = api_socket(AF_SP, NN_PAIR);
-    api_set_int(a, NN_SOL_SOCKET, NN_RCVTIMEO, 250);
-    api_set_int(a, NN_TCP, NN_TCP_NODELAY, 1);
+    int a = tu_socket_default(AF_SP, NN_PAIR);
+    int b = tu_socket_default(AF_SP, NN_PAIR);
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, 250);
+    tu_setint(a, NN_TCP, NN_TCP_NODELAY, 1);
     assert_nn_ok(nn_setsockopt(a, NN_SOL_SOCKET, NN_SOCKET_NAME, "a", 1));
-    assert_int_equal(api_get_int(b, NN_SOL_SOCKET, NN_RCVTIMEO), -1);
-    assert_int_equal(api_get_int(b, NN_TCP, NN_TCP_NODELAY), 0);
+    assert_int_equal(tu_getint(b, NN_SOL_SOCKET, NN_RCVTIMEO), -1);
+    assert_int_equal(tu_getint(b, NN_TCP, NN_TCP_NODELAY), 0);
     char buf[8];
     size_t len;
     get_name(b, buf, sizeof buf, &len);
@@ -529,31 +540,31 @@ static void test_options_are_per_socket(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        api_test(test_socket_options_have_documented_defaults),
-        api_test(test_int_options_accept_valid_values_and_read_them_back),
-        api_test(test_int_options_reject_out_of_range_values_with_einval),
-        api_test(test_linger_accepts_any_value_and_reads_back_what_was_set),
-        api_test(test_int_option_with_wrong_size_fails_with_einval),
-        api_test(test_unknown_socket_option_fails_with_enoprotoopt_only_when_size_is_int),
-        api_test(test_getsockopt_of_unknown_socket_option_fails_with_enoprotoopt),
-        api_test(test_read_only_options_fail_to_set_with_enoprotoopt),
-        api_test(test_getsockopt_truncates_to_optvallen_and_reports_int_size),
-        api_test(test_setsockopt_with_null_value_fails_with_efault),
-        api_test(test_getsockopt_with_null_value_fails_with_efault),
-        api_test(test_options_on_bad_socket_fail_with_ebadf),
-        api_test(test_socket_name_defaults_to_the_socket_id),
-        api_test(test_socket_name_can_be_set_and_read_back),
-        api_test(test_socket_name_of_63_bytes_is_accepted_and_64_fails_with_einval),
-        api_test(test_socket_name_read_into_short_buffer_is_truncated_and_reports_full_length),
-        api_test(test_tcp_nodelay_defaults_to_zero_and_accepts_only_zero_or_one),
-        api_test(test_unknown_tcp_option_fails_with_enoprotoopt),
-        api_test(test_tcp_and_ws_options_of_the_wrong_size_fail_with_einval_before_the_option_is_looked_up),
-        api_test(test_ipc_buffer_options_default_to_4096_and_can_be_set),
-        api_test(test_ipc_buffer_options_store_any_int_as_libnanomsg_does),
-        api_test(test_inproc_level_options_fail_with_enoprotoopt),
-        api_test(test_unknown_transport_level_fails_with_enoprotoopt),
-        api_test(test_protocol_level_options_on_pair_and_pipeline_fail_with_enoprotoopt),
-        api_test(test_options_are_per_socket),
+        tu_test(test_socket_options_have_documented_defaults),
+        tu_test(test_int_options_accept_valid_values_and_read_them_back),
+        tu_test(test_int_options_reject_out_of_range_values_with_einval),
+        tu_test(test_linger_accepts_any_value_and_reads_back_what_was_set),
+        tu_test(test_int_option_with_wrong_size_fails_with_einval),
+        tu_test(test_unknown_socket_option_fails_with_enoprotoopt_only_when_size_is_int),
+        tu_test(test_getsockopt_of_unknown_socket_option_fails_with_enoprotoopt),
+        tu_test(test_read_only_options_fail_to_set_with_enoprotoopt),
+        tu_test(test_getsockopt_truncates_to_optvallen_and_reports_int_size),
+        tu_test(test_setsockopt_with_null_value_fails_with_efault),
+        tu_test(test_getsockopt_with_null_value_fails_with_efault),
+        tu_test(test_options_on_bad_socket_fail_with_ebadf),
+        tu_test(test_socket_name_defaults_to_the_socket_id),
+        tu_test(test_socket_name_can_be_set_and_read_back),
+        tu_test(test_socket_name_of_63_bytes_is_accepted_and_64_fails_with_einval),
+        tu_test(test_socket_name_read_into_short_buffer_is_truncated_and_reports_full_length),
+        tu_test(test_tcp_nodelay_defaults_to_zero_and_accepts_only_zero_or_one),
+        tu_test(test_unknown_tcp_option_fails_with_enoprotoopt),
+        tu_test(test_tcp_and_ws_options_of_the_wrong_size_fail_with_einval_before_the_option_is_looked_up),
+        tu_test(test_ipc_buffer_options_default_to_4096_and_can_be_set),
+        tu_test(test_ipc_buffer_options_store_any_int_as_libnanomsg_does),
+        tu_test(test_inproc_level_options_fail_with_enoprotoopt),
+        tu_test(test_unknown_transport_level_fails_with_enoprotoopt),
+        tu_test(test_protocol_level_options_on_pair_and_pipeline_fail_with_enoprotoopt),
+        tu_test(test_options_are_per_socket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

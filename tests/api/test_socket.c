@@ -1,11 +1,21 @@
 /* nn_socket / nn_close: socket ids, the socket limit and the errno of every
    way creating or closing a socket can fail. */
-#include "apitest.h"
-
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
+
+#include "testutil.h"
 
 static void test_first_socket_ids_count_up_from_zero(void **state)
 {
@@ -80,12 +90,12 @@ static void test_raw_and_cooked_sockets_report_their_domain_and_protocol(void **
     (void) state;
     int protos[] = {NN_PAIR, NN_PUSH, NN_PULL};
     for (size_t i = 0; i < sizeof protos / sizeof protos[0]; i++) {
-        int s = api_socket(AF_SP, protos[i]);
-        int r = api_socket(AF_SP_RAW, protos[i]);
-        assert_int_equal(api_get_int(s, NN_SOL_SOCKET, NN_DOMAIN), AF_SP);
-        assert_int_equal(api_get_int(r, NN_SOL_SOCKET, NN_DOMAIN), AF_SP_RAW);
-        assert_int_equal(api_get_int(s, NN_SOL_SOCKET, NN_PROTOCOL), protos[i]);
-        assert_int_equal(api_get_int(r, NN_SOL_SOCKET, NN_PROTOCOL), protos[i]);
+        int s = tu_socket_default(AF_SP, protos[i]);
+        int r = tu_socket_default(AF_SP_RAW, protos[i]);
+        assert_int_equal(tu_getint(s, NN_SOL_SOCKET, NN_DOMAIN), AF_SP);
+        assert_int_equal(tu_getint(r, NN_SOL_SOCKET, NN_DOMAIN), AF_SP_RAW);
+        assert_int_equal(tu_getint(s, NN_SOL_SOCKET, NN_PROTOCOL), protos[i]);
+        assert_int_equal(tu_getint(r, NN_SOL_SOCKET, NN_PROTOCOL), protos[i]);
         assert_int_equal(nn_close(s), 0);
         assert_int_equal(nn_close(r), 0);
     }
@@ -121,15 +131,15 @@ static void test_close_of_invalid_id_fails_with_ebadf(void **state)
     assert_nn_fail(nn_close(NN_MAX_SOCKETS), EBADF);
     assert_nn_fail(nn_close(INT32_MAX), EBADF);
     assert_nn_fail(nn_close(INT32_MIN), EBADF);
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_fail(nn_close(s + 1), EBADF);
 }
 
 static void test_second_close_fails_with_ebadf(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
-    int keep = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int keep = tu_socket_default(AF_SP, NN_PAIR);
     assert_int_equal(nn_close(s), 0);
     assert_nn_fail(nn_close(s), EBADF);
     assert_int_equal(nn_close(keep), 0);
@@ -139,8 +149,8 @@ static void test_second_close_fails_with_ebadf(void **state)
 static void test_calls_on_closed_socket_fail_with_ebadf(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
-    int keep = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int keep = tu_socket_default(AF_SP, NN_PAIR);
     (void) keep;
     assert_int_equal(nn_close(s), 0);
     int val = 1;
@@ -158,17 +168,17 @@ static void test_calls_on_closed_socket_fail_with_ebadf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        api_test(test_first_socket_ids_count_up_from_zero),
-        api_test(test_closed_id_is_reused_next),
-        api_test(test_closed_ids_are_reused_last_in_first_out),
-        api_test(test_ids_restart_at_zero_after_all_sockets_closed),
-        api_test(test_socket_with_unknown_domain_fails_with_eafnosupport),
-        api_test(test_socket_with_unknown_protocol_fails_with_einval),
-        api_test(test_raw_and_cooked_sockets_report_their_domain_and_protocol),
-        api_test(test_socket_beyond_max_sockets_fails_with_emfile),
-        api_test(test_close_of_invalid_id_fails_with_ebadf),
-        api_test(test_second_close_fails_with_ebadf),
-        api_test(test_calls_on_closed_socket_fail_with_ebadf),
+        tu_test(test_first_socket_ids_count_up_from_zero),
+        tu_test(test_closed_id_is_reused_next),
+        tu_test(test_closed_ids_are_reused_last_in_first_out),
+        tu_test(test_ids_restart_at_zero_after_all_sockets_closed),
+        tu_test(test_socket_with_unknown_domain_fails_with_eafnosupport),
+        tu_test(test_socket_with_unknown_protocol_fails_with_einval),
+        tu_test(test_raw_and_cooked_sockets_report_their_domain_and_protocol),
+        tu_test(test_socket_beyond_max_sockets_fails_with_emfile),
+        tu_test(test_close_of_invalid_id_fails_with_ebadf),
+        tu_test(test_second_close_fails_with_ebadf),
+        tu_test(test_calls_on_closed_socket_fail_with_ebadf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

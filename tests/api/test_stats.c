@@ -1,9 +1,20 @@
 /* nn_get_statistic: message and byte counters, connection counters over
    inproc and tcp, and the errors for unknown statistics or sockets. */
-#include "apitest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
+
+#include "testutil.h"
 
 #define STAT_NONE ((uint64_t) -1)
 
@@ -40,7 +51,7 @@ static void test_statistic_ids_have_libnanomsg_values(void **state)
 static void test_fresh_socket_has_all_counters_at_zero(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     for (size_t i = 0; i < sizeof all_stats / sizeof all_stats[0]; i++) {
         uint64_t v = nn_get_statistic(s, all_stats[i]);
         if (v != 0) {
@@ -53,7 +64,7 @@ static void test_fresh_socket_has_all_counters_at_zero(void **state)
 static void test_unknown_statistic_fails_with_einval(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     int bad[] = {0, 1, 100, 108, 200, 204, 300, 305, 400, 402, -1, 1000};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         errno = 0;
@@ -71,8 +82,8 @@ static void test_statistic_of_bad_socket_fails_with_ebadf(void **state)
         assert_int_equal(nn_get_statistic(bad[i], NN_STAT_MESSAGES_SENT), STAT_NONE);
         assert_int_equal(nn_errno(), EBADF);
     }
-    int s = api_socket(AF_SP, NN_PAIR);
-    int keep = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int keep = tu_socket_default(AF_SP, NN_PAIR);
     (void) keep;
     assert_int_equal(nn_close(s), 0);
     errno = 0;
@@ -88,11 +99,11 @@ static void test_message_and_byte_counters_follow_traffic(void **state)
 {
     (void) state;
     int a, b;
-    api_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
-    api_set_int(a, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
-    api_set_int(b, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
-    api_send_str(a, "one");
-    api_send_str(a, "three");
+    tu_inproc_pair(NN_PAIR, NN_PAIR, &a, &b);
+    tu_setint(a, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
+    tu_setint(b, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_send(a, "one");
+    tu_send(a, "three");
     assert_int_equal(nn_send(a, "", 0, 0), 0);
     void *chunk = nn_allocmsg(100, 0);
     memset(chunk, 'z', 100);
@@ -118,7 +129,7 @@ static void test_message_and_byte_counters_follow_traffic(void **state)
 static void test_failed_send_and_recv_are_not_counted(void **state)
 {
     (void) state;
-    int s = api_socket(AF_SP, NN_PAIR);
+    int s = tu_socket_default(AF_SP, NN_PAIR);
     char buf[4];
     assert_nn_fail(nn_send(s, "abc", 3, NN_DONTWAIT), EAGAIN);
     assert_nn_fail(nn_recv(s, buf, sizeof buf, NN_DONTWAIT), EAGAIN);
@@ -129,7 +140,7 @@ static void test_failed_send_and_recv_are_not_counted(void **state)
     assert_int_equal(nn_get_statistic(s, NN_STAT_BYTES_RECEIVED), 0);
 }
 
-#define wait_stat api_wait_stat
+#define wait_stat tu_wait_stat
 
 /* bnd binds url, con connects; checks the connection counters both ways,
    then closes con and checks that bnd's current count drops. libnanomsg
@@ -137,8 +148,8 @@ static void test_failed_send_and_recv_are_not_counted(void **state)
    stream transports only, never for inproc. */
 static void check_connection_counters(const char *url, bool stream)
 {
-    int bnd = api_socket(AF_SP, NN_PAIR);
-    int con = api_socket(AF_SP, NN_PAIR);
+    int bnd = tu_socket_default(AF_SP, NN_PAIR);
+    int con = tu_socket_default(AF_SP, NN_PAIR);
     assert_nn_ok(nn_bind(bnd, url));
     assert_nn_ok(nn_connect(con, url));
     wait_stat(con, NN_STAT_CURRENT_CONNECTIONS, 1);
@@ -152,10 +163,10 @@ static void check_connection_counters(const char *url, bool stream)
     assert_int_equal(nn_get_statistic(bnd, NN_STAT_ACCEPT_ERRORS), 0);
 
     /* Messages go through the counted connection. */
-    api_set_int(con, NN_SOL_SOCKET, NN_SNDTIMEO, API_DEADLINE_MS);
-    api_set_int(bnd, NN_SOL_SOCKET, NN_RCVTIMEO, API_DEADLINE_MS);
-    api_send_str(con, "counted");
-    api_recv_str(bnd, "counted");
+    tu_setint(con, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
+    tu_setint(bnd, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_send(con, "counted");
+    tu_recv(bnd, "counted");
 
     assert_int_equal(nn_close(con), 0);
     wait_stat(bnd, NN_STAT_CURRENT_CONNECTIONS, 0);
@@ -169,7 +180,7 @@ static void test_inproc_connection_is_counted_as_established_on_connector_only(v
 {
     (void) state;
     char addr[64];
-    check_connection_counters(api_inproc_addr(addr, sizeof addr), false);
+    check_connection_counters(tu_inproc_url(addr, sizeof addr, "apitest"), false);
 }
 
 static void test_tcp_connection_is_counted_as_established_and_accepted(void **state)
@@ -191,8 +202,8 @@ static void test_shutdown_of_connected_endpoint_drops_current_connection(void **
     (void) state;
     char url[64];
     tu_tcp_url(url, sizeof url, tu_free_port());
-    int bnd = api_socket(AF_SP, NN_PUSH);
-    int con = api_socket(AF_SP, NN_PULL);
+    int bnd = tu_socket_default(AF_SP, NN_PUSH);
+    int con = tu_socket_default(AF_SP, NN_PULL);
     assert_nn_ok(nn_bind(bnd, url));
     int eid = assert_nn_ok(nn_connect(con, url));
     wait_stat(con, NN_STAT_CURRENT_CONNECTIONS, 1);
@@ -208,12 +219,12 @@ static void test_push_current_send_priority_follows_connected_endpoints(void **s
 {
     (void) state;
     char addr[64];
-    api_inproc_addr(addr, sizeof addr);
-    int push = api_socket(AF_SP, NN_PUSH);
-    int pull = api_socket(AF_SP, NN_PULL);
+    tu_inproc_url(addr, sizeof addr, "apitest");
+    int push = tu_socket_default(AF_SP, NN_PUSH);
+    int pull = tu_socket_default(AF_SP, NN_PULL);
     assert_int_equal(nn_get_statistic(push, NN_STAT_CURRENT_SND_PRIORITY), 0);
     assert_nn_ok(nn_bind(pull, addr));
-    api_set_int(push, NN_SOL_SOCKET, NN_SNDPRIO, 3);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 3);
     assert_nn_ok(nn_connect(push, addr));
     wait_stat(push, NN_STAT_CURRENT_SND_PRIORITY, 3);
     assert_int_equal(nn_close(pull), 0);
@@ -223,17 +234,17 @@ static void test_push_current_send_priority_follows_connected_endpoints(void **s
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        api_test(test_statistic_ids_have_libnanomsg_values),
-        api_test(test_fresh_socket_has_all_counters_at_zero),
-        api_test(test_unknown_statistic_fails_with_einval),
-        api_test(test_statistic_of_bad_socket_fails_with_ebadf),
-        api_test(test_message_and_byte_counters_follow_traffic),
-        api_test(test_failed_send_and_recv_are_not_counted),
-        api_test(test_inproc_connection_is_counted_as_established_on_connector_only),
-        api_test(test_tcp_connection_is_counted_as_established_and_accepted),
-        api_test(test_ipc_connection_is_counted_as_established_and_accepted),
-        api_test(test_shutdown_of_connected_endpoint_drops_current_connection),
-        api_test(test_push_current_send_priority_follows_connected_endpoints),
+        tu_test(test_statistic_ids_have_libnanomsg_values),
+        tu_test(test_fresh_socket_has_all_counters_at_zero),
+        tu_test(test_unknown_statistic_fails_with_einval),
+        tu_test(test_statistic_of_bad_socket_fails_with_ebadf),
+        tu_test(test_message_and_byte_counters_follow_traffic),
+        tu_test(test_failed_send_and_recv_are_not_counted),
+        tu_test(test_inproc_connection_is_counted_as_established_on_connector_only),
+        tu_test(test_tcp_connection_is_counted_as_established_and_accepted),
+        tu_test(test_ipc_connection_is_counted_as_established_and_accepted),
+        tu_test(test_shutdown_of_connected_endpoint_drops_current_connection),
+        tu_test(test_push_current_send_priority_follows_connected_endpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,28 +1,28 @@
 /* nn_term: wakes every blocked call with EBADF and is permanent: nn_socket fails with ETERM from then on and old ids
    give EBADF. Because it cannot be undone, each test runs its scenario in a
    forked child (the parent never touches the library) and checks its exit. */
-#include "apitest.h"
-
+#include <errno.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
 
-/* Inside the child: report the first broken expectation and exit non-zero.
-   (cmocka's own asserts must not be used there: they would unwind into the
-   child's copy of the test runner.) */
-#define CHILD_CHECK(cond) \
-    do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: child check failed: %s (errno %d: %s)\n", \
-                    __FILE__, __LINE__, #cond, errno, nn_strerror(errno)); \
-            fflush(stderr); \
-            _exit(1); \
-        } \
-    } while (0)
+#include "testutil.h"
 
+/* Inside the child (TU_CHILD_CHECK for conditions): expr must fail with err.
+   cmocka's own asserts must not be used there: they would unwind into the
+   child's copy of the test runner. */
 #define CHILD_FAILS_WITH(expr, err) \
     do { \
         errno = 0; \
@@ -37,99 +37,53 @@
         } \
     } while (0)
 
-struct child_wait {
-    pid_t pid;
-    int status;
-    bool exited;
-};
-
-static bool child_exited(void *arg)
-{
-    struct child_wait *w = arg;
-    if (!w->exited && waitpid(w->pid, &w->status, WNOHANG) == w->pid)
-        w->exited = true;
-    return w->exited;
-}
-
-/* Runs scenario() in a child process and fails the test unless it exits 0
-   within the deadline. */
-static void run_in_child(void (*scenario)(void))
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        scenario();
-        _exit(0);
-    }
-    struct child_wait w = {pid, 0, false};
-    if (!tu_wait_until(child_exited, &w, 30000)) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &w.status, 0);
-        print_error("child did not finish in time\n");
-        fail();
-    }
-    if (WIFSIGNALED(w.status)) {
-        print_error("child killed by signal %d\n", WTERMSIG(w.status));
-        fail();
-    }
-    assert_true(WIFEXITED(w.status));
-    assert_int_equal(WEXITSTATUS(w.status), 0);
-}
-
 /* Starts a blocking call in a thread of the child and waits until it is
    parked in the library. */
-static void child_block(tu_thread *t, struct api_blocked *b, int s, int op)
+static void child_block(tu_thread *t, struct tu_blocked *b, int s, enum tu_op op)
 {
-    memset(b, 0, sizeof *b);
-    b->s = s;
-    b->op = op;
-    tu_thread_start(t, api_blocked_run, b);
-    CHILD_CHECK(tu_wait_until(api_blocked_is_sleeping, b, API_DEADLINE_MS));
-    CHILD_CHECK(!api_blocked_is_done(b));
+    TU_CHILD_CHECK(tu_blocked_start(t, b, s, -1, op));
 }
 
 static void term_wakes_blocked_recv(void)
 {
     int s = nn_socket(AF_SP, NN_PULL);
-    CHILD_CHECK(s >= 0);
+    TU_CHILD_CHECK(s >= 0);
     tu_thread t;
-    struct api_blocked b;
-    child_block(&t, &b, s, API_OP_RECV);
+    struct tu_blocked b;
+    child_block(&t, &b, s, TU_OP_RECV);
     nn_term();
-    CHILD_CHECK(tu_wait_until(api_blocked_is_done, &b, API_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &b, TU_DEADLINE_MS));
     tu_thread_join(&t);
-    CHILD_CHECK(b.rc == -1);
-    CHILD_CHECK(b.err == EBADF);
+    TU_CHILD_CHECK(b.rc == -1);
+    TU_CHILD_CHECK(b.err == EBADF);
 }
 
 static void test_term_wakes_blocked_recv_with_ebadf(void **state)
 {
     (void) state;
-    run_in_child(term_wakes_blocked_recv);
+    tu_run_in_child(term_wakes_blocked_recv);
 }
 
 static void term_wakes_blocked_send(void)
 {
     int s = nn_socket(AF_SP, NN_PAIR);
-    CHILD_CHECK(s >= 0);
+    TU_CHILD_CHECK(s >= 0);
     int timeout = 30000;
-    CHILD_CHECK(nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout, sizeof timeout) == 0);
+    TU_CHILD_CHECK(nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout, sizeof timeout) == 0);
     tu_thread t;
-    struct api_blocked b;
-    child_block(&t, &b, s, API_OP_SEND);
+    struct tu_blocked b;
+    child_block(&t, &b, s, TU_OP_SEND);
     nn_term();
-    CHILD_CHECK(tu_wait_until(api_blocked_is_done, &b, API_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &b, TU_DEADLINE_MS));
     tu_thread_join(&t);
-    CHILD_CHECK(b.rc == -1);
-    CHILD_CHECK(b.err == EBADF);
+    TU_CHILD_CHECK(b.rc == -1);
+    TU_CHILD_CHECK(b.err == EBADF);
 }
 
 static void test_term_wakes_blocked_send_with_ebadf(void **state)
 {
     (void) state;
-    run_in_child(term_wakes_blocked_send);
+    tu_run_in_child(term_wakes_blocked_send);
 }
 
 static void term_wakes_calls_on_several_sockets(void)
@@ -137,82 +91,52 @@ static void term_wakes_calls_on_several_sockets(void)
     int a = nn_socket(AF_SP, NN_PULL);
     int b = nn_socket(AF_SP, NN_PAIR);
     int c = nn_socket(AF_SP, NN_PUSH);
-    CHILD_CHECK(a >= 0 && b >= 0 && c >= 0);
+    TU_CHILD_CHECK(a >= 0 && b >= 0 && c >= 0);
     tu_thread t[3];
-    struct api_blocked blk[3];
-    child_block(&t[0], &blk[0], a, API_OP_RECV);
-    child_block(&t[1], &blk[1], b, API_OP_RECV);
-    child_block(&t[2], &blk[2], c, API_OP_SEND);
+    struct tu_blocked blk[3];
+    child_block(&t[0], &blk[0], a, TU_OP_RECV);
+    child_block(&t[1], &blk[1], b, TU_OP_RECV);
+    child_block(&t[2], &blk[2], c, TU_OP_SEND);
     nn_term();
     for (int i = 0; i < 3; i++) {
-        CHILD_CHECK(tu_wait_until(api_blocked_is_done, &blk[i], API_DEADLINE_MS));
+        TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &blk[i], TU_DEADLINE_MS));
         tu_thread_join(&t[i]);
-        CHILD_CHECK(blk[i].rc == -1 && blk[i].err == EBADF);
+        TU_CHILD_CHECK(blk[i].rc == -1 && blk[i].err == EBADF);
     }
 }
 
 static void test_term_wakes_blocked_calls_on_every_socket(void **state)
 {
     (void) state;
-    run_in_child(term_wakes_calls_on_several_sockets);
-}
-
-struct fd_poller {
-    int fd;
-    volatile long tid;
-    volatile int started;
-    volatile int done;
-    int rc;
-};
-
-static void poll_fd_long(void *arg)
-{
-    struct fd_poller *p = arg;
-    p->tid = api_gettid();
-    __atomic_store_n(&p->started, 1, __ATOMIC_SEQ_CST);
-    struct pollfd pfd = {p->fd, POLLIN, 0};
-    p->rc = poll(&pfd, 1, 30000);
-    __atomic_store_n(&p->done, 1, __ATOMIC_SEQ_CST);
-}
-
-static bool poller_sleeping(void *arg)
-{
-    struct fd_poller *p = arg;
-    return __atomic_load_n(&p->started, __ATOMIC_SEQ_CST) && api_thread_sleeping(p->tid);
-}
-
-static bool poller_done(void *arg)
-{
-    return __atomic_load_n(&((struct fd_poller *) arg)->done, __ATOMIC_SEQ_CST);
+    tu_run_in_child(term_wakes_calls_on_several_sockets);
 }
 
 static void term_wakes_rcvfd_poller(void)
 {
     int s = nn_socket(AF_SP, NN_PULL);
-    CHILD_CHECK(s >= 0);
+    TU_CHILD_CHECK(s >= 0);
     int fd = -1;
     size_t sz = sizeof fd;
-    CHILD_CHECK(nn_getsockopt(s, NN_SOL_SOCKET, NN_RCVFD, &fd, &sz) == 0);
-    struct fd_poller p = {fd, 0, 0, 0, -1};
+    TU_CHILD_CHECK(nn_getsockopt(s, NN_SOL_SOCKET, NN_RCVFD, &fd, &sz) == 0);
+    struct tu_blocked p;
     tu_thread t;
-    tu_thread_start(&t, poll_fd_long, &p);
-    CHILD_CHECK(tu_wait_until(poller_sleeping, &p, API_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_blocked_start(&t, &p, fd, -1, TU_OP_POLL_FD));
     nn_term();
-    CHILD_CHECK(tu_wait_until(poller_done, &p, API_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &p, TU_DEADLINE_MS));
     tu_thread_join(&t);
-    CHILD_CHECK(p.rc == 1);
+    TU_CHILD_CHECK(p.rc == 1);
 }
 
 static void test_term_wakes_thread_polling_rcvfd(void **state)
 {
     (void) state;
-    run_in_child(term_wakes_rcvfd_poller);
+    tu_run_in_child(term_wakes_rcvfd_poller);
 }
 
 static void socket_after_term_fails(void)
 {
     int s = nn_socket(AF_SP, NN_PAIR);
-    CHILD_CHECK(s == 0);
+    TU_CHILD_CHECK(s == 0);
     nn_term();
     for (int i = 0; i < 3; i++) {
         CHILD_FAILS_WITH(nn_socket(AF_SP, NN_PAIR), ETERM);
@@ -220,20 +144,20 @@ static void socket_after_term_fails(void)
     }
     /* ETERM is checked before the arguments. */
     CHILD_FAILS_WITH(nn_socket(99, 12345), ETERM);
-    CHILD_CHECK(strcmp(nn_strerror(ETERM), "Nanomsg library was terminated") == 0);
+    TU_CHILD_CHECK(strcmp(nn_strerror(ETERM), "Nanomsg library was terminated") == 0);
 }
 
 static void test_socket_after_term_fails_with_eterm_repeatedly(void **state)
 {
     (void) state;
-    run_in_child(socket_after_term_fails);
+    tu_run_in_child(socket_after_term_fails);
 }
 
 static void socket_after_term_with_no_open_socket_fails(void)
 {
     int s = nn_socket(AF_SP, NN_PAIR);
-    CHILD_CHECK(s == 0);
-    CHILD_CHECK(nn_close(s) == 0);
+    TU_CHILD_CHECK(s == 0);
+    TU_CHILD_CHECK(nn_close(s) == 0);
     nn_term();
     CHILD_FAILS_WITH(nn_socket(AF_SP, NN_PAIR), ETERM);
 }
@@ -241,18 +165,18 @@ static void socket_after_term_with_no_open_socket_fails(void)
 static void test_term_after_all_sockets_closed_is_still_permanent(void **state)
 {
     (void) state;
-    run_in_child(socket_after_term_with_no_open_socket_fails);
+    tu_run_in_child(socket_after_term_with_no_open_socket_fails);
 }
 
 static void old_ids_fail_after_term(void)
 {
     char addr[64];
-    api_inproc_addr(addr, sizeof addr);
+    tu_inproc_url(addr, sizeof addr, "apitest");
     int a = nn_socket(AF_SP, NN_PAIR);
     int b = nn_socket(AF_SP, NN_PAIR);
-    CHILD_CHECK(a >= 0 && b >= 0);
-    CHILD_CHECK(nn_bind(a, addr) == 1);
-    CHILD_CHECK(nn_connect(b, addr) == 1);
+    TU_CHILD_CHECK(a >= 0 && b >= 0);
+    TU_CHILD_CHECK(nn_bind(a, addr) == 1);
+    TU_CHILD_CHECK(nn_connect(b, addr) == 1);
     nn_term();
     char buf[8];
     int v = 1;
@@ -271,8 +195,8 @@ static void old_ids_fail_after_term(void)
         struct nn_pollfd pfd = {s, NN_POLLIN, 0};
         CHILD_FAILS_WITH(nn_poll(&pfd, 1, 0), EBADF);
         errno = 0;
-        CHILD_CHECK(nn_get_statistic(s, NN_STAT_MESSAGES_SENT) == (uint64_t) -1);
-        CHILD_CHECK(errno == EBADF);
+        TU_CHILD_CHECK(nn_get_statistic(s, NN_STAT_MESSAGES_SENT) == (uint64_t) -1);
+        TU_CHILD_CHECK(errno == EBADF);
     }
     CHILD_FAILS_WITH(nn_device(a, b), EBADF);
 }
@@ -280,40 +204,40 @@ static void old_ids_fail_after_term(void)
 static void test_old_socket_ids_fail_with_ebadf_after_term(void **state)
 {
     (void) state;
-    run_in_child(old_ids_fail_after_term);
+    tu_run_in_child(old_ids_fail_after_term);
 }
 
 static void term_twice_is_harmless(void)
 {
     int s = nn_socket(AF_SP, NN_PAIR);
-    CHILD_CHECK(s >= 0);
+    TU_CHILD_CHECK(s >= 0);
     nn_term();
     nn_term();
     CHILD_FAILS_WITH(nn_socket(AF_SP, NN_PAIR), ETERM);
     /* Message chunks do not depend on sockets and keep working. */
     void *m = nn_allocmsg(10, 0);
-    CHILD_CHECK(m != NULL);
-    CHILD_CHECK(nn_freemsg(m) == 0);
+    TU_CHILD_CHECK(m != NULL);
+    TU_CHILD_CHECK(nn_freemsg(m) == 0);
 }
 
 static void test_second_term_is_harmless(void **state)
 {
     (void) state;
-    run_in_child(term_twice_is_harmless);
+    tu_run_in_child(term_twice_is_harmless);
 }
 
 static void term_before_first_socket_is_noop(void)
 {
     nn_term();
     int s = nn_socket(AF_SP, NN_PAIR);
-    CHILD_CHECK(s == 0);
-    CHILD_CHECK(nn_close(s) == 0);
+    TU_CHILD_CHECK(s == 0);
+    TU_CHILD_CHECK(nn_close(s) == 0);
 }
 
 static void test_term_before_first_socket_is_a_noop(void **state)
 {
     (void) state;
-    run_in_child(term_before_first_socket_is_noop);
+    tu_run_in_child(term_before_first_socket_is_noop);
 }
 
 int main(void)

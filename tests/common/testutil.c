@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
+#include <strings.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -58,6 +59,13 @@ char *tu_ipc_url(char *buf, size_t len, const char *name)
     return buf;
 }
 
+char *tu_inproc_url(char *buf, size_t len, const char *name)
+{
+    static int seq;
+    snprintf(buf, len, "inproc://%s-%d-%d", name, (int) getpid(), ++seq);
+    return buf;
+}
+
 int tu_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -93,6 +101,24 @@ void tu_sleep_ms(int ms)
     struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
+}
+
+void tu_fill(void *p, size_t len, unsigned seed)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < len; i++)
+        b[i] = (unsigned char) (i * 31u + seed * 7u + (i >> 8));
+}
+
+bool tu_check_fill(const void *p, size_t len, unsigned seed, size_t from)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < len; i++) {
+        size_t k = i + from;
+        if (b[i] != (unsigned char) (k * 31u + seed * 7u + (k >> 8)))
+            return false;
+    }
+    return true;
 }
 
 bool tu_skip_allowed(void)
@@ -254,6 +280,14 @@ int tu_connect_ipc(const char *path, int rcvbuf)
     return connect_to((struct sockaddr *) &sa, sizeof sa, rcvbuf);
 }
 
+int tu_accept(int lfd, int timeout_ms)
+{
+    struct pollfd pfd = {lfd, POLLIN, 0};
+    if (poll(&pfd, 1, timeout_ms) != 1)
+        return -1;
+    return accept(lfd, NULL, NULL);
+}
+
 bool tu_wait_acked(int fd, int timeout_ms)
 {
     uint64_t end = tu_now_ms() + (uint64_t) timeout_ms;
@@ -295,6 +329,103 @@ bool tu_write_frame(int fd, bool ipc, const void *body, size_t len)
     return tu_write_all(fd, pre, n) && tu_write_all(fd, body, len);
 }
 
+int tu_read_frame(int fd, void *buf, size_t cap, int timeout_ms)
+{
+    unsigned char prefix[8];
+    uint64_t len = 0;
+    if (!tu_read_exact(fd, prefix, sizeof prefix, timeout_ms))
+        return -1;
+    for (int i = 0; i < 8; i++)
+        len = len << 8 | prefix[i];
+    if (len > cap)
+        return -1;
+    if (len && !tu_read_exact(fd, buf, (size_t) len, timeout_ms))
+        return -1;
+    return (int) len;
+}
+
+size_t tu_read_http(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    size_t n = 0;
+    while (n + 1 < cap) {
+        if (!tu_read_exact(fd, buf + n, 1, timeout_ms))
+            break;
+        n++;
+        if (n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    buf[n] = 0;
+    return n;
+}
+
+bool tu_http_header(const char *head, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2;
+        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1;
+            while (*v == ' ')
+                v++;
+            const char *e = strstr(v, "\r\n");
+            size_t n = e ? (size_t) (e - v) : strlen(v);
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(out, v, n);
+            out[n] = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+uint32_t tu_get32(const unsigned char *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+void tu_put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char) (v >> 24);
+    p[1] = (unsigned char) (v >> 16);
+    p[2] = (unsigned char) (v >> 8);
+    p[3] = (unsigned char) v;
+}
+
+long tu_gettid(void)
+{
+    return (long) syscall(SYS_gettid);
+}
+
+bool tu_thread_asleep(long tid)
+{
+    char path[64];
+    char line[512];
+    FILE *f;
+    char *p;
+
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    if (!(f = fopen(path, "r")))
+        return false;
+    p = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+    fclose(f);
+    return p && p[1] == ' ' && p[2] == 'S';
+}
+
+int tu_thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
 bool tu_thread_sleeps(int tid, bool in_poll)
 {
     char path[64];
@@ -303,12 +434,7 @@ bool tu_thread_sleeps(int tid, bool in_poll)
     char *p;
     long nr;
 
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    if (!(f = fopen(path, "r")))
-        return false;
-    p = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
-    fclose(f);
-    if (!p || p[1] != ' ' || p[2] != 'S')
+    if (!tu_thread_asleep(tid))
         return false;
 
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);

@@ -2,9 +2,17 @@
    nn_close from another thread wakes a blocked send/recv/poll on that socket
    with EBADF, nn_term wakes every blocked call and device in the process,
    and several threads may share one socket without losing messages. */
-#include "pattest.h"
-
+#include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/bus.h>
 #include <nanomsg/pair.h>
@@ -12,6 +20,8 @@
 #include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
 #include <nanomsg/survey.h>
+
+#include "testutil.h"
 
 struct kind {
     int domain;
@@ -26,7 +36,7 @@ static void arm_for_recv(int s, const struct kind *k)
     if (k->domain == AF_SP && k->protocol == NN_REQ)
         assert_int_equal(nn_send(s, "q", 1, NN_DONTWAIT), 1);
     if (k->domain == AF_SP && k->protocol == NN_SURVEYOR) {
-        pt_setint(s, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 60000);
+        tu_setint(s, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 60000);
         assert_int_equal(nn_send(s, "q", 1, NN_DONTWAIT), 1);
     }
 }
@@ -41,16 +51,16 @@ static const struct kind recv_kinds[] = {
 };
 #define RECV_KINDS (sizeof recv_kinds / sizeof recv_kinds[0])
 
-static void expect_close_wakes(int s, enum pt_op op, const char *what)
+static void expect_close_wakes(int s, enum tu_op op, const char *what)
 {
-    static struct pt_blocked b;
+    static struct tu_blocked b;
     tu_thread th;
-    if (!pt_blocked_start(&th, &b, s, -1, op)) {
+    if (!tu_blocked_start(&th, &b, s, -1, op)) {
         print_error("%s: the call did not block (rc=%d errno=%d)\n", what, b.rc, b.err);
         fail();
     }
     assert_int_equal(nn_close(s), 0);
-    assert_true(tu_wait_until(pt_blocked_is_done, &b, PT_DEADLINE_MS));
+    assert_true(tu_wait_until(tu_blocked_is_done, &b, TU_DEADLINE_MS));
     tu_thread_join(&th);
     if (b.rc != -1 || b.err != EBADF) {
         print_error("%s: woke with rc=%d errno=%d (%s), want -1 EBADF\n", what, b.rc, b.err,
@@ -63,23 +73,23 @@ static void test_close_from_another_thread_wakes_blocked_recv_with_ebadf(void **
 {
     (void) state;
     for (size_t i = 0; i < RECV_KINDS; i++) {
-        int s = pt_socket(recv_kinds[i].domain, recv_kinds[i].protocol);
-        pt_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+        int s = tu_socket(recv_kinds[i].domain, recv_kinds[i].protocol);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
         arm_for_recv(s, &recv_kinds[i]);
-        expect_close_wakes(s, PT_OP_RECV, recv_kinds[i].name);
+        expect_close_wakes(s, TU_OP_RECV, recv_kinds[i].name);
     }
 
     /* Also with a live connection that just has nothing to say. */
-    char url[PT_URL_LEN];
-    int pull = pt_socket(AF_SP, NN_PULL);
-    int push = pt_socket(AF_SP, NN_PUSH);
-    pt_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_bind(pull, pt_url(url, PT_TCP, "close-recv"));
-    pt_connect(push, url);
-    pt_wait_connections(pull, 1);
-    expect_close_wakes(pull, PT_OP_RECV, "connected pull");
+    char url[TU_URL_LEN];
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_bind(pull, tu_url(url, TU_TCP, "close-recv"));
+    tu_connect(push, url);
+    tu_wait_connections(pull, 1);
+    expect_close_wakes(pull, TU_OP_RECV, "connected pull");
     /* The peer is unaffected and notices the loss. */
-    pt_wait_connections(push, 0);
+    tu_wait_connections(push, 0);
 }
 
 static void test_close_from_another_thread_wakes_blocked_send_with_ebadf(void **state)
@@ -90,24 +100,24 @@ static void test_close_from_another_thread_wakes_blocked_send_with_ebadf(void **
         {AF_SP_RAW, NN_PUSH, "raw push"}, {AF_SP_RAW, NN_REQ, "raw req"},
     };
     for (size_t i = 0; i < sizeof send_kinds / sizeof send_kinds[0]; i++) {
-        int s = pt_socket(send_kinds[i].domain, send_kinds[i].protocol);
-        pt_setint(s, NN_SOL_SOCKET, NN_SNDTIMEO, -1);
-        expect_close_wakes(s, PT_OP_SEND, send_kinds[i].name);
+        int s = tu_socket(send_kinds[i].domain, send_kinds[i].protocol);
+        tu_setint(s, NN_SOL_SOCKET, NN_SNDTIMEO, -1);
+        expect_close_wakes(s, TU_OP_SEND, send_kinds[i].name);
     }
 
     /* A sender blocked on a full inproc queue. */
-    char url[PT_URL_LEN];
-    int pull = pt_socket(AF_SP, NN_PULL);
-    int push = pt_socket(AF_SP, NN_PUSH);
-    pt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 1024);
-    pt_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, -1);
-    pt_bind(pull, pt_url(url, PT_INPROC, "close-send"));
-    pt_connect(push, url);
-    pt_wait_connections(push, 1);
+    char url[TU_URL_LEN];
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 1024);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, -1);
+    tu_bind(pull, tu_url(url, TU_INPROC, "close-send"));
+    tu_connect(push, url);
+    tu_wait_connections(push, 1);
     while (nn_send(push, "0123456789", 10, NN_DONTWAIT) == 10)
         ;
     assert_int_equal(nn_errno(), EAGAIN);
-    expect_close_wakes(push, PT_OP_SEND, "push with full queue");
+    expect_close_wakes(push, TU_OP_SEND, "push with full queue");
 }
 
 /* nn_poll on a socket closed from another thread returns without waiting
@@ -117,15 +127,15 @@ static void test_close_from_another_thread_wakes_blocked_send_with_ebadf(void **
 static void test_close_from_another_thread_wakes_nn_poll(void **state)
 {
     (void) state;
-    static struct pt_blocked b;
+    static struct tu_blocked b;
     tu_thread th;
-    int s = pt_socket(AF_SP, NN_PULL);
-    assert_true(pt_blocked_start(&th, &b, s, -1, PT_OP_POLL));
+    int s = tu_socket(AF_SP, NN_PULL);
+    assert_true(tu_blocked_start(&th, &b, s, -1, TU_OP_POLL));
     uint64_t t0 = tu_now_ms();
     assert_int_equal(nn_close(s), 0);
-    assert_true(tu_wait_until(pt_blocked_is_done, &b, PT_DEADLINE_MS));
+    assert_true(tu_wait_until(tu_blocked_is_done, &b, TU_DEADLINE_MS));
     tu_thread_join(&th);
-    assert_true(tu_now_ms() - t0 < PT_DEADLINE_MS);
+    assert_true(tu_now_ms() - t0 < TU_DEADLINE_MS);
     char buf[8];
     assert_nn_fail(nn_recv(s, buf, sizeof buf, NN_DONTWAIT), EBADF);
 }
@@ -191,17 +201,17 @@ static bool all_received(void *arg)
 static void test_threads_sharing_sockets_lose_and_duplicate_nothing(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     tu_thread senders[SHARE_THREADS], receivers[SHARE_THREADS];
     struct sender_arg args[SHARE_THREADS];
     memset(&share, 0, sizeof share);
     pthread_mutex_init(&share.lock, NULL);
-    share.push = pt_socket(AF_SP, NN_PUSH);
-    share.pull = pt_socket(AF_SP, NN_PULL);
-    pt_setint(share.pull, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_bind(share.pull, pt_url(url, PT_TCP, "share"));
-    pt_connect(share.push, url);
-    pt_wait_connections(share.push, 1);
+    share.push = tu_socket(AF_SP, NN_PUSH);
+    share.pull = tu_socket(AF_SP, NN_PULL);
+    tu_setint(share.pull, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_bind(share.pull, tu_url(url, TU_TCP, "share"));
+    tu_connect(share.push, url);
+    tu_wait_connections(share.push, 1);
 
     for (int k = 0; k < SHARE_THREADS; k++)
         tu_thread_start(&receivers[k], share_receiver, NULL);
@@ -212,8 +222,8 @@ static void test_threads_sharing_sockets_lose_and_duplicate_nothing(void **state
     for (int k = 0; k < SHARE_THREADS; k++)
         tu_thread_join(&senders[k]);
     assert_int_equal(share.send_errors, 0);
-    bool complete = tu_wait_until(all_received, NULL, PT_DEADLINE_MS);
-    pt_close(share.pull);
+    bool complete = tu_wait_until(all_received, NULL, TU_DEADLINE_MS);
+    tu_close(share.pull);
     for (int k = 0; k < SHARE_THREADS; k++)
         tu_thread_join(&receivers[k]);
     assert_true(complete);
@@ -251,31 +261,31 @@ static void test_closing_busy_inproc_pub_and_subs_in_a_loop_is_clean(void **stat
 {
     (void) state;
     for (int round = 0; round < 30; round++) {
-        char url[PT_URL_LEN];
+        char url[TU_URL_LEN];
         static struct churn c;
         tu_thread th;
         int sub[3];
         memset(&c, 0, sizeof c);
-        c.pub = pt_socket(AF_SP, NN_PUB);
-        pt_bind(c.pub, pt_url(url, PT_INPROC, "churn"));
+        c.pub = tu_socket(AF_SP, NN_PUB);
+        tu_bind(c.pub, tu_url(url, TU_INPROC, "churn"));
         for (int k = 0; k < 3; k++) {
-            sub[k] = pt_socket(AF_SP, NN_SUB);
+            sub[k] = tu_socket(AF_SP, NN_SUB);
             assert_nn_ok(nn_setsockopt(sub[k], NN_SUB, NN_SUB_SUBSCRIBE, "", 0));
-            pt_connect(sub[k], url);
+            tu_connect(sub[k], url);
         }
-        pt_wait_connections(c.pub, 3);
+        tu_wait_connections(c.pub, 3);
         tu_thread_start(&th, churn_publisher, &c);
         for (int k = 0; k < 3; k++) {
             char buf[8];
             assert_int_equal(nn_recv(sub[k], buf, sizeof buf, 0), 4);
-            pt_close(sub[k]);
+            tu_close(sub[k]);
         }
         if (round % 2 == 0) {
-            pt_close(c.pub);
+            tu_close(c.pub);
         } else {
             __atomic_store_n(&c.stop, 1, __ATOMIC_SEQ_CST);
             tu_thread_join(&th);
-            pt_close(c.pub);
+            tu_close(c.pub);
             continue;
         }
         tu_thread_join(&th);
@@ -333,10 +343,10 @@ static void racer_run(void *arg)
 /* libnanomsg aborts in its inproc state machines when calls race nn_close
    ("Unexpected action: state=5 source=... (sinproc.c:491)", issues
    #1040/#599): against it only tcp peers are tried. */
-static const enum pt_transport racing_transports[] = {
-    PT_TCP,
+static const enum tu_transport racing_transports[] = {
+    TU_TCP,
 #ifndef AGAINST_LIBNANOMSG
-    PT_INPROC,
+    TU_INPROC,
 #endif
 };
 
@@ -376,47 +386,47 @@ static bool racers_saw_ebadf(void *arg)
 static void calls_racing_close(void)
 {
     for (int round = 0; round < 20; round++) {
-        enum pt_transport t =
+        enum tu_transport t =
             racing_transports[round % (sizeof racing_transports / sizeof racing_transports[0])];
-        char url[PT_URL_LEN];
+        char url[TU_URL_LEN];
         static struct racer r[RACERS];
         tu_thread th[RACERS];
         int s = nn_socket(AF_SP, NN_PAIR);
         int peer = nn_socket(AF_SP, NN_PAIR);
-        CHILD_CHECK(s >= 0 && peer >= 0);
-        CHILD_CHECK(nn_bind(s, pt_url(url, t, "racing-close")) >= 0);
-        CHILD_CHECK(nn_connect(peer, url) >= 0);
+        TU_CHILD_CHECK(s >= 0 && peer >= 0);
+        TU_CHILD_CHECK(nn_bind(s, tu_url(url, t, "racing-close")) >= 0);
+        TU_CHILD_CHECK(nn_connect(peer, url) >= 0);
         for (int k = 0; k < RACERS; k++) {
             memset(&r[k], 0, sizeof r[k]);
             r[k].s = s;
             r[k].which = k;
             tu_thread_start(&th[k], racer_run, &r[k]);
         }
-        CHILD_CHECK(tu_wait_until(racers_busy, r, PT_DEADLINE_MS));
-        CHILD_CHECK(nn_close(s) == 0);
-        bool saw = tu_wait_until(racers_saw_ebadf, r, PT_DEADLINE_MS);
+        TU_CHILD_CHECK(tu_wait_until(racers_busy, r, TU_DEADLINE_MS));
+        TU_CHILD_CHECK(nn_close(s) == 0);
+        bool saw = tu_wait_until(racers_saw_ebadf, r, TU_DEADLINE_MS);
         for (int k = 0; k < RACERS; k++)
             __atomic_store_n(&r[k].stop, 1, __ATOMIC_SEQ_CST);
-        if (!tu_wait_until(racers_done, r, PT_DEADLINE_MS)) {
+        if (!tu_wait_until(racers_done, r, TU_DEADLINE_MS)) {
             for (int k = 0; k < RACERS; k++)
                 if (!r[k].done)
                     fprintf(stderr, "round %d (%s): call %d racing nn_close never returned\n",
-                            round, pt_transport_names[t], k);
+                            round, tu_transport_names[t], k);
             _exit(1);
         }
         for (int k = 0; k < RACERS; k++)
             tu_thread_join(&th[k]);
-        CHILD_CHECK(saw);
+        TU_CHILD_CHECK(saw);
         for (int k = 0; k < RACERS; k++)
-            CHILD_CHECK(r[k].unexpected == 0);
-        CHILD_CHECK(nn_close(peer) == 0);
+            TU_CHILD_CHECK(r[k].unexpected == 0);
+        TU_CHILD_CHECK(nn_close(peer) == 0);
     }
 }
 
 static void test_calls_racing_nn_close_fail_cleanly_with_ebadf(void **state)
 {
     (void) state;
-    pt_run_in_child(calls_racing_close);
+    tu_run_in_child(calls_racing_close);
 }
 
 /* ---- nn_term ------------------------------------------------------------- */
@@ -425,9 +435,9 @@ static int child_socket(int domain, int protocol)
 {
     int s = nn_socket(domain, protocol);
     int inf = -1;
-    CHILD_CHECK(s >= 0);
-    CHILD_CHECK(nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &inf, sizeof inf) == 0);
-    CHILD_CHECK(nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &inf, sizeof inf) == 0);
+    TU_CHILD_CHECK(s >= 0);
+    TU_CHILD_CHECK(nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &inf, sizeof inf) == 0);
+    TU_CHILD_CHECK(nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &inf, sizeof inf) == 0);
     return s;
 }
 
@@ -435,7 +445,7 @@ static int child_socket(int domain, int protocol)
 static void term_wakes_everything(void)
 {
     enum { CALLS = 9 };
-    static struct pt_blocked b[CALLS];
+    static struct tu_blocked b[CALLS];
     tu_thread th[CALLS];
     int n = 0;
 
@@ -451,72 +461,72 @@ static void term_wakes_everything(void)
     int dev_rep = child_socket(AF_SP_RAW, NN_REP);
     int dev_req = child_socket(AF_SP_RAW, NN_REQ);
     int deadline = 60000;
-    CHILD_CHECK(nn_setsockopt(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, &deadline,
+    TU_CHILD_CHECK(nn_setsockopt(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, &deadline,
                               sizeof deadline) == 0);
-    CHILD_CHECK(nn_bind(pull, "inproc://term-pull") >= 0);
-    CHILD_CHECK(nn_connect(sub, "inproc://term-nobody") >= 0);
-    CHILD_CHECK(nn_send(req, "q", 1, 0) == 1);
-    CHILD_CHECK(nn_send(surveyor, "q", 1, 0) == 1);
+    TU_CHILD_CHECK(nn_bind(pull, "inproc://term-pull") >= 0);
+    TU_CHILD_CHECK(nn_connect(sub, "inproc://term-nobody") >= 0);
+    TU_CHILD_CHECK(nn_send(req, "q", 1, 0) == 1);
+    TU_CHILD_CHECK(nn_send(surveyor, "q", 1, 0) == 1);
 
     struct {
         int s, s2;
-        enum pt_op op;
+        enum tu_op op;
     } calls[CALLS] = {
-        {pull, -1, PT_OP_RECV},     {sub, -1, PT_OP_RECV},
-        {rep, -1, PT_OP_RECV},      {req, -1, PT_OP_RECV},
-        {surveyor, -1, PT_OP_RECV}, {push, -1, PT_OP_SEND},
-        {poll_pull, -1, PT_OP_POLL}, {dev_in, dev_out, PT_OP_DEVICE},
-        {dev_rep, dev_req, PT_OP_DEVICE},
+        {pull, -1, TU_OP_RECV},     {sub, -1, TU_OP_RECV},
+        {rep, -1, TU_OP_RECV},      {req, -1, TU_OP_RECV},
+        {surveyor, -1, TU_OP_RECV}, {push, -1, TU_OP_SEND},
+        {poll_pull, -1, TU_OP_POLL}, {dev_in, dev_out, TU_OP_DEVICE},
+        {dev_rep, dev_req, TU_OP_DEVICE},
     };
     for (n = 0; n < CALLS; n++) {
         memset(&b[n], 0, sizeof b[n]);
         b[n].s = calls[n].s;
         b[n].s2 = calls[n].s2;
         b[n].op = calls[n].op;
-        tu_thread_start(&th[n], pt_blocked_run, &b[n]);
+        tu_thread_start(&th[n], tu_blocked_run, &b[n]);
     }
     /* The two-way device's own thread only joins its helpers: wait for the
        others to be parked in their calls. */
     for (n = 0; n < CALLS - 1; n++)
-        CHILD_CHECK(tu_wait_until(pt_blocked_is_sleeping, &b[n], PT_DEADLINE_MS));
+        TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_sleeping, &b[n], TU_DEADLINE_MS));
     for (n = 0; n < CALLS; n++)
-        CHILD_CHECK(!pt_blocked_is_done(&b[n]));
+        TU_CHILD_CHECK(!tu_blocked_is_done(&b[n]));
 
     nn_term();
     for (n = 0; n < CALLS; n++) {
-        CHILD_CHECK(tu_wait_until(pt_blocked_is_done, &b[n], PT_DEADLINE_MS));
+        TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &b[n], TU_DEADLINE_MS));
         tu_thread_join(&th[n]);
         /* nn_poll just has to wake up (see above). */
-        if (calls[n].op != PT_OP_POLL && (b[n].rc != -1 || b[n].err != EBADF)) {
+        if (calls[n].op != TU_OP_POLL && (b[n].rc != -1 || b[n].err != EBADF)) {
             fprintf(stderr, "call %d woke with rc=%d errno=%d (%s), want -1 EBADF\n", n,
                     b[n].rc, b[n].err, nn_strerror(b[n].err));
             _exit(1);
         }
     }
     errno = 0;
-    CHILD_CHECK(nn_socket(AF_SP, NN_PAIR) == -1 && errno == ETERM);
+    TU_CHILD_CHECK(nn_socket(AF_SP, NN_PAIR) == -1 && errno == ETERM);
     errno = 0;
-    CHILD_CHECK(nn_send(push, "x", 1, NN_DONTWAIT) == -1 && errno == EBADF);
+    TU_CHILD_CHECK(nn_send(push, "x", 1, NN_DONTWAIT) == -1 && errno == EBADF);
 }
 
 static void test_term_wakes_every_blocked_call_and_device(void **state)
 {
     (void) state;
-    pt_run_in_child(term_wakes_everything);
+    tu_run_in_child(term_wakes_everything);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        pt_test(test_close_from_another_thread_wakes_blocked_recv_with_ebadf),
-        pt_test(test_close_from_another_thread_wakes_blocked_send_with_ebadf),
-        pt_test(test_close_from_another_thread_wakes_nn_poll),
-        pt_test(test_threads_sharing_sockets_lose_and_duplicate_nothing),
-        pt_test(test_calls_racing_nn_close_fail_cleanly_with_ebadf),
+        tu_test(test_close_from_another_thread_wakes_blocked_recv_with_ebadf),
+        tu_test(test_close_from_another_thread_wakes_blocked_send_with_ebadf),
+        tu_test(test_close_from_another_thread_wakes_nn_poll),
+        tu_test(test_threads_sharing_sockets_lose_and_duplicate_nothing),
+        tu_test(test_calls_racing_nn_close_fail_cleanly_with_ebadf),
 #ifndef AGAINST_LIBNANOMSG
-        pt_test(test_closing_busy_inproc_pub_and_subs_in_a_loop_is_clean),
+        tu_test(test_closing_busy_inproc_pub_and_subs_in_a_loop_is_clean),
 #endif
-        pt_test(test_term_wakes_every_blocked_call_and_device),
+        tu_test(test_term_wakes_every_blocked_call_and_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

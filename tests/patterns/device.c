@@ -4,7 +4,16 @@
    once both sockets are gone. The arguments are checked first: EBADF for bad
    ids, EINVAL for cooked sockets, different families or directions that do
    not fit. */
-#include "pattest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/bus.h>
 #include <nanomsg/pair.h>
@@ -12,26 +21,28 @@
 #include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
 
+#include "testutil.h"
+
 static void test_device_with_bad_socket_ids_fails_with_ebadf(void **state)
 {
     (void) state;
     assert_nn_fail(nn_device(-1, -1), EBADF);
-    int raw = pt_socket(AF_SP_RAW, NN_PAIR);
+    int raw = tu_socket(AF_SP_RAW, NN_PAIR);
     assert_nn_fail(nn_device(raw, NN_MAX_SOCKETS - 1), EBADF);
     assert_nn_fail(nn_device(NN_MAX_SOCKETS - 1, raw), EBADF);
     assert_nn_fail(nn_device(NN_MAX_SOCKETS - 1, -1), EBADF);
-    int closed = pt_socket(AF_SP_RAW, NN_PAIR);
-    pt_close(closed);
+    int closed = tu_socket(AF_SP_RAW, NN_PAIR);
+    tu_close(closed);
     assert_nn_fail(nn_device(closed, -1), EBADF);
 }
 
 static void test_device_with_a_cooked_socket_fails_with_einval(void **state)
 {
     (void) state;
-    int cooked_pair = pt_socket(AF_SP, NN_PAIR);
-    int raw_pair = pt_socket(AF_SP_RAW, NN_PAIR);
-    int cooked_pull = pt_socket(AF_SP, NN_PULL);
-    int raw_push = pt_socket(AF_SP_RAW, NN_PUSH);
+    int cooked_pair = tu_socket(AF_SP, NN_PAIR);
+    int raw_pair = tu_socket(AF_SP_RAW, NN_PAIR);
+    int cooked_pull = tu_socket(AF_SP, NN_PULL);
+    int raw_push = tu_socket(AF_SP_RAW, NN_PUSH);
     assert_nn_fail(nn_device(cooked_pair, -1), EINVAL);
     assert_nn_fail(nn_device(-1, cooked_pair), EINVAL);
     assert_nn_fail(nn_device(cooked_pair, raw_pair), EINVAL);
@@ -42,11 +53,11 @@ static void test_device_with_a_cooked_socket_fails_with_einval(void **state)
 static void test_device_with_sockets_of_different_families_fails_with_einval(void **state)
 {
     (void) state;
-    int pair = pt_socket(AF_SP_RAW, NN_PAIR);
-    int bus = pt_socket(AF_SP_RAW, NN_BUS);
-    int rep = pt_socket(AF_SP_RAW, NN_REP);
-    int push = pt_socket(AF_SP_RAW, NN_PUSH);
-    int sub = pt_socket(AF_SP_RAW, NN_SUB);
+    int pair = tu_socket(AF_SP_RAW, NN_PAIR);
+    int bus = tu_socket(AF_SP_RAW, NN_BUS);
+    int rep = tu_socket(AF_SP_RAW, NN_REP);
+    int push = tu_socket(AF_SP_RAW, NN_PUSH);
+    int sub = tu_socket(AF_SP_RAW, NN_SUB);
     assert_nn_fail(nn_device(pair, bus), EINVAL);
     assert_nn_fail(nn_device(rep, pair), EINVAL);
     assert_nn_fail(nn_device(sub, push), EINVAL);
@@ -56,32 +67,32 @@ static void test_device_with_sockets_of_different_families_fails_with_einval(voi
 static void test_device_with_incompatible_directions_fails_with_einval(void **state)
 {
     (void) state;
-    int push1 = pt_socket(AF_SP_RAW, NN_PUSH);
-    int push2 = pt_socket(AF_SP_RAW, NN_PUSH);
-    int pull1 = pt_socket(AF_SP_RAW, NN_PULL);
-    int pull2 = pt_socket(AF_SP_RAW, NN_PULL);
-    int pub1 = pt_socket(AF_SP_RAW, NN_PUB);
-    int pub2 = pt_socket(AF_SP_RAW, NN_PUB);
-    int sub1 = pt_socket(AF_SP_RAW, NN_SUB);
-    int sub2 = pt_socket(AF_SP_RAW, NN_SUB);
+    int push1 = tu_socket(AF_SP_RAW, NN_PUSH);
+    int push2 = tu_socket(AF_SP_RAW, NN_PUSH);
+    int pull1 = tu_socket(AF_SP_RAW, NN_PULL);
+    int pull2 = tu_socket(AF_SP_RAW, NN_PULL);
+    int pub1 = tu_socket(AF_SP_RAW, NN_PUB);
+    int pub2 = tu_socket(AF_SP_RAW, NN_PUB);
+    int sub1 = tu_socket(AF_SP_RAW, NN_SUB);
+    int sub2 = tu_socket(AF_SP_RAW, NN_SUB);
     assert_nn_fail(nn_device(push1, push2), EINVAL);
     assert_nn_fail(nn_device(pull1, pull2), EINVAL);
     assert_nn_fail(nn_device(pub1, pub2), EINVAL);
     assert_nn_fail(nn_device(sub1, sub2), EINVAL);
 }
 
-static void start_device(tu_thread *th, struct pt_blocked *dev, int s1, int s2)
+static void start_device(tu_thread *th, struct tu_blocked *dev, int s1, int s2)
 {
     memset(dev, 0, sizeof *dev);
     dev->s = s1;
     dev->s2 = s2;
-    dev->op = PT_OP_DEVICE;
-    tu_thread_start(th, pt_blocked_run, dev);
+    dev->op = TU_OP_DEVICE;
+    tu_thread_start(th, tu_blocked_run, dev);
 }
 
-static void expect_device_ended_with_ebadf(tu_thread *th, struct pt_blocked *dev)
+static void expect_device_ended_with_ebadf(tu_thread *th, struct tu_blocked *dev)
 {
-    assert_true(tu_wait_until(pt_blocked_is_done, dev, PT_DEADLINE_MS));
+    assert_true(tu_wait_until(tu_blocked_is_done, dev, TU_DEADLINE_MS));
     tu_thread_join(th);
     assert_int_equal(dev->rc, -1);
     assert_int_equal(dev->err, EBADF);
@@ -93,22 +104,22 @@ static void expect_device_ended_with_ebadf(tu_thread *th, struct pt_blocked *dev
    Both argument orders work. */
 static void expect_one_way_device(bool pull_first)
 {
-    char in_url[PT_URL_LEN], out_url[PT_URL_LEN];
-    static struct pt_blocked dev;
+    char in_url[TU_URL_LEN], out_url[TU_URL_LEN];
+    static struct tu_blocked dev;
     tu_thread th;
-    int in = pt_socket(AF_SP_RAW, NN_PULL);
-    int out = pt_socket(AF_SP_RAW, NN_PUSH);
-    int producer = pt_socket(AF_SP, NN_PUSH);
-    int consumer = pt_socket(AF_SP, NN_PULL);
-    pt_setint(in, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_bind(in, pt_url(in_url, PT_INPROC, "oneway-in"));
-    pt_bind(out, pt_url(out_url, PT_TCP, "oneway-out"));
-    pt_connect(producer, in_url);
-    pt_connect(consumer, out_url);
-    pt_wait_connections(in, 1);
-    pt_wait_connections(out, 1);
+    int in = tu_socket(AF_SP_RAW, NN_PULL);
+    int out = tu_socket(AF_SP_RAW, NN_PUSH);
+    int producer = tu_socket(AF_SP, NN_PUSH);
+    int consumer = tu_socket(AF_SP, NN_PULL);
+    tu_setint(in, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_bind(in, tu_url(in_url, TU_INPROC, "oneway-in"));
+    tu_bind(out, tu_url(out_url, TU_TCP, "oneway-out"));
+    tu_connect(producer, in_url);
+    tu_connect(consumer, out_url);
+    tu_wait_connections(in, 1);
+    tu_wait_connections(out, 1);
 
-    int threads_before = pt_thread_count();
+    int threads_before = tu_thread_count();
     if (pull_first)
         start_device(&th, &dev, in, out);
     else
@@ -116,21 +127,21 @@ static void expect_one_way_device(bool pull_first)
     for (int i = 0; i < 100; i++) {
         char msg[16];
         snprintf(msg, sizeof msg, "m%d", i);
-        pt_send(producer, msg);
+        tu_send(producer, msg);
     }
     for (int i = 0; i < 100; i++) {
         char msg[16];
         snprintf(msg, sizeof msg, "m%d", i);
-        pt_recv(consumer, msg);
+        tu_recv(consumer, msg);
     }
-    assert_int_equal(pt_thread_count(), threads_before + 1);
+    assert_int_equal(tu_thread_count(), threads_before + 1);
 
-    assert_false(pt_blocked_is_done(&dev));
-    pt_close(in);
-    pt_close(out);
+    assert_false(tu_blocked_is_done(&dev));
+    tu_close(in);
+    tu_close(out);
     expect_device_ended_with_ebadf(&th, &dev);
-    pt_close(producer);
-    pt_close(consumer);
+    tu_close(producer);
+    tu_close(consumer);
 }
 
 static void test_one_way_device_forwards_in_order_in_the_calling_thread(void **state)
@@ -145,39 +156,39 @@ static void test_one_way_device_forwards_in_order_in_the_calling_thread(void **s
 static void test_pub_sub_device_fans_out_to_filtering_subscribers(void **state)
 {
     (void) state;
-    char in_url[PT_URL_LEN], out_url[PT_URL_LEN];
-    static struct pt_blocked dev;
+    char in_url[TU_URL_LEN], out_url[TU_URL_LEN];
+    static struct tu_blocked dev;
     tu_thread th;
-    int in = pt_socket(AF_SP_RAW, NN_SUB);
-    int out = pt_socket(AF_SP_RAW, NN_PUB);
-    int publisher = pt_socket(AF_SP, NN_PUB);
-    int sub_a = pt_socket(AF_SP, NN_SUB);
-    int sub_b = pt_socket(AF_SP, NN_SUB);
+    int in = tu_socket(AF_SP_RAW, NN_SUB);
+    int out = tu_socket(AF_SP_RAW, NN_PUB);
+    int publisher = tu_socket(AF_SP, NN_PUB);
+    int sub_a = tu_socket(AF_SP, NN_SUB);
+    int sub_b = tu_socket(AF_SP, NN_SUB);
     assert_nn_ok(nn_setsockopt(in, NN_SUB, NN_SUB_SUBSCRIBE, "", 0));
     assert_nn_ok(nn_setsockopt(sub_a, NN_SUB, NN_SUB_SUBSCRIBE, "a", 1));
     assert_nn_ok(nn_setsockopt(sub_b, NN_SUB, NN_SUB_SUBSCRIBE, "b", 1));
-    pt_setint(in, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_bind(publisher, pt_url(in_url, PT_INPROC, "pubsub-in"));
-    pt_connect(in, in_url);
-    pt_bind(out, pt_url(out_url, PT_TCP, "pubsub-out"));
-    pt_connect(sub_a, out_url);
-    pt_connect(sub_b, out_url);
-    pt_wait_connections(publisher, 1);
-    pt_wait_connections(out, 2);
+    tu_setint(in, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_bind(publisher, tu_url(in_url, TU_INPROC, "pubsub-in"));
+    tu_connect(in, in_url);
+    tu_bind(out, tu_url(out_url, TU_TCP, "pubsub-out"));
+    tu_connect(sub_a, out_url);
+    tu_connect(sub_b, out_url);
+    tu_wait_connections(publisher, 1);
+    tu_wait_connections(out, 2);
     start_device(&th, &dev, in, out);
 
-    pt_send(publisher, "a1");
-    pt_send(publisher, "b1");
-    pt_send(publisher, "c1");
-    pt_send(publisher, "a2");
-    pt_send(publisher, "b2");
-    pt_recv(sub_a, "a1");
-    pt_recv(sub_a, "a2");
-    pt_recv(sub_b, "b1");
-    pt_recv(sub_b, "b2");
+    tu_send(publisher, "a1");
+    tu_send(publisher, "b1");
+    tu_send(publisher, "c1");
+    tu_send(publisher, "a2");
+    tu_send(publisher, "b2");
+    tu_recv(sub_a, "a1");
+    tu_recv(sub_a, "a2");
+    tu_recv(sub_b, "b1");
+    tu_recv(sub_b, "b2");
 
-    pt_close(in);
-    pt_close(out);
+    tu_close(in);
+    tu_close(out);
     expect_device_ended_with_ebadf(&th, &dev);
 }
 
@@ -187,38 +198,38 @@ static void test_pub_sub_device_fans_out_to_filtering_subscribers(void **state)
 static void test_two_way_device_relays_both_ways_until_both_sockets_close(void **state)
 {
     (void) state;
-    char front_url[PT_URL_LEN], back_url[PT_URL_LEN];
-    static struct pt_blocked dev;
+    char front_url[TU_URL_LEN], back_url[TU_URL_LEN];
+    static struct tu_blocked dev;
     tu_thread th;
-    int front = pt_socket(AF_SP_RAW, NN_REP);
-    int back = pt_socket(AF_SP_RAW, NN_REQ);
-    int client = pt_socket(AF_SP, NN_REQ);
-    int server = pt_socket(AF_SP, NN_REP);
-    pt_setint(front, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_setint(back, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_bind(front, pt_url(front_url, PT_INPROC, "twoway-front"));
-    pt_bind(back, pt_url(back_url, PT_IPC, "twoway-back"));
-    pt_connect(client, front_url);
-    pt_connect(server, back_url);
+    int front = tu_socket(AF_SP_RAW, NN_REP);
+    int back = tu_socket(AF_SP_RAW, NN_REQ);
+    int client = tu_socket(AF_SP, NN_REQ);
+    int server = tu_socket(AF_SP, NN_REP);
+    tu_setint(front, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_setint(back, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_bind(front, tu_url(front_url, TU_INPROC, "twoway-front"));
+    tu_bind(back, tu_url(back_url, TU_IPC, "twoway-back"));
+    tu_connect(client, front_url);
+    tu_connect(server, back_url);
     start_device(&th, &dev, front, back);
 
     for (int i = 0; i < 5; i++) {
         char q[16], a[16];
         snprintf(q, sizeof q, "q%d", i);
         snprintf(a, sizeof a, "a%d", i);
-        pt_send(client, q);
-        pt_recv(server, q);
-        pt_send(server, a);
-        pt_recv(client, a);
+        tu_send(client, q);
+        tu_recv(server, q);
+        tu_send(server, a);
+        tu_recv(client, a);
     }
 
-    pt_close(front);
+    tu_close(front);
     /* The back-to-front direction is still waiting on the back socket. */
-    uint64_t end = tu_now_ms() + PT_QUIET_MS;
-    while (tu_now_ms() < end && !pt_blocked_is_done(&dev))
+    uint64_t end = tu_now_ms() + TU_QUIET_MS;
+    while (tu_now_ms() < end && !tu_blocked_is_done(&dev))
         tu_sleep_ms(5);
-    assert_false(pt_blocked_is_done(&dev));
-    pt_close(back);
+    assert_false(tu_blocked_is_done(&dev));
+    tu_close(back);
     expect_device_ended_with_ebadf(&th, &dev);
 }
 
@@ -227,37 +238,37 @@ static void test_two_way_device_relays_both_ways_until_both_sockets_close(void *
 static void test_pair_devices_forward_and_loop_back(void **state)
 {
     (void) state;
-    char url1[PT_URL_LEN], url2[PT_URL_LEN], url3[PT_URL_LEN];
-    static struct pt_blocked dev, echo;
+    char url1[TU_URL_LEN], url2[TU_URL_LEN], url3[TU_URL_LEN];
+    static struct tu_blocked dev, echo;
     tu_thread th, th_echo;
-    int left = pt_socket(AF_SP_RAW, NN_PAIR);
-    int right = pt_socket(AF_SP_RAW, NN_PAIR);
-    int a = pt_socket(AF_SP, NN_PAIR);
-    int b = pt_socket(AF_SP, NN_PAIR);
-    pt_setint(left, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_setint(right, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_bind(left, pt_url(url1, PT_TCP, "pair-left"));
-    pt_bind(right, pt_url(url2, PT_INPROC, "pair-right"));
-    pt_connect(a, url1);
-    pt_connect(b, url2);
+    int left = tu_socket(AF_SP_RAW, NN_PAIR);
+    int right = tu_socket(AF_SP_RAW, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
+    tu_setint(left, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_setint(right, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_bind(left, tu_url(url1, TU_TCP, "pair-left"));
+    tu_bind(right, tu_url(url2, TU_INPROC, "pair-right"));
+    tu_connect(a, url1);
+    tu_connect(b, url2);
     start_device(&th, &dev, left, right);
-    pt_send(a, "a-to-b");
-    pt_recv(b, "a-to-b");
-    pt_send(b, "b-to-a");
-    pt_recv(a, "b-to-a");
+    tu_send(a, "a-to-b");
+    tu_recv(b, "a-to-b");
+    tu_send(b, "b-to-a");
+    tu_recv(a, "b-to-a");
 
-    int mirror = pt_socket(AF_SP_RAW, NN_PAIR);
-    int c = pt_socket(AF_SP, NN_PAIR);
-    pt_setint(mirror, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_bind(mirror, pt_url(url3, PT_IPC, "pair-mirror"));
-    pt_connect(c, url3);
+    int mirror = tu_socket(AF_SP_RAW, NN_PAIR);
+    int c = tu_socket(AF_SP, NN_PAIR);
+    tu_setint(mirror, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_bind(mirror, tu_url(url3, TU_IPC, "pair-mirror"));
+    tu_connect(c, url3);
     start_device(&th_echo, &echo, -1, mirror);
-    pt_send(c, "echo?");
-    pt_recv(c, "echo?");
+    tu_send(c, "echo?");
+    tu_recv(c, "echo?");
 
-    pt_close(left);
-    pt_close(right);
-    pt_close(mirror);
+    tu_close(left);
+    tu_close(right);
+    tu_close(mirror);
     expect_device_ended_with_ebadf(&th, &dev);
     expect_device_ended_with_ebadf(&th_echo, &echo);
 }
@@ -266,17 +277,17 @@ static void test_pair_devices_forward_and_loop_back(void **state)
    return -1/EBADF (in a child: nn_term cannot be undone). */
 static void term_ends_devices(void)
 {
-    static struct pt_blocked one, two, loop;
+    static struct tu_blocked one, two, loop;
     tu_thread t1, t2, t3;
     int pull = nn_socket(AF_SP_RAW, NN_PULL);
     int push = nn_socket(AF_SP_RAW, NN_PUSH);
     int rep = nn_socket(AF_SP_RAW, NN_REP);
     int req = nn_socket(AF_SP_RAW, NN_REQ);
     int bus = nn_socket(AF_SP_RAW, NN_BUS);
-    CHILD_CHECK(pull >= 0 && push >= 0 && rep >= 0 && req >= 0 && bus >= 0);
-    CHILD_CHECK(nn_bind(pull, "inproc://term-pull") >= 0);
-    CHILD_CHECK(nn_bind(rep, "inproc://term-rep") >= 0);
-    CHILD_CHECK(nn_bind(bus, "inproc://term-bus") >= 0);
+    TU_CHILD_CHECK(pull >= 0 && push >= 0 && rep >= 0 && req >= 0 && bus >= 0);
+    TU_CHILD_CHECK(nn_bind(pull, "inproc://term-pull") >= 0);
+    TU_CHILD_CHECK(nn_bind(rep, "inproc://term-rep") >= 0);
+    TU_CHILD_CHECK(nn_bind(bus, "inproc://term-bus") >= 0);
 
     memset(&one, 0, sizeof one);
     memset(&two, 0, sizeof two);
@@ -284,48 +295,48 @@ static void term_ends_devices(void)
     one.s = pull, one.s2 = push;
     two.s = rep, two.s2 = req;
     loop.s = bus, loop.s2 = -1;
-    one.op = two.op = loop.op = PT_OP_DEVICE;
-    tu_thread_start(&t1, pt_blocked_run, &one);
-    tu_thread_start(&t2, pt_blocked_run, &two);
-    tu_thread_start(&t3, pt_blocked_run, &loop);
-    CHILD_CHECK(tu_wait_until(pt_blocked_is_sleeping, &one, PT_DEADLINE_MS));
-    CHILD_CHECK(tu_wait_until(pt_blocked_is_sleeping, &loop, PT_DEADLINE_MS));
-    CHILD_CHECK(!pt_blocked_is_done(&one) && !pt_blocked_is_done(&two) &&
-                !pt_blocked_is_done(&loop));
+    one.op = two.op = loop.op = TU_OP_DEVICE;
+    tu_thread_start(&t1, tu_blocked_run, &one);
+    tu_thread_start(&t2, tu_blocked_run, &two);
+    tu_thread_start(&t3, tu_blocked_run, &loop);
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_sleeping, &one, TU_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_sleeping, &loop, TU_DEADLINE_MS));
+    TU_CHILD_CHECK(!tu_blocked_is_done(&one) && !tu_blocked_is_done(&two) &&
+                !tu_blocked_is_done(&loop));
 
     nn_term();
-    CHILD_CHECK(tu_wait_until(pt_blocked_is_done, &one, PT_DEADLINE_MS));
-    CHILD_CHECK(tu_wait_until(pt_blocked_is_done, &two, PT_DEADLINE_MS));
-    CHILD_CHECK(tu_wait_until(pt_blocked_is_done, &loop, PT_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &one, TU_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &two, TU_DEADLINE_MS));
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &loop, TU_DEADLINE_MS));
     tu_thread_join(&t1);
     tu_thread_join(&t2);
     tu_thread_join(&t3);
-    CHILD_CHECK(one.rc == -1 && one.err == EBADF);
-    CHILD_CHECK(two.rc == -1 && two.err == EBADF);
-    CHILD_CHECK(loop.rc == -1 && loop.err == EBADF);
+    TU_CHILD_CHECK(one.rc == -1 && one.err == EBADF);
+    TU_CHILD_CHECK(two.rc == -1 && two.err == EBADF);
+    TU_CHILD_CHECK(loop.rc == -1 && loop.err == EBADF);
     /* And a device started afterwards fails at once. */
     errno = 0;
-    CHILD_CHECK(nn_device(pull, push) == -1 && errno == EBADF);
+    TU_CHILD_CHECK(nn_device(pull, push) == -1 && errno == EBADF);
 }
 
 static void test_devices_return_ebadf_after_nn_term(void **state)
 {
     (void) state;
-    pt_run_in_child(term_ends_devices);
+    tu_run_in_child(term_ends_devices);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        pt_test(test_device_with_bad_socket_ids_fails_with_ebadf),
-        pt_test(test_device_with_a_cooked_socket_fails_with_einval),
-        pt_test(test_device_with_sockets_of_different_families_fails_with_einval),
-        pt_test(test_device_with_incompatible_directions_fails_with_einval),
-        pt_test(test_one_way_device_forwards_in_order_in_the_calling_thread),
-        pt_test(test_pub_sub_device_fans_out_to_filtering_subscribers),
-        pt_test(test_two_way_device_relays_both_ways_until_both_sockets_close),
-        pt_test(test_pair_devices_forward_and_loop_back),
-        pt_test(test_devices_return_ebadf_after_nn_term),
+        tu_test(test_device_with_bad_socket_ids_fails_with_ebadf),
+        tu_test(test_device_with_a_cooked_socket_fails_with_einval),
+        tu_test(test_device_with_sockets_of_different_families_fails_with_einval),
+        tu_test(test_device_with_incompatible_directions_fails_with_einval),
+        tu_test(test_one_way_device_forwards_in_order_in_the_calling_thread),
+        tu_test(test_pub_sub_device_fans_out_to_filtering_subscribers),
+        tu_test(test_two_way_device_relays_both_ways_until_both_sockets_close),
+        tu_test(test_pair_devices_forward_and_loop_back),
+        tu_test(test_devices_return_ebadf_after_nn_term),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

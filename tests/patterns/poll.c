@@ -3,7 +3,16 @@
    protocol's own idea of readiness. Asking for a direction a socket does not
    have fails with ENOPROTOOPT; on timeout or error revents are left as they
    were. */
-#include "pattest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/bus.h>
 #include <nanomsg/pair.h>
@@ -12,32 +21,34 @@
 #include <nanomsg/reqrep.h>
 #include <nanomsg/survey.h>
 
+#include "testutil.h"
+
 static bool rcvfd_readable_soon(int s)
 {
-    return pt_fd_readable(pt_fd(s, NN_RCVFD), PT_DEADLINE_MS);
+    return tu_fd_readable(tu_fd(s, NN_RCVFD), TU_DEADLINE_MS);
 }
 
 static void test_poll_reports_pollin_and_pollout_for_several_sockets(void **state)
 {
     (void) state;
-    char url1[PT_URL_LEN], url2[PT_URL_LEN], url3[PT_URL_LEN];
-    int push = pt_socket(AF_SP, NN_PUSH);
-    int full = pt_socket(AF_SP, NN_PULL);
-    int empty = pt_socket(AF_SP, NN_PULL);
-    int pair_a = pt_socket(AF_SP, NN_PAIR);
-    int pair_b = pt_socket(AF_SP, NN_PAIR);
-    int pub = pt_socket(AF_SP, NN_PUB);
-    int req = pt_socket(AF_SP, NN_REQ);
-    int lonely_push = pt_socket(AF_SP, NN_PUSH);
+    char url1[TU_URL_LEN], url2[TU_URL_LEN], url3[TU_URL_LEN];
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int full = tu_socket(AF_SP, NN_PULL);
+    int empty = tu_socket(AF_SP, NN_PULL);
+    int pair_a = tu_socket(AF_SP, NN_PAIR);
+    int pair_b = tu_socket(AF_SP, NN_PAIR);
+    int pub = tu_socket(AF_SP, NN_PUB);
+    int req = tu_socket(AF_SP, NN_REQ);
+    int lonely_push = tu_socket(AF_SP, NN_PUSH);
 
-    pt_bind(full, pt_url(url1, PT_INPROC, "poll-full"));
-    pt_connect(push, url1);
-    pt_bind(pair_a, pt_url(url2, PT_TCP, "poll-pair"));
-    pt_connect(pair_b, url2);
-    pt_bind(empty, pt_url(url3, PT_IPC, "poll-empty"));
-    pt_wait_connections(pair_a, 1);
-    pt_send(push, "for-full");
-    pt_send(pair_b, "for-pair-a");
+    tu_bind(full, tu_url(url1, TU_INPROC, "poll-full"));
+    tu_connect(push, url1);
+    tu_bind(pair_a, tu_url(url2, TU_TCP, "poll-pair"));
+    tu_connect(pair_b, url2);
+    tu_bind(empty, tu_url(url3, TU_IPC, "poll-empty"));
+    tu_wait_connections(pair_a, 1);
+    tu_send(push, "for-full");
+    tu_send(pair_b, "for-pair-a");
     assert_true(rcvfd_readable_soon(full));
     assert_true(rcvfd_readable_soon(pair_a));
 
@@ -62,8 +73,8 @@ static void test_poll_reports_pollin_and_pollout_for_several_sockets(void **stat
     assert_int_equal(pfd[7].revents, 0);
 
     /* Once the messages are read, only the senders are ready. */
-    pt_recv(full, "for-full");
-    pt_recv(pair_a, "for-pair-a");
+    tu_recv(full, "for-full");
+    tu_recv(pair_a, "for-pair-a");
     assert_int_equal(nn_poll(pfd, 8, 0), 4);
     assert_int_equal(pfd[0].revents, 0);
     assert_int_equal(pfd[3].revents, NN_POLLOUT);
@@ -72,24 +83,24 @@ static void test_poll_reports_pollin_and_pollout_for_several_sockets(void **stat
 static void test_poll_wakes_when_a_message_arrives(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
-    static struct pt_blocked b;
+    char url[TU_URL_LEN];
+    static struct tu_blocked b;
     tu_thread th;
-    int pull = pt_socket(AF_SP, NN_PULL);
-    int push = pt_socket(AF_SP, NN_PUSH);
-    pt_bind(pull, pt_url(url, PT_TCP, "poll-wake"));
-    pt_connect(push, url);
-    pt_wait_connections(push, 1);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    tu_bind(pull, tu_url(url, TU_TCP, "poll-wake"));
+    tu_connect(push, url);
+    tu_wait_connections(push, 1);
 
-    assert_true(pt_blocked_start(&th, &b, pull, -1, PT_OP_POLL));
+    assert_true(tu_blocked_start(&th, &b, pull, -1, TU_OP_POLL));
     uint64_t t0 = tu_now_ms();
-    pt_send(push, "wake");
-    assert_true(tu_wait_until(pt_blocked_is_done, &b, PT_DEADLINE_MS));
+    tu_send(push, "wake");
+    assert_true(tu_wait_until(tu_blocked_is_done, &b, TU_DEADLINE_MS));
     tu_thread_join(&th);
-    assert_true(tu_now_ms() - t0 < PT_DEADLINE_MS);
+    assert_true(tu_now_ms() - t0 < TU_DEADLINE_MS);
     assert_int_equal(b.rc, 1);
     assert_int_equal(b.pfd.revents, NN_POLLIN);
-    pt_recv(pull, "wake");
+    tu_recv(pull, "wake");
 }
 
 /* A REQ becomes readable only when its reply is there, a REP becomes
@@ -97,28 +108,28 @@ static void test_poll_wakes_when_a_message_arrives(void **state)
 static void test_poll_follows_the_req_rep_state_machine(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
-    int rep = pt_socket(AF_SP, NN_REP);
-    int req = pt_socket(AF_SP, NN_REQ);
-    pt_bind(rep, pt_url(url, PT_INPROC, "poll-reqrep"));
-    pt_connect(req, url);
+    char url[TU_URL_LEN];
+    int rep = tu_socket(AF_SP, NN_REP);
+    int req = tu_socket(AF_SP, NN_REQ);
+    tu_bind(rep, tu_url(url, TU_INPROC, "poll-reqrep"));
+    tu_connect(req, url);
 
     struct nn_pollfd pfd[2] = {{req, NN_POLLIN | NN_POLLOUT, 0}, {rep, NN_POLLIN | NN_POLLOUT, 0}};
     assert_int_equal(nn_poll(pfd, 2, 0), 1);
     assert_int_equal(pfd[0].revents, NN_POLLOUT);
     assert_int_equal(pfd[1].revents, 0);
 
-    pt_send(req, "q");
+    tu_send(req, "q");
     assert_true(rcvfd_readable_soon(rep));
     assert_int_equal(nn_poll(pfd, 2, 0), 2);
     assert_int_equal(pfd[0].revents, NN_POLLOUT);
     assert_int_equal(pfd[1].revents, NN_POLLIN);
 
-    pt_recv(rep, "q");
+    tu_recv(rep, "q");
     assert_int_equal(nn_poll(pfd, 2, 0), 2);
     assert_int_equal(pfd[1].revents, NN_POLLOUT);
 
-    pt_send(rep, "a");
+    tu_send(rep, "a");
     assert_true(rcvfd_readable_soon(req));
     assert_int_equal(nn_poll(pfd, 2, 0), 1);
     assert_int_equal(pfd[0].revents, NN_POLLIN | NN_POLLOUT);
@@ -130,12 +141,12 @@ static void test_fan_out_sockets_and_req_are_always_writable(void **state)
 {
     (void) state;
     struct nn_pollfd pfd[] = {
-        {pt_socket(AF_SP, NN_PUB), NN_POLLOUT, 0},
-        {pt_socket(AF_SP, NN_BUS), NN_POLLOUT, 0},
-        {pt_socket(AF_SP, NN_SURVEYOR), NN_POLLOUT, 0},
-        {pt_socket(AF_SP, NN_REQ), NN_POLLOUT, 0},
-        {pt_socket(AF_SP_RAW, NN_PUB), NN_POLLOUT, 0},
-        {pt_socket(AF_SP_RAW, NN_BUS), NN_POLLOUT, 0},
+        {tu_socket(AF_SP, NN_PUB), NN_POLLOUT, 0},
+        {tu_socket(AF_SP, NN_BUS), NN_POLLOUT, 0},
+        {tu_socket(AF_SP, NN_SURVEYOR), NN_POLLOUT, 0},
+        {tu_socket(AF_SP, NN_REQ), NN_POLLOUT, 0},
+        {tu_socket(AF_SP_RAW, NN_PUB), NN_POLLOUT, 0},
+        {tu_socket(AF_SP_RAW, NN_BUS), NN_POLLOUT, 0},
     };
     const int n = (int) (sizeof pfd / sizeof pfd[0]);
     assert_int_equal(nn_poll(pfd, n, 0), n);
@@ -150,11 +161,11 @@ static void test_fan_out_sockets_and_req_are_always_writable(void **state)
 static void test_poll_for_a_direction_the_socket_lacks_fails_with_enoprotoopt(void **state)
 {
     (void) state;
-    int pub = pt_socket(AF_SP, NN_PUB);
-    int sub = pt_socket(AF_SP, NN_SUB);
-    int push = pt_socket(AF_SP, NN_PUSH);
-    int pull = pt_socket(AF_SP, NN_PULL);
-    int pair = pt_socket(AF_SP, NN_PAIR);
+    int pub = tu_socket(AF_SP, NN_PUB);
+    int sub = tu_socket(AF_SP, NN_SUB);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int pair = tu_socket(AF_SP, NN_PAIR);
     struct nn_pollfd pfd[2];
 
     pfd[0] = (struct nn_pollfd){pub, NN_POLLIN, 0x55};
@@ -184,8 +195,8 @@ static void test_poll_for_a_direction_the_socket_lacks_fails_with_enoprotoopt(vo
 static void test_poll_on_a_closed_socket_fails_with_ebadf(void **state)
 {
     (void) state;
-    int s = pt_socket(AF_SP, NN_PAIR);
-    pt_close(s);
+    int s = tu_socket(AF_SP, NN_PAIR);
+    tu_close(s);
     struct nn_pollfd pfd = {s, NN_POLLIN, 0x55};
     assert_nn_fail(nn_poll(&pfd, 1, 0), EBADF);
     assert_int_equal(pfd.revents, 0x55);
@@ -197,14 +208,14 @@ static void test_poll_on_a_closed_socket_fails_with_ebadf(void **state)
 static void test_poll_timeout_leaves_revents_untouched(void **state)
 {
     (void) state;
-    int pull = pt_socket(AF_SP, NN_PULL);
-    int sub = pt_socket(AF_SP, NN_SUB);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int sub = tu_socket(AF_SP, NN_SUB);
     struct nn_pollfd pfd[2] = {{pull, NN_POLLIN, 0x55}, {sub, NN_POLLIN, 0x33}};
     uint64_t t0 = tu_now_ms();
     assert_int_equal(nn_poll(pfd, 2, 100), 0);
     uint64_t elapsed = tu_now_ms() - t0;
     assert_true(elapsed >= 90);
-    assert_true(elapsed < PT_DEADLINE_MS);
+    assert_true(elapsed < TU_DEADLINE_MS);
     assert_int_equal(pfd[0].revents, 0x55);
     assert_int_equal(pfd[1].revents, 0x33);
     assert_int_equal(nn_poll(pfd, 2, 0), 0);
@@ -214,13 +225,13 @@ static void test_poll_timeout_leaves_revents_untouched(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        pt_test(test_poll_reports_pollin_and_pollout_for_several_sockets),
-        pt_test(test_poll_wakes_when_a_message_arrives),
-        pt_test(test_poll_follows_the_req_rep_state_machine),
-        pt_test(test_fan_out_sockets_and_req_are_always_writable),
-        pt_test(test_poll_for_a_direction_the_socket_lacks_fails_with_enoprotoopt),
-        pt_test(test_poll_on_a_closed_socket_fails_with_ebadf),
-        pt_test(test_poll_timeout_leaves_revents_untouched),
+        tu_test(test_poll_reports_pollin_and_pollout_for_several_sockets),
+        tu_test(test_poll_wakes_when_a_message_arrives),
+        tu_test(test_poll_follows_the_req_rep_state_machine),
+        tu_test(test_fan_out_sockets_and_req_are_always_writable),
+        tu_test(test_poll_for_a_direction_the_socket_lacks_fails_with_enoprotoopt),
+        tu_test(test_poll_on_a_closed_socket_fails_with_ebadf),
+        tu_test(test_poll_timeout_leaves_revents_untouched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

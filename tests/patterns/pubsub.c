@@ -3,9 +3,20 @@
    messages whose body starts with one of its (reference-counted) subscribed
    prefixes and drops the rest. The topic is part of the body and is not
    stripped. */
-#include "pattest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pubsub.h>
+
+#include "testutil.h"
 
 static void subscribe(int sub, const char *topic)
 {
@@ -20,67 +31,67 @@ static void unsubscribe(int sub, const char *topic)
 /* A PUB bound on t and a SUB of the given domain connected to it; returns
    once the PUB has the subscriber's pipe (a PUB drops what it sends before
    that). */
-static void pub_sub(enum pt_transport t, int sub_domain, int *pub, int *sub)
+static void pub_sub(enum tu_transport t, int sub_domain, int *pub, int *sub)
 {
-    char url[PT_URL_LEN];
-    *pub = pt_socket(AF_SP, NN_PUB);
-    *sub = pt_socket(sub_domain, NN_SUB);
-    pt_bind(*pub, pt_url(url, t, "pubsub"));
-    pt_connect(*sub, url);
-    pt_wait_connections(*pub, 1);
+    char url[TU_URL_LEN];
+    *pub = tu_socket(AF_SP, NN_PUB);
+    *sub = tu_socket(sub_domain, NN_SUB);
+    tu_bind(*pub, tu_url(url, t, "pubsub"));
+    tu_connect(*sub, url);
+    tu_wait_connections(*pub, 1);
 }
 
 /* Messages travel in order through one pipe, so once the subscribed sentinel
    "zend" is received, everything sent before it was either received before it
    or filtered out. */
-static void expect_prefix_filtering(enum pt_transport t, int sub_domain)
+static void expect_prefix_filtering(enum tu_transport t, int sub_domain)
 {
     int pub, sub;
     pub_sub(t, sub_domain, &pub, &sub);
     subscribe(sub, "ab");
     subscribe(sub, "zend");
 
-    pt_send(pub, "a");
-    pt_send(pub, "b");
-    pt_send(pub, "xab");
-    pt_send(pub, "Abc");
-    pt_send(pub, "abc");
-    pt_send(pub, "ba");
-    pt_send(pub, "ab");
-    pt_send(pub, "zen");
-    pt_send(pub, "zend");
-    pt_recv(sub, "abc");
-    pt_recv(sub, "ab");
-    pt_recv(sub, "zend");
-    pt_close(sub);
-    pt_close(pub);
+    tu_send(pub, "a");
+    tu_send(pub, "b");
+    tu_send(pub, "xab");
+    tu_send(pub, "Abc");
+    tu_send(pub, "abc");
+    tu_send(pub, "ba");
+    tu_send(pub, "ab");
+    tu_send(pub, "zen");
+    tu_send(pub, "zend");
+    tu_recv(sub, "abc");
+    tu_recv(sub, "ab");
+    tu_recv(sub, "zend");
+    tu_close(sub);
+    tu_close(pub);
 }
 
 static void test_sub_delivers_only_messages_starting_with_a_subscribed_prefix(void **state)
 {
     (void) state;
-    expect_prefix_filtering(PT_INPROC, AF_SP);
-    expect_prefix_filtering(PT_IPC, AF_SP);
-    expect_prefix_filtering(PT_TCP, AF_SP);
+    expect_prefix_filtering(TU_INPROC, AF_SP);
+    expect_prefix_filtering(TU_IPC, AF_SP);
+    expect_prefix_filtering(TU_TCP, AF_SP);
 }
 
 static void test_raw_sub_filters_like_a_cooked_sub(void **state)
 {
     (void) state;
-    expect_prefix_filtering(PT_INPROC, AF_SP_RAW);
-    expect_prefix_filtering(PT_TCP, AF_SP_RAW);
+    expect_prefix_filtering(TU_INPROC, AF_SP_RAW);
+    expect_prefix_filtering(TU_TCP, AF_SP_RAW);
 }
 
 static void test_sub_does_not_strip_the_topic(void **state)
 {
     (void) state;
     int pub, sub;
-    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    pub_sub(TU_INPROC, AF_SP, &pub, &sub);
     subscribe(sub, "weather/");
-    pt_send(pub, "weather/rain");
-    pt_recv(sub, "weather/rain");
-    pt_send(pub, "weather/");
-    pt_recv(sub, "weather/");
+    tu_send(pub, "weather/rain");
+    tu_recv(sub, "weather/rain");
+    tu_send(pub, "weather/");
+    tu_recv(sub, "weather/");
 }
 
 static void test_empty_subscription_matches_everything(void **state)
@@ -88,14 +99,14 @@ static void test_empty_subscription_matches_everything(void **state)
     (void) state;
     int pub, sub;
     char buf[16];
-    pub_sub(PT_TCP, AF_SP, &pub, &sub);
+    pub_sub(TU_TCP, AF_SP, &pub, &sub);
     assert_nn_ok(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0));
     assert_int_equal(nn_send(pub, "", 0, 0), 0);
-    pt_send(pub, "x");
-    pt_send(pub, "\xff anything");
+    tu_send(pub, "x");
+    tu_send(pub, "\xff anything");
     assert_int_equal(nn_recv(sub, buf, sizeof buf, 0), 0);
-    pt_recv(sub, "x");
-    pt_recv(sub, "\xff anything");
+    tu_recv(sub, "x");
+    tu_recv(sub, "\xff anything");
 }
 
 /* A witness subscribed to everything proves the messages were published
@@ -103,21 +114,21 @@ static void test_empty_subscription_matches_everything(void **state)
 static void test_sub_without_subscription_receives_nothing(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
-    int pub = pt_socket(AF_SP, NN_PUB);
-    int bare = pt_socket(AF_SP, NN_SUB);
-    int witness = pt_socket(AF_SP, NN_SUB);
+    char url[TU_URL_LEN];
+    int pub = tu_socket(AF_SP, NN_PUB);
+    int bare = tu_socket(AF_SP, NN_SUB);
+    int witness = tu_socket(AF_SP, NN_SUB);
     subscribe(witness, "");
-    pt_bind(pub, pt_url(url, PT_INPROC, "bare"));
-    pt_connect(bare, url);
-    pt_connect(witness, url);
-    pt_wait_connections(pub, 2);
+    tu_bind(pub, tu_url(url, TU_INPROC, "bare"));
+    tu_connect(bare, url);
+    tu_connect(witness, url);
+    tu_wait_connections(pub, 2);
 
-    pt_send(pub, "a");
-    pt_send(pub, "b");
-    pt_recv(witness, "a");
-    pt_recv(witness, "b");
-    pt_recv_nothing_for(bare, PT_QUIET_MS);
+    tu_send(pub, "a");
+    tu_send(pub, "b");
+    tu_recv(witness, "a");
+    tu_recv(witness, "b");
+    tu_recv_nothing_for(bare, TU_QUIET_MS);
 }
 
 /* Each subscribe of the same topic needs its own unsubscribe. */
@@ -125,25 +136,25 @@ static void test_subscriptions_are_reference_counted(void **state)
 {
     (void) state;
     int pub, sub;
-    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    pub_sub(TU_INPROC, AF_SP, &pub, &sub);
     subscribe(sub, "a");
     subscribe(sub, "a");
     subscribe(sub, "zend");
 
     unsubscribe(sub, "a");
-    pt_send(pub, "a1");
-    pt_send(pub, "zend1");
-    pt_recv(sub, "a1");
-    pt_recv(sub, "zend1");
+    tu_send(pub, "a1");
+    tu_send(pub, "zend1");
+    tu_recv(sub, "a1");
+    tu_recv(sub, "zend1");
 
     unsubscribe(sub, "a");
-    pt_send(pub, "a2");
-    pt_send(pub, "zend2");
-    pt_recv(sub, "zend2");
+    tu_send(pub, "a2");
+    tu_send(pub, "zend2");
+    tu_recv(sub, "zend2");
 
     subscribe(sub, "a");
-    pt_send(pub, "a3");
-    pt_recv(sub, "a3");
+    tu_send(pub, "a3");
+    tu_recv(sub, "a3");
 }
 
 /* Enough distinct first bytes and long shared prefixes to exercise every
@@ -182,11 +193,11 @@ static void expect_crowd_matching(int pub, int sub, const bool *on, size_t nmsgs
     for (size_t m = 0; m < nmsgs; m++)
         assert_int_equal(nn_send(pub, crowd_msgs[m], strlen(crowd_msgs[m]), 0),
                          (int) strlen(crowd_msgs[m]));
-    pt_send(pub, "~end");
+    tu_send(pub, "~end");
     for (size_t m = 0; m < nmsgs; m++)
         if (matches_any(crowd_msgs[m], on))
-            pt_recv(sub, crowd_msgs[m]);
-    pt_recv(sub, "~end");
+            tu_recv(sub, crowd_msgs[m]);
+    tu_recv(sub, "~end");
 }
 
 static void crowd_subscribe(int sub, bool *on)
@@ -205,7 +216,7 @@ static void test_many_and_long_subscriptions_match_exactly_their_prefixes(void *
     (void) state;
     bool on[CROWD_SUBS];
     int pub, sub;
-    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    pub_sub(TU_INPROC, AF_SP, &pub, &sub);
     crowd_subscribe(sub, on);
     expect_crowd_matching(pub, sub, on, CROWD_MSGS - 1);
 }
@@ -219,7 +230,7 @@ static void test_unsubscribing_half_of_many_subscriptions_keeps_the_other_half(v
     (void) state;
     bool on[CROWD_SUBS];
     int pub, sub;
-    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    pub_sub(TU_INPROC, AF_SP, &pub, &sub);
     crowd_subscribe(sub, on);
     expect_crowd_matching(pub, sub, on, CROWD_MSGS);
     for (size_t i = 0; i < CROWD_SUBS; i += 2) {
@@ -244,22 +255,22 @@ static void test_unsubscribing_half_of_many_subscriptions_keeps_the_other_half(v
 static void test_sub_receives_from_every_publisher_it_connects_to(void **state)
 {
     (void) state;
-    char url[2][PT_URL_LEN];
+    char url[2][TU_URL_LEN];
     int pub[2];
-    int sub = pt_socket(AF_SP, NN_SUB);
+    int sub = tu_socket(AF_SP, NN_SUB);
     subscribe(sub, "");
     for (int k = 0; k < 2; k++) {
-        pub[k] = pt_socket(AF_SP, NN_PUB);
-        pt_bind(pub[k], pt_url(url[k], PT_TCP, "two-pubs"));
-        pt_connect(sub, url[k]);
-        pt_wait_connections(pub[k], 1);
+        pub[k] = tu_socket(AF_SP, NN_PUB);
+        tu_bind(pub[k], tu_url(url[k], TU_TCP, "two-pubs"));
+        tu_connect(sub, url[k]);
+        tu_wait_connections(pub[k], 1);
     }
-    pt_send(pub[0], "from-0");
-    pt_send(pub[1], "from-1");
+    tu_send(pub[0], "from-0");
+    tu_send(pub[1], "from-1");
     int seen = 0;
     for (int k = 0; k < 2; k++) {
         char buf[16];
-        assert_int_equal(pt_recv_str(sub, buf, sizeof buf, 0), 6);
+        assert_int_equal(tu_recv_str(sub, buf, sizeof buf, 0), 6);
         assert_true(strcmp(buf, "from-0") == 0 || strcmp(buf, "from-1") == 0);
         seen |= 1 << (buf[5] - '0');
     }
@@ -272,7 +283,7 @@ static void test_binary_topics_with_nul_bytes_match_byte_for_byte(void **state)
     (void) state;
     int pub, sub;
     char buf[16];
-    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    pub_sub(TU_INPROC, AF_SP, &pub, &sub);
     assert_nn_ok(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "\0\1", 2));
     assert_nn_ok(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "\xff", 1));
     assert_int_equal(nn_send(pub, "\0\2no", 4, 0), 4);
@@ -290,26 +301,26 @@ static void test_every_subscriber_gets_its_own_copy(void **state)
 {
     (void) state;
     enum { SUBS = 10 };
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     int sub[SUBS];
-    int pub = pt_socket(AF_SP, NN_PUB);
-    pt_bind(pub, pt_url(url, PT_TCP, "fan-out"));
+    int pub = tu_socket(AF_SP, NN_PUB);
+    tu_bind(pub, tu_url(url, TU_TCP, "fan-out"));
     for (int k = 0; k < SUBS; k++) {
-        sub[k] = pt_socket(k % 2 ? AF_SP_RAW : AF_SP, NN_SUB);
+        sub[k] = tu_socket(k % 2 ? AF_SP_RAW : AF_SP, NN_SUB);
         subscribe(sub[k], "");
-        pt_connect(sub[k], url);
+        tu_connect(sub[k], url);
     }
-    pt_wait_connections(pub, SUBS);
+    tu_wait_connections(pub, SUBS);
     for (int i = 0; i < 5; i++) {
         char msg[8];
         snprintf(msg, sizeof msg, "m%d", i);
-        pt_send(pub, msg);
+        tu_send(pub, msg);
     }
     for (int k = 0; k < SUBS; k++)
         for (int i = 0; i < 5; i++) {
             char msg[8];
             snprintf(msg, sizeof msg, "m%d", i);
-            pt_recv(sub[k], msg);
+            tu_recv(sub[k], msg);
         }
 }
 
@@ -318,31 +329,31 @@ static void test_every_subscriber_gets_its_own_copy(void **state)
 static void test_sub_keeps_its_subscriptions_when_the_publisher_restarts(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
-    int sub = pt_socket(AF_SP, NN_SUB);
-    pt_setint(sub, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    char url[TU_URL_LEN];
+    int sub = tu_socket(AF_SP, NN_SUB);
+    tu_setint(sub, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
     subscribe(sub, "a");
-    pt_connect(sub, pt_url(url, PT_TCP, "restart"));
-    int pub = pt_socket(AF_SP, NN_PUB);
-    pt_bind(pub, url);
-    pt_wait_connections(pub, 1);
-    pt_send(pub, "b0");
-    pt_send(pub, "a1");
-    pt_recv(sub, "a1");
+    tu_connect(sub, tu_url(url, TU_TCP, "restart"));
+    int pub = tu_socket(AF_SP, NN_PUB);
+    tu_bind(pub, url);
+    tu_wait_connections(pub, 1);
+    tu_send(pub, "b0");
+    tu_send(pub, "a1");
+    tu_recv(sub, "a1");
 
-    pt_close(pub);
-    pub = pt_socket(AF_SP, NN_PUB);
-    pt_bind(pub, url);
-    pt_wait_connections(pub, 1);
-    pt_send(pub, "b2");
-    pt_send(pub, "a2");
-    pt_recv(sub, "a2");
+    tu_close(pub);
+    pub = tu_socket(AF_SP, NN_PUB);
+    tu_bind(pub, url);
+    tu_wait_connections(pub, 1);
+    tu_send(pub, "b2");
+    tu_send(pub, "a2");
+    tu_recv(sub, "a2");
 }
 
 static void test_subscribe_options_are_set_only(void **state)
 {
     (void) state;
-    int sub = pt_socket(AF_SP, NN_SUB);
+    int sub = tu_socket(AF_SP, NN_SUB);
     char buf[16];
     size_t sz = sizeof buf;
     subscribe(sub, "t");
@@ -358,7 +369,7 @@ static void test_unsubscribing_what_was_never_subscribed_fails_with_einval(void 
 {
     (void) state;
     int pub, sub;
-    pub_sub(PT_INPROC, AF_SP, &pub, &sub);
+    pub_sub(TU_INPROC, AF_SP, &pub, &sub);
     assert_nn_fail(nn_setsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, "x", 1), EINVAL);
     assert_nn_fail(nn_setsockopt(sub, NN_SUB, NN_SUB_UNSUBSCRIBE, "", 0), EINVAL);
 
@@ -372,9 +383,9 @@ static void test_unsubscribing_what_was_never_subscribed_fails_with_einval(void 
 
     /* Nothing was disturbed. */
     subscribe(sub, "ok");
-    pt_send(pub, "nope");
-    pt_send(pub, "ok!");
-    pt_recv(sub, "ok!");
+    tu_send(pub, "nope");
+    tu_send(pub, "ok!");
+    tu_recv(sub, "ok!");
 }
 #endif
 
@@ -383,8 +394,8 @@ static void test_unsubscribing_what_was_never_subscribed_fails_with_einval(void 
 static void test_pub_never_blocks_without_subscribers(void **state)
 {
     (void) state;
-    int pub = pt_socket(AF_SP, NN_PUB);
-    pt_setint(pub, NN_SOL_SOCKET, NN_SNDTIMEO, 0);
+    int pub = tu_socket(AF_SP, NN_PUB);
+    tu_setint(pub, NN_SOL_SOCKET, NN_SNDTIMEO, 0);
     for (int i = 0; i < 1000; i++)
         assert_int_equal(nn_send(pub, "hello", 5, 0), 5);
     for (int i = 0; i < 1000; i++)
@@ -394,26 +405,26 @@ static void test_pub_never_blocks_without_subscribers(void **state)
 static void test_pub_never_blocks_on_a_slow_subscriber(void **state)
 {
     (void) state;
-    char url_inproc[PT_URL_LEN], url_tcp[PT_URL_LEN];
+    char url_inproc[TU_URL_LEN], url_tcp[TU_URL_LEN];
     static char big[1024];
     memset(big, 'm', sizeof big);
-    int pub = pt_socket(AF_SP, NN_PUB);
-    int slow_inproc = pt_socket(AF_SP, NN_SUB);
-    int slow_tcp = pt_socket(AF_SP, NN_SUB);
+    int pub = tu_socket(AF_SP, NN_PUB);
+    int slow_inproc = tu_socket(AF_SP, NN_SUB);
+    int slow_tcp = tu_socket(AF_SP, NN_SUB);
     subscribe(slow_inproc, "");
     subscribe(slow_tcp, "");
-    pt_setint(slow_inproc, NN_SOL_SOCKET, NN_RCVBUF, 4096);
-    pt_bind(pub, pt_url(url_inproc, PT_INPROC, "slow"));
-    pt_bind(pub, pt_url(url_tcp, PT_TCP, "slow"));
-    pt_connect(slow_inproc, url_inproc);
-    pt_connect(slow_tcp, url_tcp);
-    pt_wait_connections(pub, 2);
+    tu_setint(slow_inproc, NN_SOL_SOCKET, NN_RCVBUF, 4096);
+    tu_bind(pub, tu_url(url_inproc, TU_INPROC, "slow"));
+    tu_bind(pub, tu_url(url_tcp, TU_TCP, "slow"));
+    tu_connect(slow_inproc, url_inproc);
+    tu_connect(slow_tcp, url_tcp);
+    tu_wait_connections(pub, 2);
 
     /* 8 MiB: far more than the inproc queue and the kernel buffers. */
     uint64_t t0 = tu_now_ms();
     for (int i = 0; i < 8192; i++)
         assert_int_equal(nn_send(pub, big, sizeof big, NN_DONTWAIT), (int) sizeof big);
-    assert_true(tu_now_ms() - t0 < PT_DEADLINE_MS);
+    assert_true(tu_now_ms() - t0 < TU_DEADLINE_MS);
 
     /* The subscribers got some of it and still get new messages once they
        read again. */
@@ -423,15 +434,15 @@ static void test_pub_never_blocks_on_a_slow_subscriber(void **state)
         int rc = nn_recv(subs[k], buf, sizeof buf, 0);
         assert_int_equal(rc, (int) sizeof big);
     }
-    pt_setint(pub, NN_SOL_SOCKET, NN_SNDTIMEO, 0);
+    tu_setint(pub, NN_SOL_SOCKET, NN_SNDTIMEO, 0);
     for (int k = 0; k < 2; k++) {
-        uint64_t end = tu_now_ms() + PT_DEADLINE_MS;
+        uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
         bool fresh = false;
-        pt_setint(subs[k], NN_SOL_SOCKET, NN_RCVTIMEO, 20);
+        tu_setint(subs[k], NN_SOL_SOCKET, NN_RCVTIMEO, 20);
         while (!fresh && tu_now_ms() < end) {
             char buf[16];
             assert_int_equal(nn_send(pub, "fresh", 5, 0), 5);
-            while (!fresh && pt_recv_str(subs[k], buf, sizeof buf, 0) >= 0)
+            while (!fresh && tu_recv_str(subs[k], buf, sizeof buf, 0) >= 0)
                 fresh = strcmp(buf, "fresh") == 0;
         }
         assert_true(fresh);
@@ -446,55 +457,55 @@ static void test_pub_ignores_data_sent_to_it(void **state)
 {
     (void) state;
     int port = tu_free_port();
-    char url[PT_URL_LEN];
-    int pub = pt_socket(AF_SP, NN_PUB);
-    int sub = pt_socket(AF_SP, NN_SUB);
+    char url[TU_URL_LEN];
+    int pub = tu_socket(AF_SP, NN_PUB);
+    int sub = tu_socket(AF_SP, NN_SUB);
     subscribe(sub, "");
-    pt_bind(pub, tu_tcp_url(url, sizeof url, port));
-    pt_connect(sub, url);
-    int fd = pt_raw_connect(port);
-    pt_raw_handshake(fd, NN_SUB, NN_PUB);
-    pt_wait_connections(pub, 2);
+    tu_bind(pub, tu_tcp_url(url, sizeof url, port));
+    tu_connect(sub, url);
+    int fd = tu_raw_connect(port);
+    tu_sp_handshake(fd, NN_SUB, NN_PUB);
+    tu_wait_connections(pub, 2);
 
     for (int i = 0; i < 20; i++) {
         char msg[16];
-        pt_raw_send_frame(fd, "unexpected", 10);
-        pt_raw_send_frame(fd, "", 0);
+        tu_raw_send_frame(fd, "unexpected", 10);
+        tu_raw_send_frame(fd, "", 0);
         snprintf(msg, sizeof msg, "after-%d", i);
-        pt_send(pub, msg);
-        pt_recv(sub, msg);
+        tu_send(pub, msg);
+        tu_recv(sub, msg);
     }
     close(fd);
-    pt_send(pub, "still-alive");
-    pt_recv(sub, "still-alive");
+    tu_send(pub, "still-alive");
+    tu_recv(sub, "still-alive");
 }
 #endif
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        pt_test(test_sub_delivers_only_messages_starting_with_a_subscribed_prefix),
-        pt_test(test_raw_sub_filters_like_a_cooked_sub),
-        pt_test(test_sub_does_not_strip_the_topic),
-        pt_test(test_empty_subscription_matches_everything),
-        pt_test(test_sub_without_subscription_receives_nothing),
-        pt_test(test_subscriptions_are_reference_counted),
-        pt_test(test_many_and_long_subscriptions_match_exactly_their_prefixes),
+        tu_test(test_sub_delivers_only_messages_starting_with_a_subscribed_prefix),
+        tu_test(test_raw_sub_filters_like_a_cooked_sub),
+        tu_test(test_sub_does_not_strip_the_topic),
+        tu_test(test_empty_subscription_matches_everything),
+        tu_test(test_sub_without_subscription_receives_nothing),
+        tu_test(test_subscriptions_are_reference_counted),
+        tu_test(test_many_and_long_subscriptions_match_exactly_their_prefixes),
 #ifndef AGAINST_LIBNANOMSG
-        pt_test(test_unsubscribing_half_of_many_subscriptions_keeps_the_other_half),
+        tu_test(test_unsubscribing_half_of_many_subscriptions_keeps_the_other_half),
 #endif
-        pt_test(test_sub_receives_from_every_publisher_it_connects_to),
-        pt_test(test_binary_topics_with_nul_bytes_match_byte_for_byte),
-        pt_test(test_every_subscriber_gets_its_own_copy),
-        pt_test(test_sub_keeps_its_subscriptions_when_the_publisher_restarts),
-        pt_test(test_subscribe_options_are_set_only),
+        tu_test(test_sub_receives_from_every_publisher_it_connects_to),
+        tu_test(test_binary_topics_with_nul_bytes_match_byte_for_byte),
+        tu_test(test_every_subscriber_gets_its_own_copy),
+        tu_test(test_sub_keeps_its_subscriptions_when_the_publisher_restarts),
+        tu_test(test_subscribe_options_are_set_only),
 #ifndef AGAINST_LIBNANOMSG
-        pt_test(test_unsubscribing_what_was_never_subscribed_fails_with_einval),
+        tu_test(test_unsubscribing_what_was_never_subscribed_fails_with_einval),
 #endif
-        pt_test(test_pub_never_blocks_without_subscribers),
-        pt_test(test_pub_never_blocks_on_a_slow_subscriber),
+        tu_test(test_pub_never_blocks_without_subscribers),
+        tu_test(test_pub_never_blocks_on_a_slow_subscriber),
 #ifndef AGAINST_LIBNANOMSG
-        pt_test(test_pub_ignores_data_sent_to_it),
+        tu_test(test_pub_ignores_data_sent_to_it),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

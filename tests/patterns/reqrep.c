@@ -4,10 +4,21 @@
    carries the current id. A cooked REP answers exactly its current request by
    sending back the backtrace it received; a raw REP exposes that backtrace
    (pipe key first) as SP_HDR so that many requests can be served at once. */
-#include "pattest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/reqrep.h>
 #include <nanomsg/tcp.h>
+
+#include "testutil.h"
 
 #define TOP_BIT 0x80000000u
 
@@ -20,37 +31,37 @@ static void test_req_request_on_the_wire_is_id_with_top_bit_then_body(void **sta
 {
     (void) state;
     int port;
-    int lfd = pt_raw_listen(&port);
-    char url[PT_URL_LEN];
-    int req = pt_socket(AF_SP, NN_REQ);
+    int lfd = tu_raw_listen(&port);
+    char url[TU_URL_LEN];
+    int req = tu_socket(AF_SP, NN_REQ);
     unsigned char frame[64];
 
-    pt_connect(req, tu_tcp_url(url, sizeof url, port));
-    int fd = pt_raw_accept(lfd);
+    tu_connect(req, tu_tcp_url(url, sizeof url, port));
+    int fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
-    pt_raw_handshake(fd, NN_REP, NN_REQ);
+    tu_sp_handshake(fd, NN_REP, NN_REQ);
 
-    pt_send(req, "ping");
-    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), 8);
-    uint32_t id1 = pt_get32(frame);
+    tu_send(req, "ping");
+    assert_int_equal(tu_read_frame(fd, frame, sizeof frame, TU_DEADLINE_MS), 8);
+    uint32_t id1 = tu_get32(frame);
     assert_true(id1 & TOP_BIT);
     assert_memory_equal(frame + 4, "ping", 4);
 
-    pt_send(req, "again");
-    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), 9);
-    uint32_t id2 = pt_get32(frame);
+    tu_send(req, "again");
+    assert_int_equal(tu_read_frame(fd, frame, sizeof frame, TU_DEADLINE_MS), 9);
+    uint32_t id2 = tu_get32(frame);
     assert_int_equal(id2, ((id1 + 1) | TOP_BIT));
     assert_memory_equal(frame + 4, "again", 5);
 
     /* A late reply to the cancelled request, then the right one. */
     unsigned char reply[16];
-    pt_put32(reply, id1);
+    tu_put32(reply, id1);
     memcpy(reply + 4, "old", 3);
-    pt_raw_send_frame(fd, reply, 7);
-    pt_put32(reply, id2);
+    tu_raw_send_frame(fd, reply, 7);
+    tu_put32(reply, id2);
     memcpy(reply + 4, "pong", 4);
-    pt_raw_send_frame(fd, reply, 8);
-    pt_recv(req, "pong");
+    tu_raw_send_frame(fd, reply, 8);
+    tu_recv(req, "pong");
 
     close(fd);
     close(lfd);
@@ -62,80 +73,80 @@ static void test_rep_reply_carries_back_the_backtrace_of_the_request(void **stat
 {
     (void) state;
     int port = tu_free_port();
-    char url[PT_URL_LEN];
-    int rep = pt_socket(AF_SP, NN_REP);
-    pt_bind(rep, tu_tcp_url(url, sizeof url, port));
+    char url[TU_URL_LEN];
+    int rep = tu_socket(AF_SP, NN_REP);
+    tu_bind(rep, tu_tcp_url(url, sizeof url, port));
 
-    int fd = pt_raw_connect(port);
-    pt_raw_handshake(fd, NN_REQ, NN_REP);
+    int fd = tu_raw_connect(port);
+    tu_sp_handshake(fd, NN_REQ, NN_REP);
     static const unsigned char request[] = {0x00, 0x00, 0x00, 0x07, 0x80, 0x00, 0x00, 0x2a,
                                             'h', 'i'};
-    pt_raw_send_frame(fd, request, sizeof request);
-    pt_recv(rep, "hi");
-    pt_send(rep, "ho");
+    tu_raw_send_frame(fd, request, sizeof request);
+    tu_recv(rep, "hi");
+    tu_send(rep, "ho");
 
     unsigned char frame[64];
     static const unsigned char want[] = {0x00, 0x00, 0x00, 0x07, 0x80, 0x00, 0x00, 0x2a,
                                          'h', 'o'};
-    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), (int) sizeof want);
+    assert_int_equal(tu_read_frame(fd, frame, sizeof frame, TU_DEADLINE_MS), (int) sizeof want);
     assert_memory_equal(frame, want, sizeof want);
     close(fd);
 }
 
-static void expect_raw_rep_sees_pipe_key_then_id(enum pt_transport t)
+static void expect_raw_rep_sees_pipe_key_then_id(enum tu_transport t)
 {
-    char url[PT_URL_LEN];
-    int rep = pt_socket(AF_SP_RAW, NN_REP);
-    int req1 = pt_socket(AF_SP, NN_REQ);
-    int req2 = pt_socket(AF_SP, NN_REQ);
-    pt_bind(rep, pt_url(url, t, "raw-rep-hdr"));
-    pt_connect(req1, url);
-    pt_connect(req2, url);
+    char url[TU_URL_LEN];
+    int rep = tu_socket(AF_SP_RAW, NN_REP);
+    int req1 = tu_socket(AF_SP, NN_REQ);
+    int req2 = tu_socket(AF_SP, NN_REQ);
+    tu_bind(rep, tu_url(url, t, "raw-rep-hdr"));
+    tu_connect(req1, url);
+    tu_connect(req2, url);
 
     char body[64];
     unsigned char h1[64], h1b[64], h2[64];
     size_t len1, len1b, len2;
 
-    pt_send(req1, "one");
-    assert_int_equal(pt_recvmsg_hdr(rep, body, sizeof body, h1, sizeof h1, &len1, 0), 3);
+    tu_send(req1, "one");
+    assert_int_equal(tu_recvmsg_hdr(rep, body, sizeof body, h1, sizeof h1, &len1, 0), 3);
     assert_string_equal(body, "one");
     assert_int_equal(len1, 8);
-    assert_int_equal(pt_get32(h1) & TOP_BIT, 0);      /* pipe key */
-    assert_int_equal(pt_get32(h1 + 4) & TOP_BIT, TOP_BIT); /* request id */
+    assert_int_equal(tu_get32(h1) & TOP_BIT, 0);      /* pipe key */
+    assert_int_equal(tu_get32(h1 + 4) & TOP_BIT, TOP_BIT); /* request id */
 
     /* The next request of the same REQ: same pipe key, next id. */
-    pt_send(req1, "two");
-    assert_int_equal(pt_recvmsg_hdr(rep, body, sizeof body, h1b, sizeof h1b, &len1b, 0), 3);
+    tu_send(req1, "two");
+    assert_int_equal(tu_recvmsg_hdr(rep, body, sizeof body, h1b, sizeof h1b, &len1b, 0), 3);
     assert_string_equal(body, "two");
     assert_int_equal(len1b, 8);
-    assert_int_equal(pt_get32(h1b), pt_get32(h1));
-    assert_int_equal(pt_get32(h1b + 4), (pt_get32(h1 + 4) + 1) | TOP_BIT);
+    assert_int_equal(tu_get32(h1b), tu_get32(h1));
+    assert_int_equal(tu_get32(h1b + 4), (tu_get32(h1 + 4) + 1) | TOP_BIT);
 
     /* Another REQ comes in through another pipe: another key. */
-    pt_send(req2, "three");
-    assert_int_equal(pt_recvmsg_hdr(rep, body, sizeof body, h2, sizeof h2, &len2, 0), 5);
+    tu_send(req2, "three");
+    assert_int_equal(tu_recvmsg_hdr(rep, body, sizeof body, h2, sizeof h2, &len2, 0), 5);
     assert_string_equal(body, "three");
     assert_int_equal(len2, 8);
-    assert_int_equal(pt_get32(h2) & TOP_BIT, 0);
-    assert_int_not_equal(pt_get32(h2), pt_get32(h1));
+    assert_int_equal(tu_get32(h2) & TOP_BIT, 0);
+    assert_int_not_equal(tu_get32(h2), tu_get32(h1));
 
     /* Answers sent with those headers reach the right requester, in any
        order. */
-    assert_int_equal(pt_sendmsg_hdr(rep, h2, len2, "for-2", 0), 5);
-    assert_int_equal(pt_sendmsg_hdr(rep, h1b, len1b, "for-1", 0), 5);
-    pt_recv(req2, "for-2");
-    pt_recv(req1, "for-1");
+    assert_int_equal(tu_sendmsg_hdr(rep, h2, len2, "for-2", 0), 5);
+    assert_int_equal(tu_sendmsg_hdr(rep, h1b, len1b, "for-1", 0), 5);
+    tu_recv(req2, "for-2");
+    tu_recv(req1, "for-1");
 
-    pt_close(req1);
-    pt_close(req2);
-    pt_close(rep);
+    tu_close(req1);
+    tu_close(req2);
+    tu_close(rep);
 }
 
 static void test_raw_rep_sees_pipe_key_then_request_id_as_sp_hdr(void **state)
 {
     (void) state;
-    expect_raw_rep_sees_pipe_key_then_id(PT_INPROC);
-    expect_raw_rep_sees_pipe_key_then_id(PT_TCP);
+    expect_raw_rep_sees_pipe_key_then_id(TU_INPROC);
+    expect_raw_rep_sees_pipe_key_then_id(TU_TCP);
 }
 
 /* ---- state machine ------------------------------------------------------ */
@@ -143,18 +154,18 @@ static void test_raw_rep_sees_pipe_key_then_request_id_as_sp_hdr(void **state)
 static void test_req_recv_without_outstanding_request_fails_with_efsm(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char buf[16];
-    int rep = pt_socket(AF_SP, NN_REP);
-    int req = pt_socket(AF_SP, NN_REQ);
-    pt_bind(rep, pt_url(url, PT_INPROC, "req-efsm"));
-    pt_connect(req, url);
+    int rep = tu_socket(AF_SP, NN_REP);
+    int req = tu_socket(AF_SP, NN_REQ);
+    tu_bind(rep, tu_url(url, TU_INPROC, "req-efsm"));
+    tu_connect(req, url);
 
     assert_nn_fail(nn_recv(req, buf, sizeof buf, 0), EFSM);
-    pt_send(req, "q");
-    pt_recv(rep, "q");
-    pt_send(rep, "a");
-    pt_recv(req, "a");
+    tu_send(req, "q");
+    tu_recv(rep, "q");
+    tu_send(rep, "a");
+    tu_recv(req, "a");
     /* The reply was consumed: nothing is outstanding any more. */
     assert_nn_fail(nn_recv(req, buf, sizeof buf, 0), EFSM);
     assert_nn_fail(nn_recv(req, buf, sizeof buf, NN_DONTWAIT), EFSM);
@@ -163,20 +174,20 @@ static void test_req_recv_without_outstanding_request_fails_with_efsm(void **sta
 static void test_rep_send_without_pending_request_fails_with_efsm(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
-    int rep = pt_socket(AF_SP, NN_REP);
-    int req = pt_socket(AF_SP, NN_REQ);
-    pt_bind(rep, pt_url(url, PT_INPROC, "rep-efsm"));
-    pt_connect(req, url);
+    char url[TU_URL_LEN];
+    int rep = tu_socket(AF_SP, NN_REP);
+    int req = tu_socket(AF_SP, NN_REQ);
+    tu_bind(rep, tu_url(url, TU_INPROC, "rep-efsm"));
+    tu_connect(req, url);
 
     assert_nn_fail(nn_send(rep, "x", 1, 0), EFSM);
-    pt_send(req, "q");
-    pt_recv(rep, "q");
-    pt_send(rep, "a");
+    tu_send(req, "q");
+    tu_recv(rep, "q");
+    tu_send(rep, "a");
     /* One reply per request. */
     assert_nn_fail(nn_send(rep, "b", 1, 0), EFSM);
     assert_nn_fail(nn_send(rep, "b", 1, NN_DONTWAIT), EFSM);
-    pt_recv(req, "a");
+    tu_recv(req, "a");
 }
 
 /* A new recv (even one that fails with EAGAIN) abandons the pending request:
@@ -184,15 +195,15 @@ static void test_rep_send_without_pending_request_fails_with_efsm(void **state)
 static void test_rep_new_recv_abandons_the_pending_request(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char buf[16];
-    int rep = pt_socket(AF_SP, NN_REP);
-    int req = pt_socket(AF_SP, NN_REQ);
-    pt_bind(rep, pt_url(url, PT_INPROC, "rep-abandon"));
-    pt_connect(req, url);
+    int rep = tu_socket(AF_SP, NN_REP);
+    int req = tu_socket(AF_SP, NN_REQ);
+    tu_bind(rep, tu_url(url, TU_INPROC, "rep-abandon"));
+    tu_connect(req, url);
 
-    pt_send(req, "q");
-    pt_recv(rep, "q");
+    tu_send(req, "q");
+    tu_recv(rep, "q");
     assert_nn_fail(nn_recv(rep, buf, sizeof buf, NN_DONTWAIT), EAGAIN);
     assert_nn_fail(nn_send(rep, "a", 1, 0), EFSM);
 }
@@ -202,26 +213,26 @@ static void test_rep_new_recv_abandons_the_pending_request(void **state)
 static void test_new_request_cancels_the_outstanding_one(void **state)
 {
     (void) state;
-    static const enum pt_transport ts[] = {PT_INPROC, PT_TCP};
+    static const enum tu_transport ts[] = {TU_INPROC, TU_TCP};
     for (size_t i = 0; i < 2; i++) {
-        char url[PT_URL_LEN];
-        int rep = pt_socket(AF_SP, NN_REP);
-        int req = pt_socket(AF_SP, NN_REQ);
-        pt_bind(rep, pt_url(url, ts[i], "cancel"));
-        pt_connect(req, url);
+        char url[TU_URL_LEN];
+        int rep = tu_socket(AF_SP, NN_REP);
+        int req = tu_socket(AF_SP, NN_REQ);
+        tu_bind(rep, tu_url(url, ts[i], "cancel"));
+        tu_connect(req, url);
 
-        pt_send(req, "first");
-        pt_recv(rep, "first");
-        pt_send(req, "second");
-        pt_send(rep, "reply-to-first"); /* arrives late: must be dropped */
-        pt_recv(rep, "second");
-        pt_send(rep, "reply-to-second");
-        pt_recv(req, "reply-to-second");
+        tu_send(req, "first");
+        tu_recv(rep, "first");
+        tu_send(req, "second");
+        tu_send(rep, "reply-to-first"); /* arrives late: must be dropped */
+        tu_recv(rep, "second");
+        tu_send(rep, "reply-to-second");
+        tu_recv(req, "reply-to-second");
         /* Nothing is outstanding any more. */
         char buf[32];
         assert_nn_fail(nn_recv(req, buf, sizeof buf, NN_DONTWAIT), EFSM);
-        pt_close(req);
-        pt_close(rep);
+        tu_close(req);
+        tu_close(rep);
     }
 }
 
@@ -233,24 +244,24 @@ static void test_new_request_cancels_the_outstanding_one(void **state)
 static void test_req_resends_the_same_request_after_the_resend_interval(void **state)
 {
     (void) state;
-    static const enum pt_transport ts[] = {PT_INPROC, PT_TCP};
+    static const enum tu_transport ts[] = {TU_INPROC, TU_TCP};
     for (size_t i = 0; i < 2; i++) {
-        char url[PT_URL_LEN];
+        char url[TU_URL_LEN];
         char body[64];
         unsigned char h1[64], h2[64];
         size_t len1, len2;
-        int rep = pt_socket(AF_SP_RAW, NN_REP);
-        int req = pt_socket(AF_SP, NN_REQ);
-        pt_setint(req, NN_REQ, NN_REQ_RESEND_IVL, 200);
-        pt_bind(rep, pt_url(url, ts[i], "resend"));
-        pt_connect(req, url);
-        pt_wait_connections(req, 1);
+        int rep = tu_socket(AF_SP_RAW, NN_REP);
+        int req = tu_socket(AF_SP, NN_REQ);
+        tu_setint(req, NN_REQ, NN_REQ_RESEND_IVL, 200);
+        tu_bind(rep, tu_url(url, ts[i], "resend"));
+        tu_connect(req, url);
+        tu_wait_connections(req, 1);
 
         uint64_t t0 = tu_now_ms();
-        pt_send(req, "hello");
-        assert_int_equal(pt_recvmsg_hdr(rep, body, sizeof body, h1, sizeof h1, &len1, 0), 5);
+        tu_send(req, "hello");
+        assert_int_equal(tu_recvmsg_hdr(rep, body, sizeof body, h1, sizeof h1, &len1, 0), 5);
         /* Ignored. The resend comes after about 200 ms. */
-        assert_int_equal(pt_recvmsg_hdr(rep, body, sizeof body, h2, sizeof h2, &len2, 0), 5);
+        assert_int_equal(tu_recvmsg_hdr(rep, body, sizeof body, h2, sizeof h2, &len2, 0), 5);
         uint64_t elapsed = tu_now_ms() - t0;
         assert_string_equal(body, "hello");
         assert_int_equal(len2, len1);
@@ -258,10 +269,10 @@ static void test_req_resends_the_same_request_after_the_resend_interval(void **s
         assert_true(elapsed >= 150);
         assert_true(elapsed < 3000);
 
-        assert_int_equal(pt_sendmsg_hdr(rep, h2, len2, "world", 0), 5);
-        pt_recv(req, "world");
-        pt_close(req);
-        pt_close(rep);
+        assert_int_equal(tu_sendmsg_hdr(rep, h2, len2, "world", 0), 5);
+        tu_recv(req, "world");
+        tu_close(req);
+        tu_close(rep);
     }
 }
 
@@ -270,44 +281,44 @@ static void test_req_resends_the_same_request_after_the_resend_interval(void **s
 static int recv_on_either(int rep[2], const char *want)
 {
     struct nn_pollfd pfd[2] = {{rep[0], NN_POLLIN, 0}, {rep[1], NN_POLLIN, 0}};
-    assert_true(nn_poll(pfd, 2, PT_DEADLINE_MS) >= 1);
+    assert_true(nn_poll(pfd, 2, TU_DEADLINE_MS) >= 1);
     int k = (pfd[0].revents & NN_POLLIN) ? 0 : 1;
-    pt_recv(rep[k], want);
+    tu_recv(rep[k], want);
     return k;
 }
 
-static void expect_immediate_resend_on_pipe_loss(enum pt_transport t)
+static void expect_immediate_resend_on_pipe_loss(enum tu_transport t)
 {
-    char url[2][PT_URL_LEN];
+    char url[2][TU_URL_LEN];
     int rep[2];
-    int req = pt_socket(AF_SP, NN_REQ);
+    int req = tu_socket(AF_SP, NN_REQ);
     /* The timer would only fire after 30 s: anything sooner is the
        pipe-loss resend. */
-    pt_setint(req, NN_REQ, NN_REQ_RESEND_IVL, 30000);
+    tu_setint(req, NN_REQ, NN_REQ_RESEND_IVL, 30000);
     for (int k = 0; k < 2; k++) {
-        rep[k] = pt_socket(AF_SP, NN_REP);
-        pt_bind(rep[k], pt_url(url[k], t, "pipe-loss"));
-        pt_connect(req, url[k]);
+        rep[k] = tu_socket(AF_SP, NN_REP);
+        tu_bind(rep[k], tu_url(url[k], t, "pipe-loss"));
+        tu_connect(req, url[k]);
     }
-    pt_wait_connections(req, 2);
+    tu_wait_connections(req, 2);
 
-    pt_send(req, "job");
+    tu_send(req, "job");
     int k = recv_on_either(rep, "job");
     uint64_t t0 = tu_now_ms();
-    pt_close(rep[k]); /* crashes while working on it */
-    pt_recv(rep[1 - k], "job");
+    tu_close(rep[k]); /* crashes while working on it */
+    tu_recv(rep[1 - k], "job");
     assert_true(tu_now_ms() - t0 < 3000);
-    pt_send(rep[1 - k], "done");
-    pt_recv(req, "done");
-    pt_close(req);
-    pt_close(rep[1 - k]);
+    tu_send(rep[1 - k], "done");
+    tu_recv(req, "done");
+    tu_close(req);
+    tu_close(rep[1 - k]);
 }
 
 static void test_req_resends_immediately_when_its_pipe_goes_away(void **state)
 {
     (void) state;
-    expect_immediate_resend_on_pipe_loss(PT_INPROC);
-    expect_immediate_resend_on_pipe_loss(PT_TCP);
+    expect_immediate_resend_on_pipe_loss(TU_INPROC);
+    expect_immediate_resend_on_pipe_loss(TU_TCP);
 }
 
 /* Requests sent while no REP exists wait; a newer one replaces the older, so
@@ -315,23 +326,23 @@ static void test_req_resends_immediately_when_its_pipe_goes_away(void **state)
 static void test_req_sending_twice_before_any_peer_delivers_only_the_second(void **state)
 {
     (void) state;
-    static const enum pt_transport ts[] = {PT_INPROC, PT_TCP};
+    static const enum tu_transport ts[] = {TU_INPROC, TU_TCP};
     for (size_t i = 0; i < 2; i++) {
-        char url[PT_URL_LEN];
-        int req = pt_socket(AF_SP, NN_REQ);
-        pt_setint(req, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-        pt_connect(req, pt_url(url, ts[i], "twice"));
+        char url[TU_URL_LEN];
+        int req = tu_socket(AF_SP, NN_REQ);
+        tu_setint(req, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+        tu_connect(req, tu_url(url, ts[i], "twice"));
         assert_int_equal(nn_send(req, "first", 5, NN_DONTWAIT), 5);
         assert_int_equal(nn_send(req, "second", 6, NN_DONTWAIT), 6);
 
-        int rep = pt_socket(AF_SP, NN_REP);
-        pt_bind(rep, url);
-        pt_recv(rep, "second");
-        pt_send(rep, "answer");
-        pt_recv(req, "answer");
-        pt_recv_nothing(rep);
-        pt_close(req);
-        pt_close(rep);
+        int rep = tu_socket(AF_SP, NN_REP);
+        tu_bind(rep, url);
+        tu_recv(rep, "second");
+        tu_send(rep, "answer");
+        tu_recv(req, "answer");
+        tu_recv_nothing(rep);
+        tu_close(req);
+        tu_close(rep);
     }
 }
 
@@ -340,27 +351,27 @@ static void test_req_sending_twice_before_any_peer_delivers_only_the_second(void
 static void test_rep_drops_reply_to_a_gone_requester_without_error(void **state)
 {
     (void) state;
-    static const enum pt_transport ts[] = {PT_INPROC, PT_TCP};
+    static const enum tu_transport ts[] = {TU_INPROC, TU_TCP};
     for (size_t i = 0; i < 2; i++) {
-        char url[PT_URL_LEN];
-        int rep = pt_socket(AF_SP, NN_REP);
-        int req = pt_socket(AF_SP, NN_REQ);
-        pt_bind(rep, pt_url(url, ts[i], "gone"));
-        pt_connect(req, url);
-        pt_send(req, "q");
-        pt_recv(rep, "q");
-        pt_close(req);
-        pt_wait_connections(rep, 0);
+        char url[TU_URL_LEN];
+        int rep = tu_socket(AF_SP, NN_REP);
+        int req = tu_socket(AF_SP, NN_REQ);
+        tu_bind(rep, tu_url(url, ts[i], "gone"));
+        tu_connect(req, url);
+        tu_send(req, "q");
+        tu_recv(rep, "q");
+        tu_close(req);
+        tu_wait_connections(rep, 0);
         assert_int_equal(nn_send(rep, "late", 4, 0), 4);
 
-        int req2 = pt_socket(AF_SP, NN_REQ);
-        pt_connect(req2, url);
-        pt_send(req2, "q2");
-        pt_recv(rep, "q2");
-        pt_send(rep, "a2");
-        pt_recv(req2, "a2");
-        pt_close(req2);
-        pt_close(rep);
+        int req2 = tu_socket(AF_SP, NN_REQ);
+        tu_connect(req2, url);
+        tu_send(req2, "q2");
+        tu_recv(rep, "q2");
+        tu_send(rep, "a2");
+        tu_recv(req2, "a2");
+        tu_close(req2);
+        tu_close(rep);
     }
 }
 
@@ -369,21 +380,21 @@ static void test_rep_drops_reply_to_a_gone_requester_without_error(void **state)
 static void test_req_recv_timeout_keeps_the_request_outstanding(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char buf[16];
-    int rep = pt_socket(AF_SP, NN_REP);
-    int req = pt_socket(AF_SP, NN_REQ);
-    pt_bind(rep, pt_url(url, PT_INPROC, "req-timeout"));
-    pt_connect(req, url);
+    int rep = tu_socket(AF_SP, NN_REP);
+    int req = tu_socket(AF_SP, NN_REQ);
+    tu_bind(rep, tu_url(url, TU_INPROC, "req-timeout"));
+    tu_connect(req, url);
 
-    pt_send(req, "q");
-    pt_setint(req, NN_SOL_SOCKET, NN_RCVTIMEO, 50);
+    tu_send(req, "q");
+    tu_setint(req, NN_SOL_SOCKET, NN_RCVTIMEO, 50);
     assert_nn_fail(nn_recv(req, buf, sizeof buf, 0), ETIMEDOUT);
     assert_nn_fail(nn_recv(req, buf, sizeof buf, NN_DONTWAIT), EAGAIN);
-    pt_recv(rep, "q");
-    pt_send(rep, "late but fine");
-    pt_setint(req, NN_SOL_SOCKET, NN_RCVTIMEO, PT_DEADLINE_MS);
-    pt_recv(req, "late but fine");
+    tu_recv(rep, "q");
+    tu_send(rep, "late but fine");
+    tu_setint(req, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_recv(req, "late but fine");
 }
 
 /* The only REP dies while working on a request; when a REP is back at the
@@ -392,22 +403,22 @@ static void test_req_recv_timeout_keeps_the_request_outstanding(void **state)
 static void test_req_resends_to_a_rep_that_comes_back_after_a_crash(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
-    int req = pt_socket(AF_SP, NN_REQ);
-    int rep = pt_socket(AF_SP, NN_REP);
-    pt_setint(req, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    pt_bind(rep, pt_url(url, PT_TCP, "comeback"));
-    pt_connect(req, url);
+    char url[TU_URL_LEN];
+    int req = tu_socket(AF_SP, NN_REQ);
+    int rep = tu_socket(AF_SP, NN_REP);
+    tu_setint(req, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    tu_bind(rep, tu_url(url, TU_TCP, "comeback"));
+    tu_connect(req, url);
 
-    pt_send(req, "job");
-    pt_recv(rep, "job");
-    pt_close(rep);
-    pt_wait_connections(req, 0);
-    rep = pt_socket(AF_SP, NN_REP);
-    pt_bind(rep, url);
-    pt_recv(rep, "job");
-    pt_send(rep, "done");
-    pt_recv(req, "done");
+    tu_send(req, "job");
+    tu_recv(rep, "job");
+    tu_close(rep);
+    tu_wait_connections(req, 0);
+    rep = tu_socket(AF_SP, NN_REP);
+    tu_bind(rep, url);
+    tu_recv(rep, "job");
+    tu_send(rep, "done");
+    tu_recv(req, "done");
 }
 
 /* Requests go to the highest-priority REP (lowest NN_SNDPRIO) while it is
@@ -415,31 +426,31 @@ static void test_req_resends_to_a_rep_that_comes_back_after_a_crash(void **state
 static void test_req_prefers_the_highest_priority_rep_and_fails_over(void **state)
 {
     (void) state;
-    char url_hi[PT_URL_LEN], url_lo[PT_URL_LEN];
-    int req = pt_socket(AF_SP, NN_REQ);
-    int hi = pt_socket(AF_SP, NN_REP);
-    int lo = pt_socket(AF_SP, NN_REP);
-    pt_bind(lo, pt_url(url_lo, PT_INPROC, "prio-lo"));
-    pt_bind(hi, pt_url(url_hi, PT_INPROC, "prio-hi"));
-    pt_setint(req, NN_SOL_SOCKET, NN_SNDPRIO, 2);
-    pt_connect(req, url_lo);
-    pt_setint(req, NN_SOL_SOCKET, NN_SNDPRIO, 1);
-    pt_connect(req, url_hi);
-    pt_wait_connections(req, 2);
+    char url_hi[TU_URL_LEN], url_lo[TU_URL_LEN];
+    int req = tu_socket(AF_SP, NN_REQ);
+    int hi = tu_socket(AF_SP, NN_REP);
+    int lo = tu_socket(AF_SP, NN_REP);
+    tu_bind(lo, tu_url(url_lo, TU_INPROC, "prio-lo"));
+    tu_bind(hi, tu_url(url_hi, TU_INPROC, "prio-hi"));
+    tu_setint(req, NN_SOL_SOCKET, NN_SNDPRIO, 2);
+    tu_connect(req, url_lo);
+    tu_setint(req, NN_SOL_SOCKET, NN_SNDPRIO, 1);
+    tu_connect(req, url_hi);
+    tu_wait_connections(req, 2);
 
     for (int i = 0; i < 4; i++) {
-        pt_send(req, "q");
-        pt_recv(hi, "q");
-        pt_send(hi, "a");
-        pt_recv(req, "a");
+        tu_send(req, "q");
+        tu_recv(hi, "q");
+        tu_send(hi, "a");
+        tu_recv(req, "a");
     }
-    pt_recv_nothing(lo);
-    pt_send(req, "last");
-    pt_recv(hi, "last");
-    pt_close(hi);
-    pt_recv(lo, "last");
-    pt_send(lo, "from-lo");
-    pt_recv(req, "from-lo");
+    tu_recv_nothing(lo);
+    tu_send(req, "last");
+    tu_recv(hi, "last");
+    tu_close(hi);
+    tu_recv(lo, "last");
+    tu_send(lo, "from-lo");
+    tu_recv(req, "from-lo");
 }
 
 /* Requests a REP cannot parse (shorter than a tag, or without a tag that
@@ -449,24 +460,24 @@ static void test_rep_drops_malformed_requests_and_keeps_the_connection(void **st
 {
     (void) state;
     int port = tu_free_port();
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     unsigned char frame[64];
-    int rep = pt_socket(AF_SP, NN_REP);
-    pt_bind(rep, tu_tcp_url(url, sizeof url, port));
-    int fd = pt_raw_connect(port);
-    pt_raw_handshake(fd, NN_REQ, NN_REP);
+    int rep = tu_socket(AF_SP, NN_REP);
+    tu_bind(rep, tu_tcp_url(url, sizeof url, port));
+    int fd = tu_raw_connect(port);
+    tu_sp_handshake(fd, NN_REQ, NN_REP);
 
     static const unsigned char no_id[] = {0, 0, 0, 1, 0, 0, 0, 2};
     static const unsigned char hop_then_short[] = {0, 0, 0, 1, 'x', 'y'};
     static const unsigned char good[] = {0x80, 0, 0, 5, 'o', 'k'};
-    pt_raw_send_frame(fd, "", 0);
-    pt_raw_send_frame(fd, "ab", 2);
-    pt_raw_send_frame(fd, no_id, sizeof no_id);
-    pt_raw_send_frame(fd, hop_then_short, sizeof hop_then_short);
-    pt_raw_send_frame(fd, good, sizeof good);
-    pt_recv(rep, "ok");
-    pt_send(rep, "fine");
-    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), 8);
+    tu_raw_send_frame(fd, "", 0);
+    tu_raw_send_frame(fd, "ab", 2);
+    tu_raw_send_frame(fd, no_id, sizeof no_id);
+    tu_raw_send_frame(fd, hop_then_short, sizeof hop_then_short);
+    tu_raw_send_frame(fd, good, sizeof good);
+    tu_recv(rep, "ok");
+    tu_send(rep, "fine");
+    assert_int_equal(tu_read_frame(fd, frame, sizeof frame, TU_DEADLINE_MS), 8);
     assert_memory_equal(frame, "\x80\0\0\5fine", 8);
     close(fd);
 }
@@ -477,32 +488,32 @@ static void test_req_drops_malformed_and_foreign_replies(void **state)
 {
     (void) state;
     int port;
-    int lfd = pt_raw_listen(&port);
-    char url[PT_URL_LEN];
+    int lfd = tu_raw_listen(&port);
+    char url[TU_URL_LEN];
     unsigned char frame[64];
-    int req = pt_socket(AF_SP, NN_REQ);
-    pt_connect(req, tu_tcp_url(url, sizeof url, port));
-    int fd = pt_raw_accept(lfd);
+    int req = tu_socket(AF_SP, NN_REQ);
+    tu_connect(req, tu_tcp_url(url, sizeof url, port));
+    int fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
-    pt_raw_handshake(fd, NN_REP, NN_REQ);
+    tu_sp_handshake(fd, NN_REP, NN_REQ);
 
-    pt_send(req, "q");
-    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), 5);
-    uint32_t id = pt_get32(frame);
+    tu_send(req, "q");
+    assert_int_equal(tu_read_frame(fd, frame, sizeof frame, TU_DEADLINE_MS), 5);
+    uint32_t id = tu_get32(frame);
 
     unsigned char reply[16];
-    pt_raw_send_frame(fd, "", 0);
-    pt_raw_send_frame(fd, "ab", 2);
-    pt_put32(reply, id & ~TOP_BIT);
+    tu_raw_send_frame(fd, "", 0);
+    tu_raw_send_frame(fd, "ab", 2);
+    tu_put32(reply, id & ~TOP_BIT);
     memcpy(reply + 4, "nobit", 5);
-    pt_raw_send_frame(fd, reply, 9);
-    pt_put32(reply, (id + 7) | TOP_BIT);
+    tu_raw_send_frame(fd, reply, 9);
+    tu_put32(reply, (id + 7) | TOP_BIT);
     memcpy(reply + 4, "other", 5);
-    pt_raw_send_frame(fd, reply, 9);
-    pt_put32(reply, id);
+    tu_raw_send_frame(fd, reply, 9);
+    tu_put32(reply, id);
     memcpy(reply + 4, "right", 5);
-    pt_raw_send_frame(fd, reply, 9);
-    pt_recv(req, "right");
+    tu_raw_send_frame(fd, reply, 9);
+    tu_recv(req, "right");
     close(fd);
     close(lfd);
 }
@@ -512,24 +523,24 @@ static void test_req_drops_malformed_and_foreign_replies(void **state)
 static void test_raw_rep_reply_to_an_unknown_pipe_is_dropped_silently(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char body[32];
     unsigned char hdr[32], bogus[8];
     size_t hdrlen;
-    int rep = pt_socket(AF_SP_RAW, NN_REP);
-    int req = pt_socket(AF_SP, NN_REQ);
-    pt_bind(rep, pt_url(url, PT_INPROC, "raw-unknown"));
-    pt_connect(req, url);
+    int rep = tu_socket(AF_SP_RAW, NN_REP);
+    int req = tu_socket(AF_SP, NN_REQ);
+    tu_bind(rep, tu_url(url, TU_INPROC, "raw-unknown"));
+    tu_connect(req, url);
 
-    pt_send(req, "q");
-    assert_int_equal(pt_recvmsg_hdr(rep, body, sizeof body, hdr, sizeof hdr, &hdrlen, 0), 1);
+    tu_send(req, "q");
+    assert_int_equal(tu_recvmsg_hdr(rep, body, sizeof body, hdr, sizeof hdr, &hdrlen, 0), 1);
     assert_int_equal(hdrlen, 8);
     memcpy(bogus, hdr, 8);
-    pt_put32(bogus, pt_get32(hdr) ^ 0x5a5a5a5);
-    assert_int_equal(pt_sendmsg_hdr(rep, bogus, 8, "lost-1", 0), 6);
-    assert_int_equal(pt_sendmsg_hdr(rep, hdr, 0, "lost-2", 0), 6);
-    assert_int_equal(pt_sendmsg_hdr(rep, hdr, 8, "found", 0), 5);
-    pt_recv(req, "found");
+    tu_put32(bogus, tu_get32(hdr) ^ 0x5a5a5a5);
+    assert_int_equal(tu_sendmsg_hdr(rep, bogus, 8, "lost-1", 0), 6);
+    assert_int_equal(tu_sendmsg_hdr(rep, hdr, 0, "lost-2", 0), 6);
+    assert_int_equal(tu_sendmsg_hdr(rep, hdr, 8, "found", 0), 5);
+    tu_recv(req, "found");
 }
 
 /* ---- NN_MAXTTL and raw REQ ---------------------------------------------- */
@@ -538,8 +549,8 @@ static void test_raw_rep_reply_to_an_unknown_pipe_is_dropped_silently(void **sta
 static size_t backtrace(unsigned char *hdr, int nwords, uint32_t id)
 {
     for (int i = 0; i < nwords - 1; i++)
-        pt_put32(hdr + 4 * i, (uint32_t) (100 + i));
-    pt_put32(hdr + 4 * (nwords - 1), id | TOP_BIT);
+        tu_put32(hdr + 4 * i, (uint32_t) (100 + i));
+    tu_put32(hdr + 4 * (nwords - 1), id | TOP_BIT);
     return (size_t) nwords * 4;
 }
 
@@ -550,34 +561,34 @@ static void test_rep_drops_requests_with_more_hops_than_maxttl(void **state)
     (void) state;
     static const int ttls[] = {8 /* default */, 3};
     for (size_t i = 0; i < 2; i++) {
-        char url[PT_URL_LEN];
+        char url[TU_URL_LEN];
         unsigned char hdr[64], got[64];
         char body[64];
         size_t got_len;
         int ttl = ttls[i];
-        int req = pt_socket(AF_SP_RAW, NN_REQ);
-        int rep = pt_socket(AF_SP_RAW, NN_REP);
+        int req = tu_socket(AF_SP_RAW, NN_REQ);
+        int rep = tu_socket(AF_SP_RAW, NN_REP);
         if (ttl != 8)
-            pt_setint(rep, NN_SOL_SOCKET, NN_MAXTTL, ttl);
-        assert_int_equal(pt_getint(rep, NN_SOL_SOCKET, NN_MAXTTL), ttl);
-        pt_bind(rep, pt_url(url, PT_INPROC, "maxttl"));
-        pt_connect(req, url);
-        pt_wait_connections(req, 1);
+            tu_setint(rep, NN_SOL_SOCKET, NN_MAXTTL, ttl);
+        assert_int_equal(tu_getint(rep, NN_SOL_SOCKET, NN_MAXTTL), ttl);
+        tu_bind(rep, tu_url(url, TU_INPROC, "maxttl"));
+        tu_connect(req, url);
+        tu_wait_connections(req, 1);
 
         size_t len = backtrace(hdr, ttl + 1, 1);
-        assert_int_equal(pt_sendmsg_hdr(req, hdr, len, "too-far", 0), 7);
+        assert_int_equal(tu_sendmsg_hdr(req, hdr, len, "too-far", 0), 7);
         len = backtrace(hdr, ttl, 2);
-        assert_int_equal(pt_sendmsg_hdr(req, hdr, len, "ok", 0), 2);
+        assert_int_equal(tu_sendmsg_hdr(req, hdr, len, "ok", 0), 2);
 
         /* Same pipe, in order: the first thing received is "ok". */
-        assert_int_equal(pt_recvmsg_hdr(rep, body, sizeof body, got, sizeof got, &got_len, 0),
+        assert_int_equal(tu_recvmsg_hdr(rep, body, sizeof body, got, sizeof got, &got_len, 0),
                          2);
         assert_string_equal(body, "ok");
         assert_int_equal(got_len, 4 + len);
         assert_memory_equal(got + 4, hdr, len);
-        pt_recv_nothing(rep);
-        pt_close(req);
-        pt_close(rep);
+        tu_recv_nothing(rep);
+        tu_close(req);
+        tu_close(rep);
     }
 }
 
@@ -585,14 +596,14 @@ static void test_rep_drops_requests_with_more_hops_than_maxttl(void **state)
 static void test_maxttl_accepts_one_to_255(void **state)
 {
     (void) state;
-    int rep = pt_socket(AF_SP, NN_REP);
+    int rep = tu_socket(AF_SP, NN_REP);
     int v = 0;
     assert_nn_fail(nn_setsockopt(rep, NN_SOL_SOCKET, NN_MAXTTL, &v, sizeof v), EINVAL);
     v = 256;
     assert_nn_fail(nn_setsockopt(rep, NN_SOL_SOCKET, NN_MAXTTL, &v, sizeof v), EINVAL);
-    pt_setint(rep, NN_SOL_SOCKET, NN_MAXTTL, 1);
-    pt_setint(rep, NN_SOL_SOCKET, NN_MAXTTL, 255);
-    assert_int_equal(pt_getint(rep, NN_SOL_SOCKET, NN_MAXTTL), 255);
+    tu_setint(rep, NN_SOL_SOCKET, NN_MAXTTL, 1);
+    tu_setint(rep, NN_SOL_SOCKET, NN_MAXTTL, 255);
+    assert_int_equal(tu_getint(rep, NN_SOL_SOCKET, NN_MAXTTL), 255);
 }
 
 /* A raw REQ sends whatever backtrace it is given and gets the reply's first
@@ -601,35 +612,35 @@ static void test_maxttl_accepts_one_to_255(void **state)
 static void test_raw_req_exposes_first_reply_tag_as_sp_hdr(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     unsigned char hdr[16], got[16];
     char body[64];
     size_t got_len;
-    int req = pt_socket(AF_SP_RAW, NN_REQ);
-    int rep = pt_socket(AF_SP, NN_REP);
-    pt_bind(rep, pt_url(url, PT_INPROC, "raw-req"));
-    pt_connect(req, url);
-    pt_wait_connections(req, 1);
+    int req = tu_socket(AF_SP_RAW, NN_REQ);
+    int rep = tu_socket(AF_SP, NN_REP);
+    tu_bind(rep, tu_url(url, TU_INPROC, "raw-req"));
+    tu_connect(req, url);
+    tu_wait_connections(req, 1);
 
     /* Just an id: a cooked REP answers it, the id comes back as SP_HDR. */
     size_t len = backtrace(hdr, 1, 0x1234);
-    assert_int_equal(pt_sendmsg_hdr(req, hdr, len, "q1", 0), 2);
-    pt_recv(rep, "q1");
-    pt_send(rep, "a1");
-    assert_int_equal(pt_recvmsg_hdr(req, body, sizeof body, got, sizeof got, &got_len, 0), 2);
+    assert_int_equal(tu_sendmsg_hdr(req, hdr, len, "q1", 0), 2);
+    tu_recv(rep, "q1");
+    tu_send(rep, "a1");
+    assert_int_equal(tu_recvmsg_hdr(req, body, sizeof body, got, sizeof got, &got_len, 0), 2);
     assert_string_equal(body, "a1");
     assert_int_equal(got_len, 4);
-    assert_int_equal(pt_get32(got), 0x1234 | TOP_BIT);
+    assert_int_equal(tu_get32(got), 0x1234 | TOP_BIT);
 
     /* A hop and an id: only the hop is split off. */
     len = backtrace(hdr, 2, 0x99);
-    assert_int_equal(pt_sendmsg_hdr(req, hdr, len, "q2", 0), 2);
-    pt_recv(rep, "q2");
-    pt_send(rep, "a2");
-    assert_int_equal(pt_recvmsg_hdr(req, body, sizeof body, got, sizeof got, &got_len, 0), 6);
+    assert_int_equal(tu_sendmsg_hdr(req, hdr, len, "q2", 0), 2);
+    tu_recv(rep, "q2");
+    tu_send(rep, "a2");
+    assert_int_equal(tu_recvmsg_hdr(req, body, sizeof body, got, sizeof got, &got_len, 0), 6);
     assert_int_equal(got_len, 4);
-    assert_int_equal(pt_get32(got), 100);
-    assert_int_equal(pt_get32((unsigned char *) body), 0x99 | TOP_BIT);
+    assert_int_equal(tu_get32(got), 100);
+    assert_int_equal(tu_get32((unsigned char *) body), 0x99 | TOP_BIT);
     assert_memory_equal(body + 4, "a2", 2);
 }
 
@@ -640,10 +651,10 @@ static void test_raw_req_exposes_first_reply_tag_as_sp_hdr(void **state)
 static void test_negative_resend_interval_fails_with_einval(void **state)
 {
     (void) state;
-    int req = pt_socket(AF_SP, NN_REQ);
+    int req = tu_socket(AF_SP, NN_REQ);
     int v = -5;
     assert_nn_fail(nn_setsockopt(req, NN_REQ, NN_REQ_RESEND_IVL, &v, sizeof v), EINVAL);
-    assert_int_equal(pt_getint(req, NN_REQ, NN_REQ_RESEND_IVL), 60000);
+    assert_int_equal(tu_getint(req, NN_REQ, NN_REQ_RESEND_IVL), 60000);
     assert_int_equal(nn_send(req, "x", 1, NN_DONTWAIT), 1);
 }
 
@@ -651,22 +662,22 @@ static void test_negative_resend_interval_fails_with_einval(void **state)
 static void test_sp_hdr_on_cooked_req_or_rep_fails_with_einval(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     unsigned char hdr[8];
-    int rep = pt_socket(AF_SP, NN_REP);
-    int req = pt_socket(AF_SP, NN_REQ);
-    pt_bind(rep, pt_url(url, PT_INPROC, "cooked-hdr"));
-    pt_connect(req, url);
+    int rep = tu_socket(AF_SP, NN_REP);
+    int req = tu_socket(AF_SP, NN_REQ);
+    tu_bind(rep, tu_url(url, TU_INPROC, "cooked-hdr"));
+    tu_connect(req, url);
 
     size_t len = backtrace(hdr, 1, 7);
-    assert_nn_fail(pt_sendmsg_hdr(req, hdr, len, "q", 0), EINVAL);
-    pt_send(req, "q");
-    pt_recv(rep, "q");
+    assert_nn_fail(tu_sendmsg_hdr(req, hdr, len, "q", 0), EINVAL);
+    tu_send(req, "q");
+    tu_recv(rep, "q");
     len = backtrace(hdr, 2, 7);
-    assert_nn_fail(pt_sendmsg_hdr(rep, hdr, len, "a", 0), EINVAL);
+    assert_nn_fail(tu_sendmsg_hdr(rep, hdr, len, "a", 0), EINVAL);
     /* The rejected send changed nothing: the request is still pending. */
-    pt_send(rep, "a");
-    pt_recv(req, "a");
+    tu_send(rep, "a");
+    tu_recv(req, "a");
 }
 #endif
 
@@ -675,54 +686,54 @@ static void test_sp_hdr_on_cooked_req_or_rep_fails_with_einval(void **state)
 static void test_req_sndfd_is_always_readable_and_rcvfd_only_when_reply_is_there(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char buf[16];
-    int rep = pt_socket(AF_SP, NN_REP);
-    int req = pt_socket(AF_SP, NN_REQ);
-    int sndfd = pt_fd(req, NN_SNDFD);
-    int rcvfd = pt_fd(req, NN_RCVFD);
+    int rep = tu_socket(AF_SP, NN_REP);
+    int req = tu_socket(AF_SP, NN_REQ);
+    int sndfd = tu_fd(req, NN_SNDFD);
+    int rcvfd = tu_fd(req, NN_RCVFD);
 
     /* No peer at all: sending is still possible (the request waits). */
-    assert_true(pt_fd_readable(sndfd, 0));
-    assert_false(pt_fd_readable(rcvfd, 0));
+    assert_true(tu_fd_readable(sndfd, 0));
+    assert_false(tu_fd_readable(rcvfd, 0));
 
-    pt_bind(rep, pt_url(url, PT_INPROC, "req-fds"));
-    pt_connect(req, url);
-    pt_send(req, "q");
-    assert_true(pt_fd_readable(sndfd, 0));
-    pt_recv(rep, "q");
-    assert_false(pt_fd_readable(rcvfd, 0)); /* no reply yet */
-    pt_send(rep, "a");
-    assert_true(pt_fd_readable(rcvfd, PT_DEADLINE_MS));
-    assert_true(pt_fd_readable(rcvfd, 0)); /* level-triggered */
-    assert_true(pt_fd_readable(sndfd, 0));
+    tu_bind(rep, tu_url(url, TU_INPROC, "req-fds"));
+    tu_connect(req, url);
+    tu_send(req, "q");
+    assert_true(tu_fd_readable(sndfd, 0));
+    tu_recv(rep, "q");
+    assert_false(tu_fd_readable(rcvfd, 0)); /* no reply yet */
+    tu_send(rep, "a");
+    assert_true(tu_fd_readable(rcvfd, TU_DEADLINE_MS));
+    assert_true(tu_fd_readable(rcvfd, 0)); /* level-triggered */
+    assert_true(tu_fd_readable(sndfd, 0));
     assert_int_equal(nn_recv(req, buf, sizeof buf, NN_DONTWAIT), 1);
-    assert_false(pt_fd_readable(rcvfd, 0));
-    assert_true(pt_fd_readable(sndfd, 0));
+    assert_false(tu_fd_readable(rcvfd, 0));
+    assert_true(tu_fd_readable(sndfd, 0));
 }
 
 static void test_rep_sndfd_is_readable_only_while_a_request_is_pending(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
-    int rep = pt_socket(AF_SP, NN_REP);
-    int req = pt_socket(AF_SP, NN_REQ);
-    int sndfd = pt_fd(rep, NN_SNDFD);
-    int rcvfd = pt_fd(rep, NN_RCVFD);
-    pt_bind(rep, pt_url(url, PT_INPROC, "rep-fds"));
-    pt_connect(req, url);
+    char url[TU_URL_LEN];
+    int rep = tu_socket(AF_SP, NN_REP);
+    int req = tu_socket(AF_SP, NN_REQ);
+    int sndfd = tu_fd(rep, NN_SNDFD);
+    int rcvfd = tu_fd(rep, NN_RCVFD);
+    tu_bind(rep, tu_url(url, TU_INPROC, "rep-fds"));
+    tu_connect(req, url);
 
-    assert_false(pt_fd_readable(sndfd, 0));
-    assert_false(pt_fd_readable(rcvfd, 0));
-    pt_send(req, "q");
-    assert_true(pt_fd_readable(rcvfd, PT_DEADLINE_MS));
-    assert_false(pt_fd_readable(sndfd, 0)); /* received by the socket, not by us */
-    pt_recv(rep, "q");
-    assert_true(pt_fd_readable(sndfd, 0));
-    assert_false(pt_fd_readable(rcvfd, 0));
-    pt_send(rep, "a");
-    assert_false(pt_fd_readable(sndfd, 0));
-    pt_recv(req, "a");
+    assert_false(tu_fd_readable(sndfd, 0));
+    assert_false(tu_fd_readable(rcvfd, 0));
+    tu_send(req, "q");
+    assert_true(tu_fd_readable(rcvfd, TU_DEADLINE_MS));
+    assert_false(tu_fd_readable(sndfd, 0)); /* received by the socket, not by us */
+    tu_recv(rep, "q");
+    assert_true(tu_fd_readable(sndfd, 0));
+    assert_false(tu_fd_readable(rcvfd, 0));
+    tu_send(rep, "a");
+    assert_false(tu_fd_readable(sndfd, 0));
+    tu_recv(req, "a");
 }
 
 /* ---- serving many clients ------------------------------------------------- */
@@ -757,17 +768,17 @@ static void raw_worker(void *arg)
         char body[64], reply[80];
         unsigned char hdr[64];
         size_t hdrlen;
-        int rc = pt_recvmsg_hdr(raw_server.s, body, sizeof body, hdr, sizeof hdr, &hdrlen, 0);
+        int rc = tu_recvmsg_hdr(raw_server.s, body, sizeof body, hdr, sizeof hdr, &hdrlen, 0);
         if (rc < 0)
             break; /* EBADF once the test closes the socket */
         if (first) {
             first = false;
             __atomic_add_fetch(&raw_server.arrived, 1, __ATOMIC_SEQ_CST);
-            if (tu_wait_until(all_workers_arrived, NULL, PT_DEADLINE_MS))
+            if (tu_wait_until(all_workers_arrived, NULL, TU_DEADLINE_MS))
                 __atomic_add_fetch(&raw_server.all_met, 1, __ATOMIC_SEQ_CST);
         }
         snprintf(reply, sizeof reply, "re:%s", body);
-        if (hdrlen > sizeof hdr || pt_sendmsg_hdr(raw_server.s, hdr, hdrlen, reply, 0) < 0)
+        if (hdrlen > sizeof hdr || tu_sendmsg_hdr(raw_server.s, hdr, hdrlen, reply, 0) < 0)
             __atomic_add_fetch(&raw_server.failures, 1, __ATOMIC_SEQ_CST);
         else
             __atomic_add_fetch(&raw_server.served, 1, __ATOMIC_SEQ_CST);
@@ -777,39 +788,39 @@ static void raw_worker(void *arg)
 static void test_raw_rep_serves_requests_from_four_threads_concurrently(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     int clients[RAW_CLIENTS];
     tu_thread workers[RAW_WORKERS];
 
     memset(&raw_server, 0, sizeof raw_server);
-    raw_server.s = pt_socket(AF_SP_RAW, NN_REP);
-    pt_setint(raw_server.s, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
-    pt_bind(raw_server.s, pt_url(url, PT_TCP, "raw-server"));
+    raw_server.s = tu_socket(AF_SP_RAW, NN_REP);
+    tu_setint(raw_server.s, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_bind(raw_server.s, tu_url(url, TU_TCP, "raw-server"));
     for (int i = 0; i < RAW_WORKERS; i++)
         tu_thread_start(&workers[i], raw_worker, NULL);
 
     for (int i = 0; i < RAW_CLIENTS; i++) {
-        clients[i] = pt_socket(AF_SP, NN_REQ);
-        pt_connect(clients[i], url);
+        clients[i] = tu_socket(AF_SP, NN_REQ);
+        tu_connect(clients[i], url);
     }
     for (int i = 0; i < RAW_CLIENTS; i++) {
         char msg[32];
         snprintf(msg, sizeof msg, "client-%d", i);
-        pt_send(clients[i], msg);
+        tu_send(clients[i], msg);
     }
     for (int i = 0; i < RAW_CLIENTS; i++) {
         char want[40];
         snprintf(want, sizeof want, "re:client-%d", i);
-        pt_recv(clients[i], want);
+        tu_recv(clients[i], want);
     }
-    pt_close(raw_server.s);
+    tu_close(raw_server.s);
     for (int i = 0; i < RAW_WORKERS; i++)
         tu_thread_join(&workers[i]);
     assert_int_equal(raw_server.all_met, RAW_WORKERS);
     assert_int_equal(raw_server.served, RAW_CLIENTS);
     assert_int_equal(raw_server.failures, 0);
     for (int i = 0; i < RAW_CLIENTS; i++)
-        pt_close(clients[i]);
+        tu_close(clients[i]);
 }
 
 #define MANY_CLIENTS 100
@@ -826,7 +837,7 @@ static void cooked_server_run(void *arg)
     struct cooked_server *srv = arg;
     while (srv->served < srv->count) {
         char body[64], reply[80];
-        if (pt_recv_str(srv->s, body, sizeof body, 0) < 0) {
+        if (tu_recv_str(srv->s, body, sizeof body, 0) < 0) {
             srv->err = nn_errno();
             return;
         }
@@ -839,44 +850,44 @@ static void cooked_server_run(void *arg)
     }
 }
 
-static void expect_many_clients_get_their_own_replies(enum pt_transport t)
+static void expect_many_clients_get_their_own_replies(enum tu_transport t)
 {
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     static int clients[MANY_CLIENTS];
     struct cooked_server srv = {0};
     tu_thread th;
 
-    srv.s = pt_socket(AF_SP, NN_REP);
+    srv.s = tu_socket(AF_SP, NN_REP);
     srv.count = MANY_CLIENTS;
-    pt_bind(srv.s, pt_url(url, t, "many"));
+    tu_bind(srv.s, tu_url(url, t, "many"));
     tu_thread_start(&th, cooked_server_run, &srv);
     for (int i = 0; i < MANY_CLIENTS; i++) {
-        clients[i] = pt_socket(AF_SP, NN_REQ);
-        pt_connect(clients[i], url);
+        clients[i] = tu_socket(AF_SP, NN_REQ);
+        tu_connect(clients[i], url);
     }
     for (int i = 0; i < MANY_CLIENTS; i++) {
         char msg[32];
         snprintf(msg, sizeof msg, "client-%d", i);
-        pt_send(clients[i], msg);
+        tu_send(clients[i], msg);
     }
     for (int i = 0; i < MANY_CLIENTS; i++) {
         char want[40];
         snprintf(want, sizeof want, "re:client-%d", i);
-        pt_recv(clients[i], want);
+        tu_recv(clients[i], want);
     }
     tu_thread_join(&th);
     assert_int_equal(srv.err, 0);
     assert_int_equal(srv.served, MANY_CLIENTS);
     for (int i = 0; i < MANY_CLIENTS; i++)
-        pt_close(clients[i]);
-    pt_close(srv.s);
+        tu_close(clients[i]);
+    tu_close(srv.s);
 }
 
 static void test_hundred_req_clients_all_get_their_own_replies(void **state)
 {
     (void) state;
-    expect_many_clients_get_their_own_replies(PT_INPROC);
-    expect_many_clients_get_their_own_replies(PT_TCP);
+    expect_many_clients_get_their_own_replies(TU_INPROC);
+    expect_many_clients_get_their_own_replies(TU_TCP);
 }
 
 /* ---- raw REQ/REP device ------------------------------------------------- */
@@ -889,52 +900,52 @@ static void test_hundred_req_clients_all_get_their_own_replies(void **state)
 static void test_raw_req_rep_device_routes_replies_back_to_each_client(void **state)
 {
     (void) state;
-    char front_url[PT_URL_LEN], back_url[PT_URL_LEN];
+    char front_url[TU_URL_LEN], back_url[TU_URL_LEN];
     int clients[DEVICE_CLIENTS];
-    static struct pt_blocked dev;
+    static struct tu_blocked dev;
     tu_thread th;
 
-    int front = pt_socket(AF_SP_RAW, NN_REP);
-    int back = pt_socket(AF_SP_RAW, NN_REQ);
-    pt_bind(front, pt_url(front_url, PT_TCP, "dev-front"));
-    pt_bind(back, pt_url(back_url, PT_INPROC, "dev-back"));
+    int front = tu_socket(AF_SP_RAW, NN_REP);
+    int back = tu_socket(AF_SP_RAW, NN_REQ);
+    tu_bind(front, tu_url(front_url, TU_TCP, "dev-front"));
+    tu_bind(back, tu_url(back_url, TU_INPROC, "dev-back"));
     memset(&dev, 0, sizeof dev);
     dev.s = front;
     dev.s2 = back;
-    dev.op = PT_OP_DEVICE;
-    tu_thread_start(&th, pt_blocked_run, &dev);
+    dev.op = TU_OP_DEVICE;
+    tu_thread_start(&th, tu_blocked_run, &dev);
 
-    int server = pt_socket(AF_SP_RAW, NN_REP);
-    pt_connect(server, back_url);
+    int server = tu_socket(AF_SP_RAW, NN_REP);
+    tu_connect(server, back_url);
     for (int i = 0; i < DEVICE_CLIENTS; i++) {
         char msg[32];
-        clients[i] = pt_socket(AF_SP, NN_REQ);
-        pt_connect(clients[i], front_url);
+        clients[i] = tu_socket(AF_SP, NN_REQ);
+        tu_connect(clients[i], front_url);
         snprintf(msg, sizeof msg, "client-%d", i);
-        pt_send(clients[i], msg);
+        tu_send(clients[i], msg);
     }
     for (int i = 0; i < DEVICE_CLIENTS; i++) {
         char body[64], reply[80];
         unsigned char hdr[64];
         size_t hdrlen;
-        assert_true(pt_recvmsg_hdr(server, body, sizeof body, hdr, sizeof hdr, &hdrlen, 0) > 0);
+        assert_true(tu_recvmsg_hdr(server, body, sizeof body, hdr, sizeof hdr, &hdrlen, 0) > 0);
         assert_int_equal(hdrlen, 12);
-        assert_int_equal(pt_get32(hdr) & TOP_BIT, 0);
-        assert_int_equal(pt_get32(hdr + 4) & TOP_BIT, 0);
-        assert_int_equal(pt_get32(hdr + 8) & TOP_BIT, TOP_BIT);
+        assert_int_equal(tu_get32(hdr) & TOP_BIT, 0);
+        assert_int_equal(tu_get32(hdr + 4) & TOP_BIT, 0);
+        assert_int_equal(tu_get32(hdr + 8) & TOP_BIT, TOP_BIT);
         snprintf(reply, sizeof reply, "re:%s", body);
-        assert_int_equal(pt_sendmsg_hdr(server, hdr, hdrlen, reply, 0), (int) strlen(reply));
+        assert_int_equal(tu_sendmsg_hdr(server, hdr, hdrlen, reply, 0), (int) strlen(reply));
     }
     for (int i = 0; i < DEVICE_CLIENTS; i++) {
         char want[40];
         snprintf(want, sizeof want, "re:client-%d", i);
-        pt_recv(clients[i], want);
+        tu_recv(clients[i], want);
     }
 
-    assert_false(pt_blocked_is_done(&dev));
-    pt_close(front);
-    pt_close(back);
-    assert_true(tu_wait_until(pt_blocked_is_done, &dev, PT_DEADLINE_MS));
+    assert_false(tu_blocked_is_done(&dev));
+    tu_close(front);
+    tu_close(back);
+    assert_true(tu_wait_until(tu_blocked_is_done, &dev, TU_DEADLINE_MS));
     tu_thread_join(&th);
     assert_int_equal(dev.rc, -1);
     assert_int_equal(dev.err, EBADF);
@@ -943,35 +954,35 @@ static void test_raw_req_rep_device_routes_replies_back_to_each_client(void **st
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        pt_test(test_req_request_on_the_wire_is_id_with_top_bit_then_body),
-        pt_test(test_rep_reply_carries_back_the_backtrace_of_the_request),
-        pt_test(test_raw_rep_sees_pipe_key_then_request_id_as_sp_hdr),
-        pt_test(test_req_recv_without_outstanding_request_fails_with_efsm),
-        pt_test(test_rep_send_without_pending_request_fails_with_efsm),
-        pt_test(test_rep_new_recv_abandons_the_pending_request),
-        pt_test(test_new_request_cancels_the_outstanding_one),
-        pt_test(test_req_resends_the_same_request_after_the_resend_interval),
-        pt_test(test_req_resends_immediately_when_its_pipe_goes_away),
-        pt_test(test_req_sending_twice_before_any_peer_delivers_only_the_second),
-        pt_test(test_rep_drops_reply_to_a_gone_requester_without_error),
-        pt_test(test_req_recv_timeout_keeps_the_request_outstanding),
-        pt_test(test_req_resends_to_a_rep_that_comes_back_after_a_crash),
-        pt_test(test_req_prefers_the_highest_priority_rep_and_fails_over),
-        pt_test(test_rep_drops_malformed_requests_and_keeps_the_connection),
-        pt_test(test_req_drops_malformed_and_foreign_replies),
-        pt_test(test_raw_rep_reply_to_an_unknown_pipe_is_dropped_silently),
-        pt_test(test_rep_drops_requests_with_more_hops_than_maxttl),
-        pt_test(test_maxttl_accepts_one_to_255),
-        pt_test(test_raw_req_exposes_first_reply_tag_as_sp_hdr),
+        tu_test(test_req_request_on_the_wire_is_id_with_top_bit_then_body),
+        tu_test(test_rep_reply_carries_back_the_backtrace_of_the_request),
+        tu_test(test_raw_rep_sees_pipe_key_then_request_id_as_sp_hdr),
+        tu_test(test_req_recv_without_outstanding_request_fails_with_efsm),
+        tu_test(test_rep_send_without_pending_request_fails_with_efsm),
+        tu_test(test_rep_new_recv_abandons_the_pending_request),
+        tu_test(test_new_request_cancels_the_outstanding_one),
+        tu_test(test_req_resends_the_same_request_after_the_resend_interval),
+        tu_test(test_req_resends_immediately_when_its_pipe_goes_away),
+        tu_test(test_req_sending_twice_before_any_peer_delivers_only_the_second),
+        tu_test(test_rep_drops_reply_to_a_gone_requester_without_error),
+        tu_test(test_req_recv_timeout_keeps_the_request_outstanding),
+        tu_test(test_req_resends_to_a_rep_that_comes_back_after_a_crash),
+        tu_test(test_req_prefers_the_highest_priority_rep_and_fails_over),
+        tu_test(test_rep_drops_malformed_requests_and_keeps_the_connection),
+        tu_test(test_req_drops_malformed_and_foreign_replies),
+        tu_test(test_raw_rep_reply_to_an_unknown_pipe_is_dropped_silently),
+        tu_test(test_rep_drops_requests_with_more_hops_than_maxttl),
+        tu_test(test_maxttl_accepts_one_to_255),
+        tu_test(test_raw_req_exposes_first_reply_tag_as_sp_hdr),
 #ifndef AGAINST_LIBNANOMSG
-        pt_test(test_negative_resend_interval_fails_with_einval),
-        pt_test(test_sp_hdr_on_cooked_req_or_rep_fails_with_einval),
+        tu_test(test_negative_resend_interval_fails_with_einval),
+        tu_test(test_sp_hdr_on_cooked_req_or_rep_fails_with_einval),
 #endif
-        pt_test(test_req_sndfd_is_always_readable_and_rcvfd_only_when_reply_is_there),
-        pt_test(test_rep_sndfd_is_readable_only_while_a_request_is_pending),
-        pt_test(test_raw_rep_serves_requests_from_four_threads_concurrently),
-        pt_test(test_hundred_req_clients_all_get_their_own_replies),
-        pt_test(test_raw_req_rep_device_routes_replies_back_to_each_client),
+        tu_test(test_req_sndfd_is_always_readable_and_rcvfd_only_when_reply_is_there),
+        tu_test(test_rep_sndfd_is_readable_only_while_a_request_is_pending),
+        tu_test(test_raw_rep_serves_requests_from_four_threads_concurrently),
+        tu_test(test_hundred_req_clients_all_get_their_own_replies),
+        tu_test(test_raw_req_rep_device_routes_replies_back_to_each_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,17 +3,30 @@
    answers until NN_SURVEYOR_DEADLINE; the first recv after the deadline says
    ETIMEDOUT, later ones EFSM. A respondent answers its current survey and the
    answer is routed back to the surveyor it came from. */
-#include "pattest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/survey.h>
 #include <nanomsg/tcp.h>
+
+#include "testutil.h"
 
 #define TOP_BIT 0x80000000u
 
 static void test_surveyor_recv_before_any_survey_fails_with_efsm(void **state)
 {
     (void) state;
-    int s = pt_socket(AF_SP, NN_SURVEYOR);
+    int s = tu_socket(AF_SP, NN_SURVEYOR);
     char buf[16];
     assert_nn_fail(nn_recv(s, buf, sizeof buf, 0), EFSM);
     assert_nn_fail(nn_recv(s, buf, sizeof buf, NN_DONTWAIT), EFSM);
@@ -22,24 +35,24 @@ static void test_surveyor_recv_before_any_survey_fails_with_efsm(void **state)
 static void test_respondent_send_without_survey_fails_with_efsm(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char buf[16];
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    int resp = pt_socket(AF_SP, NN_RESPONDENT);
-    pt_bind(surveyor, pt_url(url, PT_INPROC, "resp-efsm"));
-    pt_connect(resp, url);
-    pt_wait_connections(surveyor, 1);
+    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    int resp = tu_socket(AF_SP, NN_RESPONDENT);
+    tu_bind(surveyor, tu_url(url, TU_INPROC, "resp-efsm"));
+    tu_connect(resp, url);
+    tu_wait_connections(surveyor, 1);
 
     assert_nn_fail(nn_send(resp, "x", 1, 0), EFSM);
-    pt_send(surveyor, "q");
-    pt_recv(resp, "q");
-    pt_send(resp, "a");
+    tu_send(surveyor, "q");
+    tu_recv(resp, "q");
+    tu_send(resp, "a");
     assert_nn_fail(nn_send(resp, "b", 1, 0), EFSM);
-    pt_recv(surveyor, "a");
+    tu_recv(surveyor, "a");
 
     /* A new recv abandons the pending survey, even when it fails. */
-    pt_send(surveyor, "q2");
-    pt_recv(resp, "q2");
+    tu_send(surveyor, "q2");
+    tu_recv(resp, "q2");
     assert_nn_fail(nn_recv(resp, buf, sizeof buf, NN_DONTWAIT), EAGAIN);
     assert_nn_fail(nn_send(resp, "a2", 2, 0), EFSM);
 }
@@ -50,29 +63,29 @@ static void test_respondent_send_without_survey_fails_with_efsm(void **state)
 static void test_surveyor_gets_responses_then_etimedout_at_deadline_then_efsm(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char buf[32];
     int resp[3];
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 300);
-    pt_bind(surveyor, pt_url(url, PT_INPROC, "deadline"));
+    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 300);
+    tu_bind(surveyor, tu_url(url, TU_INPROC, "deadline"));
     for (int k = 0; k < 3; k++) {
-        resp[k] = pt_socket(AF_SP, NN_RESPONDENT);
-        pt_connect(resp[k], url);
+        resp[k] = tu_socket(AF_SP, NN_RESPONDENT);
+        tu_connect(resp[k], url);
     }
-    pt_wait_connections(surveyor, 3);
+    tu_wait_connections(surveyor, 3);
 
     uint64_t t0 = tu_now_ms();
-    pt_send(surveyor, "how many?");
+    tu_send(surveyor, "how many?");
     for (int k = 0; k < 3; k++) {
         char answer[8];
-        pt_recv(resp[k], "how many?");
+        tu_recv(resp[k], "how many?");
         snprintf(answer, sizeof answer, "r%d", k);
-        pt_send(resp[k], answer);
+        tu_send(resp[k], answer);
     }
     int seen = 0;
     for (int k = 0; k < 3; k++) {
-        assert_int_equal(pt_recv_str(surveyor, buf, sizeof buf, 0), 2);
+        assert_int_equal(tu_recv_str(surveyor, buf, sizeof buf, 0), 2);
         assert_true(buf[0] == 'r' && buf[1] >= '0' && buf[1] <= '2');
         seen |= 1 << (buf[1] - '0');
     }
@@ -85,12 +98,12 @@ static void test_surveyor_gets_responses_then_etimedout_at_deadline_then_efsm(vo
     assert_nn_fail(nn_recv(surveyor, buf, sizeof buf, 0), EFSM);
 
     /* A late response to the finished survey is not delivered either. */
-    pt_send(surveyor, "again");
+    tu_send(surveyor, "again");
     for (int k = 0; k < 3; k++)
-        pt_recv(resp[k], "again");
+        tu_recv(resp[k], "again");
     assert_nn_fail(nn_recv(surveyor, buf, sizeof buf, 0), ETIMEDOUT);
     assert_nn_fail(nn_recv(surveyor, buf, sizeof buf, 0), EFSM);
-    pt_send(resp[0], "too-late");
+    tu_send(resp[0], "too-late");
     assert_nn_fail(nn_recv(surveyor, buf, sizeof buf, NN_DONTWAIT), EFSM);
 }
 
@@ -99,23 +112,23 @@ static void test_surveyor_gets_responses_then_etimedout_at_deadline_then_efsm(vo
 static void test_rcvtimeo_shorter_than_deadline_does_not_end_the_survey(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char buf[32];
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    int resp = pt_socket(AF_SP, NN_RESPONDENT);
-    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-    pt_setint(surveyor, NN_SOL_SOCKET, NN_RCVTIMEO, 50);
-    pt_bind(surveyor, pt_url(url, PT_INPROC, "rcvtimeo"));
-    pt_connect(resp, url);
-    pt_wait_connections(surveyor, 1);
+    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    int resp = tu_socket(AF_SP, NN_RESPONDENT);
+    tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+    tu_setint(surveyor, NN_SOL_SOCKET, NN_RCVTIMEO, 50);
+    tu_bind(surveyor, tu_url(url, TU_INPROC, "rcvtimeo"));
+    tu_connect(resp, url);
+    tu_wait_connections(surveyor, 1);
 
-    pt_send(surveyor, "q");
+    tu_send(surveyor, "q");
     assert_nn_fail(nn_recv(surveyor, buf, sizeof buf, 0), ETIMEDOUT);
     assert_nn_fail(nn_recv(surveyor, buf, sizeof buf, NN_DONTWAIT), EAGAIN);
-    pt_recv(resp, "q");
-    pt_send(resp, "a");
-    pt_setint(surveyor, NN_SOL_SOCKET, NN_RCVTIMEO, PT_DEADLINE_MS);
-    pt_recv(surveyor, "a");
+    tu_recv(resp, "q");
+    tu_send(resp, "a");
+    tu_setint(surveyor, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_recv(surveyor, "a");
 }
 
 /* A new survey cancels the running one: responses to the old survey that
@@ -123,70 +136,70 @@ static void test_rcvtimeo_shorter_than_deadline_does_not_end_the_survey(void **s
 static void test_new_survey_cancels_the_previous_one_and_drops_its_responses(void **state)
 {
     (void) state;
-    static const enum pt_transport ts[] = {PT_INPROC, PT_TCP};
+    static const enum tu_transport ts[] = {TU_INPROC, TU_TCP};
     for (size_t i = 0; i < 2; i++) {
-        char url[PT_URL_LEN];
-        int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-        int resp = pt_socket(AF_SP, NN_RESPONDENT);
-        pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-        pt_bind(surveyor, pt_url(url, ts[i], "cancel"));
-        pt_connect(resp, url);
-        pt_wait_connections(surveyor, 1);
+        char url[TU_URL_LEN];
+        int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+        int resp = tu_socket(AF_SP, NN_RESPONDENT);
+        tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+        tu_bind(surveyor, tu_url(url, ts[i], "cancel"));
+        tu_connect(resp, url);
+        tu_wait_connections(surveyor, 1);
 
-        pt_send(surveyor, "s1");
-        pt_recv(resp, "s1");
-        pt_send(surveyor, "s2");
-        pt_send(resp, "answer-s1"); /* stale */
-        pt_recv(resp, "s2");
-        pt_send(resp, "answer-s2");
-        pt_recv(surveyor, "answer-s2");
-        pt_recv_nothing(surveyor);
-        pt_close(resp);
-        pt_close(surveyor);
+        tu_send(surveyor, "s1");
+        tu_recv(resp, "s1");
+        tu_send(surveyor, "s2");
+        tu_send(resp, "answer-s1"); /* stale */
+        tu_recv(resp, "s2");
+        tu_send(resp, "answer-s2");
+        tu_recv(surveyor, "answer-s2");
+        tu_recv_nothing(surveyor);
+        tu_close(resp);
+        tu_close(surveyor);
     }
 }
 
 #define MANY_RESPONDENTS 30
 
-static void expect_many_respondents_answer(enum pt_transport t)
+static void expect_many_respondents_answer(enum tu_transport t)
 {
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     int resp[MANY_RESPONDENTS];
     bool seen[MANY_RESPONDENTS] = {false};
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-    pt_bind(surveyor, pt_url(url, t, "many"));
+    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+    tu_bind(surveyor, tu_url(url, t, "many"));
     for (int k = 0; k < MANY_RESPONDENTS; k++) {
-        resp[k] = pt_socket(AF_SP, NN_RESPONDENT);
-        pt_connect(resp[k], url);
+        resp[k] = tu_socket(AF_SP, NN_RESPONDENT);
+        tu_connect(resp[k], url);
     }
-    pt_wait_connections(surveyor, MANY_RESPONDENTS);
+    tu_wait_connections(surveyor, MANY_RESPONDENTS);
 
-    pt_send(surveyor, "census");
+    tu_send(surveyor, "census");
     for (int k = 0; k < MANY_RESPONDENTS; k++) {
         char answer[16];
-        pt_recv(resp[k], "census");
+        tu_recv(resp[k], "census");
         snprintf(answer, sizeof answer, "%d", k);
-        pt_send(resp[k], answer);
+        tu_send(resp[k], answer);
     }
     for (int k = 0; k < MANY_RESPONDENTS; k++) {
         char buf[16];
-        assert_true(pt_recv_str(surveyor, buf, sizeof buf, 0) > 0);
+        assert_true(tu_recv_str(surveyor, buf, sizeof buf, 0) > 0);
         int n = atoi(buf);
         assert_true(n >= 0 && n < MANY_RESPONDENTS);
         assert_false(seen[n]);
         seen[n] = true;
     }
     for (int k = 0; k < MANY_RESPONDENTS; k++)
-        pt_close(resp[k]);
-    pt_close(surveyor);
+        tu_close(resp[k]);
+    tu_close(surveyor);
 }
 
 static void test_surveyor_collects_one_response_from_each_of_many_respondents(void **state)
 {
     (void) state;
-    expect_many_respondents_answer(PT_INPROC);
-    expect_many_respondents_answer(PT_TCP);
+    expect_many_respondents_answer(TU_INPROC);
+    expect_many_respondents_answer(TU_TCP);
 }
 
 /* A respondent connected to two surveyors serves both, and each answer goes
@@ -194,33 +207,48 @@ static void test_surveyor_collects_one_response_from_each_of_many_respondents(vo
 static void test_respondent_routes_each_response_back_to_its_surveyor(void **state)
 {
     (void) state;
-    static const enum pt_transport ts[] = {PT_INPROC, PT_TCP};
+    static const enum tu_transport ts[] = {TU_INPROC, TU_TCP};
     for (size_t i = 0; i < 2; i++) {
-        char url[2][PT_URL_LEN];
+        char url[2][TU_URL_LEN];
         int surveyor[2];
-        int resp = pt_socket(AF_SP, NN_RESPONDENT);
+        int resp = tu_socket(AF_SP, NN_RESPONDENT);
         for (int k = 0; k < 2; k++) {
-            surveyor[k] = pt_socket(AF_SP, NN_SURVEYOR);
-            pt_setint(surveyor[k], NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-            pt_bind(surveyor[k], pt_url(url[k], ts[i], "two-surveyors"));
-            pt_connect(resp, url[k]);
+            surveyor[k] = tu_socket(AF_SP, NN_SURVEYOR);
+            tu_setint(surveyor[k], NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+            tu_bind(surveyor[k], tu_url(url[k], ts[i], "two-surveyors"));
+            tu_connect(resp, url[k]);
         }
-        pt_wait_connections(resp, 2);
+        tu_wait_connections(resp, 2);
 
-        pt_send(surveyor[0], "from-0");
-        pt_send(surveyor[1], "from-1");
+        tu_send(surveyor[0], "from-0");
+        tu_send(surveyor[1], "from-1");
         for (int n = 0; n < 2; n++) {
             char buf[32], answer[40];
-            assert_int_equal(pt_recv_str(resp, buf, sizeof buf, 0), 6);
+            assert_int_equal(tu_recv_str(resp, buf, sizeof buf, 0), 6);
             snprintf(answer, sizeof answer, "answer-%s", buf);
-            pt_send(resp, answer);
+            tu_send(resp, answer);
         }
-        pt_recv(surveyor[0], "answer-from-0");
-        pt_recv(surveyor[1], "answer-from-1");
-        pt_close(resp);
-        pt_close(surveyor[0]);
-        pt_close(surveyor[1]);
+        tu_recv(surveyor[0], "answer-from-0");
+        tu_recv(surveyor[1], "answer-from-1");
+        tu_close(resp);
+        tu_close(surveyor[0]);
+        tu_close(surveyor[1]);
     }
+}
+
+/* A SURVEYOR (deadline 10 s) bound on tcp, and a plain TCP respondent that
+   connected to it and exchanged SP headers: the respondent's fd. */
+static int surveyor_and_raw_respondent(int *surveyor)
+{
+    int port = tu_free_port();
+    char url[TU_URL_LEN];
+    *surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    tu_setint(*surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+    tu_bind(*surveyor, tu_tcp_url(url, sizeof url, port));
+    int fd = tu_raw_connect(port);
+    tu_sp_handshake(fd, NN_RESPONDENT, NN_SURVEYOR);
+    tu_wait_connections(*surveyor, 1);
+    return fd;
 }
 
 /* A plain TCP respondent sees [id | 0x80000000][body]; its answer with that
@@ -228,55 +256,49 @@ static void test_respondent_routes_each_response_back_to_its_surveyor(void **sta
 static void test_survey_on_the_wire_is_id_with_top_bit_then_body(void **state)
 {
     (void) state;
-    int port = tu_free_port();
-    char url[PT_URL_LEN];
     unsigned char frame[64];
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-    pt_bind(surveyor, tu_tcp_url(url, sizeof url, port));
-    int fd = pt_raw_connect(port);
-    pt_raw_handshake(fd, NN_RESPONDENT, NN_SURVEYOR);
-    pt_wait_connections(surveyor, 1);
+    int surveyor;
+    int fd = surveyor_and_raw_respondent(&surveyor);
 
-    pt_send(surveyor, "vote");
-    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), 8);
-    uint32_t id = pt_get32(frame);
+    tu_send(surveyor, "vote");
+    assert_int_equal(tu_read_frame(fd, frame, sizeof frame, TU_DEADLINE_MS), 8);
+    uint32_t id = tu_get32(frame);
     assert_true(id & TOP_BIT);
     assert_memory_equal(frame + 4, "vote", 4);
 
     unsigned char answer[16];
-    pt_put32(answer, id ^ 0x1234); /* someone else's survey */
+    tu_put32(answer, id ^ 0x1234); /* someone else's survey */
     memcpy(answer + 4, "nope", 4);
-    pt_raw_send_frame(fd, answer, 8);
-    pt_put32(answer, id);
+    tu_raw_send_frame(fd, answer, 8);
+    tu_put32(answer, id);
     memcpy(answer + 4, "yes!", 4);
-    pt_raw_send_frame(fd, answer, 8);
-    pt_recv(surveyor, "yes!");
-    pt_recv_nothing(surveyor);
+    tu_raw_send_frame(fd, answer, 8);
+    tu_recv(surveyor, "yes!");
+    tu_recv_nothing(surveyor);
     close(fd);
 }
 
 static void test_raw_respondent_sees_pipe_key_then_survey_id_as_sp_hdr(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char body[32];
     unsigned char hdr[32];
     size_t hdrlen;
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    int resp = pt_socket(AF_SP_RAW, NN_RESPONDENT);
-    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-    pt_bind(surveyor, pt_url(url, PT_INPROC, "raw-resp"));
-    pt_connect(resp, url);
-    pt_wait_connections(surveyor, 1);
+    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    int resp = tu_socket(AF_SP_RAW, NN_RESPONDENT);
+    tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+    tu_bind(surveyor, tu_url(url, TU_INPROC, "raw-resp"));
+    tu_connect(resp, url);
+    tu_wait_connections(surveyor, 1);
 
-    pt_send(surveyor, "q");
-    assert_int_equal(pt_recvmsg_hdr(resp, body, sizeof body, hdr, sizeof hdr, &hdrlen, 0), 1);
+    tu_send(surveyor, "q");
+    assert_int_equal(tu_recvmsg_hdr(resp, body, sizeof body, hdr, sizeof hdr, &hdrlen, 0), 1);
     assert_int_equal(hdrlen, 8);
-    assert_int_equal(pt_get32(hdr) & TOP_BIT, 0);
-    assert_int_equal(pt_get32(hdr + 4) & TOP_BIT, TOP_BIT);
-    assert_int_equal(pt_sendmsg_hdr(resp, hdr, hdrlen, "a", 0), 1);
-    pt_recv(surveyor, "a");
+    assert_int_equal(tu_get32(hdr) & TOP_BIT, 0);
+    assert_int_equal(tu_get32(hdr + 4) & TOP_BIT, TOP_BIT);
+    assert_int_equal(tu_sendmsg_hdr(resp, hdr, hdrlen, "a", 0), 1);
+    tu_recv(surveyor, "a");
 }
 
 /* A raw surveyor has no survey state: no EFSM, no deadline, the survey id is
@@ -284,26 +306,26 @@ static void test_raw_respondent_sees_pipe_key_then_survey_id_as_sp_hdr(void **st
 static void test_raw_surveyor_has_no_deadline_and_exposes_the_survey_id(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char body[32];
     unsigned char hdr[8], got[32];
     size_t got_len;
-    int surveyor = pt_socket(AF_SP_RAW, NN_SURVEYOR);
-    int resp = pt_socket(AF_SP, NN_RESPONDENT);
-    pt_bind(surveyor, pt_url(url, PT_INPROC, "raw-surveyor"));
-    pt_connect(resp, url);
-    pt_wait_connections(surveyor, 1);
+    int surveyor = tu_socket(AF_SP_RAW, NN_SURVEYOR);
+    int resp = tu_socket(AF_SP, NN_RESPONDENT);
+    tu_bind(surveyor, tu_url(url, TU_INPROC, "raw-surveyor"));
+    tu_connect(resp, url);
+    tu_wait_connections(surveyor, 1);
 
     assert_nn_fail(nn_recv(surveyor, body, sizeof body, NN_DONTWAIT), EAGAIN);
-    pt_put32(hdr, 0x80000abcu);
-    assert_int_equal(pt_sendmsg_hdr(surveyor, hdr, 4, "q", 0), 1);
-    pt_recv(resp, "q");
-    pt_send(resp, "a");
-    assert_int_equal(pt_recvmsg_hdr(surveyor, body, sizeof body, got, sizeof got, &got_len, 0),
+    tu_put32(hdr, 0x80000abcu);
+    assert_int_equal(tu_sendmsg_hdr(surveyor, hdr, 4, "q", 0), 1);
+    tu_recv(resp, "q");
+    tu_send(resp, "a");
+    assert_int_equal(tu_recvmsg_hdr(surveyor, body, sizeof body, got, sizeof got, &got_len, 0),
                      1);
     assert_string_equal(body, "a");
     assert_int_equal(got_len, 4);
-    assert_int_equal(pt_get32(got), 0x80000abcu);
+    assert_int_equal(tu_get32(got), 0x80000abcu);
     assert_nn_fail(nn_recv(surveyor, body, sizeof body, NN_DONTWAIT), EAGAIN);
 }
 
@@ -312,24 +334,24 @@ static void test_raw_surveyor_has_no_deadline_and_exposes_the_survey_id(void **s
 static void test_respondent_connecting_after_a_survey_gets_only_later_ones(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    int early = pt_socket(AF_SP, NN_RESPONDENT);
-    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-    pt_bind(surveyor, pt_url(url, PT_TCP, "late-respondent"));
-    pt_connect(early, url);
-    pt_wait_connections(surveyor, 1);
+    char url[TU_URL_LEN];
+    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    int early = tu_socket(AF_SP, NN_RESPONDENT);
+    tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+    tu_bind(surveyor, tu_url(url, TU_TCP, "late-respondent"));
+    tu_connect(early, url);
+    tu_wait_connections(surveyor, 1);
 
-    pt_send(surveyor, "first");
-    pt_recv(early, "first");
-    int late = pt_socket(AF_SP, NN_RESPONDENT);
-    pt_connect(late, url);
-    pt_wait_connections(surveyor, 2);
-    pt_send(surveyor, "second");
-    pt_recv(late, "second");
-    pt_recv(early, "second");
-    pt_send(late, "late-answer");
-    pt_recv(surveyor, "late-answer");
+    tu_send(surveyor, "first");
+    tu_recv(early, "first");
+    int late = tu_socket(AF_SP, NN_RESPONDENT);
+    tu_connect(late, url);
+    tu_wait_connections(surveyor, 2);
+    tu_send(surveyor, "second");
+    tu_recv(late, "second");
+    tu_recv(early, "second");
+    tu_send(late, "late-answer");
+    tu_recv(surveyor, "late-answer");
 }
 
 /* Malformed responses (shorter than the id, or without the top bit) are
@@ -337,30 +359,24 @@ static void test_respondent_connecting_after_a_survey_gets_only_later_ones(void 
 static void test_surveyor_drops_malformed_responses(void **state)
 {
     (void) state;
-    int port = tu_free_port();
-    char url[PT_URL_LEN];
     unsigned char frame[64];
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-    pt_bind(surveyor, tu_tcp_url(url, sizeof url, port));
-    int fd = pt_raw_connect(port);
-    pt_raw_handshake(fd, NN_RESPONDENT, NN_SURVEYOR);
-    pt_wait_connections(surveyor, 1);
+    int surveyor;
+    int fd = surveyor_and_raw_respondent(&surveyor);
 
-    pt_send(surveyor, "q");
-    assert_int_equal(pt_raw_recv_frame(fd, frame, sizeof frame), 5);
-    uint32_t id = pt_get32(frame);
+    tu_send(surveyor, "q");
+    assert_int_equal(tu_read_frame(fd, frame, sizeof frame, TU_DEADLINE_MS), 5);
+    uint32_t id = tu_get32(frame);
     unsigned char answer[16];
-    pt_raw_send_frame(fd, "", 0);
-    pt_raw_send_frame(fd, "ab", 2);
-    pt_put32(answer, id & ~TOP_BIT);
+    tu_raw_send_frame(fd, "", 0);
+    tu_raw_send_frame(fd, "ab", 2);
+    tu_put32(answer, id & ~TOP_BIT);
     memcpy(answer + 4, "nobit", 5);
-    pt_raw_send_frame(fd, answer, 9);
-    pt_put32(answer, id);
+    tu_raw_send_frame(fd, answer, 9);
+    tu_put32(answer, id);
     memcpy(answer + 4, "right", 5);
-    pt_raw_send_frame(fd, answer, 9);
-    pt_recv(surveyor, "right");
-    pt_recv_nothing(surveyor);
+    tu_raw_send_frame(fd, answer, 9);
+    tu_recv(surveyor, "right");
+    tu_recv_nothing(surveyor);
     close(fd);
 }
 
@@ -369,10 +385,10 @@ static void test_surveyor_drops_malformed_responses(void **state)
 static void test_negative_surveyor_deadline_fails_with_einval(void **state)
 {
     (void) state;
-    int s = pt_socket(AF_SP, NN_SURVEYOR);
+    int s = tu_socket(AF_SP, NN_SURVEYOR);
     int v = -5;
     assert_nn_fail(nn_setsockopt(s, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, &v, sizeof v), EINVAL);
-    assert_int_equal(pt_getint(s, NN_SURVEYOR, NN_SURVEYOR_DEADLINE), 1000);
+    assert_int_equal(tu_getint(s, NN_SURVEYOR, NN_SURVEYOR_DEADLINE), 1000);
     assert_int_equal(nn_send(s, "x", 1, NN_DONTWAIT), 1);
 }
 #endif
@@ -383,58 +399,58 @@ static void test_negative_surveyor_deadline_fails_with_einval(void **state)
 static void test_surveyor_rcvfd_is_readable_when_no_survey_is_active(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char buf[16];
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    int resp = pt_socket(AF_SP, NN_RESPONDENT);
-    int rcvfd = pt_fd(surveyor, NN_RCVFD);
-    int sndfd = pt_fd(surveyor, NN_SNDFD);
-    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 300);
-    pt_bind(surveyor, pt_url(url, PT_INPROC, "surveyor-fds"));
-    pt_connect(resp, url);
-    pt_wait_connections(surveyor, 1);
+    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    int resp = tu_socket(AF_SP, NN_RESPONDENT);
+    int rcvfd = tu_fd(surveyor, NN_RCVFD);
+    int sndfd = tu_fd(surveyor, NN_SNDFD);
+    tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 300);
+    tu_bind(surveyor, tu_url(url, TU_INPROC, "surveyor-fds"));
+    tu_connect(resp, url);
+    tu_wait_connections(surveyor, 1);
 
-    assert_true(pt_fd_readable(rcvfd, 0));
-    assert_true(pt_fd_readable(sndfd, 0));
+    assert_true(tu_fd_readable(rcvfd, 0));
+    assert_true(tu_fd_readable(sndfd, 0));
     assert_nn_fail(nn_recv(surveyor, buf, sizeof buf, NN_DONTWAIT), EFSM);
 
-    pt_send(surveyor, "q");
-    assert_false(pt_fd_readable(rcvfd, 0)); /* survey running, nothing yet */
-    assert_true(pt_fd_readable(sndfd, 0));
-    pt_recv(resp, "q");
-    pt_send(resp, "a");
-    assert_true(pt_fd_readable(rcvfd, PT_DEADLINE_MS));
-    pt_recv(surveyor, "a");
-    assert_false(pt_fd_readable(rcvfd, 0));
+    tu_send(surveyor, "q");
+    assert_false(tu_fd_readable(rcvfd, 0)); /* survey running, nothing yet */
+    assert_true(tu_fd_readable(sndfd, 0));
+    tu_recv(resp, "q");
+    tu_send(resp, "a");
+    assert_true(tu_fd_readable(rcvfd, TU_DEADLINE_MS));
+    tu_recv(surveyor, "a");
+    assert_false(tu_fd_readable(rcvfd, 0));
     /* The deadline passes: readable again, for ETIMEDOUT then EFSM. */
-    assert_true(pt_fd_readable(rcvfd, PT_DEADLINE_MS));
+    assert_true(tu_fd_readable(rcvfd, TU_DEADLINE_MS));
     assert_nn_fail(nn_recv(surveyor, buf, sizeof buf, NN_DONTWAIT), ETIMEDOUT);
-    assert_true(pt_fd_readable(rcvfd, 0));
+    assert_true(tu_fd_readable(rcvfd, 0));
     assert_nn_fail(nn_recv(surveyor, buf, sizeof buf, NN_DONTWAIT), EFSM);
 }
 
 static void test_respondent_sndfd_is_readable_only_while_a_survey_is_pending(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
-    int surveyor = pt_socket(AF_SP, NN_SURVEYOR);
-    int resp = pt_socket(AF_SP, NN_RESPONDENT);
-    int sndfd = pt_fd(resp, NN_SNDFD);
-    int rcvfd = pt_fd(resp, NN_RCVFD);
-    pt_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
-    pt_bind(surveyor, pt_url(url, PT_INPROC, "resp-fds"));
-    pt_connect(resp, url);
-    pt_wait_connections(surveyor, 1);
+    char url[TU_URL_LEN];
+    int surveyor = tu_socket(AF_SP, NN_SURVEYOR);
+    int resp = tu_socket(AF_SP, NN_RESPONDENT);
+    int sndfd = tu_fd(resp, NN_SNDFD);
+    int rcvfd = tu_fd(resp, NN_RCVFD);
+    tu_setint(surveyor, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 10000);
+    tu_bind(surveyor, tu_url(url, TU_INPROC, "resp-fds"));
+    tu_connect(resp, url);
+    tu_wait_connections(surveyor, 1);
 
-    assert_false(pt_fd_readable(sndfd, 0));
-    pt_send(surveyor, "q");
-    assert_true(pt_fd_readable(rcvfd, PT_DEADLINE_MS));
-    assert_false(pt_fd_readable(sndfd, 0));
-    pt_recv(resp, "q");
-    assert_true(pt_fd_readable(sndfd, 0));
-    pt_send(resp, "a");
-    assert_false(pt_fd_readable(sndfd, 0));
-    pt_recv(surveyor, "a");
+    assert_false(tu_fd_readable(sndfd, 0));
+    tu_send(surveyor, "q");
+    assert_true(tu_fd_readable(rcvfd, TU_DEADLINE_MS));
+    assert_false(tu_fd_readable(sndfd, 0));
+    tu_recv(resp, "q");
+    assert_true(tu_fd_readable(sndfd, 0));
+    tu_send(resp, "a");
+    assert_false(tu_fd_readable(sndfd, 0));
+    tu_recv(surveyor, "a");
 }
 
 /* A respondent that answers when no survey is running (none yet, or after
@@ -472,7 +488,7 @@ static bool one_connection(void *arg)
 static void test_surveyor_lets_go_of_a_respondent_that_answered_outside_a_survey_and_left(void **state)
 {
     (void) state;
-    char url[PT_URL_LEN];
+    char url[TU_URL_LEN];
     char buf[16];
     int port = tu_free_port();
     int surveyor = nn_socket(AF_SP, NN_SURVEYOR);
@@ -512,23 +528,23 @@ static void test_surveyor_lets_go_of_a_respondent_that_answered_outside_a_survey
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        pt_test(test_surveyor_recv_before_any_survey_fails_with_efsm),
-        pt_test(test_respondent_send_without_survey_fails_with_efsm),
-        pt_test(test_surveyor_gets_responses_then_etimedout_at_deadline_then_efsm),
-        pt_test(test_rcvtimeo_shorter_than_deadline_does_not_end_the_survey),
-        pt_test(test_new_survey_cancels_the_previous_one_and_drops_its_responses),
-        pt_test(test_surveyor_collects_one_response_from_each_of_many_respondents),
-        pt_test(test_respondent_routes_each_response_back_to_its_surveyor),
-        pt_test(test_survey_on_the_wire_is_id_with_top_bit_then_body),
-        pt_test(test_raw_respondent_sees_pipe_key_then_survey_id_as_sp_hdr),
-        pt_test(test_raw_surveyor_has_no_deadline_and_exposes_the_survey_id),
-        pt_test(test_respondent_connecting_after_a_survey_gets_only_later_ones),
-        pt_test(test_surveyor_drops_malformed_responses),
+        tu_test(test_surveyor_recv_before_any_survey_fails_with_efsm),
+        tu_test(test_respondent_send_without_survey_fails_with_efsm),
+        tu_test(test_surveyor_gets_responses_then_etimedout_at_deadline_then_efsm),
+        tu_test(test_rcvtimeo_shorter_than_deadline_does_not_end_the_survey),
+        tu_test(test_new_survey_cancels_the_previous_one_and_drops_its_responses),
+        tu_test(test_surveyor_collects_one_response_from_each_of_many_respondents),
+        tu_test(test_respondent_routes_each_response_back_to_its_surveyor),
+        tu_test(test_survey_on_the_wire_is_id_with_top_bit_then_body),
+        tu_test(test_raw_respondent_sees_pipe_key_then_survey_id_as_sp_hdr),
+        tu_test(test_raw_surveyor_has_no_deadline_and_exposes_the_survey_id),
+        tu_test(test_respondent_connecting_after_a_survey_gets_only_later_ones),
+        tu_test(test_surveyor_drops_malformed_responses),
 #ifndef AGAINST_LIBNANOMSG
-        pt_test(test_negative_surveyor_deadline_fails_with_einval),
+        tu_test(test_negative_surveyor_deadline_fails_with_einval),
 #endif
-        pt_test(test_surveyor_rcvfd_is_readable_when_no_survey_is_active),
-        pt_test(test_respondent_sndfd_is_readable_only_while_a_survey_is_pending),
+        tu_test(test_surveyor_rcvfd_is_readable_when_no_survey_is_active),
+        tu_test(test_respondent_sndfd_is_readable_only_while_a_survey_is_pending),
 #ifndef AGAINST_LIBNANOMSG
         cmocka_unit_test(test_surveyor_lets_go_of_a_respondent_that_answered_outside_a_survey_and_left),
 #endif

@@ -5,14 +5,22 @@
    is dropped whole and counted; oversize messages are skipped without being
    stored; garbage is rejected. Datagrams are passed by hand here, as
    OpenPGM would deliver them. */
-#include "unittest.h"
-
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/bus.h>
 #include <nanomsg/pubsub.h>
 
+#include "testutil.h"
 #include "core/chunk.h"
 #include "core/msg.h"
 #include "pgm/pgmdec.h"
@@ -59,7 +67,7 @@ static void push_msg(struct sp_pgmenc *e, size_t len, unsigned seed)
 {
     struct sp_msg m;
     assert_int_equal(sp_msg_init_size(&m, len), 0);
-    unit_fill(sp_msg_bodyp(&m), len, seed);
+    tu_fill(sp_msg_bodyp(&m), len, seed);
     assert_int_equal(sp_pgmenc_push(e, &m), 0);
 }
 
@@ -96,7 +104,7 @@ static void expect_msg(struct sp_msgq *q, size_t len, unsigned seed)
     assert_true(sp_chunk_valid(m.body));
     if (sp_msg_bodylen(&m) != len)
         fail_msg("message %u: %zu bytes, expected %zu", seed, sp_msg_bodylen(&m), len);
-    assert_true(unit_check(sp_msg_bodyp(&m), len, seed, 0));
+    assert_true(tu_check_fill(sp_msg_bodyp(&m), len, seed, 0));
     assert_int_equal(m.hdrlen, 0);
     sp_msg_term(&m);
 }
@@ -123,7 +131,7 @@ static void test_pgmframe_length_prefix_is_the_shortest_quic_varint(void **state
         {0, 1},     {63, 1},   {64, 2},           {16383, 2},
         {16384, 4}, {(1u << 30) - 1, 4}, {1u << 30, 8}, {SP_PGM_VARINT_MAX, 8},
     };
-    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(cases); i++) {
         uint8_t b[8];
         size_t n = sp_pgm_varint_put(b, cases[i].v);
         assert_int_equal(n, cases[i].n);

@@ -3,13 +3,21 @@
    outside it, ENOPROTOOPT for unknown ones, nn_getsockopt's truncation
    rules, the check made at nn_bind/nn_connect, and the repair window they
    give. */
-#include "unittest.h"
-
 #include <errno.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pgm.h>
 
+#include "testutil.h"
 #include "pgm/pgmopts.h"
 
 static int get(const struct sp_pgmopts *o, int opt)
@@ -53,7 +61,7 @@ static void test_pgmopts_values_in_range_read_back(void **state)
     };
     struct sp_pgmopts o;
     sp_pgmopts_init(&o);
-    for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(ok); i++) {
         assert_int_equal(set(&o, ok[i].opt, ok[i].v), 0);
         assert_int_equal(get(&o, ok[i].opt), ok[i].v);
     }
@@ -73,7 +81,7 @@ static void test_pgmopts_values_out_of_range_are_einval_and_change_nothing(void 
     struct sp_pgmopts o, before;
     sp_pgmopts_init(&o);
     before = o;
-    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(bad); i++) {
         if (set(&o, bad[i].opt, bad[i].v) != -EINVAL)
             fail_msg("option %d value %d accepted", bad[i].opt, bad[i].v);
     }

@@ -8,14 +8,20 @@
    CAP_NET_RAW, a rate-limited datagram held
    and finished by the service call, and OpenPGM's log silenced unless
    NN_PRINT_ERRORS. Loss and repairs are pgm_netns.sh's business. */
-#include "unittest.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <pgm/pgm.h>
 #include <poll.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -23,8 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <pgm/pgm.h>
+#include <cmocka.h>
 
+#include "testutil.h"
 #include "core/global.h"
 #include "pgm/pgmsock.h"
 #include "pgm/pgmwire.h"

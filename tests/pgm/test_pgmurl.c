@@ -4,13 +4,21 @@
    EINVAL, an interface that names nothing on this host is ENODEV, and no
    name ever goes to DNS. Resolution is tested against made-up interface
    lists (deterministic) and against the host's loopback interface. */
-#include "unittest.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "pgm/pgmurl.h"
 
 static int parse(const char *addr)
@@ -96,7 +104,7 @@ static void test_pgmurl_group_must_be_a_numeric_multicast_address(void **state)
         "10.0.0.1;239.1.1.1;239.1.1.2:7000",
         "10.0.0.1; 239.1.1.1:7000",
     };
-    for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+    for (size_t i = 0; i < TU_ARRAY_LEN(bad); i++)
         if (parse(bad[i]) != -EINVAL)
             fail_msg("\"%s\" accepted", bad[i]);
 }
@@ -109,7 +117,7 @@ static void test_pgmurl_port_must_be_1_to_65535(void **state)
         "10.0.0.1;239.1.1.1:65536", "10.0.0.1;239.1.1.1:-1",    "10.0.0.1;239.1.1.1:x",
         "10.0.0.1;239.1.1.1:80 ",   "10.0.0.1;239.1.1.1:80/x",  "10.0.0.1;239.1.1.1:0x50",
     };
-    for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+    for (size_t i = 0; i < TU_ARRAY_LEN(bad); i++)
         if (parse(bad[i]) != -EINVAL)
             fail_msg("\"%s\" accepted", bad[i]);
 }
@@ -132,7 +140,7 @@ static void test_pgmurl_bad_interface_syntax_is_einval(void **state)
         "eth 0;239.1.1.1:7000",
         "a/b;239.1.1.1:7000",
     };
-    for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+    for (size_t i = 0; i < TU_ARRAY_LEN(bad); i++)
         if (parse(bad[i]) != -EINVAL)
             fail_msg("\"%s\" accepted", bad[i]);
 }

@@ -7,11 +7,26 @@
    works afterwards. Failures print their reason under NN_PRINT_ERRORS, which
    is read at library start-up, so those cases run in a child process (this
    program run again with arguments). Certificates come from mkcerts.sh. */
-#include "tlstest.h"
-
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <cmocka.h>
+
+#include <nanomsg/pair.h>
+#include <nanomsg/pipeline.h>
+#include <nanomsg/reqrep.h>
 #include <nanomsg/tls.h>
+
+#include "testutil.h"
+#include "certs.h"
 
 enum creds { FILES, PEM };
 
@@ -20,10 +35,10 @@ enum creds { FILES, PEM };
 static void set_file_or_pem(int s, int file_opt, int pem_opt, const char *name, enum creds how)
 {
     if (how == FILES) {
-        tt_setstr(s, NN_TLS, file_opt, tt_cert(name));
+        tu_setstr(s, NN_TLS, file_opt, tls_cert(name));
     } else {
-        char *pem = tt_read_file(tt_cert(name));
-        tt_setstr(s, NN_TLS, pem_opt, pem);
+        char *pem = tu_read_file(tls_cert(name));
+        tu_setstr(s, NN_TLS, pem_opt, pem);
         free(pem);
     }
 }
@@ -35,16 +50,16 @@ static int tls_server_with(const char *scheme, int protocol, const char *name, e
                            char *url, size_t cap)
 {
     char crt[64], key[64], bind_url[96];
-    int s = tt_socket(protocol);
+    int s = tu_socket(AF_SP, protocol);
     if (rcvmaxsize)
-        tt_setint(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, rcvmaxsize);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, rcvmaxsize);
     int port = tu_free_port();
     snprintf(crt, sizeof crt, "%s.crt", name);
     snprintf(key, sizeof key, "%s.key", name);
     set_file_or_pem(s, NN_TLS_CERT_FILE, NN_TLS_CERT_PEM, crt, how);
     set_file_or_pem(s, NN_TLS_KEY_FILE, NN_TLS_KEY_PEM, key, how);
     snprintf(bind_url, sizeof bind_url, "%s://127.0.0.1:%d", scheme, port);
-    tt_bind(s, bind_url);
+    tu_bind(s, bind_url);
     snprintf(url, cap, "%s://localhost:%d%s", scheme, port, strcmp(scheme, "wss") == 0 ? "/sp" : "");
     return s;
 }
@@ -57,7 +72,7 @@ static int tls_server(const char *scheme, int protocol, const char *name, enum c
 /* A client that trusts the test CA. */
 static int tls_client(int protocol, enum creds how)
 {
-    int s = tt_socket(protocol);
+    int s = tu_socket(AF_SP, protocol);
     set_file_or_pem(s, NN_TLS_CA_FILE, NN_TLS_CA_PEM, "ca.crt", how);
     return s;
 }
@@ -88,18 +103,18 @@ static void req_rep_exchange(const char *scheme, enum creds how)
     char url[96];
     int rep = tls_server(scheme, NN_REP, "server", how, url, sizeof url);
     int req = tls_client(NN_REQ, how);
-    tt_connect(req, url);
+    tu_connect(req, url);
     for (int i = 0; i < 3; i++) {
-        tt_send(req, "request");
-        tt_recv(rep, "request");
-        tt_send(rep, "reply");
-        tt_recv(req, "reply");
+        tu_send(req, "request");
+        tu_recv(rep, "request");
+        tu_send(rep, "reply");
+        tu_recv(req, "reply");
     }
     /* A reply spread over many TLS records. */
     size_t n = 300000;
     char *big = pattern(n);
-    tt_send(req, "big one please");
-    tt_recv(rep, "big one please");
+    tu_send(req, "big one please");
+    tu_recv(rep, "big one please");
     assert_int_equal(nn_send(rep, big, n, 0), (int) n);
     recv_exact(req, big, n);
     free(big);
@@ -112,17 +127,17 @@ static void push_pull_exchange(const char *scheme, enum creds how)
     char url[96];
     int pull = tls_server(scheme, NN_PULL, "server", how, url, sizeof url);
     int push = tls_client(NN_PUSH, how);
-    tt_connect(push, url);
+    tu_connect(push, url);
     size_t n = 300000;
     char *big = pattern(n);
-    tt_send(push, "first");
+    tu_send(push, "first");
     assert_int_equal(nn_send(push, "", 0, 0), 0);
     assert_int_equal(nn_send(push, big, n, 0), (int) n);
-    tt_send(push, "last");
-    tt_recv(pull, "first");
+    tu_send(push, "last");
+    tu_recv(pull, "first");
     recv_exact(pull, "", 0);
     recv_exact(pull, big, n);
-    tt_recv(pull, "last");
+    tu_recv(pull, "last");
     free(big);
     assert_int_equal(nn_close(push), 0);
     assert_int_equal(nn_close(pull), 0);
@@ -190,17 +205,17 @@ static void rcvmaxsize_lowered_drops_connection(const char *scheme)
     char url[96];
     int pull = tls_server(scheme, NN_PULL, "server", FILES, url, sizeof url);
     int push = tls_client(NN_PUSH, FILES);
-    tt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
-    tt_connect(push, url);
-    tt_send(push, "abc");
-    tt_recv(pull, "abc");
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 4);
-    tt_send(push, "abcde");
+    tu_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_connect(push, url);
+    tu_send(push, "abc");
+    tu_recv(pull, "abc");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 4);
+    tu_send(push, "abcde");
     /* The receiver waits as an application would. The connection is dropped
        and the pusher connects again; the 5-byte message is lost, and the
        next one that fits comes through the new connection. */
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, 20);
-    uint64_t end = tu_now_ms() + TT_DEADLINE_MS;
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, 20);
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     bool sent = false;
     char buf[16];
     int rc = -1;
@@ -209,7 +224,7 @@ static void rcvmaxsize_lowered_drops_connection(const char *scheme)
         if (rc < 0)
             assert_int_equal(nn_errno(), ETIMEDOUT);
         if (!sent && established_twice(&push)) {
-            tt_send(push, "xyz");
+            tu_send(push, "xyz");
             sent = true;
         }
     }
@@ -224,12 +239,12 @@ static void rcvmaxsize_raised_lets_message_through(const char *scheme)
     char url[96];
     int pull = tls_server_with(scheme, NN_PULL, "server", FILES, 4, url, sizeof url);
     int push = tls_client(NN_PUSH, FILES);
-    tt_connect(push, url);
-    tt_send(push, "abc");
-    tt_recv(pull, "abc");
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
-    tt_send(push, "abcde");
-    tt_recv(pull, "abcde");
+    tu_connect(push, url);
+    tu_send(push, "abc");
+    tu_recv(pull, "abc");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
+    tu_send(push, "abcde");
+    tu_recv(pull, "abcde");
     assert_int_equal(nn_close(push), 0);
     assert_int_equal(nn_close(pull), 0);
 }
@@ -270,19 +285,19 @@ static void tls_options_taken_at_bind_and_connect(const char *scheme)
     /* The client connects before the server exists, trusting the test CA,
        then trusts only an unrelated certificate: its endpoint keeps the CA. */
     int c = tls_client(NN_PAIR, FILES);
-    tt_setint(c, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
-    tt_connect(c, url);
-    tt_setstr(c, NN_TLS, NN_TLS_CA_FILE, tt_cert("rogue.crt"));
+    tu_setint(c, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_connect(c, url);
+    tu_setstr(c, NN_TLS, NN_TLS_CA_FILE, tls_cert("rogue.crt"));
     /* The server binds with the CA-signed certificate, then switches to a
        self-signed one: its endpoint keeps serving the first. */
-    int srv = tt_socket(NN_PAIR);
-    tt_setstr(srv, NN_TLS, NN_TLS_CERT_FILE, tt_cert("server.crt"));
-    tt_setstr(srv, NN_TLS, NN_TLS_KEY_FILE, tt_cert("server.key"));
-    tt_bind(srv, bind_url);
-    tt_setstr(srv, NN_TLS, NN_TLS_CERT_FILE, tt_cert("self.crt"));
-    tt_setstr(srv, NN_TLS, NN_TLS_KEY_FILE, tt_cert("self.key"));
-    tt_send(c, "made with the first options");
-    tt_recv(srv, "made with the first options");
+    int srv = tu_socket(AF_SP, NN_PAIR);
+    tu_setstr(srv, NN_TLS, NN_TLS_CERT_FILE, tls_cert("server.crt"));
+    tu_setstr(srv, NN_TLS, NN_TLS_KEY_FILE, tls_cert("server.key"));
+    tu_bind(srv, bind_url);
+    tu_setstr(srv, NN_TLS, NN_TLS_CERT_FILE, tls_cert("self.crt"));
+    tu_setstr(srv, NN_TLS, NN_TLS_KEY_FILE, tls_cert("self.key"));
+    tu_send(c, "made with the first options");
+    tu_recv(srv, "made with the first options");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -305,7 +320,7 @@ static void test_wss_options_are_taken_at_nn_bind_and_nn_connect(void **state)
    checks that c has no connection: nothing can be sent. */
 static void assert_client_refused(int c)
 {
-    assert_true(tt_wait_stat(c, NN_STAT_BROKEN_CONNECTIONS, 1, TT_DEADLINE_MS));
+    assert_true(tu_wait_stat_min(c, NN_STAT_BROKEN_CONNECTIONS, 1, TU_DEADLINE_MS));
     assert_int_equal(nn_get_statistic(c, NN_STAT_CURRENT_CONNECTIONS), 0);
     assert_int_equal(nn_send(c, "x", 1, NN_DONTWAIT), -1);
     assert_int_equal(nn_errno(), EAGAIN);
@@ -373,7 +388,7 @@ static void refused_with_reason(const char *scenario, const char *scheme, const 
         setenv("NN_PRINT_ERRORS", "1", 1);
         char arg[16];
         snprintf(arg, sizeof arg, "%d", port);
-        execl("/proc/self/exe", "test_tls", "child", scenario, scheme, arg, tt_certs(), (char *) NULL);
+        execl("/proc/self/exe", "test_tls", "child", scenario, scheme, arg, tls_certs(), (char *) NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -433,16 +448,16 @@ static void test_tls_client_works_again_after_server_name_is_fixed(void **state)
     char url[96];
     int srv = tls_server("tls+tcp", NN_PAIR, "server", FILES, url, sizeof url);
     int c = tls_client(NN_PAIR, FILES);
-    tt_setstr(c, NN_TLS, NN_TLS_SERVER_NAME, "other.example");
-    int eid = tt_connect(c, url);
+    tu_setstr(c, NN_TLS, NN_TLS_SERVER_NAME, "other.example");
+    int eid = tu_connect(c, url);
     assert_client_refused(c);
     /* The options are taken at nn_connect: an empty value restores the
        default (the URL's host). */
     assert_int_equal(nn_shutdown(c, eid), 0);
     assert_int_equal(nn_setsockopt(c, NN_TLS, NN_TLS_SERVER_NAME, "", 0), 0);
-    tt_connect(c, url);
-    tt_send(c, "fixed");
-    tt_recv(srv, "fixed");
+    tu_connect(c, url);
+    tu_send(c, "fixed");
+    tu_recv(srv, "fixed");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -453,13 +468,13 @@ static void test_tls_server_name_option_allows_connecting_by_address(void **stat
     char url[96];
     int srv = tls_server("tls+tcp", NN_PAIR, "server", FILES, url, sizeof url);
     int c = tls_client(NN_PAIR, FILES);
-    tt_setstr(c, NN_TLS, NN_TLS_SERVER_NAME, "localhost");
+    tu_setstr(c, NN_TLS, NN_TLS_SERVER_NAME, "localhost");
     /* Same port, by address: the certificate is checked against the option. */
     char by_ip[96];
     snprintf(by_ip, sizeof by_ip, "tls+tcp://127.0.0.1:%s", strrchr(url, ':') + 1);
-    tt_connect(c, by_ip);
-    tt_send(c, "by address");
-    tt_recv(srv, "by address");
+    tu_connect(c, by_ip);
+    tu_send(c, "by address");
+    tu_recv(srv, "by address");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -470,14 +485,14 @@ static void test_tls_expired_server_still_serves_client_that_does_not_verify(voi
     char url[96];
     int srv = tls_server("tls+tcp", NN_PAIR, "expired", FILES, url, sizeof url);
     int bad = tls_client(NN_PAIR, FILES);
-    tt_connect(bad, url);
+    tu_connect(bad, url);
     assert_client_refused(bad);
-    int c = tt_socket(NN_PAIR);
-    tt_setint(c, NN_TLS, NN_TLS_VERIFY, NN_TLS_VERIFY_NONE);
+    int c = tu_socket(AF_SP, NN_PAIR);
+    tu_setint(c, NN_TLS, NN_TLS_VERIFY, NN_TLS_VERIFY_NONE);
     assert_int_equal(nn_close(bad), 0);
-    tt_connect(c, url);
-    tt_send(c, "no questions asked");
-    tt_recv(srv, "no questions asked");
+    tu_connect(c, url);
+    tu_send(c, "no questions asked");
+    tu_recv(srv, "no questions asked");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -487,13 +502,13 @@ static void test_tls_verify_none_client_connects_to_self_signed_server(void **st
     (void) state;
     char url[96];
     int srv = tls_server("tls+tcp", NN_REP, "self", FILES, url, sizeof url);
-    int c = tt_socket(NN_REQ);
-    tt_setint(c, NN_TLS, NN_TLS_VERIFY, NN_TLS_VERIFY_NONE);
-    tt_connect(c, url);
-    tt_send(c, "anyone?");
-    tt_recv(srv, "anyone?");
-    tt_send(srv, "me");
-    tt_recv(c, "me");
+    int c = tu_socket(AF_SP, NN_REQ);
+    tu_setint(c, NN_TLS, NN_TLS_VERIFY, NN_TLS_VERIFY_NONE);
+    tu_connect(c, url);
+    tu_send(c, "anyone?");
+    tu_recv(srv, "anyone?");
+    tu_send(srv, "me");
+    tu_recv(c, "me");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -503,11 +518,11 @@ static void test_tls_self_signed_server_trusted_as_its_own_ca(void **state)
     (void) state;
     char url[96];
     int srv = tls_server("wss", NN_PAIR, "self", FILES, url, sizeof url);
-    int c = tt_socket(NN_PAIR);
-    tt_setstr(c, NN_TLS, NN_TLS_CA_FILE, tt_cert("self.crt"));
-    tt_connect(c, url);
-    tt_send(c, "pinned");
-    tt_recv(srv, "pinned");
+    int c = tu_socket(AF_SP, NN_PAIR);
+    tu_setstr(c, NN_TLS, NN_TLS_CA_FILE, tls_cert("self.crt"));
+    tu_connect(c, url);
+    tu_send(c, "pinned");
+    tu_recv(srv, "pinned");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -521,23 +536,23 @@ static void test_tls_plaintext_sp_peer_is_dropped_and_server_keeps_working(void 
     int srv = tls_server("tls+tcp", NN_PULL, "server", FILES, url, sizeof url);
     int port = atoi(strrchr(url, ':') + 1);
     /* A raw SP-over-TCP peer: header, then a message. */
-    int fd = raw_connect(port);
+    int fd = tu_raw_connect(port);
     static const uint8_t hello[] = {0, 'S', 'P', 0, 0, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 'h', 'i'};
-    raw_write(fd, hello, sizeof hello);
-    assert_true(raw_wait_eof(fd, TT_DEADLINE_MS));
+    tu_raw_write(fd, hello, sizeof hello);
+    assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
-    assert_true(tt_wait_stat(srv, NN_STAT_BROKEN_CONNECTIONS, 1, TT_DEADLINE_MS));
+    assert_true(tu_wait_stat_min(srv, NN_STAT_BROKEN_CONNECTIONS, 1, TU_DEADLINE_MS));
     /* A nanomsg tcp:// PUSH keeps knocking; a TLS PUSH gets through, and
        only its message arrives. */
-    int plain = tt_socket(NN_PUSH);
+    int plain = tu_socket(AF_SP, NN_PUSH);
     char tcp_url[64];
     snprintf(tcp_url, sizeof tcp_url, "tcp://127.0.0.1:%d", port);
-    tt_connect(plain, tcp_url);
-    assert_true(tt_wait_stat(srv, NN_STAT_BROKEN_CONNECTIONS, 3, TT_DEADLINE_MS));
+    tu_connect(plain, tcp_url);
+    assert_true(tu_wait_stat_min(srv, NN_STAT_BROKEN_CONNECTIONS, 3, TU_DEADLINE_MS));
     int c = tls_client(NN_PUSH, FILES);
-    tt_connect(c, url);
-    tt_send(c, "encrypted");
-    tt_recv(srv, "encrypted");
+    tu_connect(c, url);
+    tu_send(c, "encrypted");
+    tu_recv(srv, "encrypted");
     char buf[16];
     assert_int_equal(nn_recv(srv, buf, sizeof buf, NN_DONTWAIT), -1);
     assert_int_equal(nn_errno(), EAGAIN);
@@ -552,16 +567,16 @@ static void test_wss_plaintext_websocket_client_is_dropped(void **state)
     char url[96], req[512];
     int srv = tls_server("wss", NN_PAIR, "server", FILES, url, sizeof url);
     int port = atoi(strrchr(url, ':') + 1);
-    int fd = raw_connect(port);
-    ws_request(req, sizeof req, "pair.sp.nanomsg.org");
-    raw_write_str(fd, req);
-    assert_true(raw_wait_eof(fd, TT_DEADLINE_MS));
+    int fd = tu_raw_connect(port);
+    tu_ws_request(req, sizeof req, "pair.sp.nanomsg.org");
+    tu_raw_write_str(fd, req);
+    assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
-    assert_true(tt_wait_stat(srv, NN_STAT_BROKEN_CONNECTIONS, 1, TT_DEADLINE_MS));
+    assert_true(tu_wait_stat_min(srv, NN_STAT_BROKEN_CONNECTIONS, 1, TU_DEADLINE_MS));
     int c = tls_client(NN_PAIR, FILES);
-    tt_connect(c, url);
-    tt_send(c, "over tls");
-    tt_recv(srv, "over tls");
+    tu_connect(c, url);
+    tu_send(c, "over tls");
+    tu_recv(srv, "over tls");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -574,13 +589,13 @@ static int mutual_server(const char *scheme, int verify, char *url, size_t cap)
 {
     char bind_url[96];
     int port = tu_free_port();
-    int srv = tt_socket(NN_PAIR);
-    tt_setstr(srv, NN_TLS, NN_TLS_CERT_FILE, tt_cert("server.crt"));
-    tt_setstr(srv, NN_TLS, NN_TLS_KEY_FILE, tt_cert("server.key"));
-    tt_setstr(srv, NN_TLS, NN_TLS_CA_FILE, tt_cert("ca.crt"));
-    tt_setint(srv, NN_TLS, NN_TLS_VERIFY, verify);
+    int srv = tu_socket(AF_SP, NN_PAIR);
+    tu_setstr(srv, NN_TLS, NN_TLS_CERT_FILE, tls_cert("server.crt"));
+    tu_setstr(srv, NN_TLS, NN_TLS_KEY_FILE, tls_cert("server.key"));
+    tu_setstr(srv, NN_TLS, NN_TLS_CA_FILE, tls_cert("ca.crt"));
+    tu_setint(srv, NN_TLS, NN_TLS_VERIFY, verify);
     snprintf(bind_url, sizeof bind_url, "%s://127.0.0.1:%d", scheme, port);
-    tt_bind(srv, bind_url);
+    tu_bind(srv, bind_url);
     snprintf(url, cap, "%s://localhost:%d", scheme, port);
     return srv;
 }
@@ -592,9 +607,9 @@ static int mutual_client(const char *name)
     if (name) {
         char f[64];
         snprintf(f, sizeof f, "%s.crt", name);
-        tt_setstr(c, NN_TLS, NN_TLS_CERT_FILE, tt_cert(f));
+        tu_setstr(c, NN_TLS, NN_TLS_CERT_FILE, tls_cert(f));
         snprintf(f, sizeof f, "%s.key", name);
-        tt_setstr(c, NN_TLS, NN_TLS_KEY_FILE, tt_cert(f));
+        tu_setstr(c, NN_TLS, NN_TLS_KEY_FILE, tls_cert(f));
     }
     return c;
 }
@@ -605,11 +620,11 @@ static void test_tls_mutual_server_accepts_client_certificate_signed_by_ca(void 
     char url[96];
     int srv = mutual_server("tls+tcp", NN_TLS_VERIFY_REQUIRED, url, sizeof url);
     int c = mutual_client("client");
-    tt_connect(c, url);
-    tt_send(c, "it is me");
-    tt_recv(srv, "it is me");
-    tt_send(srv, "welcome");
-    tt_recv(c, "welcome");
+    tu_connect(c, url);
+    tu_send(c, "it is me");
+    tu_recv(srv, "it is me");
+    tu_send(srv, "welcome");
+    tu_recv(c, "welcome");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -620,9 +635,9 @@ static void test_wss_mutual_server_accepts_client_certificate_signed_by_ca(void 
     char url[96];
     int srv = mutual_server("wss", NN_TLS_VERIFY_REQUIRED, url, sizeof url);
     int c = mutual_client("client");
-    tt_connect(c, url);
-    tt_send(c, "it is me");
-    tt_recv(srv, "it is me");
+    tu_connect(c, url);
+    tu_send(c, "it is me");
+    tu_recv(srv, "it is me");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -632,16 +647,16 @@ static void mutual_refused(const char *client_cert)
     char url[96];
     int srv = mutual_server("tls+tcp", NN_TLS_VERIFY_REQUIRED, url, sizeof url);
     int bad = mutual_client(client_cert);
-    tt_connect(bad, url);
+    tu_connect(bad, url);
     assert_client_refused(bad);
-    assert_true(tt_wait_stat(srv, NN_STAT_BROKEN_CONNECTIONS, 1, TT_DEADLINE_MS));
+    assert_true(tu_wait_stat_min(srv, NN_STAT_BROKEN_CONNECTIONS, 1, TU_DEADLINE_MS));
     assert_int_equal(nn_get_statistic(srv, NN_STAT_CURRENT_CONNECTIONS), 0);
     assert_int_equal(nn_close(bad), 0);
     /* The server still takes a client with the right certificate. */
     int c = mutual_client("client");
-    tt_connect(c, url);
-    tt_send(c, "the right one");
-    tt_recv(srv, "the right one");
+    tu_connect(c, url);
+    tu_send(c, "the right one");
+    tu_recv(srv, "the right one");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(srv), 0);
 }
@@ -667,9 +682,9 @@ static void test_tls_optional_verify_server_accepts_any_client(void **state)
     const char *who[] = {NULL, "rogue", "client"};
     for (int i = 0; i < 3; i++) {
         int c = mutual_client(who[i]);
-        tt_connect(c, url);
-        tt_send(c, "anyone");
-        tt_recv(srv, "anyone");
+        tu_connect(c, url);
+        tu_send(c, "anyone");
+        tu_recv(srv, "anyone");
         assert_int_equal(nn_close(c), 0);
     }
     assert_int_equal(nn_close(srv), 0);
@@ -682,7 +697,7 @@ static void test_tls_bind_without_certificate_fails_with_einval(void **state)
     (void) state;
     char url[64];
     int port = tu_free_port();
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     snprintf(url, sizeof url, "tls+tcp://127.0.0.1:%d", port);
     assert_int_equal(nn_bind(s, url), -1);
     assert_int_equal(nn_errno(), EINVAL);
@@ -690,14 +705,14 @@ static void test_tls_bind_without_certificate_fails_with_einval(void **state)
     assert_int_equal(nn_bind(s, url), -1);
     assert_int_equal(nn_errno(), EINVAL);
     /* A certificate without its key, or a file that is not there. */
-    tt_setstr(s, NN_TLS, NN_TLS_CERT_FILE, tt_cert("server.crt"));
+    tu_setstr(s, NN_TLS, NN_TLS_CERT_FILE, tls_cert("server.crt"));
     assert_int_equal(nn_bind(s, url), -1);
     assert_int_equal(nn_errno(), EINVAL);
-    tt_setstr(s, NN_TLS, NN_TLS_KEY_FILE, tt_cert("no-such.key"));
+    tu_setstr(s, NN_TLS, NN_TLS_KEY_FILE, tls_cert("no-such.key"));
     assert_int_equal(nn_bind(s, url), -1);
     assert_int_equal(nn_errno(), EINVAL);
     /* Nothing was left bound: with the right key the same port works. */
-    tt_setstr(s, NN_TLS, NN_TLS_KEY_FILE, tt_cert("server.key"));
+    tu_setstr(s, NN_TLS, NN_TLS_KEY_FILE, tls_cert("server.key"));
     assert_true(nn_bind(s, url) >= 0);
     assert_int_equal(nn_close(s), 0);
 }
@@ -708,10 +723,10 @@ static void test_tls_bind_with_key_not_matching_certificate_fails_with_einval(vo
     /* Caught at nn_bind (mbedtls_pk_check_pair) instead of failing every
        handshake later. */
     char url[64];
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     snprintf(url, sizeof url, "tls+tcp://127.0.0.1:%d", tu_free_port());
-    tt_setstr(s, NN_TLS, NN_TLS_CERT_FILE, tt_cert("server.crt"));
-    tt_setstr(s, NN_TLS, NN_TLS_KEY_FILE, tt_cert("client.key"));
+    tu_setstr(s, NN_TLS, NN_TLS_CERT_FILE, tls_cert("server.crt"));
+    tu_setstr(s, NN_TLS, NN_TLS_KEY_FILE, tls_cert("client.key"));
     assert_int_equal(nn_bind(s, url), -1);
     assert_int_equal(nn_errno(), EINVAL);
     assert_int_equal(nn_close(s), 0);
@@ -720,11 +735,11 @@ static void test_tls_bind_with_key_not_matching_certificate_fails_with_einval(vo
 static void test_tls_connect_with_unreadable_ca_fails_with_einval(void **state)
 {
     (void) state;
-    int s = tt_socket(NN_PAIR);
-    tt_setstr(s, NN_TLS, NN_TLS_CA_FILE, tt_cert("no-such-ca.crt"));
+    int s = tu_socket(AF_SP, NN_PAIR);
+    tu_setstr(s, NN_TLS, NN_TLS_CA_FILE, tls_cert("no-such-ca.crt"));
     assert_int_equal(nn_connect(s, "tls+tcp://localhost:5555"), -1);
     assert_int_equal(nn_errno(), EINVAL);
-    tt_setstr(s, NN_TLS, NN_TLS_CA_PEM,
+    tu_setstr(s, NN_TLS, NN_TLS_CA_PEM,
               "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
     assert_int_equal(nn_connect(s, "wss://localhost:5555/"), -1);
     assert_int_equal(nn_errno(), EINVAL);
@@ -735,23 +750,23 @@ static void test_tls_encrypted_key_needs_its_password(void **state)
 {
     (void) state;
     char url[64];
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     snprintf(url, sizeof url, "tls+tcp://127.0.0.1:%d", tu_free_port());
-    tt_setstr(s, NN_TLS, NN_TLS_CERT_FILE, tt_cert("server.crt"));
-    tt_setstr(s, NN_TLS, NN_TLS_KEY_FILE, tt_cert("encrypted.key"));
+    tu_setstr(s, NN_TLS, NN_TLS_CERT_FILE, tls_cert("server.crt"));
+    tu_setstr(s, NN_TLS, NN_TLS_KEY_FILE, tls_cert("encrypted.key"));
     assert_int_equal(nn_bind(s, url), -1);
     assert_int_equal(nn_errno(), EINVAL);
-    tt_setstr(s, NN_TLS, NN_TLS_KEY_PASSWORD, "wrong");
+    tu_setstr(s, NN_TLS, NN_TLS_KEY_PASSWORD, "wrong");
     assert_int_equal(nn_bind(s, url), -1);
     assert_int_equal(nn_errno(), EINVAL);
-    tt_setstr(s, NN_TLS, NN_TLS_KEY_PASSWORD, "nanosp-test");
+    tu_setstr(s, NN_TLS, NN_TLS_KEY_PASSWORD, "nanosp-test");
     assert_true(nn_bind(s, url) >= 0);
     int c = tls_client(NN_PAIR, FILES);
     char curl[64];
     snprintf(curl, sizeof curl, "tls+tcp://localhost:%s", strrchr(url, ':') + 1);
-    tt_connect(c, curl);
-    tt_send(c, "unlocked");
-    tt_recv(s, "unlocked");
+    tu_connect(c, curl);
+    tu_send(c, "unlocked");
+    tu_recv(s, "unlocked");
     assert_int_equal(nn_close(c), 0);
     assert_int_equal(nn_close(s), 0);
 }
@@ -759,7 +774,7 @@ static void test_tls_encrypted_key_needs_its_password(void **state)
 static void test_tls_options_are_validated(void **state)
 {
     (void) state;
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     int v;
     size_t sz;
     char buf[600];
@@ -773,21 +788,21 @@ static void test_tls_options_are_validated(void **state)
     v = NN_TLS_VERIFY_OPTIONAL;
     assert_int_equal(nn_setsockopt(s, NN_TLS, NN_TLS_VERIFY, &v, 2), -1);
     assert_int_equal(nn_errno(), EINVAL);
-    tt_setint(s, NN_TLS, NN_TLS_VERIFY, NN_TLS_VERIFY_OPTIONAL);
+    tu_setint(s, NN_TLS, NN_TLS_VERIFY, NN_TLS_VERIFY_OPTIONAL);
     v = -7;
     sz = sizeof v;
     assert_int_equal(nn_getsockopt(s, NN_TLS, NN_TLS_VERIFY, &v, &sz), 0);
     assert_int_equal(sz, sizeof v);
     assert_int_equal(v, NN_TLS_VERIFY_OPTIONAL);
     /* Strings read back as set (no NUL counted); an empty value clears. */
-    const char *ca = tt_cert("ca.crt");
-    tt_setstr(s, NN_TLS, NN_TLS_CA_FILE, ca);
+    const char *ca = tls_cert("ca.crt");
+    tu_setstr(s, NN_TLS, NN_TLS_CA_FILE, ca);
     sz = sizeof buf;
     memset(buf, 0, sizeof buf);
     assert_int_equal(nn_getsockopt(s, NN_TLS, NN_TLS_CA_FILE, buf, &sz), 0);
     assert_int_equal(sz, strlen(ca));
     assert_string_equal(buf, ca);
-    tt_setstr(s, NN_TLS, NN_TLS_SERVER_NAME, "example.org");
+    tu_setstr(s, NN_TLS, NN_TLS_SERVER_NAME, "example.org");
     sz = sizeof buf;
     memset(buf, 0, sizeof buf);
     assert_int_equal(nn_getsockopt(s, NN_TLS, NN_TLS_SERVER_NAME, buf, &sz), 0);
@@ -797,11 +812,11 @@ static void test_tls_options_are_validated(void **state)
     assert_int_equal(nn_getsockopt(s, NN_TLS, NN_TLS_CA_FILE, buf, &sz), 0);
     assert_int_equal(sz, 0);
     /* Secrets are write-only. */
-    tt_setstr(s, NN_TLS, NN_TLS_KEY_PEM, "-----BEGIN PRIVATE KEY-----\n");
+    tu_setstr(s, NN_TLS, NN_TLS_KEY_PEM, "-----BEGIN PRIVATE KEY-----\n");
     sz = sizeof buf;
     assert_int_equal(nn_getsockopt(s, NN_TLS, NN_TLS_KEY_PEM, buf, &sz), -1);
     assert_int_equal(nn_errno(), ENOPROTOOPT);
-    tt_setstr(s, NN_TLS, NN_TLS_KEY_PASSWORD, "secret");
+    tu_setstr(s, NN_TLS, NN_TLS_KEY_PASSWORD, "secret");
     sz = sizeof buf;
     assert_int_equal(nn_getsockopt(s, NN_TLS, NN_TLS_KEY_PASSWORD, buf, &sz), -1);
     assert_int_equal(nn_errno(), ENOPROTOOPT);
@@ -831,7 +846,7 @@ static struct {
 static void silent_watch(void *arg)
 {
     (void) arg;
-    if (raw_wait_eof(silent.fd, 16000))
+    if (tu_wait_closed(silent.fd, 16000))
         silent.closed_after = tu_now_ms() - silent.start;
 }
 
@@ -847,18 +862,18 @@ static void test_tls_silent_client_is_closed_after_handshake_timeout(void **stat
     assert_true(silent.closed_after >= 9000 && silent.closed_after <= 15000);
     /* And the server still serves. */
     int c = tls_client(NN_PAIR, FILES);
-    tt_connect(c, silent.url);
-    tt_send(c, "after the silence");
-    tt_recv(silent.srv, "after the silence");
+    tu_connect(c, silent.url);
+    tu_send(c, "after the silence");
+    tu_recv(silent.srv, "after the silence");
     assert_int_equal(nn_close(c), 0);
 }
 
 static int setup(void **state)
 {
     (void) state;
-    tt_certs();
+    tls_certs();
     silent.srv = tls_server("tls+tcp", NN_PAIR, "server", FILES, silent.url, sizeof silent.url);
-    silent.fd = raw_connect(atoi(strrchr(silent.url, ':') + 1));
+    silent.fd = tu_raw_connect(atoi(strrchr(silent.url, ':') + 1));
     silent.start = tu_now_ms();
     tu_thread_start(&silent.watcher, silent_watch, NULL);
     return 0;
@@ -881,7 +896,7 @@ int main(int argc, char **argv)
         unsetenv(env[i]);
     if (argc == 6 && strcmp(argv[1], "child") == 0)
         return child(argv[2], argv[3], atoi(argv[4]), argv[5]);
-    if (!tt_have_openssl())
+    if (!tls_have_openssl())
         return tu_missing("openssl (it makes the test certificates)", "openssl");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls_tcp_req_rep_with_ca_file),

@@ -5,12 +5,17 @@
    nanosp bound or connected, over tls+tcp and wss. The peer is mbedTLS
    driven directly (tlspeer.h); nanosp is a REP when it binds (the peer a
    REQ) and a PAIR when it connects (the peer a PAIR server, which may send
-   first). Every message must arrive within TT_DEADLINE_MS, and nanosp's
+   first). Every message must arrive within TU_DEADLINE_MS, and nanosp's
    answers must reach the peer. */
-#include "tlspeer.h"
+#include <poll.h>
+#include <sys/socket.h>
 
+#include <nanomsg/pair.h>
+#include <nanomsg/reqrep.h>
 #include <nanomsg/tcp.h>
 #include <nanomsg/tls.h>
+
+#include "tlspeer.h"
 
 enum wire { SP, WS };       /* tls+tcp, wss */
 enum side { BIND, CONNECT }; /* what nanosp does */
@@ -39,26 +44,26 @@ static void conn_open_with(struct conn *c, enum wire wire, enum side side, int r
     c->lfd = -1;
     if (side == BIND) {
         int port = tu_free_port();
-        c->s = tt_socket(NN_REP);
-        tt_setint(c->s, NN_TCP, NN_TCP_NODELAY, 1); /* answers without waiting for ACKs */
+        c->s = tu_socket(AF_SP, NN_REP);
+        tu_setint(c->s, NN_TCP, NN_TCP_NODELAY, 1); /* answers without waiting for ACKs */
         if (rcvbuf)
-            tt_setint(c->s, NN_SOL_SOCKET, NN_RCVBUF, rcvbuf);
-        tt_setstr(c->s, NN_TLS, NN_TLS_CERT_FILE, tt_cert("server.crt"));
-        tt_setstr(c->s, NN_TLS, NN_TLS_KEY_FILE, tt_cert("server.key"));
+            tu_setint(c->s, NN_SOL_SOCKET, NN_RCVBUF, rcvbuf);
+        tu_setstr(c->s, NN_TLS, NN_TLS_CERT_FILE, tls_cert("server.crt"));
+        tu_setstr(c->s, NN_TLS, NN_TLS_KEY_FILE, tls_cert("server.key"));
         snprintf(url, sizeof url, "%s://127.0.0.1:%d", scheme, port);
-        tt_bind(c->s, url);
+        tu_bind(c->s, url);
         tp_connect(&c->p, port);
         return;
     }
     int port;
-    c->lfd = raw_listen(&port);
-    c->s = tt_socket(NN_PAIR);
-    tt_setint(c->s, NN_TCP, NN_TCP_NODELAY, 1);
+    c->lfd = tu_raw_listen(&port);
+    c->s = tu_socket(AF_SP, NN_PAIR);
+    tu_setint(c->s, NN_TCP, NN_TCP_NODELAY, 1);
     if (rcvbuf)
-        tt_setint(c->s, NN_SOL_SOCKET, NN_RCVBUF, rcvbuf);
-    tt_setstr(c->s, NN_TLS, NN_TLS_CA_FILE, tt_cert("ca.crt"));
+        tu_setint(c->s, NN_SOL_SOCKET, NN_RCVBUF, rcvbuf);
+    tu_setstr(c->s, NN_TLS, NN_TLS_CA_FILE, tls_cert("ca.crt"));
     snprintf(url, sizeof url, "%s://localhost:%d%s", scheme, port, wire == WS ? "/sp" : "");
-    tt_connect(c->s, url);
+    tu_connect(c->s, url);
     tp_accept(&c->p, c->lfd);
     if (wire == WS) {
         /* The peer answers the upgrade together with its first frames, so
@@ -66,8 +71,8 @@ static void conn_open_with(struct conn *c, enum wire wire, enum side side, int r
         char req[2048];
         assert_true(tp_read_http(&c->p, req, sizeof req));
         assert_true(strncmp(req, "GET /sp HTTP/1.1\r\n", 18) == 0);
-        assert_true(http_header(req, "Sec-WebSocket-Key", c->ws_key, sizeof c->ws_key));
-        assert_true(http_header(req, "Sec-WebSocket-Protocol", c->ws_proto, sizeof c->ws_proto));
+        assert_true(tu_http_header(req, "Sec-WebSocket-Key", c->ws_key, sizeof c->ws_key));
+        assert_true(tu_http_header(req, "Sec-WebSocket-Protocol", c->ws_proto, sizeof c->ws_proto));
         assert_string_equal(c->ws_proto, "pair.sp.nanomsg.org");
     }
 }
@@ -123,7 +128,7 @@ static void nanosp_serve(struct conn *c, int i, size_t len)
     char reply[32];
     nanosp_recv(c, i, len);
     snprintf(reply, sizeof reply, "reply %d", i);
-    tt_send(c->s, reply);
+    tu_send(c->s, reply);
 }
 
 /* ---- the peer's bytes ---- */
@@ -145,11 +150,11 @@ static void peer_opening(struct conn *c, struct bytes *b)
     if (c->side == BIND) {
         snprintf(head, sizeof head,
                  "GET /sp HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: " WS_SAMPLE_KEY "\r\nSec-WebSocket-Version: 13\r\n"
+                 "Sec-WebSocket-Key: " TU_WS_SAMPLE_KEY "\r\nSec-WebSocket-Version: 13\r\n"
                  "Sec-WebSocket-Protocol: rep.sp.nanomsg.org\r\n\r\n");
     } else {
         char accept[64];
-        tt_ws_accept(c->ws_key, accept);
+        tu_ws_accept(c->ws_key, accept);
         snprintf(head, sizeof head,
                  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
@@ -180,15 +185,15 @@ static void peer_expect_opening(struct conn *c)
         uint8_t got[8];
         struct bytes want = {0};
         b_sp_header(&want, c->side == BIND ? NN_REP : NN_PAIR);
-        assert_true(tp_read(&c->p, got, sizeof got, TT_DEADLINE_MS));
+        assert_true(tp_read(&c->p, got, sizeof got, TU_DEADLINE_MS));
         assert_memory_equal(got, want.p, 8);
         b_free(&want);
     } else if (c->side == BIND) {
         char resp[1024], v[64];
         assert_true(tp_read_http(&c->p, resp, sizeof resp));
         assert_true(strncmp(resp, "HTTP/1.1 101 ", 13) == 0);
-        assert_true(http_header(resp, "Sec-WebSocket-Accept", v, sizeof v));
-        assert_string_equal(v, WS_SAMPLE_ACCEPT);
+        assert_true(tu_http_header(resp, "Sec-WebSocket-Accept", v, sizeof v));
+        assert_string_equal(v, TU_WS_SAMPLE_ACCEPT);
     }
 }
 
@@ -202,21 +207,21 @@ static void peer_expect_reply(struct conn *c, int i)
     size_t plen = hl + wlen;
     if (c->wire == SP) {
         uint8_t len[8];
-        assert_true(tp_read(&c->p, len, 8, TT_DEADLINE_MS));
+        assert_true(tp_read(&c->p, len, 8, TU_DEADLINE_MS));
         for (int k = 0; k < 7; k++)
             assert_int_equal(len[k], 0);
         assert_int_equal(len[7], plen);
-        assert_true(tp_read(&c->p, got, plen, TT_DEADLINE_MS));
+        assert_true(tp_read(&c->p, got, plen, TU_DEADLINE_MS));
     } else {
         /* A client (nanosp connected) masks its frames. */
         uint8_t h[2], key[4] = {0, 0, 0, 0};
         bool masked = c->side == CONNECT;
-        assert_true(tp_read(&c->p, h, 2, TT_DEADLINE_MS));
+        assert_true(tp_read(&c->p, h, 2, TU_DEADLINE_MS));
         assert_int_equal(h[0], 0x82);
         assert_int_equal(h[1], (masked ? 0x80 : 0) | plen);
         if (masked)
-            assert_true(tp_read(&c->p, key, 4, TT_DEADLINE_MS));
-        assert_true(tp_read(&c->p, got, plen, TT_DEADLINE_MS));
+            assert_true(tp_read(&c->p, key, 4, TU_DEADLINE_MS));
+        assert_true(tp_read(&c->p, got, plen, TU_DEADLINE_MS));
         for (size_t k = 0; k < plen; k++)
             got[k] ^= key[k & 3];
     }
@@ -443,7 +448,7 @@ static void close_notify_behind_msg(enum wire wire, enum side side)
     assert_int_equal(mbedtls_ssl_close_notify(&c.p.ssl), 0);
     tp_uncork(&c.p);
     nanosp_recv(&c, 1, 0);
-    if (!raw_wait_eof(c.p.fd, TT_DEADLINE_MS))
+    if (!tu_wait_closed(c.p.fd, TU_DEADLINE_MS))
         fail_msg("nanosp did not close the connection after the peer's close_notify");
     b_free(&b);
     conn_close(&c);
@@ -461,7 +466,7 @@ static void test_tls_rep_ends_connection_on_close_notify_inside_the_header(void 
     tp_write_record(&c.p, b.p, 5);
     assert_int_equal(mbedtls_ssl_close_notify(&c.p.ssl), 0);
     tp_uncork(&c.p);
-    if (!raw_wait_eof(c.p.fd, TT_DEADLINE_MS))
+    if (!tu_wait_closed(c.p.fd, TU_DEADLINE_MS))
         fail_msg("nanosp did not close the connection after the peer's close_notify");
     b_free(&b);
     conn_close(&c);
@@ -499,7 +504,7 @@ static void burst_writer(void *arg)
     size_t off = 0;
     while (off < w->b->len) {
         struct pollfd pfd = {w->p->fd, POLLOUT, 0};
-        if (poll(&pfd, 1, TT_DEADLINE_MS) != 1)
+        if (poll(&pfd, 1, TU_DEADLINE_MS) != 1)
             break; /* the reader's side fails the test */
         ssize_t n = send(w->p->fd, w->b->p + off, w->b->len - off, MSG_NOSIGNAL);
         if (n > 0)
@@ -608,7 +613,7 @@ static void test_wss_pair_client_gets_every_frame_of_bursts_of_full_records(void
 
 int main(void)
 {
-    if (!tt_have_openssl()) {
+    if (!tls_have_openssl()) {
         const char *ci = getenv("CI");
         fprintf(stderr, "openssl is needed to make the test certificates\n");
         return ci && strcmp(ci, "true") == 0 ? 1 : 77;

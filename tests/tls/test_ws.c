@@ -8,9 +8,24 @@
    never the socket: after each case a proper nanomsg peer still gets served.
    Where we differ from libnanomsg on purpose (pongs, reconnect after a close
    handshake, the blank line after a 400) the test says so. */
-#include "tlstest.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
+#include <cmocka.h>
+
+#include <nanomsg/pair.h>
+#include <nanomsg/pipeline.h>
+#include <nanomsg/reqrep.h>
 #include <nanomsg/ws.h>
+
+#include "testutil.h"
 
 /* A socket of the given type bound on ws://127.0.0.1:<fresh port>. */
 struct server {
@@ -27,15 +42,15 @@ static void server_open_with(struct server *sv, int protocol, int rcvmaxsize, in
 {
     char bind_url[64];
     sv->protocol = protocol;
-    sv->s = tt_socket(protocol);
+    sv->s = tu_socket(AF_SP, protocol);
     sv->port = tu_free_port();
     if (rcvmaxsize)
-        tt_setint(sv->s, NN_SOL_SOCKET, NN_RCVMAXSIZE, rcvmaxsize);
+        tu_setint(sv->s, NN_SOL_SOCKET, NN_RCVMAXSIZE, rcvmaxsize);
     if (msg_type)
-        tt_setint(sv->s, NN_WS, NN_WS_MSG_TYPE, msg_type);
+        tu_setint(sv->s, NN_WS, NN_WS_MSG_TYPE, msg_type);
     snprintf(bind_url, sizeof bind_url, "ws://127.0.0.1:%d", sv->port);
     snprintf(sv->url, sizeof sv->url, "ws://127.0.0.1:%d/", sv->port);
-    tt_bind(sv->s, bind_url);
+    tu_bind(sv->s, bind_url);
 }
 
 static void server_open(struct server *sv, int protocol)
@@ -46,7 +61,7 @@ static void server_open(struct server *sv, int protocol)
 /* The server still serves a proper peer, then closes. */
 static void server_check_and_close(struct server *sv)
 {
-    tt_assert_serves(sv->s, sv->protocol, sv->url);
+    tu_assert_serves(sv->s, sv->protocol, sv->url);
     assert_int_equal(nn_close(sv->s), 0);
 }
 
@@ -58,15 +73,15 @@ static void handshake_refused(int protocol, const char *request, const char *sta
     struct server sv;
     char resp[2048];
     server_open(&sv, protocol);
-    int fd = raw_connect(sv.port);
-    raw_write_str(fd, request);
-    size_t n = raw_read_http(fd, resp, sizeof resp, TT_DEADLINE_MS);
+    int fd = tu_raw_connect(sv.port);
+    tu_raw_write_str(fd, request);
+    size_t n = tu_read_http(fd, resp, sizeof resp, TU_DEADLINE_MS);
     if (strncmp(resp, status_line, strlen(status_line)) != 0)
         fprintf(stderr, "expected \"%s\", got:\n%s\n", status_line, resp);
     assert_true(strncmp(resp, status_line, strlen(status_line)) == 0);
     /* Improvement over libnanomsg: the refusal is a complete HTTP head. */
     assert_true(n >= 4 && memcmp(resp + n - 4, "\r\n\r\n", 4) == 0);
-    assert_true(raw_wait_eof(fd, TT_DEADLINE_MS));
+    assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
     server_check_and_close(&sv);
 }
@@ -77,8 +92,8 @@ static void test_harness_sha1_matches_rfc6455_sample(void **state)
 {
     (void) state;
     char accept[64];
-    tt_ws_accept(WS_SAMPLE_KEY, accept);
-    assert_string_equal(accept, WS_SAMPLE_ACCEPT);
+    tu_ws_accept(TU_WS_SAMPLE_KEY, accept);
+    assert_string_equal(accept, TU_WS_SAMPLE_ACCEPT);
 }
 
 static void test_ws_upgrade_gets_101_with_accept_key_and_subprotocol(void **state)
@@ -87,26 +102,26 @@ static void test_ws_upgrade_gets_101_with_accept_key_and_subprotocol(void **stat
     struct server sv;
     char req[512], resp[2048], v[128];
     server_open(&sv, NN_REP);
-    int fd = raw_connect(sv.port);
-    ws_request(req, sizeof req, "rep.sp.nanomsg.org");
-    raw_write_str(fd, req);
-    raw_read_http(fd, resp, sizeof resp, TT_DEADLINE_MS);
+    int fd = tu_raw_connect(sv.port);
+    tu_ws_request(req, sizeof req, "rep.sp.nanomsg.org");
+    tu_raw_write_str(fd, req);
+    tu_read_http(fd, resp, sizeof resp, TU_DEADLINE_MS);
     assert_true(strncmp(resp, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0);
-    assert_true(http_header(resp, "Sec-WebSocket-Accept", v, sizeof v));
-    assert_string_equal(v, WS_SAMPLE_ACCEPT);
-    assert_true(http_header(resp, "Sec-WebSocket-Protocol", v, sizeof v));
+    assert_true(tu_http_header(resp, "Sec-WebSocket-Accept", v, sizeof v));
+    assert_string_equal(v, TU_WS_SAMPLE_ACCEPT);
+    assert_true(tu_http_header(resp, "Sec-WebSocket-Protocol", v, sizeof v));
     assert_string_equal(v, "rep.sp.nanomsg.org");
-    assert_true(http_header(resp, "Upgrade", v, sizeof v));
+    assert_true(tu_http_header(resp, "Upgrade", v, sizeof v));
     assert_true(strcasecmp(v, "websocket") == 0);
 
     /* And then it is an SP connection: a REQ frame in, the REP reply out,
        unmasked, with the request id echoed (SPEC §3.5 example). */
     static const uint8_t request[] = {0x80, 0, 0, 7, 'p', 'i', 'n', 'g'};
-    ws_write_frame(fd, 0x82, true, request, sizeof request);
-    tt_recv(sv.s, "ping");
-    tt_send(sv.s, "pong");
-    struct ws_frame *fr = malloc(sizeof *fr);
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    tu_ws_write_frame(fd, 0x82, true, request, sizeof request);
+    tu_recv(sv.s, "ping");
+    tu_send(sv.s, "pong");
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     assert_int_equal(fr->b0, 0x82);
     assert_false(fr->masked);
     assert_int_equal(fr->len, 8);
@@ -121,9 +136,9 @@ static void test_ws_pair_server_accepts_client_without_subprotocol(void **state)
     (void) state;
     struct server sv;
     server_open(&sv, NN_PAIR);
-    int fd = ws_raw_client(sv.port, NULL);
-    ws_write_frame(fd, 0x82, true, "plain websocket", 15);
-    tt_recv(sv.s, "plain websocket");
+    int fd = tu_ws_raw_client(sv.port, NULL);
+    tu_ws_write_frame(fd, 0x82, true, "plain websocket", 15);
+    tu_recv(sv.s, "plain websocket");
     close(fd);
     server_check_and_close(&sv);
 }
@@ -132,7 +147,7 @@ static void test_ws_wrong_socket_type_gets_400_incompatible(void **state)
 {
     (void) state;
     char req[512];
-    ws_request(req, sizeof req, "req.sp.nanomsg.org");
+    tu_ws_request(req, sizeof req, "req.sp.nanomsg.org");
     handshake_refused(NN_REP, req, "HTTP/1.1 400 Incompatible Socket Type\r\n");
 }
 
@@ -140,7 +155,7 @@ static void test_ws_unknown_subprotocol_gets_400_unrecognized(void **state)
 {
     (void) state;
     char req[512];
-    ws_request(req, sizeof req, "chat.example.org");
+    tu_ws_request(req, sizeof req, "chat.example.org");
     handshake_refused(NN_REP, req, "HTTP/1.1 400 Unrecognized Socket Type\r\n");
 }
 
@@ -148,7 +163,7 @@ static void test_ws_missing_subprotocol_on_non_pair_server_gets_400(void **state
 {
     (void) state;
     char req[512];
-    ws_request(req, sizeof req, NULL);
+    tu_ws_request(req, sizeof req, NULL);
     handshake_refused(NN_PULL, req, "HTTP/1.1 400 Incompatible Socket Type\r\n");
 }
 
@@ -167,7 +182,7 @@ static void test_ws_version_12_gets_400_unsupported_version(void **state)
     (void) state;
     handshake_refused(NN_PAIR,
                       "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Key: " WS_SAMPLE_KEY "\r\nSec-WebSocket-Version: 12\r\n"
+                      "Sec-WebSocket-Key: " TU_WS_SAMPLE_KEY "\r\nSec-WebSocket-Version: 12\r\n"
                       "Sec-WebSocket-Protocol: pair.sp.nanomsg.org\r\n\r\n",
                       "HTTP/1.1 400 Unsupported WebSocket Version\r\n");
 }
@@ -210,12 +225,12 @@ static void test_ws_silent_client_is_closed_after_handshake_timeout(void **state
     struct server sv;
     server_open(&sv, NN_PAIR);
     /* One says nothing, one stops in the middle of its request. */
-    int quiet = raw_connect(sv.port);
-    int half = raw_connect(sv.port);
+    int quiet = tu_raw_connect(sv.port);
+    int half = tu_raw_connect(sv.port);
     uint64_t start = tu_now_ms();
-    raw_write_str(half, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-    assert_true(raw_wait_eof(quiet, 5000 + 4000));
-    assert_true(raw_wait_eof(half, TT_DEADLINE_MS)); /* its deadline ran at the same time */
+    tu_raw_write_str(half, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    assert_true(tu_wait_closed(quiet, 5000 + 4000));
+    assert_true(tu_wait_closed(half, TU_DEADLINE_MS)); /* its deadline ran at the same time */
     uint64_t took = tu_now_ms() - start;
     /* libnanomsg's 5 s handshake deadline: not much earlier. */
     assert_true(took >= 4000);
@@ -232,9 +247,9 @@ static void frame_rejected(uint8_t b0, bool mask, const void *payload, size_t le
 {
     struct server sv;
     server_open_with(&sv, NN_PAIR, rcvmaxsize, 0);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
-    ws_write_frame(fd, b0, mask, payload, len);
-    ws_expect_close(fd, code);
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    tu_ws_write_frame(fd, b0, mask, payload, len);
+    tu_ws_expect_close(fd, code);
     close(fd);
     /* Nothing was delivered. */
     char buf[16];
@@ -269,10 +284,10 @@ static void test_ws_new_message_inside_fragmented_one_gets_close_1002(void **sta
     (void) state;
     struct server sv;
     server_open(&sv, NN_PAIR);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
-    ws_write_frame(fd, 0x02, true, "first half", 10);
-    ws_write_frame(fd, 0x82, true, "new message", 11);
-    ws_expect_close(fd, 1002);
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    tu_ws_write_frame(fd, 0x02, true, "first half", 10);
+    tu_ws_write_frame(fd, 0x82, true, "new message", 11);
+    tu_ws_expect_close(fd, 1002);
     close(fd);
     server_check_and_close(&sv);
 }
@@ -282,15 +297,15 @@ static void test_ws_fragmented_message_is_reassembled(void **state)
     (void) state;
     struct server sv;
     server_open(&sv, NN_PAIR);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
-    ws_write_frame(fd, 0x02, true, "hel", 3);
-    ws_write_frame(fd, 0x00, true, "lo ", 3);
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    tu_ws_write_frame(fd, 0x02, true, "hel", 3);
+    tu_ws_write_frame(fd, 0x00, true, "lo ", 3);
     /* A control frame may come between fragments (RFC 6455 §5.4). */
-    ws_write_frame(fd, 0x89, true, "mid", 3);
-    ws_write_frame(fd, 0x80, true, "world", 5);
-    tt_recv(sv.s, "hello world");
-    struct ws_frame *fr = malloc(sizeof *fr);
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    tu_ws_write_frame(fd, 0x89, true, "mid", 3);
+    tu_ws_write_frame(fd, 0x80, true, "world", 5);
+    tu_recv(sv.s, "hello world");
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     assert_int_equal(fr->b0, 0x8A);
     assert_string_equal((char *) fr->data, "mid");
     free(fr);
@@ -304,19 +319,19 @@ static void test_ws_ping_gets_pong_with_same_payload_and_is_not_delivered(void *
     /* libnanomsg delivered pings as messages and never answered them. */
     struct server sv;
     server_open(&sv, NN_PAIR);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
-    ws_write_frame(fd, 0x89, true, "are you there", 13);
-    struct ws_frame *fr = malloc(sizeof *fr);
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    tu_ws_write_frame(fd, 0x89, true, "are you there", 13);
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     assert_int_equal(fr->b0, 0x8A);
     assert_false(fr->masked);
     assert_int_equal(fr->len, 13);
     assert_string_equal((char *) fr->data, "are you there");
     /* A pong from the client is ignored, and neither reaches the socket:
        the next message is the first one delivered. */
-    ws_write_frame(fd, 0x8A, true, "unsolicited", 11);
-    ws_write_frame(fd, 0x82, true, "data", 4);
-    tt_recv(sv.s, "data");
+    tu_ws_write_frame(fd, 0x8A, true, "unsolicited", 11);
+    tu_ws_write_frame(fd, 0x82, true, "data", 4);
+    tu_recv(sv.s, "data");
     char buf[16];
     assert_int_equal(nn_recv(sv.s, buf, sizeof buf, NN_DONTWAIT), -1);
     assert_int_equal(nn_errno(), EAGAIN);
@@ -330,9 +345,9 @@ static void test_ws_close_frame_gets_close_reply(void **state)
     (void) state;
     struct server sv;
     server_open(&sv, NN_PAIR);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
-    ws_write_frame(fd, 0x88, true, "\x03\xe8" "bye", 5);
-    ws_expect_close(fd, 1000);
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    tu_ws_write_frame(fd, 0x88, true, "\x03\xe8" "bye", 5);
+    tu_ws_expect_close(fd, 1000);
     close(fd);
     server_check_and_close(&sv);
 }
@@ -350,18 +365,18 @@ static void test_ws_fragments_over_rcvmaxsize_get_close_1009(void **state)
     (void) state;
     struct server sv;
     server_open_with(&sv, NN_PAIR, 100, 0);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
     uint8_t part[60];
     memset(part, 'f', sizeof part);
     /* Exactly at the limit passes; one fragment more than that fails. */
-    ws_write_frame(fd, 0x02, true, part, 40);
-    ws_write_frame(fd, 0x80, true, part, 60);
+    tu_ws_write_frame(fd, 0x02, true, part, 40);
+    tu_ws_write_frame(fd, 0x80, true, part, 60);
     void *msg;
     assert_int_equal(nn_recv(sv.s, &msg, NN_MSG, 0), 100);
     nn_freemsg(msg);
-    ws_write_frame(fd, 0x02, true, part, 60);
-    ws_write_frame(fd, 0x80, true, part, 60);
-    ws_expect_close(fd, 1009);
+    tu_ws_write_frame(fd, 0x02, true, part, 60);
+    tu_ws_write_frame(fd, 0x80, true, part, 60);
+    tu_ws_expect_close(fd, 1009);
     close(fd);
     server_check_and_close(&sv);
 }
@@ -373,14 +388,14 @@ static void test_ws_messages_each_within_rcvmaxsize_are_all_delivered(void **sta
        whole or in fragments. */
     struct server sv;
     server_open_with(&sv, NN_PAIR, 100, 0);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
     uint8_t part[100];
     memset(part, 'm', sizeof part);
-    ws_write_frame(fd, 0x82, true, part, 60);
-    ws_write_frame(fd, 0x82, true, part, 60);
-    ws_write_frame(fd, 0x82, true, part, 100);
-    ws_write_frame(fd, 0x02, true, part, 50);
-    ws_write_frame(fd, 0x80, true, part, 50);
+    tu_ws_write_frame(fd, 0x82, true, part, 60);
+    tu_ws_write_frame(fd, 0x82, true, part, 60);
+    tu_ws_write_frame(fd, 0x82, true, part, 100);
+    tu_ws_write_frame(fd, 0x02, true, part, 50);
+    tu_ws_write_frame(fd, 0x80, true, part, 50);
     static const int want[] = {60, 60, 100, 100};
     for (int i = 0; i < 4; i++) {
         void *msg;
@@ -405,12 +420,12 @@ static void test_ws_text_frame_with_valid_utf8_is_delivered(void **state)
     (void) state;
     struct server sv;
     server_open(&sv, NN_PAIR);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
     const char *text = "gr\xc3\xbc\xc3\x9f dich \xe2\x82\xac \xf0\x9f\x98\x80";
     /* Split inside a multi-byte sequence: the check spans fragments. */
-    ws_write_frame(fd, 0x01, true, text, 3);
-    ws_write_frame(fd, 0x80, true, text + 3, strlen(text) - 3);
-    tt_recv(sv.s, text);
+    tu_ws_write_frame(fd, 0x01, true, text, 3);
+    tu_ws_write_frame(fd, 0x80, true, text + 3, strlen(text) - 3);
+    tu_recv(sv.s, text);
     close(fd);
     server_check_and_close(&sv);
 }
@@ -419,8 +434,8 @@ static void test_ws_text_frame_with_valid_utf8_is_delivered(void **state)
 
 static int recv_frame_b0(int fd, char *payload)
 {
-    struct ws_frame *fr = malloc(sizeof *fr);
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     int b0 = fr->b0;
     strcpy(payload, (char *) fr->data);
     free(fr);
@@ -433,8 +448,8 @@ static void test_ws_msg_type_text_per_socket_sends_text_frames(void **state)
     struct server sv;
     char got[128];
     server_open_with(&sv, NN_PAIR, 0, NN_WS_MSG_TYPE_TEXT);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
-    tt_send(sv.s, "in text");
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    tu_send(sv.s, "in text");
     assert_int_equal(recv_frame_b0(fd, got), 0x81);
     assert_string_equal(got, "in text");
     close(fd);
@@ -461,11 +476,11 @@ static void test_ws_msg_type_per_message_cmsg_overrides_socket(void **state)
     struct server sv;
     char got[128];
     server_open(&sv, NN_PAIR);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
     send_with_type(sv.s, "one in text", NN_WS_MSG_TYPE_TEXT);
     assert_int_equal(recv_frame_b0(fd, got), 0x81);
     assert_string_equal(got, "one in text");
-    tt_send(sv.s, "default");
+    tu_send(sv.s, "default");
     assert_int_equal(recv_frame_b0(fd, got), 0x82);
     assert_string_equal(got, "default");
     send_with_type(sv.s, "explicit binary", NN_WS_MSG_TYPE_BINARY);
@@ -504,9 +519,9 @@ static void test_ws_received_messages_carry_msg_type_cmsg_after_sp_hdr(void **st
     char body[128];
     int lv[4], ty[4], d0[4];
     server_open(&sv, NN_PAIR);
-    int fd = ws_raw_client(sv.port, "pair.sp.nanomsg.org");
-    ws_write_frame(fd, 0x82, true, "binary", 6);
-    ws_write_frame(fd, 0x81, true, "text", 4);
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    tu_ws_write_frame(fd, 0x82, true, "binary", 6);
+    tu_ws_write_frame(fd, 0x81, true, "text", 4);
     for (int i = 0; i < 2; i++) {
         int n = recv_cmsgs(sv.s, body, lv, ty, d0);
         assert_int_equal(n, 2);
@@ -527,25 +542,25 @@ static void test_ws_received_messages_carry_msg_type_cmsg_after_sp_hdr(void **st
 static void test_ws_connector_sends_libnanomsg_request(void **state)
 {
     (void) state;
-    int port, lfd = raw_listen(&port);
+    int port, lfd = tu_raw_listen(&port);
     char url[128], req[2048], v[128];
-    int s = tt_socket(NN_REQ);
+    int s = tu_socket(AF_SP, NN_REQ);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/a/path?q=1", port);
-    tt_connect(s, url);
-    int fd = raw_accept(lfd, TT_DEADLINE_MS);
+    tu_connect(s, url);
+    int fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
     /* The subprotocol names the type the server must have. */
-    ws_raw_server_upgrade(fd, "rep.sp.nanomsg.org", req, sizeof req);
+    tu_ws_raw_server_upgrade(fd, "rep.sp.nanomsg.org", req, sizeof req);
     assert_true(strncmp(req, "GET /a/path?q=1 HTTP/1.1\r\n", 26) == 0);
-    assert_true(http_header(req, "Host", v, sizeof v));
+    assert_true(tu_http_header(req, "Host", v, sizeof v));
     snprintf(url, sizeof url, "127.0.0.1:%d", port);
     assert_string_equal(v, url);
-    assert_true(http_header(req, "Sec-WebSocket-Version", v, sizeof v));
+    assert_true(tu_http_header(req, "Sec-WebSocket-Version", v, sizeof v));
     assert_string_equal(v, "13");
     /* Client frames are masked; the payload is the SP header + body. */
-    tt_send(s, "hello");
-    struct ws_frame *fr = malloc(sizeof *fr);
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    tu_send(s, "hello");
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     assert_int_equal(fr->b0, 0x82);
     assert_true(fr->masked);
     assert_int_equal(fr->len, 9);
@@ -555,8 +570,8 @@ static void test_ws_connector_sends_libnanomsg_request(void **state)
     uint8_t reply[9];
     memcpy(reply, fr->data, 4);
     memcpy(reply + 4, "world", 5);
-    ws_write_frame(fd, 0x82, false, reply, sizeof reply);
-    tt_recv(s, "world");
+    tu_ws_write_frame(fd, 0x82, false, reply, sizeof reply);
+    tu_recv(s, "world");
     free(fr);
     close(fd);
     close(lfd);
@@ -568,30 +583,30 @@ static void test_ws_connector_reconnects_after_close_handshake(void **state)
     (void) state;
     /* libnanomsg's connector stayed down after a close handshake (SPEC §3.5);
        ours answers the close and connects again. */
-    int port, lfd = raw_listen(&port);
+    int port, lfd = tu_raw_listen(&port);
     char url[64], req[2048];
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-    tt_connect(s, url);
-    int fd = raw_accept(lfd, TT_DEADLINE_MS);
+    tu_connect(s, url);
+    int fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
-    ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
+    tu_ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
     /* Default resource. */
     assert_true(strncmp(req, "GET / HTTP/1.1\r\n", 16) == 0);
-    ws_write_frame(fd, 0x88, false, "\x03\xe9" "going away", 12);
-    struct ws_frame *fr = malloc(sizeof *fr);
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    tu_ws_write_frame(fd, 0x88, false, "\x03\xe9" "going away", 12);
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     assert_int_equal(fr->b0, 0x88);
     assert_true(fr->masked);
     assert_int_equal((fr->data[0] << 8) | fr->data[1], 1001);
-    assert_true(raw_wait_eof(fd, TT_DEADLINE_MS));
+    assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
 
-    fd = raw_accept(lfd, TT_DEADLINE_MS);
+    fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
-    ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
-    tt_send(s, "back again");
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    tu_ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
+    tu_send(s, "back again");
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     assert_string_equal((char *) fr->data, "back again");
     free(fr);
     close(fd);
@@ -602,11 +617,11 @@ static void test_ws_connector_reconnects_after_close_handshake(void **state)
 static void test_ws_connector_retries_after_bad_handshake_response(void **state)
 {
     (void) state;
-    int port, lfd = raw_listen(&port);
+    int port, lfd = tu_raw_listen(&port);
     char url[64], req[2048];
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-    tt_connect(s, url);
+    tu_connect(s, url);
     /* A wrong accept key, then a refusal: each time the client hangs up and
        tries again. */
     static const char *const bad[] = {
@@ -615,19 +630,19 @@ static void test_ws_connector_retries_after_bad_handshake_response(void **state)
         "HTTP/1.1 400 Incompatible Socket Type\r\n\r\n",
     };
     for (size_t i = 0; i < 2; i++) {
-        int fd = raw_accept(lfd, TT_DEADLINE_MS);
+        int fd = tu_accept(lfd, TU_DEADLINE_MS);
         assert_true(fd >= 0);
-        assert_true(raw_read_http(fd, req, sizeof req, TT_DEADLINE_MS) > 0);
-        raw_write_str(fd, bad[i]);
-        assert_true(raw_wait_eof(fd, TT_DEADLINE_MS));
+        assert_true(tu_read_http(fd, req, sizeof req, TU_DEADLINE_MS) > 0);
+        tu_raw_write_str(fd, bad[i]);
+        assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
         close(fd);
     }
-    int fd = raw_accept(lfd, TT_DEADLINE_MS);
+    int fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
-    ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
-    tt_send(s, "finally");
-    struct ws_frame *fr = malloc(sizeof *fr);
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    tu_ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
+    tu_send(s, "finally");
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     assert_string_equal((char *) fr->data, "finally");
     free(fr);
     close(fd);
@@ -638,21 +653,21 @@ static void test_ws_connector_retries_after_bad_handshake_response(void **state)
 static void test_ws_connector_rejects_masked_server_frame_with_1002(void **state)
 {
     (void) state;
-    int port, lfd = raw_listen(&port);
+    int port, lfd = tu_raw_listen(&port);
     char url[64], req[2048];
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-    tt_connect(s, url);
-    int fd = raw_accept(lfd, TT_DEADLINE_MS);
+    tu_connect(s, url);
+    int fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
-    ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
-    ws_write_frame(fd, 0x82, true, "masked", 6);
-    struct ws_frame *fr = malloc(sizeof *fr);
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    tu_ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
+    tu_ws_write_frame(fd, 0x82, true, "masked", 6);
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     assert_int_equal(fr->b0, 0x88);
     assert_int_equal((fr->data[0] << 8) | fr->data[1], 1002);
     free(fr);
-    assert_true(raw_wait_eof(fd, TT_DEADLINE_MS));
+    assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
     close(lfd);
     assert_int_equal(nn_close(s), 0);
@@ -665,7 +680,7 @@ static void test_ws_bind_needs_port_and_nothing_after_it(void **state)
     (void) state;
     char url[64];
     int port = tu_free_port();
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     assert_int_equal(nn_bind(s, "ws://127.0.0.1"), -1);
     assert_int_equal(nn_errno(), EINVAL);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/path", port);
@@ -683,7 +698,7 @@ static void test_ws_bind_needs_port_and_nothing_after_it(void **state)
 static void test_ws_connect_defaults_to_port_80_and_keeps_resource(void **state)
 {
     (void) state;
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     assert_true(nn_connect(s, "ws://127.0.0.1") >= 0);
     assert_true(nn_connect(s, "ws://localhost/some/path?query=1") >= 0);
     assert_true(nn_connect(s, "ws://127.0.0.1;localhost:8080/x") >= 0);
@@ -697,7 +712,7 @@ static void test_ws_connect_defaults_to_port_80_and_keeps_resource(void **state)
 static void test_ws_msg_type_option_accepts_text_or_binary_only(void **state)
 {
     (void) state;
-    int s = tt_socket(NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     int v = 0;
     size_t sz = sizeof v;
     assert_int_equal(nn_getsockopt(s, NN_WS, NN_WS_MSG_TYPE, &v, &sz), 0);
@@ -705,7 +720,7 @@ static void test_ws_msg_type_option_accepts_text_or_binary_only(void **state)
     v = 3;
     assert_int_equal(nn_setsockopt(s, NN_WS, NN_WS_MSG_TYPE, &v, sizeof v), -1);
     assert_int_equal(nn_errno(), EINVAL);
-    tt_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_TEXT);
+    tu_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_TEXT);
     sz = sizeof v;
     assert_int_equal(nn_getsockopt(s, NN_WS, NN_WS_MSG_TYPE, &v, &sz), 0);
     assert_int_equal(v, NN_WS_MSG_TYPE_TEXT);
@@ -719,8 +734,8 @@ static void test_ws_req_rep_between_nanomsg_sockets_with_big_message(void **stat
     (void) state;
     struct server sv;
     server_open(&sv, NN_REP);
-    int c = tt_socket(NN_REQ);
-    tt_connect(c, sv.url);
+    int c = tu_socket(AF_SP, NN_REQ);
+    tu_connect(c, sv.url);
     size_t n = 200000; /* a 64-bit frame length */
     char *big = malloc(n);
     for (size_t i = 0; i < n; i++)
@@ -730,7 +745,7 @@ static void test_ws_req_rep_between_nanomsg_sockets_with_big_message(void **stat
     assert_int_equal(nn_recv(sv.s, &got, NN_MSG, 0), (int) n);
     assert_memory_equal(got, big, n);
     nn_freemsg(got);
-    tt_send(sv.s, "");
+    tu_send(sv.s, "");
     assert_int_equal(nn_recv(c, &got, NN_MSG, 0), 0);
     nn_freemsg(got);
     free(big);

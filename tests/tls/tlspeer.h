@@ -8,9 +8,21 @@
 #ifndef TLSPEER_H
 #define TLSPEER_H
 
-#include "tlstest.h"
-
+#include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -19,6 +31,9 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
+
+#include "testutil.h"
+#include "certs.h"
 
 /* The largest plaintext of one TLS record. */
 #define TP_RECORD_MAX 16384
@@ -68,7 +83,8 @@ static inline void b_free(struct bytes *b)
 /* The 8-byte SP header of a socket of the given protocol (NN_REQ...). */
 static inline void b_sp_header(struct bytes *b, int protocol)
 {
-    const uint8_t h[8] = {0, 'S', 'P', 0, (uint8_t) (protocol >> 8), (uint8_t) protocol, 0, 0};
+    unsigned char h[8];
+    tu_sp_header(h, protocol);
     b_put(b, h, sizeof h);
 }
 
@@ -190,12 +206,12 @@ static inline void tp_start(struct tp *p, int fd, bool server)
                      0);
     mbedtls_ssl_conf_rng(&p->conf, mbedtls_ctr_drbg_random, &p->drbg);
     if (server) {
-        assert_int_equal(mbedtls_x509_crt_parse_file(&p->crt, tt_cert("server.crt")), 0);
-        assert_int_equal(mbedtls_pk_parse_keyfile(&p->key, tt_cert("server.key"), NULL), 0);
+        assert_int_equal(mbedtls_x509_crt_parse_file(&p->crt, tls_cert("server.crt")), 0);
+        assert_int_equal(mbedtls_pk_parse_keyfile(&p->key, tls_cert("server.key"), NULL), 0);
         assert_int_equal(mbedtls_ssl_conf_own_cert(&p->conf, &p->crt, &p->key), 0);
         mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_NONE);
     } else {
-        assert_int_equal(mbedtls_x509_crt_parse_file(&p->ca, tt_cert("ca.crt")), 0);
+        assert_int_equal(mbedtls_x509_crt_parse_file(&p->ca, tls_cert("ca.crt")), 0);
         mbedtls_ssl_conf_ca_chain(&p->conf, &p->ca, NULL);
         mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     }
@@ -203,7 +219,7 @@ static inline void tp_start(struct tp *p, int fd, bool server)
     if (!server)
         assert_int_equal(mbedtls_ssl_set_hostname(&p->ssl, "localhost"), 0);
     mbedtls_ssl_set_bio(&p->ssl, p, tp_send_cb, tp_recv_cb, NULL);
-    uint64_t end = tu_now_ms() + TT_DEADLINE_MS;
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     int rc;
     while ((rc = mbedtls_ssl_handshake(&p->ssl)) != 0) {
         if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE)
@@ -217,13 +233,13 @@ static inline void tp_start(struct tp *p, int fd, bool server)
    certificate (the test CA, name "localhost"). */
 static inline void tp_connect(struct tp *p, int port)
 {
-    tp_start(p, raw_connect(port), false);
+    tp_start(p, tu_raw_connect(port), false);
 }
 
 /* A server (server.crt) for the next connection to the listening lfd. */
 static inline void tp_accept(struct tp *p, int lfd)
 {
-    int fd = raw_accept(lfd, TT_DEADLINE_MS);
+    int fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
     tp_start(p, fd, true);
 }
@@ -232,7 +248,7 @@ static inline void tp_accept(struct tp *p, int lfd)
 static inline void tp_write_record(struct tp *p, const void *buf, size_t len)
 {
     assert_true(len > 0 && len <= TP_RECORD_MAX);
-    uint64_t end = tu_now_ms() + TT_DEADLINE_MS;
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     int rc;
     /* After WANT_WRITE the record is built and waits: the same call again. */
     while ((rc = mbedtls_ssl_write(&p->ssl, buf, len)) < 0) {
@@ -272,7 +288,7 @@ static inline void tp_cork(struct tp *p)
 static inline void tp_uncork(struct tp *p)
 {
     p->corked = false;
-    uint64_t end = tu_now_ms() + TT_DEADLINE_MS;
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     size_t off = 0;
     while (off < p->out.len) {
         ssize_t n = send(p->fd, p->out.p + off, p->out.len - off, MSG_NOSIGNAL);
@@ -282,7 +298,7 @@ static inline void tp_uncork(struct tp *p)
         }
         assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
         if (!tp_wait(p, MBEDTLS_ERR_SSL_WANT_WRITE, end))
-            fail_msg("tls peer: the receiver took nothing for %d ms", TT_DEADLINE_MS);
+            fail_msg("tls peer: the receiver took nothing for %d ms", TU_DEADLINE_MS);
     }
     p->out.len = 0;
 }
@@ -311,7 +327,7 @@ static inline bool tp_read_http(struct tp *p, char *buf, size_t cap)
 {
     size_t n = 0;
     while (n + 1 < cap) {
-        if (!tp_read(p, buf + n, 1, TT_DEADLINE_MS))
+        if (!tp_read(p, buf + n, 1, TU_DEADLINE_MS))
             return false;
         n++;
         if (n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0) {

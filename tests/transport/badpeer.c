@@ -4,19 +4,29 @@
    incompatible protocol, oversize or truncated frames, unknown ipc type byte,
    garbage, silence). A misbehaving peer must see its connection closed, and
    the nanomsg socket must stay usable for well-behaved peers. */
-#include "nntest.h"
-
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/ipc.h>
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/tcp.h>
+
+#include "testutil.h"
 
 #define URL_LEN 256
 
@@ -43,7 +53,7 @@ static void endpoint_init(struct endpoint *ep, enum kind kind, const char *name)
     }
 }
 
-static int raw_connect(const struct endpoint *ep)
+static int endpoint_connect_raw(const struct endpoint *ep)
 {
     int fd = ep->kind == TCP ? tu_connect_tcp(ep->port, 0) : tu_connect_ipc(ep->path, 0);
     assert_true(fd >= 0);
@@ -51,36 +61,13 @@ static int raw_connect(const struct endpoint *ep)
 }
 
 /* A plain listening socket on a fresh TCP port (for nn connectors). */
-static int raw_listen(struct endpoint *ep)
+static int endpoint_listen_raw(struct endpoint *ep)
 {
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     memset(ep, 0, sizeof *ep);
     ep->kind = TCP;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
-    ep->port = ntohs(sa.sin_port);
+    int fd = tu_raw_listen(&ep->port);
     tu_tcp_url(ep->url, sizeof ep->url, ep->port);
     return fd;
-}
-
-static int raw_accept(int lfd, int timeout_ms)
-{
-    struct pollfd pfd = {lfd, POLLIN, 0};
-    if (poll(&pfd, 1, timeout_ms) != 1)
-        return -1;
-    return accept(lfd, NULL, NULL);
-}
-
-static void raw_write(int fd, const void *buf, size_t len)
-{
-    assert_true(tu_write_all(fd, buf, len));
 }
 
 /* Reads the peer's SP header and checks it names proto. */
@@ -89,7 +76,7 @@ static void expect_sp_header(int fd, int proto)
     unsigned char got[8];
     unsigned char want[8];
     tu_sp_header(want, proto);
-    assert_true(tu_read_exact(fd, got, 8, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, got, 8, TU_DEADLINE_MS));
     assert_memory_equal(got, want, 8);
 }
 
@@ -97,7 +84,7 @@ static void send_sp_header(int fd, int proto)
 {
     unsigned char hdr[8];
     tu_sp_header(hdr, proto);
-    raw_write(fd, hdr, 8);
+    tu_raw_write(fd, hdr, 8);
 }
 
 /* Frame prefix of the transport: [0x01] (ipc only) + u64 BE length. Returns
@@ -119,7 +106,7 @@ static void send_frame(int fd, enum kind kind, const char *body, size_t len)
     size_t n = frame_prefix(kind, buf, len);
     assert_true(n + len <= sizeof buf);
     memcpy(buf + n, body, len);
-    raw_write(fd, buf, n + len);
+    tu_raw_write(fd, buf, n + len);
 }
 
 /* A well-behaved nanomsg peer of type `type` connects to ep and exchanges a
@@ -128,24 +115,24 @@ static void expect_good_peer_works(int s, int s_type, const struct endpoint *ep)
 {
     int peer;
     if (s_type == NN_PULL) {
-        peer = nt_socket(AF_SP, NN_PUSH);
-        nt_connect(peer, ep->url);
-        nt_send(peer, "good-peer");
-        nt_recv(s, "good-peer");
+        peer = tu_socket(AF_SP, NN_PUSH);
+        tu_connect(peer, ep->url);
+        tu_send(peer, "good-peer");
+        tu_recv(s, "good-peer");
     } else if (s_type == NN_PUSH) {
-        peer = nt_socket(AF_SP, NN_PULL);
-        nt_connect(peer, ep->url);
-        nt_send(s, "good-peer");
-        nt_recv(peer, "good-peer");
+        peer = tu_socket(AF_SP, NN_PULL);
+        tu_connect(peer, ep->url);
+        tu_send(s, "good-peer");
+        tu_recv(peer, "good-peer");
     } else {
-        peer = nt_socket(AF_SP, NN_PAIR);
-        nt_connect(peer, ep->url);
-        nt_send(peer, "good-peer");
-        nt_recv(s, "good-peer");
-        nt_send(s, "good-reply");
-        nt_recv(peer, "good-reply");
+        peer = tu_socket(AF_SP, NN_PAIR);
+        tu_connect(peer, ep->url);
+        tu_send(peer, "good-peer");
+        tu_recv(s, "good-peer");
+        tu_send(s, "good-reply");
+        tu_recv(peer, "good-reply");
     }
-    nt_close(peer);
+    tu_close(peer);
 }
 
 /* Runs one misbehaviour against a fresh nn socket of type s_type bound on the
@@ -155,21 +142,21 @@ static void run_bad_peer(enum kind kind, int s_type, const char *name,
                          void (*misbehave)(int fd, enum kind kind), bool expect_close)
 {
     struct endpoint ep;
-    int s = nt_socket(AF_SP, s_type);
+    int s = tu_socket(AF_SP, s_type);
     int fd;
 
     endpoint_init(&ep, kind, name);
-    nt_bind(s, ep.url);
-    fd = raw_connect(&ep);
+    tu_bind(s, ep.url);
+    fd = endpoint_connect_raw(&ep);
     misbehave(fd, kind);
     if (expect_close)
-        assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
+        assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
     expect_good_peer_works(s, s_type, &ep);
     /* Nothing from the bad peer was ever delivered. */
     if (s_type != NN_PUSH)
-        nt_recv_nothing(s);
-    nt_close(s);
+        tu_recv_nothing(s);
+    tu_close(s);
 }
 
 /* ---- What we write ------------------------------------------------------ */
@@ -190,15 +177,15 @@ static void test_bound_socket_sends_sp_header_first(void **state)
     for (kind = TCP; kind <= IPC; kind++) {
         for (i = 0; i < sizeof types / sizeof types[0]; i++) {
             struct endpoint ep;
-            int s = nt_socket(types[i].domain, types[i].type);
+            int s = tu_socket(types[i].domain, types[i].type);
             int fd;
             endpoint_init(&ep, kind, "header-first.ipc");
-            nt_bind(s, ep.url);
-            fd = raw_connect(&ep);
+            tu_bind(s, ep.url);
+            fd = endpoint_connect_raw(&ep);
             /* Written without waiting for ours. */
             expect_sp_header(fd, types[i].type);
             close(fd);
-            nt_close(s);
+            tu_close(s);
         }
     }
 }
@@ -209,71 +196,71 @@ static void test_pull_header_bytes_are_exact(void **state)
     static const unsigned char want[8] = {0x00, 0x53, 0x50, 0x00, 0x00, 0x51, 0x00, 0x00};
     unsigned char got[8];
     struct endpoint ep;
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
     int fd;
 
     endpoint_init(&ep, TCP, NULL);
-    nt_bind(s, ep.url);
-    fd = raw_connect(&ep);
-    assert_true(tu_read_exact(fd, got, 8, NT_DEADLINE_MS));
+    tu_bind(s, ep.url);
+    fd = endpoint_connect_raw(&ep);
+    assert_true(tu_read_exact(fd, got, 8, TU_DEADLINE_MS));
     assert_memory_equal(got, want, 8);
     close(fd);
-    nt_close(s);
+    tu_close(s);
 }
 
 static void test_connecting_socket_sends_sp_header_first(void **state)
 {
     (void) state;
     struct endpoint ep;
-    int lfd = raw_listen(&ep);
-    int s = nt_socket(AF_SP, NN_PUSH);
+    int lfd = endpoint_listen_raw(&ep);
+    int s = tu_socket(AF_SP, NN_PUSH);
     int fd;
     char buf[8 + 5];
 
-    nt_connect(s, ep.url);
-    fd = raw_accept(lfd, NT_DEADLINE_MS);
+    tu_connect(s, ep.url);
+    fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
     expect_sp_header(fd, NN_PUSH);
     send_sp_header(fd, NN_PULL);
-    nt_send(s, "hello");
-    assert_true(tu_read_exact(fd, buf, sizeof buf, NT_DEADLINE_MS));
+    tu_send(s, "hello");
+    assert_true(tu_read_exact(fd, buf, sizeof buf, TU_DEADLINE_MS));
     assert_memory_equal(buf, "\0\0\0\0\0\0\0\5hello", sizeof buf);
 
     close(fd);
     close(lfd);
-    nt_close(s);
+    tu_close(s);
 }
 
 /* A raw PULL does the handshake with an nn PUSH and reads its frames. */
 static void expect_push_framing(enum kind kind)
 {
     struct endpoint ep;
-    int s = nt_socket(AF_SP, NN_PUSH);
+    int s = tu_socket(AF_SP, NN_PUSH);
     unsigned char want[64];
     unsigned char got[64];
     size_t n;
     int fd;
 
     endpoint_init(&ep, kind, "push-framing.ipc");
-    nt_bind(s, ep.url);
-    fd = raw_connect(&ep);
+    tu_bind(s, ep.url);
+    fd = endpoint_connect_raw(&ep);
     expect_sp_header(fd, NN_PUSH);
     send_sp_header(fd, NN_PULL);
 
-    nt_send(s, "hello");
+    tu_send(s, "hello");
     n = frame_prefix(kind, want, 5);
     memcpy(want + n, "hello", 5);
-    assert_true(tu_read_exact(fd, got, n + 5, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, got, n + 5, TU_DEADLINE_MS));
     assert_memory_equal(got, want, n + 5);
 
     /* Empty message: just the prefix with length 0. */
     assert_int_equal(nn_send(s, "", 0, 0), 0);
     n = frame_prefix(kind, want, 0);
-    assert_true(tu_read_exact(fd, got, n, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(fd, got, n, TU_DEADLINE_MS));
     assert_memory_equal(got, want, n);
 
     close(fd);
-    nt_close(s);
+    tu_close(s);
 }
 
 static void test_tcp_push_frames_message_as_u64_length_and_body(void **state)
@@ -293,19 +280,19 @@ static void test_ipc_push_frames_message_with_type_byte_and_u64_length(void **st
 static void expect_pull_accepts_frames(enum kind kind)
 {
     struct endpoint ep;
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
     unsigned char buf[128];
     size_t n, i;
     int fd;
 
     endpoint_init(&ep, kind, "pull-accepts.ipc");
-    nt_bind(s, ep.url);
-    fd = raw_connect(&ep);
+    tu_bind(s, ep.url);
+    fd = endpoint_connect_raw(&ep);
     expect_sp_header(fd, NN_PULL);
     send_sp_header(fd, NN_PUSH);
 
     send_frame(fd, kind, "hello", 5);
-    nt_recv(s, "hello");
+    tu_recv(s, "hello");
 
     /* Two frames in one write. */
     n = frame_prefix(kind, buf, 3);
@@ -314,24 +301,24 @@ static void expect_pull_accepts_frames(enum kind kind)
     n += frame_prefix(kind, buf + n, 3);
     memcpy(buf + n, "two", 3);
     n += 3;
-    raw_write(fd, buf, n);
-    nt_recv(s, "one");
-    nt_recv(s, "two");
+    tu_raw_write(fd, buf, n);
+    tu_recv(s, "one");
+    tu_recv(s, "two");
 
     /* A frame dribbled in one byte at a time. */
     n = frame_prefix(kind, buf, 7);
     memcpy(buf + n, "dribble", 7);
     n += 7;
     for (i = 0; i < n; i++)
-        raw_write(fd, buf + i, 1);
-    nt_recv(s, "dribble");
+        tu_raw_write(fd, buf + i, 1);
+    tu_recv(s, "dribble");
 
     /* Empty frame -> empty message. */
     send_frame(fd, kind, "", 0);
     assert_int_equal(nn_recv(s, buf, sizeof buf, 0), 0);
 
     close(fd);
-    nt_close(s);
+    tu_close(s);
 }
 
 static void test_tcp_pull_accepts_correct_frames_from_raw_push(void **state)
@@ -352,17 +339,17 @@ static void test_header_reserved_bytes_are_not_checked(void **state)
     (void) state;
     static const unsigned char hdr[8] = {0x00, 0x53, 0x50, 0x00, 0x00, 0x50, 0xff, 0xff};
     struct endpoint ep;
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
     int fd;
 
     endpoint_init(&ep, TCP, NULL);
-    nt_bind(s, ep.url);
-    fd = raw_connect(&ep);
-    raw_write(fd, hdr, 8);
+    tu_bind(s, ep.url);
+    fd = endpoint_connect_raw(&ep);
+    tu_raw_write(fd, hdr, 8);
     send_frame(fd, TCP, "reserved", 8);
-    nt_recv(s, "reserved");
+    tu_recv(s, "reserved");
     close(fd);
-    nt_close(s);
+    tu_close(s);
 }
 
 /* A raw handshake as PULL followed by data sent *to* the PUSH: the PUSH
@@ -371,23 +358,23 @@ static void test_push_ignores_data_from_its_peer(void **state)
 {
     (void) state;
     struct endpoint ep;
-    int s = nt_socket(AF_SP, NN_PUSH);
+    int s = tu_socket(AF_SP, NN_PUSH);
     char buf[8 + 4];
     int fd;
     int i;
 
     endpoint_init(&ep, TCP, NULL);
-    nt_bind(s, ep.url);
-    fd = raw_connect(&ep);
+    tu_bind(s, ep.url);
+    fd = endpoint_connect_raw(&ep);
     expect_sp_header(fd, NN_PUSH);
     send_sp_header(fd, NN_PULL);
     for (i = 0; i < 10; i++)
         send_frame(fd, TCP, "noise", 5);
-    nt_send(s, "work");
-    assert_true(tu_read_exact(fd, buf, sizeof buf, NT_DEADLINE_MS));
+    tu_send(s, "work");
+    assert_true(tu_read_exact(fd, buf, sizeof buf, TU_DEADLINE_MS));
     assert_memory_equal(buf, "\0\0\0\0\0\0\0\4work", sizeof buf);
     close(fd);
-    nt_close(s);
+    tu_close(s);
 }
 
 /* ---- Misbehaving peers -------------------------------------------------- */
@@ -396,14 +383,14 @@ static void bad_magic(int fd, enum kind kind)
 {
     static const unsigned char hdr[8] = {0x00, 0x53, 0x51, 0x00, 0x00, 0x50, 0x00, 0x00};
     (void) kind;
-    raw_write(fd, hdr, 8);
+    tu_raw_write(fd, hdr, 8);
 }
 
 static void bad_version(int fd, enum kind kind)
 {
     static const unsigned char hdr[8] = {0x00, 0x53, 0x50, 0x01, 0x00, 0x50, 0x00, 0x00};
     (void) kind;
-    raw_write(fd, hdr, 8);
+    tu_raw_write(fd, hdr, 8);
 }
 
 static void test_wrong_sp_magic_is_rejected_and_socket_survives(void **state)
@@ -451,8 +438,8 @@ static void oversize_huge(int fd, enum kind kind)
     size_t n;
     send_sp_header(fd, NN_PUSH);
     n = frame_prefix(kind, buf, UINT64_MAX);
-    raw_write(fd, buf, n);
-    raw_write(fd, "abcdefgh", 8);
+    tu_raw_write(fd, buf, n);
+    tu_raw_write(fd, "abcdefgh", 8);
 }
 
 static void oversize_just_over_default(int fd, enum kind kind)
@@ -461,8 +448,8 @@ static void oversize_just_over_default(int fd, enum kind kind)
     size_t n;
     send_sp_header(fd, NN_PUSH);
     n = frame_prefix(kind, buf, 1024 * 1024 + 1);
-    raw_write(fd, buf, n);
-    raw_write(fd, "abcdefgh", 8);
+    tu_raw_write(fd, buf, n);
+    tu_raw_write(fd, "abcdefgh", 8);
 }
 
 /* A complete valid frame that precedes a bad one is still delivered: the
@@ -470,25 +457,25 @@ static void oversize_just_over_default(int fd, enum kind kind)
 static void expect_valid_frame_before_oversize_is_delivered(enum kind kind, const char *name)
 {
     struct endpoint ep;
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
     unsigned char buf[64];
     size_t n;
     int fd;
 
     endpoint_init(&ep, kind, name);
-    nt_bind(s, ep.url);
-    fd = raw_connect(&ep);
+    tu_bind(s, ep.url);
+    fd = endpoint_connect_raw(&ep);
     send_sp_header(fd, NN_PUSH);
     n = frame_prefix(kind, buf, 6);
     memcpy(buf + n, "intact", 6);
     n += 6;
     n += frame_prefix(kind, buf + n, UINT64_MAX);
-    raw_write(fd, buf, n);
-    nt_recv(s, "intact");
-    assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
+    tu_raw_write(fd, buf, n);
+    tu_recv(s, "intact");
+    assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
     expect_good_peer_works(s, NN_PULL, &ep);
-    nt_close(s);
+    tu_close(s);
 }
 
 static void test_valid_frame_before_oversize_frame_is_delivered(void **state)
@@ -513,7 +500,7 @@ static void ipc_type_two(int fd, enum kind kind)
     static const unsigned char frame[] = {0x02, 0, 0, 0, 0, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
     (void) kind;
     send_sp_header(fd, NN_PUSH);
-    raw_write(fd, frame, sizeof frame);
+    tu_raw_write(fd, frame, sizeof frame);
 }
 
 static void ipc_type_ff(int fd, enum kind kind)
@@ -522,7 +509,7 @@ static void ipc_type_ff(int fd, enum kind kind)
     (void) kind;
     send_sp_header(fd, NN_PUSH);
     send_frame(fd, IPC, "ok-then-bad", 11);
-    raw_write(fd, frame, sizeof frame);
+    tu_raw_write(fd, frame, sizeof frame);
 }
 
 /* libnanomsg asserts (aborts the process) on an ipc type byte other than 1;
@@ -531,21 +518,21 @@ static void test_ipc_unknown_type_byte_closes_connection_and_socket_survives(voi
 {
     (void) state;
     struct endpoint ep;
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
     int fd;
 
     run_bad_peer(IPC, NN_PULL, "type-two.ipc", ipc_type_two, true);
 
     /* A valid frame before the bad one is still delivered. */
     endpoint_init(&ep, IPC, "type-ff.ipc");
-    nt_bind(s, ep.url);
-    fd = raw_connect(&ep);
+    tu_bind(s, ep.url);
+    fd = endpoint_connect_raw(&ep);
     ipc_type_ff(fd, IPC);
-    nt_recv(s, "ok-then-bad");
-    assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
+    tu_recv(s, "ok-then-bad");
+    assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
     expect_good_peer_works(s, NN_PULL, &ep);
-    nt_close(s);
+    tu_close(s);
 }
 #endif
 
@@ -555,15 +542,15 @@ static void truncated_frame(int fd, enum kind kind)
     size_t n;
     send_sp_header(fd, NN_PUSH);
     n = frame_prefix(kind, buf, 100);
-    raw_write(fd, buf, n);
-    raw_write(fd, "only-10-by", 10);
+    tu_raw_write(fd, buf, n);
+    tu_raw_write(fd, "only-10-by", 10);
     /* ... and the peer goes away mid-frame (run_bad_peer closes fd). */
 }
 
 static void truncated_header(int fd, enum kind kind)
 {
     (void) kind;
-    raw_write(fd, "\0SP", 3);
+    tu_raw_write(fd, "\0SP", 3);
 }
 
 static void test_truncated_frame_then_close_delivers_nothing(void **state)
@@ -585,7 +572,7 @@ static void random_bytes(int fd, enum kind kind)
         buf[i] = (unsigned char) (x >> 16);
     }
     buf[0] = 0xa5; /* never a valid header */
-    raw_write(fd, buf, sizeof buf);
+    tu_raw_write(fd, buf, sizeof buf);
 }
 
 static void test_random_bytes_are_rejected_and_socket_survives(void **state)
@@ -601,22 +588,22 @@ static void test_random_bytes_are_rejected_and_socket_survives(void **state)
 static void expect_silent_peer_timed_out(enum kind kind, const char *name, bool partial)
 {
     struct endpoint ep;
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
     uint64_t start, elapsed;
     int fd;
 
     endpoint_init(&ep, kind, name);
-    nt_bind(s, ep.url);
+    tu_bind(s, ep.url);
     start = tu_now_ms();
-    fd = raw_connect(&ep);
+    fd = endpoint_connect_raw(&ep);
     if (partial)
-        raw_write(fd, "\0SP\0", 4);
+        tu_raw_write(fd, "\0SP\0", 4);
     assert_true(tu_wait_closed(fd, 3000));
     elapsed = tu_now_ms() - start;
     assert_true(elapsed >= 500);
     close(fd);
     expect_good_peer_works(s, NN_PULL, &ep);
-    nt_close(s);
+    tu_close(s);
 }
 
 static void test_silent_peer_is_closed_after_handshake_timeout(void **state)
@@ -632,15 +619,15 @@ static void test_silent_peer_does_not_block_other_peers(void **state)
 {
     (void) state;
     struct endpoint ep;
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
     int fd;
 
     endpoint_init(&ep, TCP, NULL);
-    nt_bind(s, ep.url);
-    fd = raw_connect(&ep);
+    tu_bind(s, ep.url);
+    fd = endpoint_connect_raw(&ep);
     expect_good_peer_works(s, NN_PULL, &ep);
     close(fd);
-    nt_close(s);
+    tu_close(s);
 }
 
 /* A connector whose header is rejected by the listener retries. */
@@ -648,34 +635,34 @@ static void test_connector_retries_after_rejected_header(void **state)
 {
     (void) state;
     struct endpoint ep;
-    int lfd = raw_listen(&ep);
-    int s = nt_socket(AF_SP, NN_PUSH);
+    int lfd = endpoint_listen_raw(&ep);
+    int s = tu_socket(AF_SP, NN_PUSH);
     int fd;
     char buf[8 + 5];
 
-    nt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    nt_connect(s, ep.url);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    tu_connect(s, ep.url);
 
     /* First attempt: we answer as a PUSH, which a PUSH must refuse. */
-    fd = raw_accept(lfd, NT_DEADLINE_MS);
+    fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
     expect_sp_header(fd, NN_PUSH);
     send_sp_header(fd, NN_PUSH);
-    assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
+    assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
 
     /* It comes back; this time we are a proper PULL. */
-    fd = raw_accept(lfd, NT_DEADLINE_MS);
+    fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
     expect_sp_header(fd, NN_PUSH);
     send_sp_header(fd, NN_PULL);
-    nt_send(s, "again");
-    assert_true(tu_read_exact(fd, buf, sizeof buf, NT_DEADLINE_MS));
+    tu_send(s, "again");
+    assert_true(tu_read_exact(fd, buf, sizeof buf, TU_DEADLINE_MS));
     assert_memory_equal(buf, "\0\0\0\0\0\0\0\5again", sizeof buf);
 
     close(fd);
     close(lfd);
-    nt_close(s);
+    tu_close(s);
 }
 
 int main(void)

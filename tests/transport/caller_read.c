@@ -13,23 +13,33 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "nntest.h"
-
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
 #include <nanomsg/pair.h>
 #include <nanomsg/survey.h>
+
+#include "testutil.h"
 
 #define URL_LEN 256
 #define PROMPT_MS 2000 /* "promptly" */
@@ -68,14 +78,14 @@ static void addr_init(struct addr *a, enum kind kind, const char *name)
    both ends have their pipe attached (the only one: PAIR). */
 static void pair_connected(const struct addr *addr, int *a, int *b)
 {
-    *a = nt_socket(AF_SP, NN_PAIR);
-    *b = nt_socket(AF_SP, NN_PAIR);
-    nt_bind(*a, addr->url);
-    nt_connect(*b, addr->url);
-    nt_send(*b, "hello");
-    nt_recv(*a, "hello");
-    nt_send(*a, "hello");
-    nt_recv(*b, "hello");
+    *a = tu_socket(AF_SP, NN_PAIR);
+    *b = tu_socket(AF_SP, NN_PAIR);
+    tu_bind(*a, addr->url);
+    tu_connect(*b, addr->url);
+    tu_send(*b, "hello");
+    tu_recv(*a, "hello");
+    tu_send(*a, "hello");
+    tu_recv(*b, "hello");
 }
 
 /* ---- a thread blocked in nn_recv ---- */
@@ -94,7 +104,7 @@ static void blocked_recv_fn(void *arg)
 {
     struct blocked_recv *b = arg;
     atomic_store(&b->tid, (int) syscall(SYS_gettid));
-    b->rc = nt_recv_str(b->s, b->buf, sizeof b->buf, 0);
+    b->rc = tu_recv_str(b->s, b->buf, sizeof b->buf, 0);
     b->err = errno;
     b->end_ms = tu_now_ms();
     atomic_store(&b->done, true);
@@ -135,7 +145,7 @@ static void start_blocked_recv_in(tu_thread *t, struct blocked_recv *b, int s, b
     atomic_init(&b->done, false);
     b->rc = 99;
     tu_thread_start(t, blocked_recv_fn, b);
-    if (!tu_wait_until(recv_is_blocked, &probe, NT_DEADLINE_MS))
+    if (!tu_wait_until(recv_is_blocked, &probe, TU_DEADLINE_MS))
         fprintf(stderr, "the receiving thread never blocked (returned: %d)\n", (int) atomic_load(&b->done));
     assert_true(probe.streak >= 3);
 }
@@ -148,7 +158,7 @@ static void start_blocked_recv(tu_thread *t, struct blocked_recv *b, int s)
 /* Joins the thread and checks it received exactly str. */
 static void expect_received(tu_thread *t, struct blocked_recv *b, const char *str)
 {
-    if (!tu_wait_until(recv_returned, b, NT_DEADLINE_MS + 1000))
+    if (!tu_wait_until(recv_returned, b, TU_DEADLINE_MS + 1000))
         fail_msg("nn_recv still blocked, expecting \"%s\"", str);
     tu_thread_join(t);
     if (b->rc < 0)
@@ -259,10 +269,10 @@ static void run_ping_pong(enum kind kind, bool pinned)
                 echo.error);
     assert_string_equal(ping.error, "");
     assert_string_equal(echo.error, "");
-    nt_recv_nothing(a);
-    nt_recv_nothing(b);
-    nt_close(a);
-    nt_close(b);
+    tu_recv_nothing(a);
+    tu_recv_nothing(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_ping_pong_2000_round_trips_arrive_intact_and_in_order(void **state)
@@ -293,14 +303,14 @@ static void run_close_wakes_blocked_recv(enum kind kind)
     pair_connected(&addr, &a, &b);
     start_blocked_recv(&t, &r, a);
     start = tu_now_ms();
-    nt_close(a);
-    if (!tu_wait_until(recv_returned, &r, NT_DEADLINE_MS + 1000))
+    tu_close(a);
+    if (!tu_wait_until(recv_returned, &r, TU_DEADLINE_MS + 1000))
         fail_msg("%s: nn_recv still blocked after nn_close", kind_name(kind));
     tu_thread_join(&t);
     assert_int_equal(r.rc, -1);
     assert_int_equal(r.err, EBADF);
     assert_true(r.end_ms - start < PROMPT_MS);
-    nt_close(b);
+    tu_close(b);
 }
 
 static void test_nn_close_makes_blocked_recv_fail_with_ebadf_promptly(void **state)
@@ -321,7 +331,7 @@ static void run_rcvtimeo(enum kind kind)
 
     addr_init(&addr, kind, "rcvtimeo");
     pair_connected(&addr, &a, &b);
-    nt_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
     start = tu_now_ms();
     rc = nn_recv(a, buf, sizeof buf, 0);
     err = nn_errno();
@@ -334,10 +344,10 @@ static void run_rcvtimeo(enum kind kind)
     assert_true(took >= 90);
     assert_true(took < PROMPT_MS);
     /* The connection is still fine. */
-    nt_send(b, "after");
-    nt_recv(a, "after");
-    nt_close(a);
-    nt_close(b);
+    tu_send(b, "after");
+    tu_recv(a, "after");
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_rcvtimeo_100ms_on_idle_connection_fails_with_etimedout(void **state)
@@ -359,17 +369,17 @@ static void run_peer_leaves(enum kind kind)
     addr_init(&addr, kind, "leaves");
     pair_connected(&addr, &a, &b);
     start_blocked_recv(&t, &r, a);
-    nt_close(b);
+    tu_close(b);
     /* The connection is gone from A while the recv keeps waiting. */
-    assert_true(nt_wait_stat(a, NN_STAT_CURRENT_CONNECTIONS, 0));
+    tu_wait_stat(a, NN_STAT_CURRENT_CONNECTIONS, 0);
     assert_false(atomic_load(&r.done));
 
-    c = nt_socket(AF_SP, NN_PAIR);
-    nt_connect(c, addr.url);
-    nt_send(c, "again");
+    c = tu_socket(AF_SP, NN_PAIR);
+    tu_connect(c, addr.url);
+    tu_send(c, "again");
     expect_received(&t, &r, "again");
-    nt_close(a);
-    nt_close(c);
+    tu_close(a);
+    tu_close(c);
 }
 
 static void test_blocked_recv_survives_peer_leaving_and_gets_next_peers_message(void **state)
@@ -380,11 +390,6 @@ static void test_blocked_recv_survives_peer_leaving_and_gets_next_peers_message(
 }
 
 /* ---- 5. a peer breaking the wire protocol (tcp) ---- */
-
-static void raw_write(int fd, const void *buf, size_t len)
-{
-    assert_true(tu_write_all(fd, buf, len));
-}
 
 static void be64(unsigned char *out, uint64_t v)
 {
@@ -404,37 +409,37 @@ static void test_tcp_oversize_frame_drops_connection_while_recv_keeps_waiting(vo
     int a, c, fd;
 
     addr_init(&addr, TCP, NULL);
-    a = nt_socket(AF_SP, NN_PAIR);
-    nt_setint(a, NN_SOL_SOCKET, NN_RCVMAXSIZE, 1024);
-    nt_bind(a, addr.url);
+    a = tu_socket(AF_SP, NN_PAIR);
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVMAXSIZE, 1024);
+    tu_bind(a, addr.url);
 
     /* A raw peer: valid handshake, one valid frame (so A's pipe is attached
        and in use), then A's recv blocks on that connection. */
     fd = tu_connect_tcp(addr.port, 0);
     assert_true(fd >= 0);
-    raw_write(fd, pair_hdr, sizeof pair_hdr);
-    assert_true(tu_read_exact(fd, hdr, sizeof hdr, NT_DEADLINE_MS));
+    tu_raw_write(fd, pair_hdr, sizeof pair_hdr);
+    assert_true(tu_read_exact(fd, hdr, sizeof hdr, TU_DEADLINE_MS));
     assert_memory_equal(hdr, pair_hdr, sizeof hdr);
     be64(frame, 5);
     memcpy(frame + 8, "valid", 5);
-    raw_write(fd, frame, sizeof frame);
-    nt_recv(a, "valid");
+    tu_raw_write(fd, frame, sizeof frame);
+    tu_recv(a, "valid");
     start_blocked_recv(&t, &r, a);
 
     /* A frame announced as 1 MiB, over A's NN_RCVMAXSIZE of 1024. */
     be64(frame, 1024 * 1024);
-    raw_write(fd, frame, 8);
-    assert_true(tu_wait_closed(fd, NT_DEADLINE_MS));
+    tu_raw_write(fd, frame, 8);
+    assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
     close(fd);
-    assert_true(nt_wait_stat(a, NN_STAT_CURRENT_CONNECTIONS, 0));
+    tu_wait_stat(a, NN_STAT_CURRENT_CONNECTIONS, 0);
     assert_false(atomic_load(&r.done));
 
-    c = nt_socket(AF_SP, NN_PAIR);
-    nt_connect(c, addr.url);
-    nt_send(c, "good");
+    c = tu_socket(AF_SP, NN_PAIR);
+    tu_connect(c, addr.url);
+    tu_send(c, "good");
     expect_received(&t, &r, "good");
-    nt_close(a);
-    nt_close(c);
+    tu_close(a);
+    tu_close(c);
 }
 
 /* ---- 6. SURVEYOR deadline ---- */
@@ -445,22 +450,22 @@ static void run_survey_deadline(enum kind kind)
     char buf[16];
     int sv, rs, rc, err;
     uint64_t sent = 0, took;
-    uint64_t end = tu_now_ms() + NT_DEADLINE_MS;
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     bool reached = false;
 
     addr_init(&addr, kind, "survey");
-    sv = nt_socket(AF_SP, NN_SURVEYOR);
-    rs = nt_socket(AF_SP, NN_RESPONDENT);
-    nt_setint(sv, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 200);
-    nt_bind(sv, addr.url);
-    nt_connect(rs, addr.url);
+    sv = tu_socket(AF_SP, NN_SURVEYOR);
+    rs = tu_socket(AF_SP, NN_RESPONDENT);
+    tu_setint(sv, NN_SURVEYOR, NN_SURVEYOR_DEADLINE, 200);
+    tu_bind(sv, addr.url);
+    tu_connect(rs, addr.url);
     /* A survey sent before the connection is up reaches nobody: survey until
        the respondent got one (it never answers). */
-    nt_setint(rs, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
+    tu_setint(rs, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
     while (!reached && tu_now_ms() < end) {
         sent = tu_now_ms();
         assert_int_equal(nn_send(sv, "survey", 6, 0), 6);
-        reached = nt_recv_str(rs, buf, sizeof buf, 0) == 6;
+        reached = tu_recv_str(rs, buf, sizeof buf, 0) == 6;
     }
     assert_true(reached);
     assert_string_equal(buf, "survey");
@@ -475,8 +480,8 @@ static void run_survey_deadline(enum kind kind)
     assert_int_equal(err, ETIMEDOUT);
     assert_true(took >= 180);
     assert_true(took < PROMPT_MS);
-    nt_close(sv);
-    nt_close(rs);
+    tu_close(sv);
+    tu_close(rs);
 }
 
 static void test_surveyor_recv_fails_with_etimedout_at_the_deadline(void **state)
@@ -517,7 +522,7 @@ static void run_signal(enum kind kind, int sa_flags)
     start_blocked_recv(&t, &r, a);
     /* Signal until the call gives up: a signal landing while the thread is
        between two waits is just handled, and the wait goes on. */
-    end = tu_now_ms() + NT_DEADLINE_MS;
+    end = tu_now_ms() + TU_DEADLINE_MS;
     while (!recv_returned(&r) && tu_now_ms() < end) {
         pthread_kill((pthread_t) t.handle, SIGUSR1);
         tu_wait_until(recv_returned, &r, 20);
@@ -532,10 +537,10 @@ static void run_signal(enum kind kind, int sa_flags)
     assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
 
     /* The socket is still usable. */
-    nt_send(b, "after");
-    nt_recv(a, "after");
-    nt_close(a);
-    nt_close(b);
+    tu_send(b, "after");
+    tu_recv(a, "after");
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_signal_makes_blocked_recv_fail_with_eintr(void **state)
@@ -576,21 +581,21 @@ static void rawpeer_open(struct rawpeer *p, enum kind kind, const char *name)
 {
     unsigned char hdr[8], got[8];
     addr_init(&p->addr, kind, name);
-    p->s = nt_socket(AF_SP, NN_PAIR);
-    nt_bind(p->s, p->addr.url);
+    p->s = tu_socket(AF_SP, NN_PAIR);
+    tu_bind(p->s, p->addr.url);
     p->fd = kind == TCP ? tu_connect_tcp(p->addr.port, 0) : tu_connect_ipc(p->addr.url + strlen("ipc://"), 0);
     assert_true(p->fd >= 0);
     tu_sp_header(hdr, NN_PAIR);
     assert_true(tu_write_all(p->fd, hdr, sizeof hdr));
-    assert_true(tu_read_exact(p->fd, got, sizeof got, NT_DEADLINE_MS));
+    assert_true(tu_read_exact(p->fd, got, sizeof got, TU_DEADLINE_MS));
     assert_memory_equal(got, hdr, sizeof hdr);
-    assert_true(nt_wait_stat(p->s, NN_STAT_CURRENT_CONNECTIONS, 1));
+    tu_wait_stat(p->s, NN_STAT_CURRENT_CONNECTIONS, 1);
 }
 
 static void rawpeer_close(struct rawpeer *p)
 {
     close(p->fd);
-    nt_close(p->s);
+    tu_close(p->s);
 }
 
 /* The peer sends str as one message. */
@@ -603,7 +608,7 @@ static void rawpeer_send(struct rawpeer *p, const char *str)
 static void rawpeer_wait_arrived(struct rawpeer *p)
 {
     if (p->addr.kind == TCP)
-        assert_true(tu_wait_acked(p->fd, NT_DEADLINE_MS));
+        assert_true(tu_wait_acked(p->fd, TU_DEADLINE_MS));
 }
 
 /* nn_recv(s) blocks in poll() first, then the peer sends str. */
@@ -620,12 +625,12 @@ static void recv_while_blocked(struct rawpeer *p, const char *str)
 static void expect_dontwait_recv(int s, const char *str)
 {
     char buf[256];
-    int rc = nt_recv_str(s, buf, sizeof buf, NN_DONTWAIT);
+    int rc = tu_recv_str(s, buf, sizeof buf, NN_DONTWAIT);
 #ifdef AGAINST_LIBNANOMSG
-    uint64_t end = tu_now_ms() + NT_DEADLINE_MS;
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     while (rc < 0 && nn_errno() == EAGAIN && tu_now_ms() < end) {
         tu_sleep_ms(1);
-        rc = nt_recv_str(s, buf, sizeof buf, NN_DONTWAIT);
+        rc = tu_recv_str(s, buf, sizeof buf, NN_DONTWAIT);
     }
 #endif
     if (rc < 0)
@@ -638,7 +643,7 @@ static void expect_dontwait_recv(int s, const char *str)
 static bool fd_ready(int fd, bool at_once)
 {
     struct pollfd p = {fd, POLLIN, 0};
-    return poll(&p, 1, at_once ? 0 : NT_DEADLINE_MS) == 1 && (p.revents & POLLIN);
+    return poll(&p, 1, at_once ? 0 : TU_DEADLINE_MS) == 1 && (p.revents & POLLIN);
 }
 
 static bool ready_at_once(int fd)
@@ -658,7 +663,7 @@ static void run_dontwait_after_blocking_recv(enum kind kind)
     rawpeer_send(&p, "second");
     rawpeer_wait_arrived(&p);
     expect_dontwait_recv(p.s, "second");
-    nt_recv_nothing(p.s);
+    tu_recv_nothing(p.s);
     rawpeer_close(&p);
 }
 
@@ -678,9 +683,9 @@ static void run_rcvfd_after_blocking_recv(enum kind kind)
     rawpeer_send(&p, "second");
     rawpeer_wait_arrived(&p);
     /* Fetched for the first time only now. */
-    rcvfd = nt_getint(p.s, NN_SOL_SOCKET, NN_RCVFD);
+    rcvfd = tu_getint(p.s, NN_SOL_SOCKET, NN_RCVFD);
     assert_true(ready_at_once(rcvfd));
-    sndfd = nt_getint(p.s, NN_SOL_SOCKET, NN_SNDFD);
+    sndfd = tu_getint(p.s, NN_SOL_SOCKET, NN_SNDFD);
     assert_true(fd_ready(sndfd, true));
     expect_dontwait_recv(p.s, "second");
     /* Level-triggered: nothing left, nothing reported; the next message is. */
@@ -713,7 +718,7 @@ static void run_nn_poll_after_blocking_recv(enum kind kind)
     pfd.revents = 0;
     rc = nn_poll(&pfd, 1, 0);
 #ifdef AGAINST_LIBNANOMSG
-    uint64_t end = tu_now_ms() + NT_DEADLINE_MS;
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     while (rc >= 0 && !(pfd.revents & NN_POLLIN) && tu_now_ms() < end) {
         tu_sleep_ms(1);
         rc = nn_poll(&pfd, 1, 0);
@@ -753,7 +758,7 @@ static void run_daemon_loop(enum kind kind)
             snprintf(msg, sizeof msg, "%d.%d", round, i);
             expect_dontwait_recv(p.s, msg);
         }
-        nt_recv_nothing(p.s);
+        tu_recv_nothing(p.s);
     }
     rawpeer_close(&p);
 }

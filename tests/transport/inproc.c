@@ -3,117 +3,116 @@
    clashes, the receiver-side byte budget (NN_RCVBUF), that incompatible
    socket types are never paired (SPEC §4.16, §3.7), and that no wake-up
    between the two ends is lost however many are raised at once. */
-#include "nntest.h"
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/inproc.h>
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/pubsub.h>
 
-#include <pthread.h>
+#include "testutil.h"
 
 static void test_inproc_connect_before_bind_delivers(void **state)
 {
     (void) state;
-    int pull = nt_socket(AF_SP, NN_PULL);
-    int push = nt_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
 
-    nt_connect(pull, "inproc://connect-first");
-    nt_bind(push, "inproc://connect-first");
-    nt_send(push, "hello");
-    nt_recv(pull, "hello");
+    tu_connect(pull, "inproc://connect-first");
+    tu_bind(push, "inproc://connect-first");
+    tu_send(push, "hello");
+    tu_recv(pull, "hello");
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 static void test_inproc_pair_exchanges_both_ways(void **state)
 {
     (void) state;
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
-
-    nt_bind(a, "inproc://pair-both-ways");
-    nt_connect(b, "inproc://pair-both-ways");
-    nt_send(b, "ping");
-    nt_recv(a, "ping");
-    nt_send(a, "pong");
-    nt_recv(b, "pong");
-
-    nt_close(a);
-    nt_close(b);
+    tu_pair_exchange("inproc://pair-both-ways");
 }
 
 static void test_inproc_empty_name_is_a_valid_address(void **state)
 {
     (void) state;
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
 
-    nt_bind(a, "inproc://");
-    nt_connect(b, "inproc://");
-    nt_send(b, "empty-name");
-    nt_recv(a, "empty-name");
+    tu_bind(a, "inproc://");
+    tu_connect(b, "inproc://");
+    tu_send(b, "empty-name");
+    tu_recv(a, "empty-name");
 
-    nt_close(a);
-    nt_close(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_inproc_connector_reattaches_to_new_binder(void **state)
 {
     (void) state;
-    int c = nt_socket(AF_SP, NN_PAIR);
-    int b1 = nt_socket(AF_SP, NN_PAIR);
+    int c = tu_socket(AF_SP, NN_PAIR);
+    int b1 = tu_socket(AF_SP, NN_PAIR);
     int b2;
 
-    nt_bind(b1, "inproc://reattach");
-    nt_connect(c, "inproc://reattach");
-    nt_send(c, "first");
-    nt_recv(b1, "first");
-    nt_close(b1);
+    tu_bind(b1, "inproc://reattach");
+    tu_connect(c, "inproc://reattach");
+    tu_send(c, "first");
+    tu_recv(b1, "first");
+    tu_close(b1);
 
     /* The connector stays registered under the name and pairs with whoever
        binds it next. */
-    b2 = nt_socket(AF_SP, NN_PAIR);
-    nt_bind(b2, "inproc://reattach");
-    nt_send(c, "second");
-    nt_recv(b2, "second");
-    nt_send(b2, "back");
-    nt_recv(c, "back");
+    b2 = tu_socket(AF_SP, NN_PAIR);
+    tu_bind(b2, "inproc://reattach");
+    tu_send(c, "second");
+    tu_recv(b2, "second");
+    tu_send(b2, "back");
+    tu_recv(c, "back");
 
-    nt_close(b2);
-    nt_close(c);
+    tu_close(b2);
+    tu_close(c);
 }
 
 static void test_inproc_bind_twice_fails_with_eaddrinuse(void **state)
 {
     (void) state;
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
 
-    nt_bind(a, "inproc://bound-twice");
+    tu_bind(a, "inproc://bound-twice");
     assert_int_equal(nn_bind(a, "inproc://bound-twice"), -1);
     assert_int_equal(nn_errno(), EADDRINUSE);
     assert_int_equal(nn_bind(b, "inproc://bound-twice"), -1);
     assert_int_equal(nn_errno(), EADDRINUSE);
 
     /* Once the owner is gone the name is free again. */
-    nt_close(a);
-    nt_bind(b, "inproc://bound-twice");
-    nt_close(b);
+    tu_close(a);
+    tu_bind(b, "inproc://bound-twice");
+    tu_close(b);
 }
 
 static void test_inproc_names_are_case_sensitive(void **state)
 {
     (void) state;
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
 
-    nt_bind(a, "inproc://CaseName");
-    nt_bind(b, "inproc://casename");
+    tu_bind(a, "inproc://CaseName");
+    tu_bind(b, "inproc://casename");
 
-    nt_close(a);
-    nt_close(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 /* Receiver-side queue limit: with the receiver's NN_RCVBUF = 200 bytes and
@@ -122,77 +121,77 @@ static void test_inproc_names_are_case_sensitive(void **state)
 static void test_inproc_rcvbuf_limits_queued_messages(void **state)
 {
     (void) state;
-    int pull = nt_socket(AF_SP, NN_PULL);
-    int push = nt_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
     int sent = 0;
     int i;
 
-    nt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
-    nt_bind(pull, "inproc://rcvbuf");
-    nt_connect(push, "inproc://rcvbuf");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
+    tu_bind(pull, "inproc://rcvbuf");
+    tu_connect(push, "inproc://rcvbuf");
 
     /* Make sure the pipe is attached before counting. */
-    nt_send(push, "warm-up");
-    nt_recv(pull, "warm-up");
+    tu_send(push, "warm-up");
+    tu_recv(pull, "warm-up");
 
     while (sent < 1000 && nn_send(push, "0123456789", 10, NN_DONTWAIT) == 10)
         sent++;
     assert_int_equal(nn_errno(), EAGAIN);
     assert_int_equal(sent, 20);
     /* The queue stays full: waiting does not make room. */
-    nt_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, 50);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, 50);
     assert_int_equal(nn_send(push, "0123456789", 10, 0), -1);
     assert_int_equal(nn_errno(), ETIMEDOUT);
 
     /* Draining makes room again and nothing was lost or reordered. */
     for (i = 0; i < 20; i++)
-        nt_recv(pull, "0123456789");
-    nt_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, NT_DEADLINE_MS);
-    nt_send(push, "after");
-    nt_recv(pull, "after");
+        tu_recv(pull, "0123456789");
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
+    tu_send(push, "after");
+    tu_recv(pull, "after");
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 static void test_inproc_message_larger_than_rcvbuf_passes(void **state)
 {
     (void) state;
-    int pull = nt_socket(AF_SP, NN_PULL);
-    int push = nt_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
     char big[1000];
     char buf[2000];
 
     memset(big, 'x', sizeof big);
-    nt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
-    nt_bind(pull, "inproc://bigger-than-rcvbuf");
-    nt_connect(push, "inproc://bigger-than-rcvbuf");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
+    tu_bind(pull, "inproc://bigger-than-rcvbuf");
+    tu_connect(push, "inproc://bigger-than-rcvbuf");
     assert_int_equal(nn_send(push, big, sizeof big, 0), (int) sizeof big);
     assert_int_equal(nn_recv(pull, buf, sizeof buf, 0), (int) sizeof big);
     assert_memory_equal(buf, big, sizeof big);
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 /* RCVMAXSIZE is not enforced by inproc. */
 static void test_inproc_ignores_rcvmaxsize(void **state)
 {
     (void) state;
-    int pull = nt_socket(AF_SP, NN_PULL);
-    int push = nt_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
     char big[1000];
     char buf[2000];
 
     memset(big, 'y', sizeof big);
-    nt_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
-    nt_bind(pull, "inproc://no-rcvmaxsize");
-    nt_connect(push, "inproc://no-rcvmaxsize");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
+    tu_bind(pull, "inproc://no-rcvmaxsize");
+    tu_connect(push, "inproc://no-rcvmaxsize");
     assert_int_equal(nn_send(push, big, sizeof big, 0), (int) sizeof big);
     assert_int_equal(nn_recv(pull, buf, sizeof buf, 0), (int) sizeof big);
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 /* A PUSH connector and a PAIR connector wait on a PAIR binder: only the PAIR
@@ -201,28 +200,28 @@ static void test_inproc_ignores_rcvmaxsize(void **state)
 static void test_inproc_incompatible_protocols_never_pair(void **state)
 {
     (void) state;
-    int bound = nt_socket(AF_SP, NN_PAIR);
-    int wrong = nt_socket(AF_SP, NN_PUSH);
-    int right = nt_socket(AF_SP, NN_PAIR);
+    int bound = tu_socket(AF_SP, NN_PAIR);
+    int wrong = tu_socket(AF_SP, NN_PUSH);
+    int right = tu_socket(AF_SP, NN_PAIR);
 
-    nt_connect(wrong, "inproc://incompatible");
-    nt_bind(bound, "inproc://incompatible");
-    nt_connect(right, "inproc://incompatible");
-    nt_send(right, "compatible");
-    nt_recv(bound, "compatible");
-    nt_send(bound, "reply");
-    nt_recv(right, "reply");
+    tu_connect(wrong, "inproc://incompatible");
+    tu_bind(bound, "inproc://incompatible");
+    tu_connect(right, "inproc://incompatible");
+    tu_send(right, "compatible");
+    tu_recv(bound, "compatible");
+    tu_send(bound, "reply");
+    tu_recv(right, "reply");
 
     assert_int_equal(nn_send(wrong, "x", 1, NN_DONTWAIT), -1);
     assert_int_equal(nn_errno(), EAGAIN);
-    nt_setint(wrong, NN_SOL_SOCKET, NN_SNDTIMEO, 50);
+    tu_setint(wrong, NN_SOL_SOCKET, NN_SNDTIMEO, 50);
     assert_int_equal(nn_send(wrong, "x", 1, 0), -1);
     assert_int_equal(nn_errno(), ETIMEDOUT);
-    nt_recv_nothing(bound);
+    tu_recv_nothing(bound);
 
-    nt_close(wrong);
-    nt_close(right);
-    nt_close(bound);
+    tu_close(wrong);
+    tu_close(right);
+    tu_close(bound);
 }
 
 /* Same-family but same-role sockets (PUSH to PUSH) do not pair either: every
@@ -230,65 +229,65 @@ static void test_inproc_incompatible_protocols_never_pair(void **state)
 static void test_inproc_push_does_not_pair_with_push(void **state)
 {
     (void) state;
-    int bound = nt_socket(AF_SP, NN_PUSH);
-    int wrong = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int bound = tu_socket(AF_SP, NN_PUSH);
+    int wrong = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
     int i;
 
-    nt_bind(bound, "inproc://push-push");
-    nt_connect(wrong, "inproc://push-push");
-    nt_connect(pull, "inproc://push-push");
+    tu_bind(bound, "inproc://push-push");
+    tu_connect(wrong, "inproc://push-push");
+    tu_connect(pull, "inproc://push-push");
     for (i = 0; i < 4; i++)
-        nt_send(bound, "to-pull");
+        tu_send(bound, "to-pull");
     for (i = 0; i < 4; i++)
-        nt_recv(pull, "to-pull");
+        tu_recv(pull, "to-pull");
     assert_int_equal(nn_send(wrong, "x", 1, NN_DONTWAIT), -1);
     assert_int_equal(nn_errno(), EAGAIN);
 
-    nt_close(wrong);
-    nt_close(pull);
-    nt_close(bound);
+    tu_close(wrong);
+    tu_close(pull);
+    tu_close(bound);
 }
 
 static void test_inproc_raw_and_cooked_sockets_interoperate(void **state)
 {
     (void) state;
-    int raw = nt_socket(AF_SP_RAW, NN_PAIR);
-    int cooked = nt_socket(AF_SP, NN_PAIR);
+    int raw = tu_socket(AF_SP_RAW, NN_PAIR);
+    int cooked = tu_socket(AF_SP, NN_PAIR);
 
-    nt_bind(raw, "inproc://raw-cooked");
-    nt_connect(cooked, "inproc://raw-cooked");
-    nt_send(cooked, "to-raw");
-    nt_recv(raw, "to-raw");
-    nt_send(raw, "to-cooked");
-    nt_recv(cooked, "to-cooked");
+    tu_bind(raw, "inproc://raw-cooked");
+    tu_connect(cooked, "inproc://raw-cooked");
+    tu_send(cooked, "to-raw");
+    tu_recv(raw, "to-raw");
+    tu_send(raw, "to-cooked");
+    tu_recv(cooked, "to-cooked");
 
-    nt_close(raw);
-    nt_close(cooked);
+    tu_close(raw);
+    tu_close(cooked);
 }
 
 static void test_inproc_shutdown_of_connector_stops_delivery(void **state)
 {
     (void) state;
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
     int eid;
 
-    nt_bind(push, "inproc://shutdown-connector");
-    eid = nt_connect(pull, "inproc://shutdown-connector");
-    nt_send(push, "one");
-    nt_recv(pull, "one");
+    tu_bind(push, "inproc://shutdown-connector");
+    eid = tu_connect(pull, "inproc://shutdown-connector");
+    tu_send(push, "one");
+    tu_recv(pull, "one");
     assert_int_equal(nn_shutdown(pull, eid), 0);
     assert_int_equal(nn_shutdown(pull, eid), -1);
     assert_int_equal(nn_errno(), EINVAL);
 
     /* With its only peer gone the PUSH cannot send any more. */
-    assert_true(nt_wait_stat(push, NN_STAT_CURRENT_CONNECTIONS, 0));
+    tu_wait_stat(push, NN_STAT_CURRENT_CONNECTIONS, 0);
     assert_int_equal(nn_send(push, "x", 1, NN_DONTWAIT), -1);
     assert_int_equal(nn_errno(), EAGAIN);
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 /* One send that wakes hundreds of connections at once: a PUB with 400
@@ -301,27 +300,27 @@ static void test_inproc_shutdown_of_connector_stops_delivery(void **state)
 static void test_inproc_one_send_wakes_every_one_of_400_connections(void **state)
 {
     (void) state;
-    int pub = nt_socket(AF_SP, NN_PUB);
-    int sub = nt_socket(AF_SP, NN_SUB);
+    int pub = tu_socket(AF_SP, NN_PUB);
+    int sub = tu_socket(AF_SP, NN_SUB);
     char buf[64];
     int i;
 
-    nt_bind(pub, "inproc://flood");
+    tu_bind(pub, "inproc://flood");
     assert_int_equal(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0), 0);
     for (i = 0; i < FLOOD_PIPES; i++)
-        nt_connect(sub, "inproc://flood");
-    assert_true(nt_wait_stat(pub, NN_STAT_CURRENT_CONNECTIONS, FLOOD_PIPES));
+        tu_connect(sub, "inproc://flood");
+    tu_wait_stat(pub, NN_STAT_CURRENT_CONNECTIONS, FLOOD_PIPES);
 
     for (int round = 0; round < 3; round++) {
         snprintf(buf, sizeof buf, "copy-%d", round);
-        nt_send(pub, buf);
+        tu_send(pub, buf);
         for (i = 0; i < FLOOD_PIPES; i++)
-            nt_recv(sub, buf);
-        nt_recv_nothing(sub);
+            tu_recv(sub, buf);
+        tu_recv_nothing(sub);
     }
 
-    nt_close(sub);
-    nt_close(pub);
+    tu_close(sub);
+    tu_close(pub);
 }
 
 /* Two threads sending on one PUSH while a third drains the PULL, with a
@@ -349,22 +348,22 @@ static void *race_send(void *arg)
 static void test_inproc_two_threads_sending_on_one_socket_lose_no_wakeup(void **state)
 {
     (void) state;
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
     struct race_sender senders[RACE_SENDERS];
     pthread_t threads[RACE_SENDERS];
     char buf[16];
     int i, got = 0;
 
-    nt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 64);
-    nt_bind(pull, "inproc://racing-senders");
-    nt_connect(push, "inproc://racing-senders");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 64);
+    tu_bind(pull, "inproc://racing-senders");
+    tu_connect(push, "inproc://racing-senders");
     for (i = 0; i < RACE_SENDERS; i++) {
         senders[i].s = push;
         assert_int_equal(pthread_create(&threads[i], NULL, race_send, &senders[i]), 0);
     }
     while (got < RACE_SENDERS * RACE_MSGS) {
-        int rc = nt_recv_str(pull, buf, sizeof buf, 0);
+        int rc = tu_recv_str(pull, buf, sizeof buf, 0);
         if (rc < 0)
             fprintf(stderr, "nn_recv after %d messages: %s\n", got, nn_strerror(nn_errno()));
         assert_int_equal(rc, 6);
@@ -374,10 +373,10 @@ static void test_inproc_two_threads_sending_on_one_socket_lose_no_wakeup(void **
         assert_int_equal(pthread_join(threads[i], NULL), 0);
         assert_int_equal(senders[i].sent, RACE_MSGS);
     }
-    nt_recv_nothing(pull);
+    tu_recv_nothing(pull);
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 int main(void)

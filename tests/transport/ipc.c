@@ -3,17 +3,27 @@
    live listener or regular file: EADDRINUSE), path length limits, connect
    retrying until a binder appears, and removal of the socket file when the
    binder goes away (SPEC §4.15, §4.18). */
-#include "nntest.h"
-
+#include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
 #include <nanomsg/ipc.h>
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
+
+#include "testutil.h"
 
 #define URL_LEN 256
 
@@ -37,19 +47,7 @@ static void test_ipc_pair_exchanges_both_ways(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
-
-    tu_ipc_url(url, sizeof url, "pair.ipc");
-    nt_bind(a, url);
-    nt_connect(b, url);
-    nt_send(b, "ping");
-    nt_recv(a, "ping");
-    nt_send(a, "pong");
-    nt_recv(b, "pong");
-
-    nt_close(a);
-    nt_close(b);
+    tu_pair_exchange(tu_ipc_url(url, sizeof url, "pair.ipc"));
 }
 
 static void test_ipc_push_pull_delivers_in_order(void **state)
@@ -57,24 +55,24 @@ static void test_ipc_push_pull_delivers_in_order(void **state)
     (void) state;
     char url[URL_LEN];
     char msg[32];
-    int pull = nt_socket(AF_SP, NN_PULL);
-    int push = nt_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
     int i;
 
     tu_ipc_url(url, sizeof url, "pipeline.ipc");
-    nt_bind(pull, url);
-    nt_connect(push, url);
+    tu_bind(pull, url);
+    tu_connect(push, url);
     for (i = 0; i < 50; i++) {
         snprintf(msg, sizeof msg, "msg-%d", i);
-        nt_send(push, msg);
+        tu_send(push, msg);
     }
     for (i = 0; i < 50; i++) {
         snprintf(msg, sizeof msg, "msg-%d", i);
-        nt_recv(pull, msg);
+        tu_recv(pull, msg);
     }
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 static void test_ipc_empty_message_is_delivered(void **state)
@@ -82,17 +80,17 @@ static void test_ipc_empty_message_is_delivered(void **state)
     (void) state;
     char url[URL_LEN];
     char buf[8];
-    int pull = nt_socket(AF_SP, NN_PULL);
-    int push = nt_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
 
     tu_ipc_url(url, sizeof url, "empty.ipc");
-    nt_bind(pull, url);
-    nt_connect(push, url);
+    tu_bind(pull, url);
+    tu_connect(push, url);
     assert_int_equal(nn_send(push, "", 0, 0), 0);
     assert_int_equal(nn_recv(pull, buf, sizeof buf, 0), 0);
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 /* A socket file left behind by a process that died (here: a plain AF_UNIX
@@ -103,8 +101,8 @@ static void test_ipc_bind_replaces_stale_socket_file(void **state)
     char url[URL_LEN];
     struct sockaddr_un sa;
     int fd;
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
 
     tu_ipc_url(url, sizeof url, "stale.ipc");
     memset(&sa, 0, sizeof sa);
@@ -116,36 +114,36 @@ static void test_ipc_bind_replaces_stale_socket_file(void **state)
     close(fd);
     assert_true(path_exists(url_path(url)));
 
-    nt_bind(a, url);
-    nt_connect(b, url);
-    nt_send(b, "after-stale");
-    nt_recv(a, "after-stale");
+    tu_bind(a, url);
+    tu_connect(b, url);
+    tu_send(b, "after-stale");
+    tu_recv(a, "after-stale");
 
-    nt_close(a);
-    nt_close(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_ipc_bind_on_live_binder_fails_with_eaddrinuse(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
-    int c = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
+    int c = tu_socket(AF_SP, NN_PAIR);
 
     tu_ipc_url(url, sizeof url, "busy.ipc");
-    nt_bind(a, url);
+    tu_bind(a, url);
     assert_int_equal(nn_bind(b, url), -1);
     assert_int_equal(nn_errno(), EADDRINUSE);
 
     /* The failed bind did not disturb the first binder. */
-    nt_connect(c, url);
-    nt_send(c, "still-there");
-    nt_recv(a, "still-there");
+    tu_connect(c, url);
+    tu_send(c, "still-there");
+    tu_recv(a, "still-there");
 
-    nt_close(a);
-    nt_close(b);
-    nt_close(c);
+    tu_close(a);
+    tu_close(b);
+    tu_close(c);
 }
 
 #ifndef AGAINST_LIBNANOMSG
@@ -157,7 +155,7 @@ static void test_ipc_bind_keeps_regular_file_and_fails(void **state)
     char url[URL_LEN];
     char buf[16];
     int fd;
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
 
     tu_ipc_url(url, sizeof url, "regular-file");
     fd = open(url_path(url), O_CREAT | O_WRONLY | O_TRUNC, 0600);
@@ -174,7 +172,7 @@ static void test_ipc_bind_keeps_regular_file_and_fails(void **state)
     assert_memory_equal(buf, "precious", 8);
     close(fd);
 
-    nt_close(s);
+    tu_close(s);
 }
 
 /* sun_path holds 107 characters plus NUL on Linux; a longer path still fits
@@ -186,7 +184,7 @@ static void test_ipc_bind_path_too_long_fails_with_enametoolong(void **state)
     char name[URL_LEN];
     size_t dirlen = strlen(tu_tmpdir()) + 1;
     size_t namelen = sizeof(((struct sockaddr_un *) 0)->sun_path) + 2 - dirlen;
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
 
     assert_true(namelen < sizeof name);
     memset(name, 'n', namelen);
@@ -201,9 +199,9 @@ static void test_ipc_bind_path_too_long_fails_with_enametoolong(void **state)
 
     /* The socket is still usable. */
     tu_ipc_url(url, sizeof url, "short.ipc");
-    nt_bind(s, url);
+    tu_bind(s, url);
 
-    nt_close(s);
+    tu_close(s);
 }
 #endif
 
@@ -215,62 +213,62 @@ static void test_ipc_longest_valid_path_works(void **state)
     char name[URL_LEN];
     size_t dirlen = strlen(tu_tmpdir()) + 1;
     size_t namelen = sizeof(((struct sockaddr_un *) 0)->sun_path) - 1 - dirlen;
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
 
     memset(name, 'm', namelen);
     name[namelen] = 0;
     tu_ipc_url(url, sizeof url, name);
     assert_int_equal(strlen(url_path(url)), sizeof(((struct sockaddr_un *) 0)->sun_path) - 1);
 
-    nt_bind(a, url);
-    nt_connect(b, url);
-    nt_send(b, "long-path");
-    nt_recv(a, "long-path");
+    tu_bind(a, url);
+    tu_connect(b, url);
+    tu_send(b, "long-path");
+    tu_recv(a, "long-path");
 
-    nt_close(a);
-    nt_close(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_ipc_connect_before_bind_retries_until_binder_appears(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
 
     tu_ipc_url(url, sizeof url, "late-binder.ipc");
-    nt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    nt_connect(push, url);
+    tu_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    tu_connect(push, url);
     assert_int_equal(nn_send(push, "x", 1, NN_DONTWAIT), -1);
     assert_int_equal(nn_errno(), EAGAIN);
 
-    nt_bind(pull, url);
-    nt_send(push, "found-you");
-    nt_recv(pull, "found-you");
+    tu_bind(pull, url);
+    tu_send(push, "found-you");
+    tu_recv(pull, "found-you");
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 static void test_ipc_relative_path_resolves_against_cwd(void **state)
 {
     (void) state;
     char cwd[512];
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
     char path[URL_LEN];
 
     assert_non_null(getcwd(cwd, sizeof cwd));
     assert_int_equal(chdir(tu_tmpdir()), 0);
-    nt_bind(a, "ipc://relative.ipc");
+    tu_bind(a, "ipc://relative.ipc");
     snprintf(path, sizeof path, "%s/relative.ipc", tu_tmpdir());
     assert_true(path_exists(path));
-    nt_connect(b, "ipc://relative.ipc");
-    nt_send(b, "relative");
-    nt_recv(a, "relative");
-    nt_close(a);
-    nt_close(b);
+    tu_connect(b, "ipc://relative.ipc");
+    tu_send(b, "relative");
+    tu_recv(a, "relative");
+    tu_close(a);
+    tu_close(b);
     assert_int_equal(chdir(cwd), 0);
 }
 
@@ -279,21 +277,21 @@ static void test_ipc_socket_file_removed_on_shutdown(void **state)
     (void) state;
     char url[URL_LEN];
     char path[URL_LEN];
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
     int eid;
 
     tu_ipc_url(url, sizeof url, "shutdown.ipc");
     strcpy(path, url_path(url));
-    eid = nt_bind(s, url);
+    eid = tu_bind(s, url);
     assert_true(path_exists(path));
     assert_int_equal(nn_shutdown(s, eid), 0);
-    assert_true(tu_wait_until(path_gone, path, NT_DEADLINE_MS));
+    assert_true(tu_wait_until(path_gone, path, TU_DEADLINE_MS));
 
     /* The path is free for a new bind on the same socket. */
-    nt_bind(s, url);
+    tu_bind(s, url);
     assert_true(path_exists(path));
 
-    nt_close(s);
+    tu_close(s);
 }
 
 static void test_ipc_socket_file_removed_on_close(void **state)
@@ -301,13 +299,13 @@ static void test_ipc_socket_file_removed_on_close(void **state)
     (void) state;
     char url[URL_LEN];
     char path[URL_LEN];
-    int s = nt_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
 
     tu_ipc_url(url, sizeof url, "close.ipc");
     strcpy(path, url_path(url));
-    nt_bind(s, url);
+    tu_bind(s, url);
     assert_true(path_exists(path));
-    nt_close(s);
+    tu_close(s);
     /* nn_close waits for the endpoints to stop. */
     assert_false(path_exists(path));
 }
@@ -316,23 +314,23 @@ static void test_ipc_connector_reconnects_after_binder_restarts(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
 
     tu_ipc_url(url, sizeof url, "restart.ipc");
-    nt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    nt_bind(pull, url);
-    nt_connect(push, url);
-    nt_send(push, "before");
-    nt_recv(pull, "before");
-    nt_close(pull);
+    tu_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    tu_bind(pull, url);
+    tu_connect(push, url);
+    tu_send(push, "before");
+    tu_recv(pull, "before");
+    tu_close(pull);
 
-    pull = nt_socket(AF_SP, NN_PULL);
-    nt_bind(pull, url);
-    assert_true(nt_send_until_received(push, pull, "after", 100));
+    pull = tu_socket(AF_SP, NN_PULL);
+    tu_bind(pull, url);
+    assert_true(tu_send_until_received(push, pull, "after", 100));
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 int main(void)

@@ -19,20 +19,30 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "nntest.h"
-
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
 #include <nanomsg/inproc.h>
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
+
+#include "testutil.h"
 #if LINGER_TLS && !defined AGAINST_LIBNANOMSG
 #include <nanomsg/tls.h>
 #endif
@@ -100,7 +110,7 @@ static void child_line(struct child *c, char *buf, size_t len)
     size_t n = 0;
     while (n + 1 < len) {
         struct pollfd p = {c->out, POLLIN, 0};
-        if (poll(&p, 1, NT_DEADLINE_MS) != 1 || read(c->out, buf + n, 1) != 1 || buf[n] == '\n')
+        if (poll(&p, 1, TU_DEADLINE_MS) != 1 || read(c->out, buf + n, 1) != 1 || buf[n] == '\n')
             break;
         n++;
     }
@@ -109,7 +119,7 @@ static void child_line(struct child *c, char *buf, size_t len)
 
 static void child_end(struct child *c)
 {
-    if (!tu_wait_until(child_reaped, c, NT_DEADLINE_MS)) {
+    if (!tu_wait_until(child_reaped, c, TU_DEADLINE_MS)) {
         kill(c->pid, SIGKILL);
         waitpid(c->pid, &c->status, 0);
         c->exited = true;
@@ -181,16 +191,16 @@ static void run_transfer(const struct transfer *t)
     long got = 0;
     bool disorder = false;
     uint64_t end = tu_now_ms() + TRANSFER_MS;
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int pull = tu_socket(AF_SP, NN_PULL);
 
     assert_non_null(buf);
     make_url(url, sizeof url, t->kind, &port);
-    nt_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, 1000);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, 1000);
 #if LINGER_TLS && !defined AGAINST_LIBNANOMSG
     if (t->kind == TLS || t->kind == WSS)
         set_server_cert(pull);
 #endif
-    nt_bind(pull, url);
+    tu_bind(pull, url);
     snprintf(arg_count, sizeof arg_count, "%d", COUNT);
     snprintf(arg_size, sizeof arg_size, "%d", SIZE);
     snprintf(arg_sndbuf, sizeof arg_sndbuf, "%d", t->sndbuf);
@@ -228,7 +238,7 @@ static void run_transfer(const struct transfer *t)
     assert_int_equal(WEXITSTATUS(c.status), 0);
     assert_false(disorder);
     assert_int_equal(got, COUNT);
-    nt_close(pull);
+    tu_close(pull);
     free(buf);
 }
 
@@ -298,16 +308,16 @@ static void stalled_bind(struct stalled *st, enum kind kind, int type)
     st->kind = kind;
     st->fd = -1;
     make_url(st->url, sizeof st->url, kind, &port);
-    st->s = nt_socket(AF_SP, type);
-    nt_setint(st->s, NN_SOL_SOCKET, NN_SNDBUF, 4096);
-    nt_bind(st->s, st->url);
+    st->s = tu_socket(AF_SP, type);
+    tu_setint(st->s, NN_SOL_SOCKET, NN_SNDBUF, 4096);
+    tu_bind(st->s, st->url);
 }
 
 static void stalled_fill(struct stalled *st)
 {
     char *big = calloc(1, BIG);
     assert_non_null(big);
-    assert_true(nt_wait_stat(st->s, NN_STAT_CURRENT_CONNECTIONS, 1));
+    tu_wait_stat(st->s, NN_STAT_CURRENT_CONNECTIONS, 1);
     assert_int_equal(nn_send(st->s, big, BIG, 0), BIG);
     free(big);
 }
@@ -398,7 +408,7 @@ static void run_gives_up(enum kind kind, int linger)
     tu_thread t;
     stalled_open(&st, kind, NN_PUSH, NN_PULL);
     if (linger > 0)
-        nt_setint(st.s, NN_SOL_SOCKET, NN_LINGER, linger);
+        tu_setint(st.s, NN_SOL_SOCKET, NN_LINGER, linger);
     closer_start(&t, &c, st.s);
     uint64_t took = closer_join(&t, &c, linger + 10000);
 #ifndef AGAINST_LIBNANOMSG
@@ -432,11 +442,11 @@ static void run_peer_killed(enum kind kind)
     struct stalled st;
     tu_thread t;
     stalled_spawn(&st, kind, NN_PUSH, NN_PULL);
-    nt_setint(st.s, NN_SOL_SOCKET, NN_LINGER, -1); /* no limit */
+    tu_setint(st.s, NN_SOL_SOCKET, NN_LINGER, -1); /* no limit */
     closer_start(&t, &c, st.s);
     kill(st.c.pid, SIGKILL);
     child_end(&st.c);
-    closer_join(&t, &c, NT_DEADLINE_MS);
+    closer_join(&t, &c, TU_DEADLINE_MS);
 }
 
 static void test_close_with_unlimited_linger_returns_once_the_peer_is_killed(void **state)
@@ -496,16 +506,16 @@ static void run_recv_during_lingering_close(enum kind kind)
     struct stalled st;
     tu_thread tc, tr;
     stalled_open(&st, kind, NN_PAIR, NN_PAIR);
-    nt_setint(st.s, NN_SOL_SOCKET, NN_LINGER, -1); /* no limit */
-    nt_setint(st.s, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
+    tu_setint(st.s, NN_SOL_SOCKET, NN_LINGER, -1); /* no limit */
+    tu_setint(st.s, NN_SOL_SOCKET, NN_RCVTIMEO, -1);
     r.s = st.s;
     atomic_init(&r.tid, 0);
     atomic_init(&r.done, false);
     tu_thread_start(&tr, receiver_fn, &r);
-    assert_true(tu_wait_until(receiver_blocked, &probe, NT_DEADLINE_MS));
+    assert_true(tu_wait_until(receiver_blocked, &probe, TU_DEADLINE_MS));
 
     closer_start(&tc, &c, st.s);
-    if (!tu_wait_until(receiver_done, &r, NT_DEADLINE_MS))
+    if (!tu_wait_until(receiver_done, &r, TU_DEADLINE_MS))
         fail_msg("%s: nn_recv still blocked during nn_close", kind_name(kind));
     tu_thread_join(&tr);
     assert_int_equal(r.rc, -1);
@@ -515,7 +525,7 @@ static void run_recv_during_lingering_close(enum kind kind)
     assert_false(closer_done(&c));
 #endif
     close(st.fd); /* the connection goes: nothing left to wait for */
-    closer_join(&tc, &c, NT_DEADLINE_MS);
+    closer_join(&tc, &c, TU_DEADLINE_MS);
 }
 
 static void test_blocked_recv_fails_with_ebadf_at_once_while_close_lingers(void **state)
@@ -533,15 +543,15 @@ static void test_close_with_unlimited_linger_on_inproc_returns_at_once(void **st
     (void) state;
     static struct closer c; /* static: outlives a failed test's frame */
     tu_thread t;
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
-    nt_bind(pull, "inproc://linger");
-    nt_connect(push, "inproc://linger");
-    nt_send(push, "queued");
-    nt_setint(push, NN_SOL_SOCKET, NN_LINGER, -1);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    tu_bind(pull, "inproc://linger");
+    tu_connect(push, "inproc://linger");
+    tu_send(push, "queued");
+    tu_setint(push, NN_SOL_SOCKET, NN_LINGER, -1);
     closer_start(&t, &c, push);
-    closer_join(&t, &c, NT_DEADLINE_MS);
-    nt_close(pull);
+    closer_join(&t, &c, TU_DEADLINE_MS);
+    tu_close(pull);
 }
 
 int main(int argc, char **argv)

@@ -9,22 +9,39 @@
    raw listener within a deadline.
 
    Builds against Debian's libnanomsg too (every case passes there):
-     gcc -DAGAINST_LIBNANOMSG -DSP_TEST_WS -I tests/common -I tests/tls \
-         tests/transport/optread.c tests/common/testutil.c \
+     gcc -DAGAINST_LIBNANOMSG -DSP_TEST_WS -I tests/common \
+         tests/transport/optread.c tests/common/testutil*.c \
          /usr/lib/x86_64-linux-gnu/libnanomsg.so.5 -lcmocka -lpthread
    (the NN_IPV4ONLY case is ours only: libnanomsg aborts when the option
    changes between two connection attempts, its #1007). */
-#include "tlstest.h"
-
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <cmocka.h>
+
 #include <nanomsg/inproc.h>
 #include <nanomsg/ipc.h>
+#include <nanomsg/pair.h>
+#include <nanomsg/pipeline.h>
 #include <nanomsg/tcp.h>
 #include <nanomsg/ws.h>
+
+#include "testutil.h"
 
 enum kind { TCP, IPC, WS };
 
@@ -69,20 +86,9 @@ static int unix_listen(const char *path)
 
 static int unix_connect(const char *path)
 {
-    struct sockaddr_un sa;
-    unix_addr(&sa, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = tu_connect_ipc(path, 0);
     assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
     return fd;
-}
-
-static void sp_header(uint8_t hdr[8], int protocol)
-{
-    static const uint8_t base[8] = {0x00, 'S', 'P', 0x00, 0, 0, 0, 0};
-    memcpy(hdr, base, 8);
-    hdr[4] = (uint8_t) (protocol >> 8);
-    hdr[5] = (uint8_t) protocol;
 }
 
 /* Exchanges SP headers on a raw connection: ours for `protocol`, then the
@@ -90,9 +96,9 @@ static void sp_header(uint8_t hdr[8], int protocol)
 static void sp_handshake(int fd, int protocol)
 {
     uint8_t hdr[8], got[8];
-    sp_header(hdr, protocol);
-    raw_write(fd, hdr, 8);
-    assert_true(raw_read(fd, got, 8, TT_DEADLINE_MS));
+    tu_sp_header(hdr, protocol);
+    tu_raw_write(fd, hdr, 8);
+    assert_true(tu_read_exact(fd, got, 8, TU_DEADLINE_MS));
     assert_true(memcmp(got, "\0SP\0", 4) == 0);
 }
 
@@ -101,18 +107,10 @@ static void raw_send_msg(int fd, enum kind kind, const char *body)
 {
     size_t len = strlen(body);
     if (kind == WS) {
-        ws_write_frame(fd, 0x82, true, body, len);
+        tu_ws_write_frame(fd, 0x82, true, body, len);
         return;
     }
-    uint8_t buf[64];
-    size_t n = 0;
-    if (kind == IPC)
-        buf[n++] = 1;
-    for (int i = 7; i >= 0; i--)
-        buf[n++] = (uint8_t) ((uint64_t) len >> (8 * i));
-    assert_true(n + len <= sizeof buf);
-    memcpy(buf + n, body, len);
-    raw_write(fd, buf, n + len);
+    assert_true(tu_write_frame(fd, kind == IPC, body, len));
 }
 
 /* ---- the nn socket's end of a connection, from outside ---- */
@@ -245,15 +243,15 @@ static void assert_bufs(int fd, int family, int snd, int rcv)
 
 static void set_bufs(int s, int snd, int rcv)
 {
-    tt_setint(s, NN_SOL_SOCKET, NN_SNDBUF, snd);
-    tt_setint(s, NN_SOL_SOCKET, NN_RCVBUF, rcv);
+    tu_setint(s, NN_SOL_SOCKET, NN_SNDBUF, snd);
+    tu_setint(s, NN_SOL_SOCKET, NN_RCVBUF, rcv);
 }
 
 /* Accepts the next connection within the deadline (the nn socket reconnects
    to a raw listener, or connects after it appeared). */
 static int accept_next(int lfd)
 {
-    int fd = raw_accept(lfd, TT_DEADLINE_MS);
+    int fd = tu_accept(lfd, TU_DEADLINE_MS);
     assert_true(fd >= 0);
     return fd;
 }
@@ -297,18 +295,18 @@ static void pullpeer_open(struct pullpeer *p, enum kind kind, const char *name, 
     char url[256], path[256];
     int port = 0;
     p->kind = kind;
-    p->s = tt_socket(NN_PULL);
-    tt_setint(p->s, NN_SOL_SOCKET, NN_RCVMAXSIZE, rcvmaxsize);
+    p->s = tu_socket(AF_SP, NN_PULL);
+    tu_setint(p->s, NN_SOL_SOCKET, NN_RCVMAXSIZE, rcvmaxsize);
     fresh_url(kind, name, url, sizeof url, &port, path);
-    tt_bind(p->s, url);
+    tu_bind(p->s, url);
     if (kind == WS) {
-        p->fd = ws_raw_client(port, "pull.sp.nanomsg.org");
+        p->fd = tu_ws_raw_client(port, "pull.sp.nanomsg.org");
     } else {
-        p->fd = kind == IPC ? unix_connect(path) : raw_connect(port);
+        p->fd = kind == IPC ? unix_connect(path) : tu_raw_connect(port);
         sp_handshake(p->fd, NN_PUSH);
     }
     raw_send_msg(p->fd, kind, "abc");
-    tt_recv(p->s, "abc");
+    tu_recv(p->s, "abc");
 }
 
 static void pullpeer_close(struct pullpeer *p)
@@ -333,13 +331,13 @@ static void rcvmaxsize_lowered_drops(enum kind kind)
 {
     struct pullpeer p;
     pullpeer_open(&p, kind, "maxsize-lowered", 100);
-    tt_setint(p.s, NN_SOL_SOCKET, NN_RCVMAXSIZE, 4);
+    tu_setint(p.s, NN_SOL_SOCKET, NN_RCVMAXSIZE, 4);
     raw_send_msg(p.fd, kind, "abcde");
     /* The receiver waits for the message, as an application would; the
        connection made before the change is dropped (ws: after a close
        frame) and the message never arrives. */
-    tt_setint(p.s, NN_SOL_SOCKET, NN_RCVTIMEO, 20);
-    uint64_t end = tu_now_ms() + TT_DEADLINE_MS;
+    tu_setint(p.s, NN_SOL_SOCKET, NN_RCVTIMEO, 20);
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     bool closed = false;
     while (!closed && tu_now_ms() < end) {
         char buf[16];
@@ -355,9 +353,9 @@ static void rcvmaxsize_raised_lets_through(enum kind kind)
 {
     struct pullpeer p;
     pullpeer_open(&p, kind, "maxsize-raised", 4);
-    tt_setint(p.s, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
+    tu_setint(p.s, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
     raw_send_msg(p.fd, kind, "abcde");
-    tt_recv(p.s, "abcde");
+    tu_recv(p.s, "abcde");
     pullpeer_close(&p);
 }
 
@@ -415,7 +413,7 @@ static bool has_send_pipe(void *p)
 static int64_t send_priority(int push)
 {
     struct prio_arg a = {push};
-    assert_true(tu_wait_until(has_send_pipe, &a, TT_DEADLINE_MS));
+    assert_true(tu_wait_until(has_send_pipe, &a, TU_DEADLINE_MS));
     return (int64_t) nn_get_statistic(push, NN_STAT_CURRENT_SND_PRIORITY);
 }
 
@@ -430,24 +428,24 @@ static void test_sndprio_is_taken_at_nn_connect_for_every_connection_of_the_endp
     (void) state;
     char url[64];
     tu_tcp_url(url, sizeof url, tu_free_port());
-    int push = tt_socket(NN_PUSH);
-    tt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
-    tt_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 2);
-    tt_connect(push, url); /* nobody listens yet */
-    tt_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 5);
-    int pull = tt_socket(NN_PULL);
-    tt_bind(pull, url);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    tu_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 2);
+    tu_connect(push, url); /* nobody listens yet */
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 5);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    tu_bind(pull, url);
     assert_int_equal(send_priority(push), 2);
     /* A reconnection after another change still has the endpoint's value. */
-    tt_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 7);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 7);
     assert_int_equal(nn_close(pull), 0);
     struct prio_arg a = {push};
-    assert_true(tu_wait_until(no_send_pipe, &a, TT_DEADLINE_MS));
-    pull = tt_socket(NN_PULL);
-    tt_bind(pull, url);
+    assert_true(tu_wait_until(no_send_pipe, &a, TU_DEADLINE_MS));
+    pull = tu_socket(AF_SP, NN_PULL);
+    tu_bind(pull, url);
     assert_int_equal(send_priority(push), 2);
-    tt_send(push, "still works");
-    tt_recv(pull, "still works");
+    tu_send(push, "still works");
+    tu_recv(pull, "still works");
     assert_int_equal(nn_close(pull), 0);
     assert_int_equal(nn_close(push), 0);
 }
@@ -457,12 +455,12 @@ static void test_sndprio_is_taken_at_nn_bind_not_when_a_peer_connects(void **sta
     (void) state;
     char url[64];
     tu_tcp_url(url, sizeof url, tu_free_port());
-    int push = tt_socket(NN_PUSH);
-    tt_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 3);
-    tt_bind(push, url);
-    tt_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 6);
-    int pull = tt_socket(NN_PULL);
-    tt_connect(pull, url);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 3);
+    tu_bind(push, url);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDPRIO, 6);
+    int pull = tu_socket(AF_SP, NN_PULL);
+    tu_connect(pull, url);
     assert_int_equal(send_priority(push), 3);
     assert_int_equal(nn_close(pull), 0);
     assert_int_equal(nn_close(push), 0);
@@ -473,10 +471,10 @@ static void test_sndprio_is_taken_at_nn_bind_not_when_a_peer_connects(void **sta
    returned, the message waits in the receiving pipe. */
 static void expect_first_from(int pull, int first_sender, int other_sender)
 {
-    tt_send(other_sender, "other");
-    tt_send(first_sender, "first");
-    tt_recv(pull, "first");
-    tt_recv(pull, "other");
+    tu_send(other_sender, "other");
+    tu_send(first_sender, "first");
+    tu_recv(pull, "first");
+    tu_recv(pull, "other");
 }
 
 static void test_rcvprio_is_taken_at_nn_bind_and_nn_connect_not_when_a_peer_arrives(void **state)
@@ -484,31 +482,31 @@ static void test_rcvprio_is_taken_at_nn_bind_and_nn_connect_not_when_a_peer_arri
     (void) state;
     /* Bound endpoints: h with 1, l with 16; the peers connect after the
        option was set to values that would reverse the order. */
-    int pull = tt_socket(NN_PULL);
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 1);
-    tt_bind(pull, "inproc://optread-rcvprio-h");
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 16);
-    tt_bind(pull, "inproc://optread-rcvprio-l");
-    int ph = tt_socket(NN_PUSH), pl = tt_socket(NN_PUSH);
-    tt_connect(ph, "inproc://optread-rcvprio-h");
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 1);
-    tt_connect(pl, "inproc://optread-rcvprio-l");
+    int pull = tu_socket(AF_SP, NN_PULL);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 1);
+    tu_bind(pull, "inproc://optread-rcvprio-h");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 16);
+    tu_bind(pull, "inproc://optread-rcvprio-l");
+    int ph = tu_socket(AF_SP, NN_PUSH), pl = tu_socket(AF_SP, NN_PUSH);
+    tu_connect(ph, "inproc://optread-rcvprio-h");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 1);
+    tu_connect(pl, "inproc://optread-rcvprio-l");
     expect_first_from(pull, ph, pl);
     assert_int_equal(nn_close(pull), 0);
     assert_int_equal(nn_close(ph), 0);
     assert_int_equal(nn_close(pl), 0);
 
     /* Connecting endpoints, made before anyone listens. */
-    pull = tt_socket(NN_PULL);
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 16);
-    tt_connect(pull, "inproc://optread-rcvprio-c16");
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 1);
-    tt_connect(pull, "inproc://optread-rcvprio-c1");
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 16);
-    int p1 = tt_socket(NN_PUSH), p16 = tt_socket(NN_PUSH);
-    tt_bind(p1, "inproc://optread-rcvprio-c1");
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 1);
-    tt_bind(p16, "inproc://optread-rcvprio-c16");
+    pull = tu_socket(AF_SP, NN_PULL);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 16);
+    tu_connect(pull, "inproc://optread-rcvprio-c16");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 1);
+    tu_connect(pull, "inproc://optread-rcvprio-c1");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 16);
+    int p1 = tu_socket(AF_SP, NN_PUSH), p16 = tu_socket(AF_SP, NN_PUSH);
+    tu_bind(p1, "inproc://optread-rcvprio-c1");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVPRIO, 1);
+    tu_bind(p16, "inproc://optread-rcvprio-c16");
     expect_first_from(pull, p1, p16);
     assert_int_equal(nn_close(pull), 0);
     assert_int_equal(nn_close(p1), 0);
@@ -522,9 +520,9 @@ static void test_rcvprio_is_taken_at_nn_bind_and_nn_connect_not_when_a_peer_arri
 static int count_attempts(int lfd, int want)
 {
     int n = 0;
-    uint64_t end = tu_now_ms() + TT_DEADLINE_MS;
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     while (n < want && tu_now_ms() < end) {
-        int fd = raw_accept(lfd, (int) (end - tu_now_ms()) + 1);
+        int fd = tu_accept(lfd, (int) (end - tu_now_ms()) + 1);
         if (fd >= 0) {
             close(fd);
             n++;
@@ -542,10 +540,10 @@ static void reconnect_ivl_taken_at_connect(enum kind kind)
     int port = 0;
     fresh_url(kind, "ivl", url, sizeof url, &port, path);
     int lfd = kind == IPC ? unix_listen(path) : listen_on(port);
-    int s = tt_socket(NN_PUSH);
-    tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
-    tt_connect(s, url);
-    tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 1000000);
+    int s = tu_socket(AF_SP, NN_PUSH);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_connect(s, url);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 1000000);
     assert_int_equal(count_attempts(lfd, 8), 8);
     assert_int_equal(nn_close(s), 0);
     close(lfd);
@@ -573,11 +571,11 @@ static void test_reconnect_ivl_max_is_taken_at_nn_connect(void **state)
     char url[64];
     tu_tcp_url(url, sizeof url, port);
     int lfd = listen_on(port);
-    int s = tt_socket(NN_PUSH);
-    tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
-    tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, 10);
-    tt_connect(s, url);
-    tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, 1000000);
+    int s = tu_socket(AF_SP, NN_PUSH);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, 10);
+    tu_connect(s, url);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, 1000000);
     assert_int_equal(count_attempts(lfd, 12), 12);
     assert_int_equal(nn_close(s), 0);
     close(lfd);
@@ -594,10 +592,10 @@ static void bufs_read_per_connect_attempt(enum kind kind)
     int family = kind == IPC ? AF_UNIX : AF_INET;
     struct inodes seen = {.n = 0};
     fresh_url(kind, "bufs-connect", url, sizeof url, &port, path);
-    int s = tt_socket(NN_PULL);
-    tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    int s = tu_socket(AF_SP, NN_PULL);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
     set_bufs(s, 50000, 60000);
-    tt_connect(s, url); /* nobody listens yet: this attempt fails */
+    tu_connect(s, url); /* nobody listens yet: this attempt fails */
     set_bufs(s, 70000, 80000);
     int lfd = kind == IPC ? unix_listen(path) : listen_on(port);
     int c = accept_sp(lfd, NN_PUSH);
@@ -623,17 +621,17 @@ static void bufs_read_per_accept(enum kind kind)
     int family = kind == IPC ? AF_UNIX : AF_INET;
     struct inodes seen = {.n = 0};
     fresh_url(kind, "bufs-bind", url, sizeof url, &port, path);
-    int s = tt_socket(NN_PULL);
+    int s = tu_socket(AF_SP, NN_PULL);
     if (kind != TCP)
         set_bufs(s, 50000, 60000);
-    tt_bind(s, url);
+    tu_bind(s, url);
     set_bufs(s, 70000, 80000);
     int c[2];
     for (int i = 0; i < 2; i++) {
         if (kind == WS) {
-            c[i] = ws_raw_client(port, "pull.sp.nanomsg.org");
+            c[i] = tu_ws_raw_client(port, "pull.sp.nanomsg.org");
         } else {
-            c[i] = kind == IPC ? unix_connect(path) : raw_connect(port);
+            c[i] = kind == IPC ? unix_connect(path) : tu_raw_connect(port);
             sp_handshake(c[i], NN_PUSH);
         }
         int snd = i == 0 ? 70000 : 90000;
@@ -685,15 +683,15 @@ static void test_tcp_nodelay_is_read_at_each_tcp_connection(void **state)
     int port = tu_free_port();
     char url[64];
     tu_tcp_url(url, sizeof url, port);
-    int s = tt_socket(NN_PULL);
-    tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
-    tt_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
-    tt_connect(s, url); /* refused */
-    tt_setint(s, NN_TCP, NN_TCP_NODELAY, 1);
+    int s = tu_socket(AF_SP, NN_PULL);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
+    tu_connect(s, url); /* refused */
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 1);
     int lfd = listen_on(port);
     int c = accept_sp(lfd, NN_PUSH);
     assert_int_equal(sockopt_int(tcp_other_end(c), IPPROTO_TCP, TCP_NODELAY) != 0, 1);
-    tt_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
     close(c);
     c = accept_sp(lfd, NN_PUSH);
     assert_int_equal(sockopt_int(tcp_other_end(c), IPPROTO_TCP, TCP_NODELAY), 0);
@@ -704,16 +702,16 @@ static void test_tcp_nodelay_is_read_at_each_tcp_connection(void **state)
     /* Bound: the value at each accept. */
     port = tu_free_port();
     tu_tcp_url(url, sizeof url, port);
-    s = tt_socket(NN_PULL);
-    tt_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
-    tt_bind(s, url);
-    tt_setint(s, NN_TCP, NN_TCP_NODELAY, 1);
-    int c1 = raw_connect(port);
+    s = tu_socket(AF_SP, NN_PULL);
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
+    tu_bind(s, url);
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 1);
+    int c1 = tu_raw_connect(port);
     /* raw_connect sets TCP_NODELAY on its own end only. */
     sp_handshake(c1, NN_PUSH);
     assert_int_equal(sockopt_int(tcp_other_end(c1), IPPROTO_TCP, TCP_NODELAY) != 0, 1);
-    tt_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
-    int c2 = raw_connect(port);
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 0);
+    int c2 = tu_raw_connect(port);
     sp_handshake(c2, NN_PUSH);
     assert_int_equal(sockopt_int(tcp_other_end(c2), IPPROTO_TCP, TCP_NODELAY), 0);
     close(c1);
@@ -728,10 +726,10 @@ static void test_tcp_nodelay_is_not_applied_to_ws_connections(void **state)
     int port = tu_free_port();
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-    int s = tt_socket(NN_PAIR);
-    tt_setint(s, NN_TCP, NN_TCP_NODELAY, 1);
-    tt_bind(s, url);
-    int c = ws_raw_client(port, "pair.sp.nanomsg.org");
+    int s = tu_socket(AF_SP, NN_PAIR);
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 1);
+    tu_bind(s, url);
+    int c = tu_ws_raw_client(port, "pair.sp.nanomsg.org");
     assert_int_equal(sockopt_int(tcp_other_end(c), IPPROTO_TCP, TCP_NODELAY), 0);
     close(c);
     assert_int_equal(nn_close(s), 0);
@@ -754,29 +752,29 @@ static void test_inproc_rcvbuf_is_read_when_the_connection_is_made(void **state)
 {
     (void) state;
     /* The receiver binds, then changes the option, then a peer connects. */
-    int pull = tt_socket(NN_PULL);
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
-    tt_bind(pull, "inproc://optread-rcvbuf-a");
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 1000);
-    int push = tt_socket(NN_PUSH);
-    tt_connect(push, "inproc://optread-rcvbuf-a");
+    int pull = tu_socket(AF_SP, NN_PULL);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
+    tu_bind(pull, "inproc://optread-rcvbuf-a");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 1000);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    tu_connect(push, "inproc://optread-rcvbuf-a");
     assert_int_equal(sends_until_full(push), 100);
     /* A later connection of the same endpoint takes the newer value. */
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 400);
-    int push2 = tt_socket(NN_PUSH);
-    tt_connect(push2, "inproc://optread-rcvbuf-a");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 400);
+    int push2 = tu_socket(AF_SP, NN_PUSH);
+    tu_connect(push2, "inproc://optread-rcvbuf-a");
     assert_int_equal(sends_until_full(push2), 40);
     assert_int_equal(nn_close(push2), 0);
     assert_int_equal(nn_close(push), 0);
     assert_int_equal(nn_close(pull), 0);
 
     /* The receiver connects first, changes the option, then the peer binds. */
-    pull = tt_socket(NN_PULL);
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 1000);
-    tt_connect(pull, "inproc://optread-rcvbuf-b");
-    tt_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
-    push = tt_socket(NN_PUSH);
-    tt_bind(push, "inproc://optread-rcvbuf-b");
+    pull = tu_socket(AF_SP, NN_PULL);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 1000);
+    tu_connect(pull, "inproc://optread-rcvbuf-b");
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVBUF, 200);
+    push = tu_socket(AF_SP, NN_PUSH);
+    tu_bind(push, "inproc://optread-rcvbuf-b");
     assert_int_equal(sends_until_full(push), 20);
     assert_int_equal(nn_close(push), 0);
     assert_int_equal(nn_close(pull), 0);
@@ -787,9 +785,9 @@ static void test_inproc_rcvbuf_is_read_when_the_connection_is_made(void **state)
 #ifdef SP_TEST_WS
 static int next_opcode(int fd)
 {
-    struct ws_frame *fr = malloc(sizeof *fr);
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
     assert_non_null(fr);
-    assert_true(ws_read_frame(fd, fr, TT_DEADLINE_MS));
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
     int op = fr->b0 & 0x0f;
     free(fr);
     return op;
@@ -804,7 +802,7 @@ static bool no_connections(void *p)
    send the next message to the one that is closing). */
 static bool wait_no_connections(int s)
 {
-    return tu_wait_until(no_connections, &s, TT_DEADLINE_MS);
+    return tu_wait_until(no_connections, &s, TU_DEADLINE_MS);
 }
 
 static void test_ws_msg_type_bound_endpoint_reads_it_at_each_accepted_connection(void **state)
@@ -813,22 +811,22 @@ static void test_ws_msg_type_bound_endpoint_reads_it_at_each_accepted_connection
     int port = tu_free_port();
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-    int s = tt_socket(NN_PUSH);
-    tt_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_TEXT);
-    tt_bind(s, url);
-    tt_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_BINARY);
-    int c1 = ws_raw_client(port, "push.sp.nanomsg.org");
-    tt_send(s, "one");
+    int s = tu_socket(AF_SP, NN_PUSH);
+    tu_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_TEXT);
+    tu_bind(s, url);
+    tu_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_BINARY);
+    int c1 = tu_ws_raw_client(port, "push.sp.nanomsg.org");
+    tu_send(s, "one");
     assert_int_equal(next_opcode(c1), NN_WS_MSG_TYPE_BINARY);
     /* Not per message: the connection keeps what it was made with... */
-    tt_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_TEXT);
-    tt_send(s, "two");
+    tu_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_TEXT);
+    tu_send(s, "two");
     assert_int_equal(next_opcode(c1), NN_WS_MSG_TYPE_BINARY);
     /* ...and the next accepted connection takes the new value. */
     close(c1);
     assert_true(wait_no_connections(s));
-    int c2 = ws_raw_client(port, "push.sp.nanomsg.org");
-    tt_send(s, "three");
+    int c2 = tu_ws_raw_client(port, "push.sp.nanomsg.org");
+    tu_send(s, "three");
     assert_int_equal(next_opcode(c2), NN_WS_MSG_TYPE_TEXT);
     close(c2);
     assert_int_equal(nn_close(s), 0);
@@ -840,15 +838,15 @@ static void test_ws_msg_type_connecting_endpoint_keeps_the_value_of_nn_connect(v
     int port = tu_free_port();
     char url[64], req[2048];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-    int s = tt_socket(NN_PUSH);
-    tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
-    tt_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_TEXT);
-    tt_connect(s, url); /* refused until the listener below exists */
-    tt_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_BINARY);
+    int s = tu_socket(AF_SP, NN_PUSH);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_TEXT);
+    tu_connect(s, url); /* refused until the listener below exists */
+    tu_setint(s, NN_WS, NN_WS_MSG_TYPE, NN_WS_MSG_TYPE_BINARY);
     int lfd = listen_on(port);
     int c = accept_next(lfd);
-    ws_raw_server_upgrade(c, "pull.sp.nanomsg.org", req, sizeof req);
-    tt_send(s, "one");
+    tu_ws_raw_server_upgrade(c, "pull.sp.nanomsg.org", req, sizeof req);
+    tu_send(s, "one");
     assert_int_equal(next_opcode(c), NN_WS_MSG_TYPE_TEXT);
     close(c);
     close(lfd);
@@ -898,7 +896,7 @@ static void test_ipc_connections_get_a_large_kernel_send_buffer_while_nn_sndbuf_
     assert_true(push >= 0);
     assert_true(nn_connect(push, url) >= 0);
     struct unix_end e = {path, false, &seen, -1};
-    assert_true(tu_wait_until(unix_end_appeared, &e, TT_DEADLINE_MS));
+    assert_true(tu_wait_until(unix_end_appeared, &e, TU_DEADLINE_MS));
     assert_int_equal(sockopt_int(e.fd, SOL_SOCKET, SO_SNDBUF), want);
     assert_int_equal(nn_close(push), 0);
     close(lfd);
@@ -913,7 +911,7 @@ static void test_ipc_connections_get_a_large_kernel_send_buffer_while_nn_sndbuf_
     unsigned char hdr[8];
     tu_sp_header(hdr, NN_PUSH);
     assert_true(tu_write_all(c, hdr, sizeof hdr));
-    assert_true(tu_read_exact(c, hdr, sizeof hdr, TT_DEADLINE_MS));
+    assert_true(tu_read_exact(c, hdr, sizeof hdr, TU_DEADLINE_MS));
     e = (struct unix_end){path, true, &seen, -1};
     assert_true(unix_end_appeared(&e));
     assert_int_equal(sockopt_int(e.fd, SOL_SOCKET, SO_SNDBUF), want);
@@ -945,15 +943,15 @@ static void test_ipv4only_each_connection_attempt_resolves_with_the_current_valu
     assert_int_equal(getsockname(lfd, (struct sockaddr *) &sa, &sl), 0);
     char url[64];
     snprintf(url, sizeof url, "tcp://localhost:%d", ntohs(sa.sin6_port));
-    int s = tt_socket(NN_PUSH);
-    tt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
-    tt_connect(s, url);
+    int s = tu_socket(AF_SP, NN_PUSH);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_connect(s, url);
     int c = accept_sp(lfd, NN_PULL);
     struct sockaddr_storage ss;
     socklen_t ssl = sizeof ss;
     assert_int_equal(getsockname(tcp_other_end(c), (struct sockaddr *) &ss, &ssl), 0);
     assert_int_equal(ss.ss_family, AF_INET);
-    tt_setint(s, NN_SOL_SOCKET, NN_IPV4ONLY, 0);
+    tu_setint(s, NN_SOL_SOCKET, NN_IPV4ONLY, 0);
     close(c);
     c = accept_sp(lfd, NN_PULL);
     ssl = sizeof ss;

@@ -2,61 +2,59 @@
    §4.15, §9 item 2), synchronous bind errors, DNS names on connect,
    NN_TCP_NODELAY, reconnection after the binder restarts (§4.14) and
    NN_RCVMAXSIZE, which drops the whole connection on an oversize frame (§4.13). */
-#include "nntest.h"
-
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/tcp.h>
 
+#include "testutil.h"
+
 #define URL_LEN 128
 
 static void expect_bind_error(int domain, int proto, const char *url, int err)
 {
-    int s = nt_socket(domain, proto);
+    int s = tu_socket(domain, proto);
     int rc = nn_bind(s, url);
     if (rc >= 0 || nn_errno() != err)
         fprintf(stderr, "nn_bind(%s) -> %d (%s), expected %s\n", url, rc,
                 rc < 0 ? nn_strerror(nn_errno()) : "ok", nn_strerror(err));
     assert_int_equal(rc, -1);
     assert_int_equal(nn_errno(), err);
-    nt_close(s);
+    tu_close(s);
 }
 
 static void expect_connect_error(const char *url, int err)
 {
-    int s = nt_socket(AF_SP, NN_PAIR);
+    int s = tu_socket(AF_SP, NN_PAIR);
     int rc = nn_connect(s, url);
     if (rc >= 0 || nn_errno() != err)
         fprintf(stderr, "nn_connect(%s) -> %d (%s), expected %s\n", url, rc,
                 rc < 0 ? nn_strerror(nn_errno()) : "ok", nn_strerror(err));
     assert_int_equal(rc, -1);
     assert_int_equal(nn_errno(), err);
-    nt_close(s);
+    tu_close(s);
 }
 
 static void test_tcp_pair_exchanges_both_ways(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
-
-    tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_bind(a, url);
-    nt_connect(b, url);
-    nt_send(b, "ping");
-    nt_recv(a, "ping");
-    nt_send(a, "pong");
-    nt_recv(b, "pong");
-
-    nt_close(a);
-    nt_close(b);
+    tu_pair_exchange(tu_tcp_url(url, sizeof url, tu_free_port()));
 }
 
 static void test_tcp_bind_wildcard_interface_accepts_loopback(void **state)
@@ -64,18 +62,18 @@ static void test_tcp_bind_wildcard_interface_accepts_loopback(void **state)
     (void) state;
     char url[URL_LEN];
     int port = tu_free_port();
-    int a = nt_socket(AF_SP, NN_PULL);
-    int b = nt_socket(AF_SP, NN_PUSH);
+    int a = tu_socket(AF_SP, NN_PULL);
+    int b = tu_socket(AF_SP, NN_PUSH);
 
     snprintf(url, sizeof url, "tcp://*:%d", port);
-    nt_bind(a, url);
+    tu_bind(a, url);
     tu_tcp_url(url, sizeof url, port);
-    nt_connect(b, url);
-    nt_send(b, "via-wildcard");
-    nt_recv(a, "via-wildcard");
+    tu_connect(b, url);
+    tu_send(b, "via-wildcard");
+    tu_recv(a, "via-wildcard");
 
-    nt_close(a);
-    nt_close(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_tcp_bind_rejects_port_zero_and_bad_ports(void **state)
@@ -126,19 +124,19 @@ static void test_tcp_ipv6_literal_needs_ipv4only_off(void **state)
     (void) state;
     char url[URL_LEN];
     int port = tu_free_port();
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
 
     snprintf(url, sizeof url, "tcp://[::1]:%d", port);
-    assert_int_equal(nt_getint(a, NN_SOL_SOCKET, NN_IPV4ONLY), 1);
+    assert_int_equal(tu_getint(a, NN_SOL_SOCKET, NN_IPV4ONLY), 1);
     /* IPv4-only (the default): the literal is not a host name (connect:
        EINVAL) and not an IPv4 interface address (bind: ENODEV). */
     expect_connect_error(url, EINVAL);
     assert_int_equal(nn_bind(a, url), -1);
     assert_int_equal(nn_errno(), ENODEV);
 
-    nt_setint(a, NN_SOL_SOCKET, NN_IPV4ONLY, 0);
-    nt_setint(b, NN_SOL_SOCKET, NN_IPV4ONLY, 0);
+    tu_setint(a, NN_SOL_SOCKET, NN_IPV4ONLY, 0);
+    tu_setint(b, NN_SOL_SOCKET, NN_IPV4ONLY, 0);
     {
         /* A machine without an IPv6 loopback cannot run the exchange. */
         struct sockaddr_in6 sa;
@@ -149,8 +147,8 @@ static void test_tcp_ipv6_literal_needs_ipv4only_off(void **state)
         if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
             if (fd >= 0)
                 close(fd);
-            nt_close(a);
-            nt_close(b);
+            tu_close(a);
+            tu_close(b);
             if (tu_unmet("this machine has no IPv6 loopback address (::1): the exchange over "
                          "tcp://[::1] cannot run") == 77)
                 skip();
@@ -158,42 +156,33 @@ static void test_tcp_ipv6_literal_needs_ipv4only_off(void **state)
         }
         close(fd);
     }
-    nt_bind(a, url);
-    nt_connect(b, url);
-    nt_send(b, "over-ipv6");
-    nt_recv(a, "over-ipv6");
+    tu_bind(a, url);
+    tu_connect(b, url);
+    tu_send(b, "over-ipv6");
+    tu_recv(a, "over-ipv6");
 
-    nt_close(a);
-    nt_close(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_tcp_bind_on_busy_port_fails_with_eaddrinuse(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int fd;
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int fd, port;
 
     /* Busy because another nanomsg socket listens there. */
     tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_bind(a, url);
+    tu_bind(a, url);
     expect_bind_error(AF_SP, NN_PAIR, url, EADDRINUSE);
     assert_int_equal(nn_bind(a, url), -1);
     assert_int_equal(nn_errno(), EADDRINUSE);
-    nt_close(a);
+    tu_close(a);
 
     /* Busy because a plain socket listens there. */
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-    assert_int_equal(listen(fd, 1), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
-    tu_tcp_url(url, sizeof url, ntohs(sa.sin_port));
+    fd = tu_raw_listen(&port);
+    tu_tcp_url(url, sizeof url, port);
     expect_bind_error(AF_SP, NN_PULL, url, EADDRINUSE);
     close(fd);
 }
@@ -203,18 +192,18 @@ static void test_tcp_connect_resolves_dns_name(void **state)
     (void) state;
     char url[URL_LEN];
     int port = tu_free_port();
-    int a = nt_socket(AF_SP, NN_PULL);
-    int b = nt_socket(AF_SP, NN_PUSH);
+    int a = tu_socket(AF_SP, NN_PULL);
+    int b = tu_socket(AF_SP, NN_PUSH);
 
     tu_tcp_url(url, sizeof url, port);
-    nt_bind(a, url);
+    tu_bind(a, url);
     snprintf(url, sizeof url, "tcp://localhost:%d", port);
-    nt_connect(b, url);
-    nt_send(b, "by-name");
-    nt_recv(a, "by-name");
+    tu_connect(b, url);
+    tu_send(b, "by-name");
+    tu_recv(a, "by-name");
 
-    nt_close(a);
-    nt_close(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_tcp_connect_with_local_interface_literal(void **state)
@@ -222,39 +211,39 @@ static void test_tcp_connect_with_local_interface_literal(void **state)
     (void) state;
     char url[URL_LEN];
     int port = tu_free_port();
-    int a = nt_socket(AF_SP, NN_PULL);
-    int b = nt_socket(AF_SP, NN_PUSH);
+    int a = tu_socket(AF_SP, NN_PULL);
+    int b = tu_socket(AF_SP, NN_PUSH);
 
     tu_tcp_url(url, sizeof url, port);
-    nt_bind(a, url);
+    tu_bind(a, url);
     snprintf(url, sizeof url, "tcp://127.0.0.1;127.0.0.1:%d", port);
-    nt_connect(b, url);
-    nt_send(b, "via-local-iface");
-    nt_recv(a, "via-local-iface");
+    tu_connect(b, url);
+    tu_send(b, "via-local-iface");
+    tu_recv(a, "via-local-iface");
 
-    nt_close(a);
-    nt_close(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_tcp_connect_before_bind_retries_until_binder_appears(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
 
     tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    nt_connect(push, url);
+    tu_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    tu_connect(push, url);
     assert_int_equal(nn_send(push, "x", 1, NN_DONTWAIT), -1);
     assert_int_equal(nn_errno(), EAGAIN);
 
-    nt_bind(pull, url);
-    nt_send(push, "found-you");
-    nt_recv(pull, "found-you");
+    tu_bind(pull, url);
+    tu_send(push, "found-you");
+    tu_recv(pull, "found-you");
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 static void test_tcp_nodelay_option_is_accepted(void **state)
@@ -263,69 +252,69 @@ static void test_tcp_nodelay_option_is_accepted(void **state)
     char url[URL_LEN];
     char small[2] = {0};
     size_t sz = sizeof small;
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
     int two = 2;
 
-    assert_int_equal(nt_getint(a, NN_TCP, NN_TCP_NODELAY), 0);
-    nt_setint(a, NN_TCP, NN_TCP_NODELAY, 1);
-    nt_setint(b, NN_TCP, NN_TCP_NODELAY, 1);
-    assert_int_equal(nt_getint(a, NN_TCP, NN_TCP_NODELAY), 1);
+    assert_int_equal(tu_getint(a, NN_TCP, NN_TCP_NODELAY), 0);
+    tu_setint(a, NN_TCP, NN_TCP_NODELAY, 1);
+    tu_setint(b, NN_TCP, NN_TCP_NODELAY, 1);
+    assert_int_equal(tu_getint(a, NN_TCP, NN_TCP_NODELAY), 1);
     assert_int_equal(nn_setsockopt(a, NN_TCP, NN_TCP_NODELAY, &two, sizeof two), -1);
     assert_int_equal(nn_errno(), EINVAL);
     assert_int_equal(nn_setsockopt(a, NN_TCP, NN_TCP_NODELAY, small, sz), -1);
     assert_int_equal(nn_errno(), EINVAL);
-    assert_int_equal(nt_getint(a, NN_TCP, NN_TCP_NODELAY), 1);
+    assert_int_equal(tu_getint(a, NN_TCP, NN_TCP_NODELAY), 1);
 
     tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_bind(a, url);
-    nt_connect(b, url);
-    nt_send(b, "no-delay");
-    nt_recv(a, "no-delay");
-    nt_send(a, "back");
-    nt_recv(b, "back");
+    tu_bind(a, url);
+    tu_connect(b, url);
+    tu_send(b, "no-delay");
+    tu_recv(a, "no-delay");
+    tu_send(a, "back");
+    tu_recv(b, "back");
 
-    nt_close(a);
-    nt_close(b);
+    tu_close(a);
+    tu_close(b);
 }
 
 static void test_tcp_connector_reconnects_after_binder_restarts(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
 
     tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    nt_bind(pull, url);
-    nt_connect(push, url);
-    nt_send(push, "before");
-    nt_recv(pull, "before");
-    nt_close(pull);
+    tu_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    tu_bind(pull, url);
+    tu_connect(push, url);
+    tu_send(push, "before");
+    tu_recv(pull, "before");
+    tu_close(pull);
 
     /* Nothing listens: the PUSH loses its pipe and cannot send. */
-    assert_true(nt_wait_stat(push, NN_STAT_CURRENT_CONNECTIONS, 0));
+    tu_wait_stat(push, NN_STAT_CURRENT_CONNECTIONS, 0);
     assert_int_equal(nn_send(push, "x", 1, NN_DONTWAIT), -1);
     assert_int_equal(nn_errno(), EAGAIN);
 
-    pull = nt_socket(AF_SP, NN_PULL);
-    nt_bind(pull, url);
-    nt_send(push, "after");
-    nt_recv(pull, "after");
+    pull = tu_socket(AF_SP, NN_PULL);
+    tu_bind(pull, url);
+    tu_send(push, "after");
+    tu_recv(pull, "after");
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 /* Sends small messages until one arrives, asserting that nothing bigger than
    limit is ever delivered on the way. */
 static void expect_flow_resumes_without_oversize(int push, int pull, int limit)
 {
-    uint64_t end = tu_now_ms() + NT_DEADLINE_MS;
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     bool resumed = false;
-    nt_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, 100);
-    nt_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
+    tu_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, 100);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
     while (!resumed && tu_now_ms() < end) {
         void *msg = NULL;
         int rc;
@@ -347,19 +336,19 @@ static void test_tcp_rcvmaxsize_drops_connection_on_oversize_message(void **stat
     char url[URL_LEN];
     char big[101];
     char buf[200];
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
 
     memset(big, 'B', sizeof big);
     tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
-    nt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    nt_bind(pull, url);
-    nt_connect(push, url);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 100);
+    tu_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    tu_bind(pull, url);
+    tu_connect(push, url);
 
     /* Exactly the limit passes. */
-    nt_send(push, "small-before");
-    nt_recv(pull, "small-before");
+    tu_send(push, "small-before");
+    tu_recv(pull, "small-before");
     assert_int_equal(nn_send(push, big, 100, 0), 100);
     assert_int_equal(nn_recv(pull, buf, sizeof buf, 0), 100);
 
@@ -368,8 +357,8 @@ static void test_tcp_rcvmaxsize_drops_connection_on_oversize_message(void **stat
     assert_int_equal(nn_send(push, big, sizeof big, 0), (int) sizeof big);
     expect_flow_resumes_without_oversize(push, pull, 100);
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 static void test_tcp_default_rcvmaxsize_is_one_mebibyte(void **state)
@@ -379,16 +368,16 @@ static void test_tcp_default_rcvmaxsize_is_one_mebibyte(void **state)
     size_t limit = 1024 * 1024;
     char *big = malloc(limit + 1);
     void *msg = NULL;
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
 
     assert_non_null(big);
     memset(big, 'M', limit + 1);
-    assert_int_equal(nt_getint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE), (int) limit);
+    assert_int_equal(tu_getint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE), (int) limit);
     tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    nt_bind(pull, url);
-    nt_connect(push, url);
+    tu_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    tu_bind(pull, url);
+    tu_connect(push, url);
 
     assert_int_equal(nn_send(push, big, limit, 0), (int) limit);
     assert_int_equal(nn_recv(pull, &msg, NN_MSG, 0), (int) limit);
@@ -398,8 +387,8 @@ static void test_tcp_default_rcvmaxsize_is_one_mebibyte(void **state)
     expect_flow_resumes_without_oversize(push, pull, (int) limit);
 
     free(big);
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 static void test_tcp_rcvmaxsize_minus_one_is_unlimited(void **state)
@@ -410,17 +399,17 @@ static void test_tcp_rcvmaxsize_minus_one_is_unlimited(void **state)
     char *big = malloc(len);
     void *msg = NULL;
     size_t i;
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
 
     assert_non_null(big);
     for (i = 0; i < len; i++)
         big[i] = (char) (i * 7 + i / 4096);
     tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, -1);
-    assert_int_equal(nt_getint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE), -1);
-    nt_bind(pull, url);
-    nt_connect(push, url);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, -1);
+    assert_int_equal(tu_getint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE), -1);
+    tu_bind(pull, url);
+    tu_connect(push, url);
 
     assert_int_equal(nn_send(push, big, len, 0), (int) len);
     assert_int_equal(nn_recv(pull, &msg, NN_MSG, 0), (int) len);
@@ -428,8 +417,8 @@ static void test_tcp_rcvmaxsize_minus_one_is_unlimited(void **state)
     nn_freemsg(msg);
 
     free(big);
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 static void test_tcp_rcvmaxsize_zero_allows_only_empty_messages(void **state)
@@ -437,14 +426,14 @@ static void test_tcp_rcvmaxsize_zero_allows_only_empty_messages(void **state)
     (void) state;
     char url[URL_LEN];
     char buf[16];
-    int push = nt_socket(AF_SP, NN_PUSH);
-    int pull = nt_socket(AF_SP, NN_PULL);
+    int push = tu_socket(AF_SP, NN_PUSH);
+    int pull = tu_socket(AF_SP, NN_PULL);
 
     tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 0);
-    nt_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
-    nt_bind(pull, url);
-    nt_connect(push, url);
+    tu_setint(pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, 0);
+    tu_setint(push, NN_SOL_SOCKET, NN_RECONNECT_IVL, 20);
+    tu_bind(pull, url);
+    tu_connect(push, url);
 
     assert_int_equal(nn_send(push, "", 0, 0), 0);
     assert_int_equal(nn_recv(pull, buf, sizeof buf, 0), 0);
@@ -452,10 +441,10 @@ static void test_tcp_rcvmaxsize_zero_allows_only_empty_messages(void **state)
     /* The one-byte message is dropped with its connection; empty messages
        sent after the reconnection get through again. */
     {
-        uint64_t end = tu_now_ms() + NT_DEADLINE_MS;
+        uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
         bool resumed = false;
-        nt_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, 100);
-        nt_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
+        tu_setint(push, NN_SOL_SOCKET, NN_SNDTIMEO, 100);
+        tu_setint(pull, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
         while (!resumed && tu_now_ms() < end) {
             int rc;
             nn_send(push, "", 0, 0);
@@ -468,8 +457,8 @@ static void test_tcp_rcvmaxsize_zero_allows_only_empty_messages(void **state)
         assert_true(resumed);
     }
 
-    nt_close(push);
-    nt_close(pull);
+    tu_close(push);
+    tu_close(pull);
 }
 
 /* Backoff (SPEC §4.14): with NN_RECONNECT_IVL 50 and NN_RECONNECT_IVL_MAX
@@ -484,7 +473,7 @@ static void test_tcp_reconnect_interval_grows_to_max(void **state)
     socklen_t sl = sizeof sa;
     char url[URL_LEN];
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int s = nt_socket(AF_SP, NN_PUSH);
+    int s = tu_socket(AF_SP, NN_PUSH);
     uint64_t dropped = 0;
     size_t i;
 
@@ -497,14 +486,14 @@ static void test_tcp_reconnect_interval_grows_to_max(void **state)
     assert_int_equal(getsockname(lfd, (struct sockaddr *) &sa, &sl), 0);
     tu_tcp_url(url, sizeof url, ntohs(sa.sin_port));
 
-    nt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 50);
-    nt_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, 200);
-    nt_connect(s, url);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 50);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, 200);
+    tu_connect(s, url);
     for (i = 0; i <= sizeof expected / sizeof expected[0]; i++) {
         struct pollfd pfd = {lfd, POLLIN, 0};
         int fd;
         uint64_t gap;
-        assert_int_equal(poll(&pfd, 1, NT_DEADLINE_MS), 1);
+        assert_int_equal(poll(&pfd, 1, TU_DEADLINE_MS), 1);
         fd = accept(lfd, NULL, NULL);
         assert_true(fd >= 0);
         gap = tu_now_ms() - dropped;
@@ -518,7 +507,7 @@ static void test_tcp_reconnect_interval_grows_to_max(void **state)
         dropped = tu_now_ms();
     }
 
-    nt_close(s);
+    tu_close(s);
     close(lfd);
 }
 
@@ -528,22 +517,22 @@ static void test_tcp_binder_counts_rejected_connections(void **state)
 {
     (void) state;
     char url[URL_LEN];
-    int a = nt_socket(AF_SP, NN_PAIR);
-    int b = nt_socket(AF_SP, NN_PAIR);
-    int c = nt_socket(AF_SP, NN_PAIR);
+    int a = tu_socket(AF_SP, NN_PAIR);
+    int b = tu_socket(AF_SP, NN_PAIR);
+    int c = tu_socket(AF_SP, NN_PAIR);
     uint64_t end;
 
     tu_tcp_url(url, sizeof url, tu_free_port());
-    nt_bind(a, url);
-    nt_connect(b, url);
-    nt_send(b, "first");
-    nt_recv(a, "first");
+    tu_bind(a, url);
+    tu_connect(b, url);
+    tu_send(b, "first");
+    tu_recv(a, "first");
     assert_int_equal(nn_get_statistic(a, NN_STAT_ACCEPTED_CONNECTIONS), 1);
     assert_int_equal(nn_get_statistic(a, NN_STAT_CURRENT_CONNECTIONS), 1);
 
-    nt_setint(c, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
-    nt_connect(c, url);
-    end = tu_now_ms() + NT_DEADLINE_MS;
+    tu_setint(c, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_connect(c, url);
+    end = tu_now_ms() + TU_DEADLINE_MS;
     while (nn_get_statistic(c, NN_STAT_ESTABLISHED_CONNECTIONS) < 3 && tu_now_ms() < end)
         tu_sleep_ms(1);
     assert_true(nn_get_statistic(c, NN_STAT_ESTABLISHED_CONNECTIONS) >= 3);
@@ -551,9 +540,9 @@ static void test_tcp_binder_counts_rejected_connections(void **state)
     assert_true(nn_get_statistic(a, NN_STAT_BROKEN_CONNECTIONS) >= 2);
     assert_int_equal(nn_get_statistic(a, NN_STAT_CURRENT_CONNECTIONS), 1);
 
-    nt_close(c);
-    nt_close(b);
-    nt_close(a);
+    tu_close(c);
+    tu_close(b);
+    tu_close(a);
 }
 
 int main(void)

@@ -5,10 +5,18 @@
 #ifndef FAKEPIPE_H
 #define FAKEPIPE_H
 
-#include "unittest.h"
-
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "core/msg.h"
 #include "core/pipe.h"
 #include "utils/priolist.h"

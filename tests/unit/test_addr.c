@@ -3,13 +3,21 @@
    host is a literal or a syntactically valid DNS name (else EINVAL). IPv6
    only when NN_IPV4ONLY is off; brackets allowed. Cases marked [libnanomsg]
    were checked against the installed libnanomsg 1.1.5 through nn_connect. */
-#include "unittest.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "utils/addr.h"
 
 static int port_of(const char *s)
@@ -33,7 +41,7 @@ static void test_addr_port_rejects_zero_overflow_and_non_digits_with_einval(void
     (void) state;
     const char *bad[] = {"", "0", "00000", "65536", "99999", "100000", "4294967297",
                          "-1", "+80", " 80", "80 ", "8o", "0x50", "80/", "1.5", ":80"};
-    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(bad); i++) {
         int port = -12345;
         if (sp_addr_port(bad[i], strlen(bad[i]), &port) != -EINVAL)
             fail_msg("port \"%s\" accepted", bad[i]);
@@ -126,7 +134,7 @@ static void test_addr_iface_rejects_names_with_enodev(void **state)
     const char *names[] = {"lo", "eth0", "localhost", "example.com", "", "**", "* ", "[]",
                            "[127.0.0.1", "127.0.0.1]", "127.0.0.256", "1.2.3", "[::1"};
     struct sockaddr_storage ss;
-    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(names); i++) {
         if (iface(names[i], false, &ss) != -ENODEV)
             fail_msg("iface \"%s\" not ENODEV", names[i]);
         if (iface(names[i], true, &ss) != -ENODEV)
@@ -192,7 +200,7 @@ static void test_addr_host_accepts_dns_names_for_later_resolution(void **state)
     const char *good[] = {"localhost", "example.com", "A.B", "a-", "a-b", "a.-b", "x1.y2.z3",
                           "1", "1.2.3", "1.2.3.4.5", "0x7f.1", l63, n255};
     struct sockaddr_storage ss;
-    for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(good); i++) {
         bool lit = true;
         if (host(good[i], true, &lit, &ss) != 0)
             fail_msg("host \"%.20s\" (len %zu) rejected", good[i], strlen(good[i]));
@@ -215,7 +223,7 @@ static void test_addr_host_rejects_bad_dns_names_with_einval(void **state)
     const char *bad[] = {"", "a_b", "_a", "-a", "-", ".a", ".", "a..b", "a b", "a%b", "[a]",
                          "a:b", "a/b", "é", l64, n256};
     struct sockaddr_storage ss;
-    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(bad); i++) {
         bool lit;
         if (host(bad[i], true, &lit, &ss) != -EINVAL)
             fail_msg("host \"%.20s\" (len %zu) not EINVAL", bad[i], strlen(bad[i]));

@@ -2,10 +2,18 @@
    about pointers it never saw, through growth of its tables and deletions
    in every order, and under several threads at once. It never dereferences
    what it stores, so the "pointers" here are plain numbers. */
-#include "unittest.h"
-
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "core/appmsg.h"
 
 /* Distinct 8-aligned addresses that do not belong to anybody else's test:

@@ -1,10 +1,18 @@
 /* Reconnect backoff (SPEC §4.14): the k-th wait is (2^(k-1) - 1) * ivl capped
    at max (max 0 means ivl), never reset, no randomisation. The exact
    sequences are what a connecting endpoint waits between attempts. */
-#include "unittest.h"
-
 #include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "utils/backoff.h"
 
 static void expect_waits(int ivl, int max, const int *want, size_t n)
@@ -22,38 +30,38 @@ static void test_backoff_defaults_wait_0_then_ivl_forever(void **state)
 {
     (void) state;
     const int want[] = {0, 100, 100, 100, 100, 100};
-    expect_waits(100, 0, want, ARRAY_LEN(want));
+    expect_waits(100, 0, want, TU_ARRAY_LEN(want));
 }
 
 static void test_backoff_doubles_up_to_max_then_stays(void **state)
 {
     (void) state;
     const int want[] = {0, 100, 300, 700, 1000, 1000, 1000};
-    expect_waits(100, 1000, want, ARRAY_LEN(want));
+    expect_waits(100, 1000, want, TU_ARRAY_LEN(want));
 }
 
 static void test_backoff_with_max_below_ivl_waits_max(void **state)
 {
     (void) state;
     const int want[] = {0, 50, 50, 50};
-    expect_waits(100, 50, want, ARRAY_LEN(want));
+    expect_waits(100, 50, want, TU_ARRAY_LEN(want));
     const int want1[] = {0, 1, 1, 1};
-    expect_waits(1000, 1, want1, ARRAY_LEN(want1));
+    expect_waits(1000, 1, want1, TU_ARRAY_LEN(want1));
 }
 
 static void test_backoff_with_max_equal_to_ivl_is_like_default(void **state)
 {
     (void) state;
     const int want[] = {0, 250, 250, 250};
-    expect_waits(250, 250, want, ARRAY_LEN(want));
+    expect_waits(250, 250, want, TU_ARRAY_LEN(want));
 }
 
 static void test_backoff_with_zero_ivl_never_waits(void **state)
 {
     (void) state;
     const int want[] = {0, 0, 0, 0};
-    expect_waits(0, 0, want, ARRAY_LEN(want));
-    expect_waits(0, 5000, want, ARRAY_LEN(want));
+    expect_waits(0, 0, want, TU_ARRAY_LEN(want));
+    expect_waits(0, 5000, want, TU_ARRAY_LEN(want));
 }
 
 static void test_backoff_doubles_through_many_steps_exactly(void **state)
@@ -88,8 +96,8 @@ static void test_backoff_with_largest_values_does_not_overflow(void **state)
 {
     (void) state;
     const int want[] = {0, INT_MAX, INT_MAX, INT_MAX};
-    expect_waits(INT_MAX, INT_MAX, want, ARRAY_LEN(want));
-    expect_waits(INT_MAX, 0, want, ARRAY_LEN(want));
+    expect_waits(INT_MAX, INT_MAX, want, TU_ARRAY_LEN(want));
+    expect_waits(INT_MAX, 0, want, TU_ARRAY_LEN(want));
     struct sp_backoff b;
     sp_backoff_init(&b, 1, INT_MAX);
     int last = -1;

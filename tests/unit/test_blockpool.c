@@ -12,13 +12,21 @@
    program asked for); plain builds skip those checks (glibc's tcache keeps
    freed blocks counted as in use). Between two readings the test thread
    makes no allocation of its own. */
-#include "unittest.h"
-
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "core/blockpool.h"
 
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
 size_t __sanitizer_get_current_allocated_bytes(void);
 static size_t live_bytes(void)
 {
@@ -119,7 +127,7 @@ static void test_get_returns_the_size_class_up_to_4096_and_exactly_len_beyond(vo
         {513, 1024},  {1024, 1024}, {1025, 2048}, {2048, 2048}, {2049, 4096}, {4096, 4096},
         {4097, 4097}, {5000, 5000}, {8192, 8192}, {65536, 65536}, {1000000, 1000000},
     };
-    for (size_t i = 0; i < ARRAY_LEN(edges); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(edges); i++) {
         size_t got = 0;
         unsigned char *b = sp_blockpool_get(edges[i].len, &got);
         assert_non_null(b);
@@ -175,11 +183,11 @@ static void test_more_than_a_magazine_round_trips_through_the_depot_with_none_lo
         sp_blockpool_drain();
         get_n(first, ROUND_TRIP, len);
         put_n(first, ROUND_TRIP, len);
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
         size_t live = live_bytes();
 #endif
         get_n(second, ROUND_TRIP, len);
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
         /* All of them served by the pool: nothing new from malloc. */
         assert_int_equal(live_bytes(), live);
 #endif
@@ -201,13 +209,13 @@ static void test_depot_is_bounded_and_blocks_beyond_it_are_freed(void **state)
     (void) state;
     static void *v[FLOOD];
     sp_blockpool_drain();
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
     size_t base = live_bytes();
 #endif
     get_n(v, FLOOD, CLASS_MAX);
     assert_true(all_distinct(v, FLOOD));
     put_n(v, FLOOD, CLASS_MAX);
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
     /* What the pool holds: at most the depot's bound and one magazine. */
     size_t held = live_bytes() - base;
     assert_true(held <= DEPOT_MAX_BYTES + MAG_MAX * CLASS_MAX);
@@ -218,7 +226,7 @@ static void test_depot_is_bounded_and_blocks_beyond_it_are_freed(void **state)
     assert_true(all_distinct(v, FLOOD));
     put_n(v, FLOOD, CLASS_MAX);
     sp_blockpool_drain();
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
     assert_int_equal(live_bytes(), base);
 #endif
 }
@@ -228,15 +236,15 @@ static void test_put_of_a_non_class_length_frees_the_block(void **state)
     (void) state;
     sp_blockpool_drain();
     static const size_t lens[] = {1000, 100, 129, 3000, 5000, 70000};
-    for (size_t i = 0; i < ARRAY_LEN(lens); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(lens); i++) {
         void *b = malloc(lens[i]);
         assert_non_null(b);
         memset(b, 0x33, lens[i]);
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
         size_t before = live_bytes();
 #endif
         sp_blockpool_put(b, lens[i]);
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
         /* Gone at once, not kept by the pool. */
         assert_int_equal(before - live_bytes(), lens[i]);
 #endif
@@ -339,13 +347,13 @@ static void *keep_and_exit(void *arg)
     void *v[MAG_MAX / 2];
     for (int c = 0; c < NCLASS; c++) {
         size_t len = class_len(c);
-        for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+        for (size_t i = 0; i < TU_ARRAY_LEN(v); i++) {
             size_t got = 0;
             v[i] = sp_blockpool_get(len, &got);
             if (!v[i] || got != len)
                 (*bad)++;
         }
-        for (size_t i = 0; i < ARRAY_LEN(v); i++)
+        for (size_t i = 0; i < TU_ARRAY_LEN(v); i++)
             sp_blockpool_put(v[i], len);
     }
     return NULL;
@@ -364,12 +372,12 @@ static void test_a_thread_exit_frees_its_magazines(void **state)
     /* A first thread so that whatever thread creation itself allocates and
        caches (glibc keeps exited threads' stacks) is in the baseline. */
     run_thread(noop, NULL);
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
     size_t base = live_bytes();
 #endif
     run_thread(keep_and_exit, &bad);
     assert_int_equal(bad, 0);
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
     /* Its blocks and its magazine array went back when it exited; the
        depot got nothing. */
     assert_int_equal(live_bytes(), base);
@@ -387,7 +395,7 @@ static void test_drain_frees_the_depot_and_the_calling_threads_magazines(void **
     assert_non_null(b);
     sp_blockpool_put(b, got);
     sp_blockpool_drain();
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
     size_t base = live_bytes();
 #endif
     /* Every class holds blocks, in the magazine and in the depot. */
@@ -395,14 +403,14 @@ static void test_drain_frees_the_depot_and_the_calling_threads_magazines(void **
         get_n(v, ROUND_TRIP, class_len(c));
         put_n(v, ROUND_TRIP, class_len(c));
     }
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
     size_t held = 0;
     for (int c = 0; c < NCLASS; c++)
         held += ROUND_TRIP * class_len(c);
     assert_int_equal(live_bytes() - base, held);
 #endif
     sp_blockpool_drain();
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
     /* Nothing left behind. */
     assert_int_equal(live_bytes(), base);
 #endif
@@ -412,7 +420,7 @@ static void test_drain_frees_the_depot_and_the_calling_threads_magazines(void **
     put_n(v, ROUND_TRIP, CLASS_MIN);
     sp_blockpool_drain();
     sp_blockpool_drain();
-#if UNIT_HAVE_ASAN
+#if TU_HAVE_ASAN
     assert_int_equal(live_bytes(), base);
 #endif
 }

@@ -1,10 +1,18 @@
 /* The stream frame decoder (SPEC §3.2, §3.3, §4.13) and the SP header helpers
    (§3.1). The decoder is driven exactly as a connection drives it: bytes are
    copied into the space it offers, never more, then committed. */
-#include "unittest.h"
-
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "core/chunk.h"
 #include "core/msg.h"
 #include "utils/decoder.h"
@@ -40,7 +48,7 @@ static void stream_put(struct stream *s, const void *p, size_t n)
     s->len += n;
 }
 
-/* Appends one frame whose payload is unit_fill(len, seed). */
+/* Appends one frame whose payload is tu_fill(len, seed). */
 static void stream_frame(struct stream *s, enum sp_framing f, size_t len, unsigned seed)
 {
     uint8_t hdr[9];
@@ -48,7 +56,7 @@ static void stream_frame(struct stream *s, enum sp_framing f, size_t len, unsign
     stream_put(s, hdr, hl);
     uint8_t *p = malloc(len ? len : 1);
     assert_non_null(p);
-    unit_fill(p, len, seed);
+    tu_fill(p, len, seed);
     stream_put(s, p, len);
     free(p);
 }
@@ -85,7 +93,7 @@ static int feed(struct sp_decoder *d, const uint8_t *data, size_t len, size_t st
 }
 
 /* Pops the next message and checks it is a fresh body of len bytes holding
-   unit_fill(len, seed), without SP header or control data. */
+   tu_fill(len, seed), without SP header or control data. */
 static void expect_msg(struct sp_msgq *q, size_t len, unsigned seed)
 {
     struct sp_msg m;
@@ -95,7 +103,7 @@ static void expect_msg(struct sp_msgq *q, size_t len, unsigned seed)
     assert_non_null(m.body);
     assert_true(sp_chunk_valid(m.body));
     assert_int_equal(sp_msg_bodylen(&m), len);
-    assert_true(unit_check(sp_msg_bodyp(&m), len, seed, 0));
+    assert_true(tu_check_fill(sp_msg_bodyp(&m), len, seed, 0));
     sp_msg_term(&m);
 }
 
@@ -158,7 +166,7 @@ static void test_decoder_ipc_frame_yields_payload_as_body(void **state)
 static void test_decoder_grows_its_buffer_and_splits_many_frames_out_of_one_read(void **state)
 {
     (void) state;
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
         struct stream s = {0};
         size_t n = 0;
         for (size_t len = 0; s.len < 15000; len = (len * 7 + 13) % 700, n++)
@@ -198,9 +206,9 @@ static void test_decoder_reassembles_frames_split_at_every_byte_boundary(void **
 {
     (void) state;
     const size_t lens[] = {5, 0, 17, 1, 300};
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
         struct stream s = {0};
-        for (size_t i = 0; i < ARRAY_LEN(lens); i++)
+        for (size_t i = 0; i < TU_ARRAY_LEN(lens); i++)
             stream_frame(&s, framings[fi], lens[i], (unsigned) i);
         /* Two commits split at k, for every k. */
         for (size_t k = 1; k < s.len; k++) {
@@ -210,8 +218,8 @@ static void test_decoder_reassembles_frames_split_at_every_byte_boundary(void **
             sp_msgq_init(&q);
             assert_int_equal(feed(&d, s.buf, k, 0, &q), 0);
             assert_int_equal(feed(&d, s.buf + k, s.len - k, 0, &q), 0);
-            assert_int_equal(q.count, ARRAY_LEN(lens));
-            for (size_t i = 0; i < ARRAY_LEN(lens); i++)
+            assert_int_equal(q.count, TU_ARRAY_LEN(lens));
+            for (size_t i = 0; i < TU_ARRAY_LEN(lens); i++)
                 expect_msg(&q, lens[i], (unsigned) i);
             sp_msgq_term(&q);
             sp_decoder_term(&d);
@@ -225,13 +233,13 @@ static void test_decoder_reassembles_frames_split_at_every_byte_boundary(void **
         size_t end = 0, done = 0;
         for (size_t k = 0; k < s.len; k++) {
             assert_int_equal(feed(&d, s.buf + k, 1, 0, &q), 0);
-            while (done < ARRAY_LEN(lens) && k + 1 >= end + hl + lens[done]) {
+            while (done < TU_ARRAY_LEN(lens) && k + 1 >= end + hl + lens[done]) {
                 end += hl + lens[done];
                 done++;
             }
             assert_int_equal(q.count, done);
         }
-        for (size_t i = 0; i < ARRAY_LEN(lens); i++)
+        for (size_t i = 0; i < TU_ARRAY_LEN(lens); i++)
             expect_msg(&q, lens[i], (unsigned) i);
         sp_msgq_term(&q);
         sp_decoder_term(&d);
@@ -243,7 +251,7 @@ static void test_decoder_reads_large_frame_straight_into_its_own_chunk(void **st
 {
     (void) state;
     const size_t big = 100000;
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
         struct stream s = {0};
         stream_frame(&s, framings[fi], big, 11);
         stream_frame(&s, framings[fi], 3, 12);
@@ -278,7 +286,7 @@ static void test_decoder_takes_large_frame_that_arrived_whole_from_read_buffer(v
     (void) state;
     /* 20 KiB frames are "big", but when one is already complete in the read
        buffer it is cut out of it like a small one. */
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
         struct stream s = {0};
         stream_frame(&s, framings[fi], 7, 1);
         stream_frame(&s, framings[fi], 20000, 2);
@@ -309,11 +317,11 @@ static void test_decoder_handles_mixed_sizes_in_odd_sized_reads(void **state)
     (void) state;
     const size_t lens[] = {0, 16383, 16384, 16385, 1, 70000, 65536, 5, 0, 200000, 9};
     const size_t steps[] = {1, 7, 999, 4096, 65535, 0};
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
         struct stream s = {0};
-        for (size_t i = 0; i < ARRAY_LEN(lens); i++)
+        for (size_t i = 0; i < TU_ARRAY_LEN(lens); i++)
             stream_frame(&s, framings[fi], lens[i], (unsigned) i + 20);
-        for (size_t si = 0; si < ARRAY_LEN(steps); si++) {
+        for (size_t si = 0; si < TU_ARRAY_LEN(steps); si++) {
             if (steps[si] == 1 && fi == 1)
                 continue; /* one framing byte-by-byte is enough */
             struct sp_decoder d;
@@ -321,8 +329,8 @@ static void test_decoder_handles_mixed_sizes_in_odd_sized_reads(void **state)
             struct sp_msgq q;
             sp_msgq_init(&q);
             assert_int_equal(feed(&d, s.buf, s.len, steps[si], &q), 0);
-            assert_int_equal(q.count, ARRAY_LEN(lens));
-            for (size_t i = 0; i < ARRAY_LEN(lens); i++)
+            assert_int_equal(q.count, TU_ARRAY_LEN(lens));
+            for (size_t i = 0; i < TU_ARRAY_LEN(lens); i++)
                 expect_msg(&q, lens[i], (unsigned) i + 20);
             sp_msgq_term(&q);
             sp_decoder_term(&d);
@@ -334,7 +342,7 @@ static void test_decoder_handles_mixed_sizes_in_odd_sized_reads(void **state)
 static void test_decoder_zero_length_frames_yield_empty_messages(void **state)
 {
     (void) state;
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
         struct stream s = {0};
         for (int i = 0; i < 1000; i++)
             stream_frame(&s, framings[fi], 0, 0);
@@ -357,8 +365,8 @@ static void test_decoder_accepts_frame_of_maxsize_and_rejects_maxsize_plus_one(v
 {
     (void) state;
     const int64_t limits[] = {0, 1, 100, 16 * 1024, 20000, 1024 * 1024};
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
-        for (size_t li = 0; li < ARRAY_LEN(limits); li++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
+        for (size_t li = 0; li < TU_ARRAY_LEN(limits); li++) {
             size_t max = (size_t) limits[li];
             struct stream s = {0};
             stream_frame(&s, framings[fi], max, 1);
@@ -388,7 +396,7 @@ static void test_decoder_accepts_frame_of_maxsize_and_rejects_maxsize_plus_one(v
 static void test_decoder_judges_each_frame_by_the_limit_when_its_header_arrives(void **state)
 {
     (void) state;
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
         atomic_int limit = 4;
         struct sp_decoder d;
         assert_int_equal(sp_decoder_init(&d, framings[fi], &limit), 0);
@@ -443,8 +451,8 @@ static void test_decoder_drops_connection_on_impossible_length_instead_of_aborti
     /* Unlimited maxsize and a peer announcing 2^63 or 2^62 - 1 bytes: the
        decoder gives up (-1), it neither aborts nor pretends to have room. */
     const uint64_t lens[] = {UINT64_MAX, 1ull << 63, (1ull << 62) - 1};
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
-        for (size_t i = 0; i < ARRAY_LEN(lens); i++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
+        for (size_t i = 0; i < TU_ARRAY_LEN(lens); i++) {
             struct sp_decoder d;
             assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
             struct sp_msgq q;
@@ -465,7 +473,7 @@ static void test_decoder_ipc_rejects_type_byte_other_than_1(void **state)
     (void) state;
     /* libnanomsg aborts on this (SPEC §3.3); we drop the connection. */
     const uint8_t types[] = {0, 2, 0x80, 0xff};
-    for (size_t i = 0; i < ARRAY_LEN(types); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(types); i++) {
         struct sp_decoder d;
         assert_int_equal(sp_decoder_init(&d, SP_FRAMING_IPC, &unlimited), 0);
         struct sp_msgq q;
@@ -490,7 +498,7 @@ static void test_decoder_term_frees_partial_small_and_big_frames(void **state)
 {
     (void) state;
     /* LSan reports if the partial big chunk or the read buffer leaks. */
-    for (size_t fi = 0; fi < ARRAY_LEN(framings); fi++) {
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
         struct stream s = {0};
         stream_frame(&s, framings[fi], 50000, 1);
         struct sp_decoder d;
@@ -527,7 +535,7 @@ static void test_sphdr_parse_returns_peer_protocol(void **state)
 {
     (void) state;
     const int protos[] = {0x10, 0x20, 0x21, 0x30, 0x31, 0x50, 0x51, 0x62, 0x63, 0x70, 0, 0xffff};
-    for (size_t i = 0; i < ARRAY_LEN(protos); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(protos); i++) {
         uint8_t h[8];
         sp_sphdr_make(h, protos[i]);
         assert_int_equal(sp_sphdr_parse(h), protos[i]);

@@ -68,7 +68,7 @@ static void test_fq_receives_from_best_priority_first(void **state)
     sp_fq_in(&fq, &low.entry);
     sp_fq_in(&fq, &high.entry);
     const int want[] = {2, 2, 2, 1, 1, 1};
-    for (size_t i = 0; i < ARRAY_LEN(want); i++)
+    for (size_t i = 0; i < TU_ARRAY_LEN(want); i++)
         assert_int_equal(recv_one(&fq), want[i]);
     assert_false(sp_fq_can_recv(&fq));
     assert_int_equal(recv_one(&fq), -EAGAIN);
@@ -111,7 +111,7 @@ static void test_fq_drained_pipe_leaves_until_it_signals_again(void **state)
     a.avail = 2;
     sp_fq_in(&fq, &a.entry);
     const int want[] = {2, 1, 2, 1, 2, 2};
-    for (size_t i = 0; i < ARRAY_LEN(want); i++)
+    for (size_t i = 0; i < TU_ARRAY_LEN(want); i++)
         assert_int_equal(recv_one(&fq), want[i]);
 }
 
@@ -153,7 +153,7 @@ static void test_fq_rm_of_current_pipe_receives_from_the_next(void **state)
     assert_int_equal(recv_one(&fq), 1);
     sp_fq_rm(&fq, &p[1].entry);
     const int want[] = {3, 1, 3, 1};
-    for (size_t i = 0; i < ARRAY_LEN(want); i++)
+    for (size_t i = 0; i < TU_ARRAY_LEN(want); i++)
         assert_int_equal(recv_one(&fq), want[i]);
     assert_int_equal(p[1].recvs, 0);
     sp_fq_rm(&fq, &p[0].entry);

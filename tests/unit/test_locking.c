@@ -5,23 +5,30 @@
    once the last user is gone and not before. Each broken rule runs in a
    forked child, which must die by SIGABRT after saying which invariant
    failed. */
-#include "unittest.h"
-
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/pair.h>
 
+#include "testutil.h"
 #include "aio/loop.h"
 #include "core/drain.h"
 #include "core/sock.h"
 #include "protocol.h"
-#include "testutil.h"
 
 #define DEADLINE_MS 10000
 

@@ -3,16 +3,23 @@
    loop thread in order, and a cancelled task never runs. Timing is never
    asserted beyond "not before due": where a race would matter the loop is
    held inside a gate task while the test sets things up. */
-#include "unittest.h"
-
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "aio/loop.h"
 #include "utils/clock.h"
 #include "utils/list.h"
-#include "testutil.h"
 
 #define DEADLINE_MS 10000
 

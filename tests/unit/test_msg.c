@@ -2,17 +2,25 @@
    heap beyond, header push and split (how protocols build and parse their
    backtraces), dup sharing the body chunk (fan-out), and a FIFO that keeps its
    order and its byte count while its ring grows. */
-#include "unittest.h"
-
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "core/chunk.h"
 #include "core/msg.h"
 
 static void make_body(struct sp_msg *m, size_t len, unsigned seed)
 {
     assert_int_equal(sp_msg_init_size(m, len), 0);
-    unit_fill(sp_msg_bodyp(m), len, seed);
+    tu_fill(sp_msg_bodyp(m), len, seed);
 }
 
 static void test_msg_header_up_to_24_bytes_is_stored_inline(void **state)
@@ -21,7 +29,7 @@ static void test_msg_header_up_to_24_bytes_is_stored_inline(void **state)
     struct sp_msg m;
     sp_msg_init(&m);
     uint8_t h[SP_MSG_HDR_INLINE];
-    unit_fill(h, sizeof h, 1);
+    tu_fill(h, sizeof h, 1);
     for (size_t len = 0; len <= SP_MSG_HDR_INLINE; len++) {
         assert_int_equal(sp_msg_set_hdr(&m, h, len), 0);
         assert_int_equal(m.hdrlen, len);
@@ -38,7 +46,7 @@ static void test_msg_header_over_24_bytes_is_stored_on_heap_and_freed(void **sta
     struct sp_msg m;
     sp_msg_init(&m);
     uint8_t h[100];
-    unit_fill(h, sizeof h, 2);
+    tu_fill(h, sizeof h, 2);
     assert_int_equal(sp_msg_set_hdr(&m, h, 25), 0);
     assert_int_equal(m.hdrlen, 25);
     assert_ptr_not_equal(sp_msg_hdr(&m), m.hdr.inl);
@@ -62,16 +70,16 @@ static void test_msg_push_hdr_prepends_across_inline_and_heap(void **state)
     struct sp_msg m;
     sp_msg_init(&m);
     uint8_t want[64];
-    unit_fill(want, sizeof want, 3);
+    tu_fill(want, sizeof want, 3);
     /* Build the header back to front in pieces of 4, 8 and 20 bytes: every
        transition (inline->inline, inline->heap, heap->heap) happens. */
     size_t pieces[] = {4, 8, 20, 4, 28};
     size_t total = 0;
-    for (size_t i = 0; i < ARRAY_LEN(pieces); i++)
+    for (size_t i = 0; i < TU_ARRAY_LEN(pieces); i++)
         total += pieces[i];
     assert_int_equal(total, 64);
     size_t start = total;
-    for (size_t i = 0; i < ARRAY_LEN(pieces); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(pieces); i++) {
         start -= pieces[i];
         assert_int_equal(sp_msg_push_hdr(&m, want + start, pieces[i]), 0);
         assert_int_equal(m.hdrlen, total - start);
@@ -122,7 +130,7 @@ static void test_msg_split_hdr_beyond_body_fails_with_einval_and_changes_nothing
     assert_int_equal(m.hdrlen, 2);
     assert_memory_equal(sp_msg_hdr(&m), "ab", 2);
     assert_int_equal(sp_msg_bodylen(&m), 3);
-    assert_true(unit_check(sp_msg_bodyp(&m), 3, 6, 0));
+    assert_true(tu_check_fill(sp_msg_bodyp(&m), 3, 6, 0));
     sp_msg_term(&m);
 
     struct sp_msg e;
@@ -159,10 +167,10 @@ static void test_msg_split_hdr_of_shared_body_leaves_other_copy_unchanged(void *
     assert_int_equal(sp_msg_dup(&b, &a), 0);
     assert_int_equal(sp_msg_split_hdr(&b, 8), 0);
     assert_int_equal(sp_msg_bodylen(&a), 16);
-    assert_true(unit_check(sp_msg_bodyp(&a), 16, 8, 0));
+    assert_true(tu_check_fill(sp_msg_bodyp(&a), 16, 8, 0));
     assert_int_equal(a.hdrlen, 0);
     assert_int_equal(sp_msg_bodylen(&b), 8);
-    assert_true(unit_check(sp_msg_bodyp(&b), 8, 8, 8));
+    assert_true(tu_check_fill(sp_msg_bodyp(&b), 8, 8, 8));
     sp_msg_term(&a);
     sp_msg_term(&b);
 }
@@ -173,7 +181,7 @@ static void test_msg_dup_shares_body_and_copies_header(void **state)
     struct sp_msg a, b;
     make_body(&a, 100, 9);
     uint8_t h[40];
-    unit_fill(h, sizeof h, 10);
+    tu_fill(h, sizeof h, 10);
     assert_int_equal(sp_msg_set_hdr(&a, h, sizeof h), 0);
     a.ctrl = sp_chunk_alloc(16);
     assert_non_null(a.ctrl);
@@ -190,7 +198,7 @@ static void test_msg_dup_shares_body_and_copies_header(void **state)
     sp_msg_term(&a);
     assert_true(sp_chunk_valid(b.body));
     assert_true(sp_chunk_exclusive(b.body));
-    assert_true(unit_check(sp_msg_bodyp(&b), 100, 9, 0));
+    assert_true(tu_check_fill(sp_msg_bodyp(&b), 100, 9, 0));
     sp_msg_term(&b);
 }
 

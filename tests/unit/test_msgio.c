@@ -3,10 +3,18 @@
    first PROTO_SP/SP_HDR cmsg ([size_t hdrlen][hdrlen bytes]) and keeps the
    other cmsgs as transport control data. Cases marked [libnanomsg] were
    checked against the installed libnanomsg 1.1.5 over an inproc PAIR. */
-#include "unittest.h"
-
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "core/appmsg.h"
 #include "core/chunk.h"
 #include "core/msg.h"
@@ -246,7 +254,7 @@ static void test_sendmsg_iovec_error_leaves_nn_msg_control_chunk_with_caller_lik
         int iovlen;
         int err;
     } cases[] = {{multi_nn_msg, 2, -EINVAL}, {null_base, 1, -EFAULT}, {null_chunk, 1, -EFAULT}};
-    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(cases); i++) {
         struct ctl c = {.len = 0};
         ctl_add(&c, 99, 1, "x", 1, 0);
         void *chunk = nn_allocmsg(c.len, 0);

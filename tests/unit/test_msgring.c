@@ -6,13 +6,21 @@
    idle), term freeing what is still queued (LSan), and a producer thread and
    a consumer thread moving 200000 numbered messages with nothing lost,
    duplicated or reordered. */
-#include "unittest.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <cmocka.h>
+
+#include "testutil.h"
 #include "core/chunk.h"
 #include "core/msg.h"
 #include "core/msgring.h"
@@ -27,11 +35,11 @@ static void make_numbered(struct sp_msg *m, uint32_t n, size_t hdrlen)
     m->body = sp_chunk_alloc(len);
     assert_non_null(m->body);
     memcpy(m->body, &n, 4);
-    unit_fill((uint8_t *) m->body + 4, len - 4, n);
+    tu_fill((uint8_t *) m->body + 4, len - 4, n);
     if (hdrlen) {
         uint8_t h[64];
         assert_true(hdrlen <= sizeof h);
-        unit_fill(h, hdrlen, n + 1000);
+        tu_fill(h, hdrlen, n + 1000);
         assert_int_equal(sp_msg_set_hdr(m, h, hdrlen), 0);
     }
 }
@@ -50,10 +58,10 @@ static void check_numbered(struct sp_msg *m, uint32_t n, size_t hdrlen)
     uint32_t got;
     memcpy(&got, m->body, 4);
     assert_int_equal(got, n);
-    assert_true(unit_check((uint8_t *) m->body + 4, n % 13, n, 0));
+    assert_true(tu_check_fill((uint8_t *) m->body + 4, n % 13, n, 0));
     assert_int_equal(m->hdrlen, hdrlen);
     if (hdrlen)
-        assert_true(unit_check(sp_msg_hdr(m), hdrlen, n + 1000, 0));
+        assert_true(tu_check_fill(sp_msg_hdr(m), hdrlen, n + 1000, 0));
     assert_null(m->ctrl);
 }
 
@@ -61,7 +69,7 @@ static size_t hdrlen_of(uint32_t n)
 {
     /* 0, inline sizes and heap sizes in turn. */
     static const size_t lens[] = {0, 8, 24, 25, 4, 40};
-    return lens[n % ARRAY_LEN(lens)];
+    return lens[n % TU_ARRAY_LEN(lens)];
 }
 
 static void push_numbered(struct sp_msgring *r, uint32_t n)

@@ -6,9 +6,16 @@
    each transport level finds its owner's option set, transports carry the
    socket types they list, and the endpoint of a type a transport does not
    carry is refused with EPROTONOSUPPORT. */
-#include "unittest.h"
-
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/inproc.h>
 #include <nanomsg/ipc.h>
@@ -19,6 +26,7 @@
 #include <nanomsg/tls.h>
 #include <nanomsg/ws.h>
 
+#include "testutil.h"
 #include "core/optset.h"
 #include "protocol.h"
 #include "sp_config.h"
@@ -182,7 +190,7 @@ static void test_each_transport_level_finds_its_owners_option_set(void **state)
                           NN_WS, NN_TLS
 #endif
     };
-    for (size_t i = 0; i < ARRAY_LEN(levels); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(levels); i++) {
         const struct sp_optset *set = sp_optset_find(levels[i]);
         assert_non_null(set);
         assert_int_equal(set->level, levels[i]);
@@ -211,7 +219,7 @@ static void test_a_transport_carries_only_the_types_it_lists(void **state)
                              "ws", "wss", "tls+tcp"
 #endif
     };
-    for (size_t i = 0; i < ARRAY_LEN(schemes); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(schemes); i++) {
         const struct sp_transport *tp = sp_transport_find(schemes[i], strlen(schemes[i]));
         assert_non_null(tp);
         assert_true(sp_transport_carries(tp, pair));

@@ -5,9 +5,16 @@
    yet use each for what it can do; and the core, not the transports,
    refuses a pipe whose peer the socket does not talk to. The pipes are
    fakes that count every call, attached to real sockets. */
-#include "unittest.h"
-
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 #include <nanomsg/bus.h>
 #include <nanomsg/nn.h>
@@ -17,6 +24,7 @@
 #include <nanomsg/reqrep.h>
 #include <nanomsg/survey.h>
 
+#include "testutil.h"
 #include "core/ep.h"
 #include "core/pipe.h"
 #include "core/sock.h"
@@ -138,7 +146,7 @@ static void recv_one(struct sp_sock *s, const struct sp_socktype *type)
 static void test_a_receive_only_pipe_is_never_sent_to_nor_a_send_only_one_read(void **state)
 {
     (void) state;
-    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+    for (size_t i = 0; i < TU_ARRAY_LEN(cases); i++) {
         const struct type_case *tc = &cases[i];
         const struct sp_socktype *type;
 

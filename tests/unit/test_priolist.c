@@ -80,7 +80,7 @@ static void test_priolist_round_robins_within_a_priority(void **state)
         sp_priolist_activate(&pl, &p[i].entry);
     }
     const int want[] = {1, 2, 3, 1, 2, 3, 1};
-    expect_order(&pl, want, ARRAY_LEN(want));
+    expect_order(&pl, want, TU_ARRAY_LEN(want));
 }
 
 static void test_priolist_activate_of_ready_pipe_does_not_add_it_twice(void **state)
@@ -96,7 +96,7 @@ static void test_priolist_activate_of_ready_pipe_does_not_add_it_twice(void **st
     sp_priolist_activate(&pl, &b.entry);
     sp_priolist_activate(&pl, &a.entry);
     const int want[] = {1, 2, 1, 2};
-    expect_order(&pl, want, ARRAY_LEN(want));
+    expect_order(&pl, want, TU_ARRAY_LEN(want));
 }
 
 static void test_priolist_release_removes_pipe_from_ready_set(void **state)
@@ -112,7 +112,7 @@ static void test_priolist_release_removes_pipe_from_ready_set(void **state)
     assert_int_equal(take(&pl, false), 1);
     assert_int_equal(take(&pl, true), 2); /* 2 is full now */
     const int want[] = {3, 1, 3, 1};
-    expect_order(&pl, want, ARRAY_LEN(want));
+    expect_order(&pl, want, TU_ARRAY_LEN(want));
     assert_int_equal(take(&pl, true), 3);
     assert_int_equal(take(&pl, true), 1);
     assert_false(sp_priolist_ready(&pl));
@@ -152,7 +152,7 @@ static void test_priolist_reactivated_pipe_rejoins_at_end_of_its_slot(void **sta
     assert_int_equal(take(&pl, true), 1);
     sp_priolist_activate(&pl, &p[0].entry);
     const int want[] = {2, 3, 1, 2, 3, 1};
-    expect_order(&pl, want, ARRAY_LEN(want));
+    expect_order(&pl, want, TU_ARRAY_LEN(want));
 }
 
 static void test_priolist_reactivated_better_pipe_becomes_current_again(void **state)
@@ -187,7 +187,7 @@ static void test_priolist_rm_of_current_pipe_moves_on_to_next_in_slot(void **sta
     assert_int_equal(fake_of(sp_priolist_pipe(&pl))->id, 2);
     sp_priolist_rm(&pl, &p[1].entry); /* the current one goes away */
     const int want[] = {3, 1, 3, 1};
-    expect_order(&pl, want, ARRAY_LEN(want));
+    expect_order(&pl, want, TU_ARRAY_LEN(want));
     /* The current one again, this time the last in the slot: wraps to first. */
     assert_int_equal(fake_of(sp_priolist_pipe(&pl))->id, 3);
     sp_priolist_rm(&pl, &p[2].entry);
@@ -209,7 +209,7 @@ static void test_priolist_rm_of_non_current_pipe_keeps_cursor(void **state)
     sp_priolist_rm(&pl, &p[3].entry);
     sp_priolist_rm(&pl, &p[0].entry);
     const int want[] = {2, 3, 2, 3};
-    expect_order(&pl, want, ARRAY_LEN(want));
+    expect_order(&pl, want, TU_ARRAY_LEN(want));
 }
 
 static void test_priolist_rm_of_last_ready_pipe_leaves_nothing_ready(void **state)
