@@ -160,14 +160,15 @@ static bool publish_nowake(struct sp_sock *s)
     SP_ASSERT_LOCKED(s);
     int ev = sock_events(s);
     int changed = ev ^ s->events;
-    if (!changed)
+    if (!changed && !s->kicked)
         return false;
     if (changed & SP_EV_IN)
         efd_set(s->rcvfd, ev & SP_EV_IN);
     if (changed & SP_EV_OUT)
         efd_set(s->sndfd, ev & SP_EV_OUT);
     bool wake = false;
-    if (ev & ~s->events) {
+    if ((ev & ~s->events) || s->kicked) {
+        s->kicked = false;
         atomic_fetch_add_explicit(&s->evseq, 1, memory_order_release);
         wake = s->waiters > 0;
         sp_sock_wake_caller(s);
@@ -531,7 +532,9 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
             deadline = sp_clock_ms() + (uint64_t) timeo;
         publish(s);
         int ev = send ? SP_EV_OUT : SP_EV_IN;
-        if (s->events & ev)
+        /* A routed send waits for its destination (sp_sock_kick) even while
+           another destination keeps SP_EV_OUT on. */
+        if ((s->events & ev) && !(send && (s->type->flags & SP_SOCKTYPE_ROUTED)))
             continue; /* became ready meanwhile */
         /* One caller spins at a time: with several blocked on one socket
            (or one core) more spinners only steal the producer's CPU. Only
@@ -868,6 +871,7 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     }
     /* On the list before the transport starts, so that nn_close finds it. */
     sp_list_push_back(&s->eps, &ep->item);
+    ep->eid = ++s->next_eid;
     sp_sock_unlock(s);
 
     int rc = bind ? tp->bind(ep) : tp->connect(ep);
@@ -875,11 +879,15 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     sp_sock_lock(s);
     if (rc != 0) {
         sp_list_remove(&ep->item);
+        /* A failed nn_bind/nn_connect takes no id, as in libnanomsg (unless
+           another endpoint took the next one meanwhile). */
+        if (s->next_eid == ep->eid)
+            s->next_eid--;
         sp_sock_unlock(s);
         ep_free(ep);
         return rc;
     }
-    ep->eid = ++s->next_eid;
+    ep->started = true;
     rc = ep->eid;
     sp_sock_unlock(s);
     return rc;
@@ -888,18 +896,26 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
 int sp_sock_rm_ep(struct sp_sock *s, int eid)
 {
     struct sp_ep *victim = NULL;
+    bool dropped = false;
     sp_sock_lock(s);
     sp_list_foreach(&s->eps, it) {
         struct sp_ep *ep = sp_cont(it, struct sp_ep, item);
-        if (ep->eid == eid && eid > 0 && !ep->stopping) {
+        if (ep->eid == eid && eid > 0 && ep->started && !ep->stopping) {
             ep->stopping = true;
             victim = ep;
             break;
         }
     }
+    /* Protocols that name connections (PEER) drop what they keep for the
+       id: an endpoint's queued messages, or an accepted connection. */
+    if (s->type->ops->shutdown) {
+        s->in_proto++;
+        dropped = s->type->ops->shutdown(s, eid, victim != NULL);
+        s->in_proto--;
+    }
     sp_sock_unlock(s);
     if (!victim)
-        return -EINVAL;
+        return dropped ? 0 : -EINVAL;
     victim->ops->stop(victim);
     return 0;
 }
