@@ -13,6 +13,7 @@
 
 struct sp_sock;
 struct sp_pipe;
+struct sp_ep;
 
 /* Readiness reported by events(): a message can be received / sent now. */
 #define SP_EV_IN 1
@@ -60,6 +61,8 @@ struct sp_proto_ops {
     /* NN_STAT_CURRENT_SND_PRIORITY: the best send priority with a usable
        pipe, -1 if none; NULL for protocols that do not load-balance. */
     int (*current_sndprio)(struct sp_sock *sock);
+    /* Optional: nn_bind/nn_connect made endpoint ep (its id is final). */
+    void (*ep_add)(struct sp_sock *sock, struct sp_ep *ep);
     /* Optional: nn_shutdown(sock, id), before the endpoint (if any: ep is
        true) stops. The protocol forgets what it keeps under the id and
        returns true when the id named something of its own, which makes an

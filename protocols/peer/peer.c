@@ -237,9 +237,9 @@ static void peer_pipe_rm(struct sp_sock *sock, struct sp_pipe *pipe)
     struct peer_conn *c = pipe->proto_data;
     if (!c)
         return; /* dropped by nn_shutdown before */
-    if (!c->connector || c->q.count == 0) {
-        /* An accepted id ends with its connection; a connector's id lives
-           on in its endpoint (a send finds it there again). */
+    /* An accepted id ends with its connection; a connector's lives as long
+       as its endpoint (one that failed to start, or stops, goes now). */
+    if (!c->connector || !pipe->ep->started || pipe->ep->stopping) {
         conn_free(p, c);
         return;
     }
@@ -326,28 +326,6 @@ static void strip_cmsg(struct sp_msg *msg, size_t off)
     sp_chunk_shrink(c, sz - step);
 }
 
-/* The connection a message for id goes to: the one in the table, or a
-   connect endpoint's that has no connection (and no queue) yet. */
-static struct peer_conn *conn_for_send(struct peer_sock *p, uint32_t id, int *err)
-{
-    struct peer_conn *c = id && id <= INT32_MAX ? conn_find(p, id) : NULL;
-    if (c)
-        return c;
-    *err = -EHOSTUNREACH;
-    if (!id || id > INT32_MAX)
-        return NULL;
-    sp_list_foreach(&p->sock->eps, it) {
-        struct sp_ep *ep = sp_cont(it, struct sp_ep, item);
-        if (ep->eid == (int) id && !ep->bound && ep->started && !ep->stopping) {
-            c = conn_new(p, id, true);
-            if (!c)
-                *err = -ENOMEM;
-            return c;
-        }
-    }
-    return NULL;
-}
-
 static int peer_send(struct sp_sock *sock, struct sp_msg *msg)
 {
     struct peer_sock *p = sock->proto;
@@ -355,10 +333,9 @@ static int peer_send(struct sp_sock *sock, struct sp_msg *msg)
     long off = find_peer_id(msg, &id);
     if (off < 0)
         return -EINVAL;
-    int err = 0;
-    struct peer_conn *c = conn_for_send(p, id, &err);
+    struct peer_conn *c = id ? conn_find(p, id) : NULL;
     if (!c)
-        return err;
+        return -EHOSTUNREACH;
     if (!conn_takes(p, c))
         return -EAGAIN; /* the message stays the caller's, cmsg and all */
     strip_cmsg(msg, (size_t) off);
@@ -408,6 +385,15 @@ static int peer_recv(struct sp_sock *sock, struct sp_msg *msg)
     return rc;
 }
 
+/* A connect endpoint's id takes messages from now on (out of memory: it
+   answers EHOSTUNREACH until its first connection). */
+static void peer_ep_add(struct sp_sock *sock, struct sp_ep *ep)
+{
+    struct peer_sock *p = sock->proto;
+    if (!ep->bound && !conn_find(p, (uint32_t) ep->eid))
+        conn_new(p, (uint32_t) ep->eid, true);
+}
+
 static bool peer_shutdown(struct sp_sock *sock, int id, bool ep)
 {
     struct peer_sock *p = sock->proto;
@@ -435,6 +421,7 @@ static const struct sp_proto_ops peer_ops = {
     .events = peer_events,
     .send = peer_send,
     .recv = peer_recv,
+    .ep_add = peer_ep_add,
     .shutdown = peer_shutdown,
 };
 

@@ -888,6 +888,11 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
         return rc;
     }
     ep->started = true;
+    if (s->type->ops->ep_add) {
+        s->in_proto++;
+        s->type->ops->ep_add(s, ep);
+        s->in_proto--;
+    }
     rc = ep->eid;
     sp_sock_unlock(s);
     return rc;

@@ -681,11 +681,18 @@ static void test_peer_refuses_other_protocols(void **state)
 }
 
 /* NN_RCVFD / NN_POLLIN: a message from any peer. NN_SNDFD / NN_POLLOUT:
-   some id takes a message (here: a connect endpoint's empty queue). */
+   some id takes a message (a connect endpoint's queue, connected or not). */
 static void test_peer_poll_readiness(void **state)
 {
     (void) state;
     char url[URL_LEN];
+    int lone = peer_socket();
+    do_connect(lone, TCP, make_url(url, TCP)); /* nobody listens there */
+    struct nn_pollfd lp = {lone, NN_POLLIN | NN_POLLOUT, 0};
+    assert_int_equal(nn_poll(&lp, 1, 0), 1);
+    assert_int_equal(lp.revents, NN_POLLOUT);
+    nn_close(lone);
+
     int srv = peer_socket();
     do_bind(srv, INPROC, make_url(url, INPROC));
     struct nn_pollfd pfd = {srv, NN_POLLIN | NN_POLLOUT, 0};
