@@ -213,6 +213,9 @@ static int peer_pipe_add(struct sp_sock *sock, struct sp_pipe *pipe)
         if (!c)
             return -ENOMEM;
     } else {
+        /* nn_shutdown forgot the id already: no connection may revive it. */
+        if (pipe->ep->stopping)
+            return -ECANCELED;
         /* The endpoint's id is reserved before its transport starts (a
            connection may come at once); messages may wait for it. */
         c = conn_find(p, (uint32_t) pipe->ep->eid);
