@@ -13,6 +13,7 @@
 
 struct sp_sock;
 struct sp_pipe;
+struct sp_ep;
 
 /* Readiness reported by events(): a message can be received / sent now. */
 #define SP_EV_IN 1
@@ -21,6 +22,11 @@ struct sp_pipe;
 /* Socket type flags: the type cannot send / cannot receive. */
 #define SP_SOCKTYPE_NOSEND 1
 #define SP_SOCKTYPE_NORECV 2
+/* Each message names the connection it goes to (PEER): SP_EV_OUT means
+   that some destination takes a message, so a send the protocol refuses
+   with -EAGAIN waits for its own destination, which the protocol announces
+   with sp_sock_kick (core/sock.h), not for SP_EV_OUT. */
+#define SP_SOCKTYPE_ROUTED 4
 
 struct sp_proto_ops {
     /* Allocates the protocol state into sock->proto: 0 or -ENOMEM. */
@@ -58,6 +64,14 @@ struct sp_proto_ops {
     /* NN_STAT_CURRENT_SND_PRIORITY: the best send priority with a usable
        pipe, -1 if none; NULL for protocols that do not load-balance. */
     int (*current_sndprio)(struct sp_sock *sock);
+    /* Optional: nn_bind/nn_connect made endpoint ep (its id is final). */
+    void (*ep_add)(struct sp_sock *sock, struct sp_ep *ep);
+    /* Optional: nn_shutdown(sock, id), before the endpoint (if any: ep is
+       true) stops. The protocol forgets what it keeps under the id and
+       returns true when the id named something of its own, which makes an
+       nn_shutdown without an endpoint succeed (PEER: an accepted
+       connection). */
+    bool (*shutdown)(struct sp_sock *sock, int id, bool ep);
 };
 
 struct sp_socktype {

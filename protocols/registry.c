@@ -19,6 +19,7 @@ extern const struct sp_socktype sp_rep_socktype, sp_xrep_socktype;
 extern const struct sp_socktype sp_surveyor_socktype, sp_xsurveyor_socktype;
 extern const struct sp_socktype sp_respondent_socktype, sp_xrespondent_socktype;
 extern const struct sp_socktype sp_bus_socktype, sp_xbus_socktype;
+extern const struct sp_socktype sp_peer_socktype;
 
 static const struct sp_socktype *const socktypes[] = {
     &sp_pair_socktype, &sp_xpair_socktype,
@@ -31,6 +32,7 @@ static const struct sp_socktype *const socktypes[] = {
     &sp_surveyor_socktype, &sp_xsurveyor_socktype,
     &sp_respondent_socktype, &sp_xrespondent_socktype,
     &sp_bus_socktype, &sp_xbus_socktype,
+    &sp_peer_socktype,
 };
 
 const struct sp_socktype *sp_socktype_find(int domain, int protocol)

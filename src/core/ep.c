@@ -61,6 +61,7 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     }
     /* On the list before the transport starts, so that nn_close finds it. */
     sp_list_push_back(&s->eps, &ep->item);
+    ep->eid = ++s->next_eid;
     sp_sock_unlock(s);
 
     int rc = bind ? tp->bind(ep) : tp->connect(ep);
@@ -68,11 +69,20 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     sp_sock_lock(s);
     if (rc != 0) {
         sp_list_remove(&ep->item);
+        /* A failed nn_bind/nn_connect takes no id, as in libnanomsg (unless
+           another endpoint took the next one meanwhile). */
+        if (s->next_eid == ep->eid)
+            s->next_eid--;
         sp_sock_unlock(s);
         ep_free(ep);
         return rc;
     }
-    ep->eid = ++s->next_eid;
+    ep->started = true;
+    if (s->type->ops->ep_add) {
+        s->in_proto++;
+        s->type->ops->ep_add(s, ep);
+        s->in_proto--;
+    }
     rc = ep->eid;
     sp_sock_unlock(s);
     return rc;
@@ -81,18 +91,26 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
 int sp_sock_rm_ep(struct sp_sock *s, int eid)
 {
     struct sp_ep *victim = NULL;
+    bool dropped = false;
     sp_sock_lock(s);
     sp_list_foreach(&s->eps, it) {
         struct sp_ep *ep = sp_cont(it, struct sp_ep, item);
-        if (ep->eid == eid && eid > 0 && !ep->stopping) {
+        if (ep->eid == eid && eid > 0 && ep->started && !ep->stopping) {
             ep->stopping = true;
             victim = ep;
             break;
         }
     }
+    /* Protocols that name connections (PEER) drop what they keep for the
+       id: an endpoint's queued messages, or an accepted connection. */
+    if (s->type->ops->shutdown) {
+        s->in_proto++;
+        dropped = s->type->ops->shutdown(s, eid, victim != NULL);
+        s->in_proto--;
+    }
     sp_sock_unlock(s);
     if (!victim)
-        return -EINVAL;
+        return dropped ? 0 : -EINVAL;
     victim->ops->stop(victim);
     return 0;
 }

@@ -26,7 +26,11 @@ struct sp_ep_ops {
 struct sp_ep {
     struct sp_sock *sock;
     struct sp_list_item item;       /* in sock->eps */
-    int eid;                        /* 0 until nn_bind/nn_connect succeeded */
+    /* Reserved before the transport starts, so that a connection it makes
+       at once (inproc) already knows the id nn_connect will return (PEER
+       routes by it); nn_shutdown finds the endpoint only once started. */
+    int eid;
+    bool started;                   /* nn_bind/nn_connect succeeded */
     bool bound;                     /* nn_bind (else nn_connect) */
     bool stopping;
     const struct sp_transport *tp;

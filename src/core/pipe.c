@@ -36,6 +36,7 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
     pipe->rcvprio = ep->rcvprio;
     pipe->peer_protocol = -1;
     pipe->proto_data = NULL;
+    pipe->ep = ep;
     pipe->defer_next = NULL;
     atomic_init(&pipe->defer_ev, 0);
 }

@@ -66,6 +66,10 @@ struct sp_pipe_ops {
        sock->progress_ms (the time of the last write) up to date. */
     bool (*unsent)(struct sp_pipe *pipe);
     void (*closing)(struct sp_pipe *pipe);
+    /* Optional: the protocol drops this one connection (nn_shutdown of an
+       accepted PEER connection). Socket lock held. The transport closes it
+       as if the peer had left, and detaches the pipe later as usual. */
+    void (*close)(struct sp_pipe *pipe);
 };
 
 struct sp_pipe {
@@ -92,6 +96,10 @@ struct sp_pipe {
        the sender on its side). */
     int peer_protocol;
     void *proto_data;   /* the protocol's per-pipe state */
+    /* The endpoint that made it: ep->bound tells an accepted connection
+       from one made by nn_connect, whose id (ep->eid) PEER routes by. The
+       endpoint outlives its pipes (sp_ep_stopped comes after the last). */
+    struct sp_ep *ep;
     struct sp_list_item sock_item; /* in sock->pipes while attached */
 };
 

@@ -174,14 +174,15 @@ static bool publish_nowake(struct sp_sock *s)
     SP_ASSERT_LOCKED(s);
     int ev = sock_events(s);
     int changed = ev ^ s->events;
-    if (!changed)
+    if (!changed && !s->kicked)
         return false;
     if (changed & SP_EV_IN)
         efd_set(s->rcvfd, ev & SP_EV_IN);
     if (changed & SP_EV_OUT)
         efd_set(s->sndfd, ev & SP_EV_OUT);
     bool wake = false;
-    if (ev & ~s->events) {
+    if ((ev & ~s->events) || s->kicked) {
+        s->kicked = false;
         atomic_fetch_add_explicit(&s->evseq, 1, memory_order_release);
         wake = s->waiters > 0;
         sp_sock_wake_caller(s);
@@ -545,7 +546,9 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
             deadline = sp_clock_ms() + (uint64_t) timeo;
         publish(s);
         int ev = send ? SP_EV_OUT : SP_EV_IN;
-        if (s->events & ev)
+        /* A routed send waits for its destination (sp_sock_kick) even while
+           another destination keeps SP_EV_OUT on. */
+        if ((s->events & ev) && !(send && (s->type->flags & SP_SOCKTYPE_ROUTED)))
             continue; /* became ready meanwhile */
         /* One caller spins at a time: with several blocked on one socket
            (or one core) more spinners only steal the producer's CPU. Only

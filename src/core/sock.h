@@ -71,6 +71,8 @@ struct sp_sock {
     struct sp_optstore tpopts;  /* transport levels (socket lock) */
     char name[64];
     int events;                 /* SP_EV_* last published */
+    bool kicked;                /* sp_sock_kick: wake blocked callers at the
+                                   next publication */
     int sndfd;                  /* eventfds for NN_SNDFD/NN_RCVFD, -1 until asked */
     int rcvfd;
     int waiters;                /* threads waiting on cv for readiness */
@@ -140,6 +142,24 @@ void sp_sock_wait(struct sp_sock *sock, uint64_t deadline_ms);
 
 /* Wakes every sp_sock_wait on sock. Lock held. */
 void sp_sock_notify(struct sp_sock *sock);
+
+/* A destination of a routed socket type (SP_SOCKTYPE_ROUTED) takes
+   messages again, while the socket's readiness may not have changed: blocked
+   senders retry at the unlock. Lock held. */
+static inline void sp_sock_kick(struct sp_sock *sock)
+{
+    SP_ASSERT_LOCKED(sock);
+    sock->kicked = true;
+}
+
+/* A new id from the sequence of endpoint ids (nn_bind/nn_connect), for a
+   protocol that names connections no endpoint id names (PEER's accepted
+   ones): never 0, never an endpoint's, never reused. Lock held. */
+static inline int sp_sock_new_id(struct sp_sock *sock)
+{
+    SP_ASSERT_LOCKED(sock);
+    return ++sock->next_eid;
+}
 
 /* Wakes a caller that polls a pipe's fd itself (see sp_pipe_ops.wait_begin).
    Lock held. */

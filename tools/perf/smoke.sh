@@ -97,6 +97,13 @@ for pattern in "" pushpull; do
 done
 unset PERF_PATTERN
 
+# PEER against REQ/REP, one process.
+single "$dir/peer_lat" inproc://peer_lat 64 10
+expect "^peer round trip: .* \[us\]" "$tmp/single.out"
+expect "^reqrep round trip: .* \[us\]" "$tmp/single.out"
+single "$dir/peer_lat" "ipc://$tmp/peer_lat.ipc" 64 10
+expect "^peer round trip: .* \[us\]" "$tmp/single.out"
+
 # 1 MiB is the default NN_RCVMAXSIZE of libnanomsg: the programs lift it.
 pair tcp "$dir/local_thr" @URL@ 1048576 3 -- "$dir/remote_thr" @URL@ 1048576 3
 expect "^throughput: .* \[msg/s\]" "$tmp/pair.out"

@@ -26,6 +26,7 @@
 #include "core/ep.h"
 #include "core/msgring.h"
 #include "core/pipe.h"
+#include "aio/loop.h"
 #include "core/sock.h"
 #include "transport.h"
 
@@ -51,6 +52,8 @@ struct inproc_half {
 struct inproc_conn {
     struct inproc_half half[2];  /* [0] bound side, [1] connecting side */
     bool torn;                   /* teardown claimed (registry lock) */
+    struct sp_task close_task;   /* inproc_pipe_close: teardown on the loop */
+    atomic_bool close_asked;     /* close_task posted */
     atomic_int live;             /* halves whose pipe is not destroyed */
 };
 
@@ -216,11 +219,48 @@ static void inproc_pipe_destroy(struct sp_pipe *pipe)
     free(c);
 }
 
+static void inproc_pipe_close(struct sp_pipe *pipe);
+
 static const struct sp_pipe_ops inproc_pipe_ops = {
     .send = inproc_pipe_send,
     .recv = inproc_pipe_recv,
     .destroy = inproc_pipe_destroy,
+    .close = inproc_pipe_close,
 };
+
+static void conn_teardown(struct inproc_conn *c);
+
+/* The loop thread's half of inproc_pipe_close: teardown takes the registry
+   lock and then socket locks, which the protocol's caller holds. */
+static void conn_close_task(struct sp_task *t)
+{
+    struct inproc_conn *c = sp_cont(t, struct inproc_conn, close_task);
+    bool mine = false;
+    pthread_mutex_lock(&reg.lock);
+    if (!c->torn) {
+        c->torn = mine = true;
+        for (int i = 0; i < 2; i++)
+            if (sp_list_item_linked(&c->half[i].item))
+                sp_list_remove(&c->half[i].item);
+    }
+    pthread_mutex_unlock(&reg.lock);
+    if (mine)
+        conn_teardown(c);
+    sp_pipe_rele(&c->half[0].pipe); /* inproc_pipe_close's hold */
+}
+
+static void inproc_pipe_close(struct sp_pipe *pipe)
+{
+    struct inproc_half *h = sp_cont(pipe, struct inproc_half, pipe);
+    struct inproc_conn *c = h->conn;
+    SP_ASSERT_LOCKED(pipe->sock);
+    /* Inproc alone never started the loop; without it the connection stays
+       (the protocol has disowned it already). */
+    if (sp_loop_start() != 0 || atomic_exchange(&c->close_asked, true))
+        return;
+    sp_pipe_hold(&c->half[0].pipe);
+    sp_loop_post(&c->close_task);
+}
 
 /* Tears a connection down: both pipes leave their sockets. The caller has
    claimed it (conn->torn) and unlinked both halves under the registry lock. */
@@ -257,6 +297,8 @@ static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
         return;
     }
     atomic_init(&c->live, 2);
+    sp_task_init(&c->close_task, conn_close_task);
+    atomic_init(&c->close_asked, false);
     struct inproc_ep *owners[2] = {b, k};
     for (int i = 0; i < 2; i++) {
         struct inproc_half *h = &c->half[i];

@@ -356,7 +356,19 @@ static int stream_wait_begin(struct sp_pipe *pipe);
 static void stream_wait_end(struct sp_pipe *pipe, int revents);
 static bool stream_wake_reader(struct sp_pipe *pipe);
 
+/* nn_shutdown of an accepted PEER connection: closed as if broken, but
+   not counted as such (the application asked for it). */
+static void stream_close(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
+    if (!s->broken)
+        s->dropped = true;
+    request_close(s);
+}
+
 static const struct sp_pipe_ops stream_pipe_ops = {
+    .close = stream_close,
     .wait_begin = stream_wait_begin,
     .wait_end = stream_wait_end,
     .wake_reader = stream_wake_reader,
@@ -429,7 +441,7 @@ void sp_stream_free(struct sp_stream *s)
 static void close_task(struct sp_task *t)
 {
     struct sp_stream *s = sp_cont(t, struct sp_stream, close_task);
-    sp_stream_close(s, SP_STAT_BROKEN);
+    sp_stream_close(s, s->dropped ? -1 : SP_STAT_BROKEN);
 }
 
 static void hs_timeout(struct sp_timer *t)

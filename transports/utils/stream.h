@@ -150,6 +150,7 @@ struct sp_stream {
     bool out_released;
     uint64_t last_write_ns;       /* when outq was last written (burst detection) */
     bool broken;                  /* no more sends; a close is requested */
+    bool dropped;                 /* closed by the protocol: not counted BROKEN */
     bool draining;                /* the peer is gone: close once inq is empty */
 };
 
