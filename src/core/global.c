@@ -10,6 +10,7 @@
 #include <nanomsg/nn.h>
 
 #include "aio/loop.h"
+#include "core/appmsg.h"
 #include "core/chunk.h"
 #include "core/global.h"
 #include "core/msgio.h"
@@ -108,6 +109,7 @@ static void table_term(void)
     sp_transports_term();
     sp_loop_stop();
     sp_chunk_cache_drain();
+    sp_appmsg_trim();
     free(g.unused);
     g.unused = NULL;
     g.nunused = 0;
