@@ -329,8 +329,11 @@ int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
         struct sp_msg msg;
         sp_msg_init(&msg);
         rc = sp_sock_recv(sock, &msg, flags);
-        if (rc == 0)
+        if (rc == 0) {
             rc = sp_msgio_deliver(msghdr, &msg, &len);
+            if (rc == -ENOMEM)
+                sp_sock_unrecv(sock, &msg); /* the next recv gets it */
+        }
     }
     rele_sock(sock);
     return rc ? fail(rc) : (int) len;
