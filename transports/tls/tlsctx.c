@@ -13,8 +13,14 @@
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/asn1.h>
+#include <mbedtls/bignum.h>
+#include <mbedtls/cipher.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -51,6 +57,7 @@ static int locked_rng(void *p, unsigned char *out, size_t len)
 
 static int load_crt(mbedtls_x509_crt *chain, const char *pem, const char *file)
 {
+    errno = 0; /* see tls_errno */
     if (pem)
         return mbedtls_x509_crt_parse(chain, (const unsigned char *) pem, strlen(pem) + 1);
     struct stat st;
@@ -72,11 +79,42 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
+/* What a failed mbedTLS call means for nn_bind/nn_connect: ENOMEM when it
+   ran out of memory (its own allocations, or reading a file: fopen
+   allocates), else EINVAL (the material cannot be used). Its error codes
+   add a high-level module's code (bits 7-15) to a low-level one (0-6); but
+   parsing a key reports a failed allocation as an invalid key, so a failed
+   allocation is also recognised by malloc's errno, which the caller clears
+   before each call. */
+static int tls_errno(int mbed_rc)
+{
+    if (mbed_rc >= 0)
+        return -EINVAL;
+    if (errno == ENOMEM)
+        return -ENOMEM;
+    int high = -mbed_rc & 0xFF80, low = -mbed_rc & 0x7F;
+    switch (high) {
+    case -MBEDTLS_ERR_SSL_ALLOC_FAILED:
+    case -MBEDTLS_ERR_PEM_ALLOC_FAILED:
+    case -MBEDTLS_ERR_ECP_ALLOC_FAILED:
+    case -MBEDTLS_ERR_PK_ALLOC_FAILED:
+    case -MBEDTLS_ERR_X509_ALLOC_FAILED:
+    case -MBEDTLS_ERR_CIPHER_ALLOC_FAILED:
+    case -MBEDTLS_ERR_MD_ALLOC_FAILED:
+        return -ENOMEM;
+    }
+    if (low == -MBEDTLS_ERR_MPI_ALLOC_FAILED || low == -MBEDTLS_ERR_ASN1_ALLOC_FAILED)
+        return -ENOMEM;
+    return -EINVAL;
+}
+
 /* Says why an endpoint's TLS configuration failed (under NN_PRINT_ERRORS),
-   with mbedTLS's reason when mbed_rc is one of its errors. */
-static void config_error(struct sp_ep *ep, int mbed_rc, const char *fmt, ...)
+   with mbedTLS's reason when mbed_rc is one of its errors; returns the
+   -errno nn_bind/nn_connect fails with. */
+static int config_error(struct sp_ep *ep, int mbed_rc, const char *fmt, ...)
 {
     char msg[512], mbed[160] = "";
+    int err = tls_errno(mbed_rc);
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(msg, sizeof msg, fmt, ap);
@@ -85,7 +123,8 @@ static void config_error(struct sp_ep *ep, int mbed_rc, const char *fmt, ...)
         mbedtls_strerror(mbed_rc, mbed, sizeof mbed);
         snprintf(msg + n, sizeof msg - (size_t) n, " (%s)", mbed);
     }
-    sp_ep_report(ep, EINVAL, msg);
+    sp_ep_report(ep, -err, msg);
+    return err;
 }
 
 /* A CA bundle named by the environment: as OpenSSL does, certificates that
@@ -112,9 +151,12 @@ static int load_default_ca(struct sp_ep *ep, mbedtls_x509_crt *ca)
     file = env("SSL_CERT_FILE");
     const char *dirs = env("SSL_CERT_DIR");
     if (!file && !dirs) {
-        if (load_crt(ca, NULL, SP_TLS_SYSTEM_CA) < 0)
-            mbedtls_x509_crt_parse_path(ca, SP_TLS_SYSTEM_DIR); /* best effort: no CA, no peer */
-        return 0;
+        int rc = load_crt(ca, NULL, SP_TLS_SYSTEM_CA);
+        if (rc < 0 && tls_errno(rc) != -ENOMEM)
+            rc = mbedtls_x509_crt_parse_path(ca, SP_TLS_SYSTEM_DIR); /* best effort: no CA, no peer */
+        /* Out of memory is no reason to trust nobody for good: the
+           nn_connect fails instead. */
+        return rc < 0 && tls_errno(rc) == -ENOMEM ? rc : 0;
     }
     if (file) {
         int rc = load_ca_bundle(ca, file);
@@ -178,12 +220,16 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
     mbedtls_pk_init(&c->key);
     *err = -EINVAL;
     static const char pers[] = "nanosp";
-    if (mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy, (const unsigned char *) pers,
-                              sizeof pers - 1) != 0)
+    errno = 0;
+    int rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy, (const unsigned char *) pers,
+                                   sizeof pers - 1);
+    if (rc == 0)
+        rc = mbedtls_ssl_config_defaults(&c->conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+                                         MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+    if (rc != 0) {
+        *err = tls_errno(rc);
         goto fail;
-    if (mbedtls_ssl_config_defaults(&c->conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
-                                    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
-        goto fail;
+    }
     mbedtls_ssl_conf_rng(&c->conf, locked_rng, c);
     mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 
@@ -196,14 +242,14 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
                                         : verify == NN_TLS_VERIFY_OPTIONAL ? MBEDTLS_SSL_VERIFY_OPTIONAL
                                                                            : MBEDTLS_SSL_VERIFY_REQUIRED);
     const char *ca_pem = o->str[SP_TLS_CA_PEM], *ca_file = o->str[SP_TLS_CA_FILE];
-    int rc;
     if (ca_pem || ca_file) {
         if ((rc = load_crt(&c->ca, ca_pem, ca_file)) != 0) {
-            config_error(ep, rc, "TLS: cannot load the CA certificates of option %s%s",
-                         ca_pem ? "NN_TLS_CA_PEM" : "NN_TLS_CA_FILE ", ca_pem ? "" : ca_file);
+            *err = config_error(ep, rc, "TLS: cannot load the CA certificates of option %s%s",
+                                ca_pem ? "NN_TLS_CA_PEM" : "NN_TLS_CA_FILE ", ca_pem ? "" : ca_file);
             goto fail;
         }
-    } else if (verify != NN_TLS_VERIFY_NONE && load_default_ca(ep, &c->ca) != 0) {
+    } else if (verify != NN_TLS_VERIFY_NONE && (rc = load_default_ca(ep, &c->ca)) != 0) {
+        *err = tls_errno(rc);
         goto fail;
     }
     mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
@@ -224,27 +270,34 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
     }
     if (cert_pem || cert_file) {
         if ((rc = load_crt(&c->cert, cert_pem, cert_file)) != 0) {
-            config_error(ep, rc, "TLS: cannot load the certificate of %s%s", cert_src, cert_pem ? "" : cert_file);
+            *err = config_error(ep, rc, "TLS: cannot load the certificate of %s%s", cert_src,
+                                cert_pem ? "" : cert_file);
             goto fail;
         }
         if (!key_pem && !key_file) {
             config_error(ep, 0, "TLS: the certificate has no private key (NN_TLS_KEY_FILE)");
             goto fail;
         }
+        errno = 0; /* see tls_errno */
         rc = key_pem ? mbedtls_pk_parse_key(&c->key, (const unsigned char *) key_pem, strlen(key_pem) + 1,
                                             (const unsigned char *) pass, pass ? strlen(pass) : 0)
                      : mbedtls_pk_parse_keyfile(&c->key, key_file, pass);
         if (rc != 0) {
-            config_error(ep, rc, "TLS: cannot load the private key of %s%s", key_src, key_pem ? "" : key_file);
+            *err = config_error(ep, rc, "TLS: cannot load the private key of %s%s", key_src,
+                                key_pem ? "" : key_file);
             goto fail;
         }
+        errno = 0;
         if ((rc = mbedtls_pk_check_pair(&c->cert.pk, &c->key)) != 0) {
-            config_error(ep, rc, "TLS: the private key of %s%s does not belong to the certificate", key_src,
-                         key_pem ? "" : key_file);
+            *err = config_error(ep, rc, "TLS: the private key of %s%s does not belong to the certificate",
+                                key_src, key_pem ? "" : key_file);
             goto fail;
         }
-        if (mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key) != 0)
+        errno = 0;
+        if ((rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key)) != 0) {
+            *err = tls_errno(rc);
             goto fail;
+        }
     } else if (server) {
         config_error(ep, 0, "TLS: a server needs a certificate and its key (NN_TLS_CERT_FILE, NN_TLS_KEY_FILE)");
         goto fail;
