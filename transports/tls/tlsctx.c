@@ -402,6 +402,83 @@ static void tls_term(struct sp_stream *s)
     s->bio = NULL;
 }
 
+/* The name of a TLS alert, for the ones a refused handshake brings. */
+static const char *alert_name(int alert)
+{
+    switch (alert) {
+    case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE: return "handshake failure";
+    case MBEDTLS_SSL_ALERT_MSG_NO_CERT: return "no certificate";
+    case MBEDTLS_SSL_ALERT_MSG_BAD_CERT: return "bad certificate";
+    case MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT: return "unsupported certificate";
+    case MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED: return "certificate revoked";
+    case MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED: return "certificate expired";
+    case MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN: return "certificate unknown";
+    case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA: return "unknown CA";
+    case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED: return "access denied";
+    case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION: return "protocol version";
+    case MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY: return "insufficient security";
+    case MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR: return "internal error";
+    case MBEDTLS_SSL_ALERT_MSG_UNRECOGNIZED_NAME: return "unrecognized name";
+    default: return "alert";
+    }
+}
+
+/* Why a handshake failed, in words a user can act on (NN_PRINT_ERRORS):
+   the certificate problem if there is one, the alert the peer refused us
+   with, a peer that does not speak TLS at all (recognised by what it sent
+   where a record header should be: an SP header, HTTP), else mbedTLS's
+   reason. */
+static void handshake_failure(struct tls_bio *b, int rc, uint32_t flags, char *out, size_t cap)
+{
+    char why[256];
+    const char *peer = b->ctx->server ? "client" : "server";
+    if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags) {
+        mbedtls_x509_crt_verify_info(why, sizeof why, "", flags);
+        why[strcspn(why, "\n")] = 0;
+        snprintf(out, cap, "TLS handshake failed: certificate verification failed: %s", why);
+        return;
+    }
+    if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && b->ssl.in_msg) {
+        int alert = b->ssl.in_msg[1];
+        /* Without a certificate of our own, a server's refusal is most
+           likely its demand for one. */
+        bool nocert = !b->ctx->server && b->ctx->cert.raw.p == NULL &&
+                      (alert == MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE || alert == MBEDTLS_SSL_ALERT_MSG_NO_CERT ||
+                       alert == MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
+        snprintf(out, cap, "TLS handshake failed: the %s refused it: %s (alert %d)%s", peer, alert_name(alert),
+                 alert, nocert ? "; it may require a client certificate (NN_TLS_CERT_FILE)" : "");
+        return;
+    }
+    if (b->ssl.in_hdr && b->ssl.in_left >= 4) {
+        /* The first bytes the peer sent (mbedTLS keeps a record header
+           there): not TLS at all? */
+        const unsigned char *h = b->ssl.in_hdr;
+        if (h[0] == 0 && h[1] == 'S' && h[2] == 'P' && h[3] == 0) {
+            snprintf(out, cap, "TLS handshake failed: the %s speaks SP without TLS (%s)", peer,
+                     b->ctx->server ? "it connects to a tcp:// address?" : "a tcp:// address?");
+            return;
+        }
+        if (memcmp(h, "GET ", 4) == 0 || memcmp(h, "HTTP", 4) == 0) {
+            snprintf(out, cap, "TLS handshake failed: the %s speaks HTTP without TLS (%s)", peer,
+                     b->ctx->server ? "it connects to a ws:// address?" : "a ws:// address?");
+            return;
+        }
+    }
+    if (rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
+        snprintf(out, cap, "TLS handshake failed: the client sent no certificate, and this endpoint requires one");
+        return;
+    }
+    if (rc == MBEDTLS_ERR_SSL_CONN_EOF) {
+        snprintf(out, cap, "TLS handshake failed: the %s closed the connection%s", peer,
+                 !b->ctx->server && b->ctx->cert.raw.p == NULL
+                     ? "; it may require a client certificate (NN_TLS_CERT_FILE)"
+                     : "");
+        return;
+    }
+    mbedtls_strerror(rc, why, sizeof why);
+    snprintf(out, cap, "TLS handshake failed: %s", why);
+}
+
 static int tls_handshake(struct sp_stream *s, uint32_t *want)
 {
     struct tls_bio *b = s->bio;
@@ -419,18 +496,8 @@ static int tls_handshake(struct sp_stream *s, uint32_t *want)
         *want = EPOLLOUT;
         return 0;
     }
-    /* Say why, for NN_PRINT_ERRORS: the certificate problem if there is one. */
-    char why[256];
-    const char *kind = "";
-    if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags) {
-        mbedtls_x509_crt_verify_info(why, sizeof why, "", flags);
-        why[strcspn(why, "\n")] = 0;
-        kind = "certificate verification failed: ";
-    } else {
-        mbedtls_strerror(rc, why, sizeof why);
-    }
     char detail[340];
-    snprintf(detail, sizeof detail, "TLS handshake failed: %s%s", kind, why);
+    handshake_failure(b, rc, flags, detail, sizeof detail);
     sp_ep_set_error_detail(s->ep, EPROTO, detail);
     return -1;
 }
