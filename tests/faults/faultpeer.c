@@ -18,13 +18,14 @@
 
    faultpeer crowd URL N FIRST
        N PUSH sockets each connect to URL and send one message, the decimal
-       number FIRST+i of the socket. Prints "sent N" once every send returned,
+       number FIRST+i of the socket. Prints "sent N broken B established E"
+       once every send returned (B, E: the sums of the sockets' statistics),
        then waits for a command: "close" closes every socket (and prints
        "closed"), end of input exits without closing anything.
 
    faultpeer churn URL TAG
        Until end of input: a PUSH connects to URL, sends "TAG i", closes
-       (NN_LINGER 1 s: the message is flushed); i = 0, 1, ... Prints "done I"
+       (NN_LINGER 30 s: the message is flushed); i = 0, 1, ... Prints "done I"
        (I: the number of messages sent) at the end.
 
    faultpeer emfile URL LIMIT
@@ -229,7 +230,12 @@ static int crowd(char **argv)
         if (nn_send(s[i], msg, (size_t) len, 0) != len)
             return die("nn_send");
     }
-    say("sent %d", n);
+    unsigned long long broken = 0, established = 0;
+    for (int i = 0; i < n; i++) {
+        broken += stat_of(s[i], NN_STAT_BROKEN_CONNECTIONS);
+        established += stat_of(s[i], NN_STAT_ESTABLISHED_CONNECTIONS);
+    }
+    say("sent %d broken %llu established %llu", n, broken, established);
     for (;;) {
         int rc = command(cmd, sizeof cmd, -1);
         if (rc < 0)
@@ -257,7 +263,7 @@ static int churn(char **argv)
         if (s < 0)
             return die("nn_socket");
         setint(s, NN_SOL_SOCKET, NN_SNDTIMEO, 30000);
-        setint(s, NN_SOL_SOCKET, NN_LINGER, 1000);
+        setint(s, NN_SOL_SOCKET, NN_LINGER, 30000);
         if (nn_connect(s, url) < 0)
             return die("nn_connect");
         int len = snprintf(msg, sizeof msg, "%s %ld", tag, i);
