@@ -21,9 +21,9 @@
    lost with it, so the run's requests use REQ/REP and are answered in the
    end; a recv only has to succeed within a deadline.
 
-   Short mode: the library's and libc's allocations every N up to 30, then
-   a stride that covers the whole run in about 80 runs; mbedTLS's every N up
-   to 10, then about 20 more over its run. Long mode: every N of the
+   Short mode: the library's and libc's allocations every N up to 20, then
+   a stride that covers the whole run in about 50 runs; mbedTLS's every N up
+   to 5, then about 15 more over its run. Long mode: every N of the
    library's and libc's, mbedTLS's every N up to 200 and then about 2000
    more. The figures: allocations per run, runs, failures injected inside a
    call and in the I/O thread. */
@@ -672,8 +672,8 @@ int main(int argc, char **argv)
     const char *only = getenv("ALLOCFAIL_CLASS");
     bool ok = true;
     if (!only || atoi(only) == OURS)
-        ok = sweep(OURS, clean.allocs[OURS], fx_pick(30, clean.allocs[OURS]), fx_pick(50, 0));
+        ok = sweep(OURS, clean.allocs[OURS], fx_pick(20, clean.allocs[OURS]), fx_pick(30, 0));
     if (clean.allocs[MBEDTLS] && (!only || atoi(only) == MBEDTLS))
-        ok = sweep(MBEDTLS, clean.allocs[MBEDTLS], fx_pick(10, 200), fx_pick(20, 2000)) && ok;
+        ok = sweep(MBEDTLS, clean.allocs[MBEDTLS], fx_pick(5, 200), fx_pick(15, 2000)) && ok;
     return ok ? 0 : 1;
 }
