@@ -6,15 +6,15 @@
    succeeds or fails with ENOMEM, and the same call made again then succeeds
    (a failed call left nothing broken behind); no abort; after the last
    nn_close the heap holds exactly what it held before the first nn_socket
-   (no leak); under ASan, no report.
+   (no leak, counted here block by block: a sanitizer's runtime cannot start
+   under this interposer, so sanitized builds leave this case out).
 
    The allocator is interposed here, in the executable, so it sees every
    allocation of the process: the library's (chunks, the block pool, its
    threads), mbedTLS's and libc's on the library's behalf (getaddrinfo,
    thread creation...). malloc, calloc, realloc, posix_memalign,
    aligned_alloc, memalign and valloc count (strdup and the like call malloc
-   inside libc); they forward to the next definition (libc's, or ASan's in a
-   sanitized build).
+   inside libc); they forward to the next definition (libc's).
 
    A failure inside the library's I/O thread has no call to report it to:
    the connection it hit is dropped and made again, and REQ resends what was

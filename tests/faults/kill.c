@@ -216,7 +216,7 @@ static void run(enum tp t, bool survivor_binds, int kills)
               tp_name[t], survivor_binds ? "bound" : "connecting", kills, kills - bigs, bigs, ms / 1000.0, warm_n,
               kills, warm.fds, end.fds, warm.heap / 1024, end.heap / 1024, warm_n, warm_heap_max / 1024, warm.rss,
               end.rss);
-    assert_int_equal(end.fds, warm.fds);
+    assert_true(end.fds <= warm.fds); /* (warm may still count a closing one) */
     assert_true(end.heap <= warm_heap_max + HEAP_ALLOWANCE);
     /* The survivor still works, both ways in. */
     assert_int_equal(nn_send(steady, "last", 4, 0), 4);

@@ -181,7 +181,10 @@ static void test_thousands_of_tcp_connections_deliver_and_drop_at_once(void **st
         kill(crowd[p].pid, SIGKILL);
     for (int p = 0; p < procs; p++)
         fx_child_end(&crowd[p], SIGKILL);
-    assert_true(tu_wait_until(current_is, &none, FX_DEADLINE_MS * 3));
+    if (!tu_wait_until(current_is, &none, FX_DEADLINE_MS * 3))
+        fprintf(stderr, "after every client was killed: %llu connections counted, %d tcp connections held\n",
+                (unsigned long long) nn_get_statistic(s, NN_STAT_CURRENT_CONNECTIONS), fx_tcp_conns(0));
+    assert_true(current_is(&none));
     assert_true(no_tcp_conns());
     uint64_t dropped_ms = tu_now_ms() - t1;
     int fds_end = fx_fds(0);
