@@ -96,11 +96,17 @@ static void req_try_send(struct sp_sock *sock, struct req_sock *r)
     if (r->state != REQ_DELAYED || !sp_lb_can_send(&r->lb))
         return;
     struct sp_msg copy;
-    if (sp_msg_dup(&copy, &r->request) != 0)
-        return; /* out of memory: the resend timer is not running, try at next event */
+    int ivl = r->resend_ivl > 0 ? r->resend_ivl : 1;
+    if (sp_msg_dup(&copy, &r->request) != 0) {
+        /* Out of memory: as if it was sent and lost, but tried again soon
+           rather than after a whole NN_REQ_RESEND_IVL. */
+        r->sent_to = NULL;
+        r->state = REQ_ACTIVE;
+        sp_socktimer_start(&r->resend, ivl < 100 ? (uint64_t) ivl : 100);
+        return;
+    }
     sp_lb_send(&r->lb, &copy, &r->sent_to);
     r->state = REQ_ACTIVE;
-    int ivl = r->resend_ivl > 0 ? r->resend_ivl : 1;
     sp_socktimer_start(&r->resend, (uint64_t) ivl);
 }
 

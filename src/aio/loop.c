@@ -29,6 +29,11 @@ static struct {
     struct sp_timer **heap;
     size_t nheap;
     size_t capheap;
+    /* Timers armed while the heap could not grow (out of memory): a list,
+       searched on every round while it is not empty. A timer that fails to
+       fire would leave a connection in its handshake or a connector
+       waiting forever. */
+    struct sp_timer *overflow;
     /* task FIFO */
     struct sp_task *task_head;
     struct sp_task *task_tail;
@@ -90,8 +95,26 @@ static void heap_down(size_t i)
     }
 }
 
+/* idx of a timer in the overflow list */
+#define IDX_OVERFLOW SIZE_MAX
+
+static void overflow_remove(struct sp_timer *t)
+{
+    struct sp_timer **pp = &loop.overflow;
+    while (*pp && *pp != t)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = t->next;
+    t->next = NULL;
+    t->idx = 0;
+}
+
 static void heap_remove(struct sp_timer *t)
 {
+    if (t->idx == IDX_OVERFLOW) {
+        overflow_remove(t);
+        return;
+    }
     size_t i = t->idx - 1;
     size_t last = loop.nheap - 1;
     if (i != last) {
@@ -109,6 +132,7 @@ void sp_timer_init(struct sp_timer *t, void (*cb)(struct sp_timer *))
 {
     t->due = 0;
     t->idx = 0;
+    t->next = NULL;
     t->cb = cb;
 }
 
@@ -117,18 +141,22 @@ void sp_timer_start(struct sp_timer *t, uint64_t delay_ms)
     pthread_mutex_lock(&loop.lock);
     if (t->idx)
         heap_remove(t);
+    t->due = sp_clock_ms() + delay_ms;
     if (loop.nheap == loop.capheap) {
         size_t cap = loop.capheap ? loop.capheap * 2 : 64;
         struct sp_timer **h = realloc(loop.heap, cap * sizeof *h);
         if (!h) {
-            /* Out of memory: the timer stays disarmed (it will not fire). */
+            t->idx = IDX_OVERFLOW;
+            t->next = loop.overflow;
+            loop.overflow = t;
             pthread_mutex_unlock(&loop.lock);
+            if (!in_loop_thread)
+                loop_wake();
             return;
         }
         loop.heap = h;
         loop.capheap = cap;
     }
-    t->due = sp_clock_ms() + delay_ms;
     loop.heap[loop.nheap++] = t;
     t->idx = loop.nheap;
     heap_up(loop.nheap - 1);
@@ -297,10 +325,13 @@ static int next_timeout(void)
 {
     if (loop.task_head)
         return 0;
-    if (loop.nheap == 0)
+    if (loop.nheap == 0 && !loop.overflow)
         return -1;
     uint64_t now = sp_clock_ms();
-    uint64_t due = loop.heap[0]->due;
+    uint64_t due = loop.nheap ? loop.heap[0]->due : UINT64_MAX;
+    for (struct sp_timer *t = loop.overflow; t; t = t->next)
+        if (t->due < due)
+            due = t->due;
     if (due <= now)
         return 0;
     uint64_t d = due - now;
@@ -317,6 +348,17 @@ static void run_timers(void)
         pthread_mutex_unlock(&loop.lock);
         t->cb(t);
         pthread_mutex_lock(&loop.lock);
+    }
+    for (struct sp_timer *t = loop.overflow; t;) {
+        if (t->due > now) {
+            t = t->next;
+            continue;
+        }
+        overflow_remove(t);
+        pthread_mutex_unlock(&loop.lock);
+        t->cb(t);
+        pthread_mutex_lock(&loop.lock);
+        t = loop.overflow; /* the callback may have changed the list */
     }
     pthread_mutex_unlock(&loop.lock);
 }
@@ -455,6 +497,8 @@ void sp_loop_stop(void)
        heap that no longer exists. */
     for (size_t i = 0; i < loop.nheap; i++)
         loop.heap[i]->idx = 0;
+    while (loop.overflow)
+        overflow_remove(loop.overflow);
     free(loop.heap);
     loop.heap = NULL;
     loop.nheap = loop.capheap = 0;

@@ -22,6 +22,7 @@ struct sp_io {
 struct sp_timer {
     uint64_t due;  /* absolute sp_clock_ms() time */
     size_t idx;    /* 1-based position in the heap, 0 when not armed */
+    struct sp_timer *next; /* in the overflow list (see sp_timer_start) */
     void (*cb)(struct sp_timer *t);
 };
 
@@ -59,7 +60,8 @@ void sp_io_set(struct sp_io *io, uint32_t events);
 void sp_io_del(struct sp_io *io);
 
 void sp_timer_init(struct sp_timer *t, void (*cb)(struct sp_timer *));
-/* (Re)arms the timer to fire after delay_ms. Any thread. */
+/* (Re)arms the timer to fire after delay_ms. Any thread. Cannot fail: when
+   the heap cannot grow (out of memory) the timer waits in a list of its own. */
 void sp_timer_start(struct sp_timer *t, uint64_t delay_ms);
 /* Disarms; a callback already running is not waited for. Any thread. */
 void sp_timer_stop(struct sp_timer *t);

@@ -1,8 +1,10 @@
 /* The set of chunks the application holds: 64 shards, each an open-addressing
    table of data pointers (linear probing, deletion by backward shift, so no
    tombstones) under its own mutex. A pointer's hash picks the shard and the
-   first slot. Tables grow at 3/4 load and never shrink: a program that held
-   many messages once is likely to again. */
+   first slot. Tables grow at 3/4 load and never shrink while the library
+   is in use: a program that held many messages once is likely to again.
+   When the last socket closes, the empty ones are freed with the rest of
+   the library's state. */
 #include "core/appmsg.h"
 
 #include <errno.h>
@@ -149,4 +151,18 @@ bool sp_appmsg_held(const void *p)
     bool held = find(s, v, h) >= 0;
     pthread_mutex_unlock(&s->lock);
     return held;
+}
+
+void sp_appmsg_trim(void)
+{
+    for (int i = 0; i < NSHARD; i++) {
+        struct shard *s = &shards[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->slot && s->count == 0) {
+            free(s->slot);
+            s->slot = NULL;
+            s->mask = 0;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
 }

@@ -22,4 +22,8 @@ bool sp_appmsg_take(const void *p);
 /* Whether the application holds p. */
 bool sp_appmsg_held(const void *p);
 
+/* Frees the tables of the shards that hold no message (the library's last
+   socket closed; messages the application still holds keep theirs). */
+void sp_appmsg_trim(void);
+
 #endif

@@ -4,11 +4,23 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include <nanomsg/nn.h>
 
 #include "core/global.h"
 #include "protocol.h"
+
+/* Out of memory for a moment: the device goes on (a receive gets its
+   message again, a message that could not be sent is dropped, as a full
+   queue drops it), after a pause that keeps it from spinning while memory
+   stays short. */
+static int out_of_memory(void)
+{
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+    return 0;
+}
 
 /* Moves one message from 'from' to 'to' with its SP header and transport
    cmsgs. 0 or -1 (errno set). */
@@ -19,12 +31,12 @@ static int forward(int from, int to)
     struct nn_iovec iov = {&body, NN_MSG};
     struct nn_msghdr hdr = {&iov, 1, &control, NN_MSG};
     if (nn_recvmsg(from, &hdr, 0) < 0)
-        return -1;
+        return errno == ENOMEM ? out_of_memory() : -1;
     if (nn_sendmsg(to, &hdr, 0) < 0) {
         int err = errno;
         nn_freemsg(body);
         errno = err;
-        return -1;
+        return err == ENOMEM ? out_of_memory() : -1;
     }
     return 0;
 }

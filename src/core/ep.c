@@ -161,13 +161,21 @@ void sp_ep_set_error(struct sp_ep *ep, int err)
 void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail)
 {
     struct sp_sock *s = ep->sock;
+    /* FNV-1a of the detail, to tell a new reason from a repeated one. */
+    uint64_t h = 0;
+    if (detail) {
+        h = 14695981039346656037ull;
+        for (const char *p = detail; *p; p++)
+            h = (h ^ (uint8_t) *p) * 1099511628211ull;
+    }
     sp_sock_lock(s);
     int old = ep->last_error;
-    if (old == err) {
+    if (old == err && (!err || ep->last_detail == h)) {
         sp_sock_unlock(s);
         return;
     }
     ep->last_error = err;
+    ep->last_detail = err ? h : 0;
     if (!old && err)
         sp_sock_stat_add(s, SP_STAT_CURRENT_EP_ERRORS, 1);
     else if (old && !err)

@@ -7,6 +7,7 @@
 #define SP_EP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <nanomsg/nn.h>
 
@@ -38,6 +39,8 @@ struct sp_ep {
     void *tpdata;                   /* the transport's endpoint object */
     char addr[NN_SOCKADDR_MAX];     /* the URL after "scheme://" */
     int last_error;                 /* socket lock; 0 = none */
+    uint64_t last_detail;           /* socket lock; hash of the detail
+                                       printed with last_error (0: none) */
     /* When each socket option takes effect, as measured against libnanomsg
        1.1.5 with probes (tests/transport/optread.c pins each line from
        outside, against both libraries unless said otherwise):
@@ -110,7 +113,9 @@ int sp_ep_opts_now(struct sp_ep *ep, const struct sp_optset *set, void *dst);
 void sp_ep_set_error(struct sp_ep *ep, int err);
 
 /* Same, with a human-readable detail printed under NN_PRINT_ERRORS (a TLS
-   verification failure, say). */
+   verification failure, say). A new detail is printed even when the error
+   number stays the same: different peers refused for different reasons
+   each get their line. */
 void sp_ep_set_error_detail(struct sp_ep *ep, int err, const char *detail);
 
 /* Prints err and detail under NN_PRINT_ERRORS, in the format of

@@ -9,6 +9,7 @@
 #include <nanomsg/nn.h>
 
 #include "aio/loop.h"
+#include "core/appmsg.h"
 #include "core/chunk.h"
 #include "core/global.h"
 #include "core/msgio.h"
@@ -113,6 +114,7 @@ static void table_term(void)
     sp_transports_term();
     sp_loop_stop();
     sp_chunk_cache_drain();
+    sp_appmsg_trim();
     free(g.unused);
     g.unused = NULL;
     g.nunused = 0;
@@ -332,8 +334,11 @@ int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
         struct sp_msg msg;
         sp_msg_init(&msg);
         rc = sp_sock_recv(sock, &msg, flags);
-        if (rc == 0)
+        if (rc == 0) {
             rc = sp_msgio_deliver(msghdr, &msg, &len);
+            if (rc == -ENOMEM)
+                sp_sock_unrecv(sock, &msg); /* the next recv gets it */
+        }
     }
     rele_sock(sock);
     return rc ? set_errno(rc) : (int) len;

@@ -189,6 +189,7 @@ int sp_msgio_deliver(struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
     int rc = 0;
     void *body_out = NULL; /* NN_MSG chunks for the caller, handed out last */
     char *ctrl_out = NULL;
+    bool took_body = false; /* body_out is msg's own body */
     *len = blen;
     if (h->msg_iovlen == 1 && h->msg_iov && h->msg_iov[0].iov_len == NN_MSG) {
         if (!h->msg_iov[0].iov_base) {
@@ -209,6 +210,7 @@ int sp_msgio_deliver(struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
             chunk = c;
         } else {
             msg->body = NULL;
+            took_body = true;
         }
         body_out = chunk;
     } else {
@@ -286,10 +288,15 @@ int sp_msgio_deliver(struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
     body_out = NULL;
     ctrl_out = NULL;
 done:
+    if (took_body && body_out) {
+        msg->body = body_out; /* back where it came from */
+        body_out = NULL;
+    }
     if (body_out)
         sp_chunk_free(body_out);
     if (ctrl_out)
         sp_chunk_free(ctrl_out);
-    sp_msg_term(msg);
+    if (rc != -ENOMEM)
+        sp_msg_term(msg);
     return rc;
 }

@@ -20,7 +20,8 @@ void sp_msgio_unbuild(const struct nn_msghdr *hdr, struct sp_msg *msg);
 
 /* Delivers a received msg into the application's msghdr and frees msg;
    *len = full body length (even when the buffers were smaller). 0 or -errno
-   (the message is lost on error, as in libnanomsg). */
+   (the message is lost on a bad argument, as in libnanomsg), or -ENOMEM
+   with msg left whole (the caller gives it back to the socket). */
 int sp_msgio_deliver(struct nn_msghdr *hdr, struct sp_msg *msg, size_t *len);
 
 #endif

@@ -142,6 +142,8 @@ static int sock_events(struct sp_sock *s)
     if (atomic_load_explicit(&s->closing, memory_order_relaxed))
         return SP_EV_IN | SP_EV_OUT;
     int ev = s->type->ops->events(s);
+    if (s->stashed)
+        ev |= SP_EV_IN;
     if (s->type->flags & SP_SOCKTYPE_NOSEND)
         ev &= ~SP_EV_OUT;
     if (s->type->flags & SP_SOCKTYPE_NORECV)
@@ -337,6 +339,7 @@ void sp_sock_destroy(struct sp_sock *sock)
        protocol any more, and its timers' callbacks take the lock. */
     sock->type->ops->term(sock);
     sp_optstore_term(&sock->tpopts);
+    sp_msg_term(&sock->stash);
     if (sock->sndfd >= 0)
         close(sock->sndfd);
     if (sock->rcvfd >= 0)
@@ -519,6 +522,13 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
             rc = -EBADF;
             break;
         }
+        if (!send && s->stashed) {
+            *msg = s->stash;
+            sp_msg_init(&s->stash);
+            s->stashed = false;
+            rc = 0;
+            break;
+        }
         s->in_proto++;
         rc = send ? s->type->ops->send(s, msg) : s->type->ops->recv(s, msg);
         s->in_proto--;
@@ -615,4 +625,22 @@ int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags)
     if (sock->type->flags & SP_SOCKTYPE_NORECV)
         return -ENOTSUP;
     return xfer(sock, msg, flags, false);
+}
+
+void sp_sock_unrecv(struct sp_sock *s, struct sp_msg *msg)
+{
+    sp_sock_lock(s);
+    if (s->stashed) {
+        /* Two threads failed to take theirs at once: one is lost, as any
+           message was before this stash existed. */
+        sp_msg_term(msg);
+        sp_sock_unlock(s);
+        return;
+    }
+    stat_bump_locked(s, SP_STAT_MESSAGES_RECEIVED, (uint64_t) -1);
+    stat_bump_locked(s, SP_STAT_BYTES_RECEIVED, (uint64_t) 0 - sp_msg_bodylen(msg));
+    s->stash = *msg;
+    sp_msg_init(msg);
+    s->stashed = true;
+    sp_sock_unlock(s);
 }

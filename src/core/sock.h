@@ -95,6 +95,11 @@ struct sp_sock {
     atomic_int sigrefs;         /* signals to its pipes deferred by other
                                    threads; nn_close waits for 0 */
     _Atomic uint64_t stats[SP_STAT_COUNT];
+    /* A received message its caller could not take (out of memory while
+       handing it over): the next recv returns it first, so nothing the
+       protocol had accepted is lost to an ENOMEM. Socket lock. */
+    struct sp_msg stash;
+    bool stashed;
 };
 
 /* Creates a socket of the given type: 0 or -errno. */
@@ -176,6 +181,12 @@ int sp_sock_getopt(struct sp_sock *sock, int level, int option, void *val, size_
    took msg / recv filled msg. */
 int sp_sock_send(struct sp_sock *sock, struct sp_msg *msg, int flags);
 int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags);
+
+/* Gives back a message sp_sock_recv returned, which the caller could not
+   deliver (ENOMEM): the socket stays readable and the next recv returns it
+   (its statistics count it then). Takes msg. One at a time: a second one
+   given back before the first was received again is dropped. */
+void sp_sock_unrecv(struct sp_sock *sock, struct sp_msg *msg);
 
 /* nn_bind / nn_connect: the endpoint id or -errno. */
 int sp_sock_add_ep(struct sp_sock *sock, const char *addr, bool bind);

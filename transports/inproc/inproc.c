@@ -279,22 +279,25 @@ static void conn_teardown(struct inproc_conn *c)
     sp_pipe_rele(&c->half[1].pipe);
 }
 
-/* Connects a bound and a connecting endpoint. Registry lock held. */
-static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
+/* Connects a bound and a connecting endpoint. Registry lock held. 0 (also
+   when the pair is incompatible or a socket refuses the pipe, e.g. a PAIR
+   that has its peer: dropped without error, as in libnanomsg) or -ENOMEM:
+   nothing was made, and the nn_bind or nn_connect that asked fails. */
+static int conn_create(struct inproc_ep *b, struct inproc_ep *k)
 {
     /* Cache-line aligned: the flags and ring counts each have a line. */
     struct inproc_conn *c = aligned_alloc(64, (sizeof *c + 63) / 64 * 64);
     if (!c)
-        return;
+        return -ENOMEM;
     memset(c, 0, sizeof *c);
     if (sp_msgring_init(&c->half[0].q) != 0) {
         free(c);
-        return;
+        return -ENOMEM;
     }
     if (sp_msgring_init(&c->half[1].q) != 0) {
         sp_msgring_term(&c->half[0].q);
         free(c);
-        return;
+        return -ENOMEM;
     }
     atomic_init(&c->live, 2);
     sp_task_init(&c->close_task, conn_close_task);
@@ -320,13 +323,33 @@ static void conn_create(struct inproc_ep *b, struct inproc_ep *k)
         h->rcvbuf = (size_t) o.rcvbuf;
         sp_list_push_back(&owners[i]->conns, &h->item);
     }
-    if (sp_pipe_attach(&c->half[0].pipe) != 0 || sp_pipe_attach(&c->half[1].pipe) != 0) {
+    int rc = sp_pipe_attach(&c->half[0].pipe);
+    if (rc == 0)
+        rc = sp_pipe_attach(&c->half[1].pipe);
+    if (rc != 0) {
         /* Refused (sockets that do not talk to each other, a PAIR that has
            its peer): dropped without error, and uncounted, as libnanomsg
-           never pairs them. */
+           never pairs them; out of memory fails the nn_bind/nn_connect. */
         c->torn = true;
         sp_list_remove(&c->half[0].item);
         sp_list_remove(&c->half[1].item);
+        conn_teardown(c);
+    }
+    return rc == -ENOMEM ? -ENOMEM : 0;
+}
+
+/* Tears down the connections of an endpoint that is not registered (an
+   nn_bind or nn_connect failing). Registry lock held. */
+static void iep_drop_conns(struct inproc_ep *iep)
+{
+    while (!sp_list_empty(&iep->conns)) {
+        struct inproc_half *h = sp_cont(sp_list_first(&iep->conns), struct inproc_half, item);
+        struct inproc_conn *c = h->conn;
+        sp_list_remove(&h->item);
+        struct inproc_half *o = other(h);
+        if (sp_list_item_linked(&o->item))
+            sp_list_remove(&o->item);
+        c->torn = true;
         conn_teardown(c);
     }
 }
@@ -400,14 +423,23 @@ static int inproc_bind(struct sp_ep *ep)
         pthread_mutex_unlock(&reg.lock);
         return -ENOMEM;
     }
-    sp_list_push_back(&reg.bound, &iep->item);
+    int rc = 0;
     sp_list_foreach(&reg.connecting, it) {
         struct inproc_ep *k = sp_cont(it, struct inproc_ep, item);
-        if (strcmp(k->ep->addr, ep->addr) == 0)
-            conn_create(iep, k);
+        if (strcmp(k->ep->addr, ep->addr) == 0 && (rc = conn_create(iep, k)) != 0)
+            break;
+    }
+    if (rc == 0) {
+        sp_list_push_back(&reg.bound, &iep->item);
+    } else {
+        /* Out of memory: the connectors wait for the next bind. */
+        iep_drop_conns(iep);
+        free(iep);
+        ep->tpdata = NULL;
+        ep->ops = NULL;
     }
     pthread_mutex_unlock(&reg.lock);
-    return 0;
+    return rc;
 }
 
 static int inproc_connect(struct sp_ep *ep)
@@ -418,16 +450,23 @@ static int inproc_connect(struct sp_ep *ep)
         pthread_mutex_unlock(&reg.lock);
         return -ENOMEM;
     }
-    sp_list_push_back(&reg.connecting, &iep->item);
+    int rc = 0;
     sp_list_foreach(&reg.bound, it) {
         struct inproc_ep *b = sp_cont(it, struct inproc_ep, item);
         if (strcmp(b->ep->addr, ep->addr) == 0) {
-            conn_create(b, iep);
+            rc = conn_create(b, iep);
             break;
         }
     }
+    if (rc == 0) {
+        sp_list_push_back(&reg.connecting, &iep->item);
+    } else {
+        free(iep);
+        ep->tpdata = NULL;
+        ep->ops = NULL;
+    }
     pthread_mutex_unlock(&reg.lock);
-    return 0;
+    return rc;
 }
 
 const struct sp_transport sp_inproc_transport = {

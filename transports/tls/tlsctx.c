@@ -14,8 +14,14 @@
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/asn1.h>
+#include <mbedtls/bignum.h>
+#include <mbedtls/cipher.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -54,6 +60,7 @@ static int locked_rng(void *p, unsigned char *out, size_t len)
 
 static int load_crt(mbedtls_x509_crt *chain, const char *pem, const char *file)
 {
+    errno = 0; /* see tls_errno */
     if (pem)
         return mbedtls_x509_crt_parse(chain, (const unsigned char *) pem, strlen(pem) + 1);
     struct stat st;
@@ -75,11 +82,42 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
+/* What a failed mbedTLS call means for nn_bind/nn_connect: ENOMEM when it
+   ran out of memory (its own allocations, or reading a file: fopen
+   allocates), else EINVAL (the material cannot be used). Its error codes
+   add a high-level module's code (bits 7-15) to a low-level one (0-6); but
+   parsing a key reports a failed allocation as an invalid key, so a failed
+   allocation is also recognised by malloc's errno, which the caller clears
+   before each call. */
+static int tls_errno(int mbed_rc)
+{
+    if (mbed_rc >= 0)
+        return -EINVAL;
+    if (errno == ENOMEM)
+        return -ENOMEM;
+    int high = -mbed_rc & 0xFF80, low = -mbed_rc & 0x7F;
+    switch (high) {
+    case -MBEDTLS_ERR_SSL_ALLOC_FAILED:
+    case -MBEDTLS_ERR_PEM_ALLOC_FAILED:
+    case -MBEDTLS_ERR_ECP_ALLOC_FAILED:
+    case -MBEDTLS_ERR_PK_ALLOC_FAILED:
+    case -MBEDTLS_ERR_X509_ALLOC_FAILED:
+    case -MBEDTLS_ERR_CIPHER_ALLOC_FAILED:
+    case -MBEDTLS_ERR_MD_ALLOC_FAILED:
+        return -ENOMEM;
+    }
+    if (low == -MBEDTLS_ERR_MPI_ALLOC_FAILED || low == -MBEDTLS_ERR_ASN1_ALLOC_FAILED)
+        return -ENOMEM;
+    return -EINVAL;
+}
+
 /* Says why an endpoint's TLS configuration failed (under NN_PRINT_ERRORS),
-   with mbedTLS's reason when mbed_rc is one of its errors. */
-static void config_error(struct sp_ep *ep, int mbed_rc, const char *fmt, ...)
+   with mbedTLS's reason when mbed_rc is one of its errors; returns the
+   -errno nn_bind/nn_connect fails with. */
+static int config_error(struct sp_ep *ep, int mbed_rc, const char *fmt, ...)
 {
     char msg[512], mbed[160] = "";
+    int err = tls_errno(mbed_rc);
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(msg, sizeof msg, fmt, ap);
@@ -88,7 +126,8 @@ static void config_error(struct sp_ep *ep, int mbed_rc, const char *fmt, ...)
         mbedtls_strerror(mbed_rc, mbed, sizeof mbed);
         snprintf(msg + n, sizeof msg - (size_t) n, " (%s)", mbed);
     }
-    sp_ep_report(ep, EINVAL, msg);
+    sp_ep_report(ep, -err, msg);
+    return err;
 }
 
 /* A CA bundle named by the environment: as OpenSSL does, certificates that
@@ -115,9 +154,12 @@ static int load_default_ca(struct sp_ep *ep, mbedtls_x509_crt *ca)
     file = env("SSL_CERT_FILE");
     const char *dirs = env("SSL_CERT_DIR");
     if (!file && !dirs) {
-        if (load_crt(ca, NULL, SP_TLS_SYSTEM_CA) < 0)
-            mbedtls_x509_crt_parse_path(ca, SP_TLS_SYSTEM_DIR); /* best effort: no CA, no peer */
-        return 0;
+        int rc = load_crt(ca, NULL, SP_TLS_SYSTEM_CA);
+        if (rc < 0 && tls_errno(rc) != -ENOMEM)
+            rc = mbedtls_x509_crt_parse_path(ca, SP_TLS_SYSTEM_DIR); /* best effort: no CA, no peer */
+        /* Out of memory is no reason to trust nobody for good: the
+           nn_connect fails instead. */
+        return rc < 0 && tls_errno(rc) == -ENOMEM ? rc : 0;
     }
     if (file) {
         int rc = load_ca_bundle(ca, file);
@@ -181,12 +223,16 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
     mbedtls_pk_init(&c->key);
     *err = -EINVAL;
     static const char pers[] = "nanosp";
-    if (mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy, (const unsigned char *) pers,
-                              sizeof pers - 1) != 0)
+    errno = 0;
+    int rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy, (const unsigned char *) pers,
+                                   sizeof pers - 1);
+    if (rc == 0)
+        rc = mbedtls_ssl_config_defaults(&c->conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+                                         MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+    if (rc != 0) {
+        *err = tls_errno(rc);
         goto fail;
-    if (mbedtls_ssl_config_defaults(&c->conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
-                                    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
-        goto fail;
+    }
     mbedtls_ssl_conf_rng(&c->conf, locked_rng, c);
     mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 
@@ -199,14 +245,14 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
                                         : verify == NN_TLS_VERIFY_OPTIONAL ? MBEDTLS_SSL_VERIFY_OPTIONAL
                                                                            : MBEDTLS_SSL_VERIFY_REQUIRED);
     const char *ca_pem = o->str[SP_TLS_CA_PEM], *ca_file = o->str[SP_TLS_CA_FILE];
-    int rc;
     if (ca_pem || ca_file) {
         if ((rc = load_crt(&c->ca, ca_pem, ca_file)) != 0) {
-            config_error(ep, rc, "TLS: cannot load the CA certificates of option %s%s",
-                         ca_pem ? "NN_TLS_CA_PEM" : "NN_TLS_CA_FILE ", ca_pem ? "" : ca_file);
+            *err = config_error(ep, rc, "TLS: cannot load the CA certificates of option %s%s",
+                                ca_pem ? "NN_TLS_CA_PEM" : "NN_TLS_CA_FILE ", ca_pem ? "" : ca_file);
             goto fail;
         }
-    } else if (verify != NN_TLS_VERIFY_NONE && load_default_ca(ep, &c->ca) != 0) {
+    } else if (verify != NN_TLS_VERIFY_NONE && (rc = load_default_ca(ep, &c->ca)) != 0) {
+        *err = tls_errno(rc);
         goto fail;
     }
     mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
@@ -227,27 +273,34 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
     }
     if (cert_pem || cert_file) {
         if ((rc = load_crt(&c->cert, cert_pem, cert_file)) != 0) {
-            config_error(ep, rc, "TLS: cannot load the certificate of %s%s", cert_src, cert_pem ? "" : cert_file);
+            *err = config_error(ep, rc, "TLS: cannot load the certificate of %s%s", cert_src,
+                                cert_pem ? "" : cert_file);
             goto fail;
         }
         if (!key_pem && !key_file) {
             config_error(ep, 0, "TLS: the certificate has no private key (NN_TLS_KEY_FILE)");
             goto fail;
         }
+        errno = 0; /* see tls_errno */
         rc = key_pem ? mbedtls_pk_parse_key(&c->key, (const unsigned char *) key_pem, strlen(key_pem) + 1,
                                             (const unsigned char *) pass, pass ? strlen(pass) : 0)
                      : mbedtls_pk_parse_keyfile(&c->key, key_file, pass);
         if (rc != 0) {
-            config_error(ep, rc, "TLS: cannot load the private key of %s%s", key_src, key_pem ? "" : key_file);
+            *err = config_error(ep, rc, "TLS: cannot load the private key of %s%s", key_src,
+                                key_pem ? "" : key_file);
             goto fail;
         }
+        errno = 0;
         if ((rc = mbedtls_pk_check_pair(&c->cert.pk, &c->key)) != 0) {
-            config_error(ep, rc, "TLS: the private key of %s%s does not belong to the certificate", key_src,
-                         key_pem ? "" : key_file);
+            *err = config_error(ep, rc, "TLS: the private key of %s%s does not belong to the certificate",
+                                key_src, key_pem ? "" : key_file);
             goto fail;
         }
-        if (mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key) != 0)
+        errno = 0;
+        if ((rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key)) != 0) {
+            *err = tls_errno(rc);
             goto fail;
+        }
     } else if (server) {
         config_error(ep, 0, "TLS: a server needs a certificate and its key (NN_TLS_CERT_FILE, NN_TLS_KEY_FILE)");
         goto fail;
@@ -352,6 +405,83 @@ static void tls_term(struct sp_stream *s)
     s->bio = NULL;
 }
 
+/* The name of a TLS alert, for the ones a refused handshake brings. */
+static const char *alert_name(int alert)
+{
+    switch (alert) {
+    case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE: return "handshake failure";
+    case MBEDTLS_SSL_ALERT_MSG_NO_CERT: return "no certificate";
+    case MBEDTLS_SSL_ALERT_MSG_BAD_CERT: return "bad certificate";
+    case MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT: return "unsupported certificate";
+    case MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED: return "certificate revoked";
+    case MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED: return "certificate expired";
+    case MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN: return "certificate unknown";
+    case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA: return "unknown CA";
+    case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED: return "access denied";
+    case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION: return "protocol version";
+    case MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY: return "insufficient security";
+    case MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR: return "internal error";
+    case MBEDTLS_SSL_ALERT_MSG_UNRECOGNIZED_NAME: return "unrecognized name";
+    default: return "alert";
+    }
+}
+
+/* Why a handshake failed, in words a user can act on (NN_PRINT_ERRORS):
+   the certificate problem if there is one, the alert the peer refused us
+   with, a peer that does not speak TLS at all (recognised by what it sent
+   where a record header should be: an SP header, HTTP), else mbedTLS's
+   reason. */
+static void handshake_failure(struct tls_bio *b, int rc, uint32_t flags, char *out, size_t cap)
+{
+    char why[256];
+    const char *peer = b->ctx->server ? "client" : "server";
+    if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags) {
+        mbedtls_x509_crt_verify_info(why, sizeof why, "", flags);
+        why[strcspn(why, "\n")] = 0;
+        snprintf(out, cap, "TLS handshake failed: certificate verification failed: %s", why);
+        return;
+    }
+    if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && b->ssl.in_msg) {
+        int alert = b->ssl.in_msg[1];
+        /* Without a certificate of our own, a server's refusal is most
+           likely its demand for one. */
+        bool nocert = !b->ctx->server && b->ctx->cert.raw.p == NULL &&
+                      (alert == MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE || alert == MBEDTLS_SSL_ALERT_MSG_NO_CERT ||
+                       alert == MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
+        snprintf(out, cap, "TLS handshake failed: the %s refused it: %s (alert %d)%s", peer, alert_name(alert),
+                 alert, nocert ? "; it may require a client certificate (NN_TLS_CERT_FILE)" : "");
+        return;
+    }
+    if (b->ssl.in_hdr && b->ssl.in_left >= 4) {
+        /* The first bytes the peer sent (mbedTLS keeps a record header
+           there): not TLS at all? */
+        const unsigned char *h = b->ssl.in_hdr;
+        if (h[0] == 0 && h[1] == 'S' && h[2] == 'P' && h[3] == 0) {
+            snprintf(out, cap, "TLS handshake failed: the %s speaks SP without TLS (%s)", peer,
+                     b->ctx->server ? "it connects to a tcp:// address?" : "a tcp:// address?");
+            return;
+        }
+        if (memcmp(h, "GET ", 4) == 0 || memcmp(h, "HTTP", 4) == 0) {
+            snprintf(out, cap, "TLS handshake failed: the %s speaks HTTP without TLS (%s)", peer,
+                     b->ctx->server ? "it connects to a ws:// address?" : "a ws:// address?");
+            return;
+        }
+    }
+    if (rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
+        snprintf(out, cap, "TLS handshake failed: the client sent no certificate, and this endpoint requires one");
+        return;
+    }
+    if (rc == MBEDTLS_ERR_SSL_CONN_EOF) {
+        snprintf(out, cap, "TLS handshake failed: the %s closed the connection%s", peer,
+                 !b->ctx->server && b->ctx->cert.raw.p == NULL
+                     ? "; it may require a client certificate (NN_TLS_CERT_FILE)"
+                     : "");
+        return;
+    }
+    mbedtls_strerror(rc, why, sizeof why);
+    snprintf(out, cap, "TLS handshake failed: %s", why);
+}
+
 static int tls_handshake(struct sp_stream *s, uint32_t *want)
 {
     struct tls_bio *b = s->bio;
@@ -369,18 +499,8 @@ static int tls_handshake(struct sp_stream *s, uint32_t *want)
         *want = EPOLLOUT;
         return 0;
     }
-    /* Say why, for NN_PRINT_ERRORS: the certificate problem if there is one. */
-    char why[256];
-    const char *kind = "";
-    if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags) {
-        mbedtls_x509_crt_verify_info(why, sizeof why, "", flags);
-        why[strcspn(why, "\n")] = 0;
-        kind = "certificate verification failed: ";
-    } else {
-        mbedtls_strerror(rc, why, sizeof why);
-    }
     char detail[340];
-    snprintf(detail, sizeof detail, "TLS handshake failed: %s%s", kind, why);
+    handshake_failure(b, rc, flags, detail, sizeof detail);
     sp_ep_set_error_detail(s->ep, EPROTO, detail);
     return -1;
 }
