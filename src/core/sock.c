@@ -91,13 +91,15 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
        initial readiness. */
     sp_sock_lock(s);
     int rc = type->ops->init(s);
-    sp_sock_unlock(s);
     if (rc != 0) {
+        /* No protocol state to publish readiness from (out of memory). */
+        mutex_leave(s);
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->lock);
         free(s);
         return rc;
     }
+    sp_sock_unlock(s);
     *out = s;
     return 0;
 }
