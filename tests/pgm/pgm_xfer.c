@@ -133,6 +133,14 @@ static struct sp_pgmsock *open_session(const char *iface, int roles)
     }
     struct sp_pgmopts o;
     sp_pgmopts_init(&o);
+    /* The whole transfer fits in the sender's window (10 s at the default
+       rate is ~133k sequence numbers against ~31k sent), and the receiver
+       asks for a lost packet as long: on a machine whose CPUs are busy the
+       receiver can be starved for seconds, and with the default 2 s window
+       the sender had moved past a packet still being asked for (OpenPGM then
+       reports unrecoverable loss). What this test pins is that every loss
+       the network adds is repaired, not how long the default window is. */
+    o.recovery_ivl = 10000;
     struct sp_pgmsock *s;
     rc = sp_pgmsock_open(&s, &u, &o, roles, detail, sizeof detail);
     if (rc != 0) {
