@@ -161,19 +161,15 @@ static uint32_t seq_of(const uint8_t *p)
 
 static bool intact(const uint8_t *p, size_t len, int from, uint32_t seq)
 {
-    static _Thread_local uint8_t *want;
-    static _Thread_local size_t cap;
     if (len < HDR)
         return false;
-    if (cap < len) {
-        free(want);
-        want = malloc(len);
-        cap = want ? len : 0;
-        if (!want)
-            return false;
-    }
+    uint8_t *want = malloc(len);
+    if (!want)
+        return false;
     fill(want, len, from, seq);
-    return memcmp(p, want, len) == 0;
+    bool same = memcmp(p, want, len) == 0;
+    free(want);
+    return same;
 }
 
 static int send_msg(int s, size_t len, int from, uint32_t seq)
