@@ -16,6 +16,9 @@
                datagrams gets whole messages, consecutive from its first on.
      bus       three BUS members, one per namespace: each hears the two
                others' messages in order, never its own.
+     maxsize   NN_RCVMAXSIZE applies as it stands when a message starts: a
+               SUB limited to 1000 bytes skips a 5000-byte message and gets
+               the next one; after raising the limit, it gets 5000 bytes.
      errors    in NS1 only: bad addresses and refused socket types fail with
                the documented errno at nn_bind/nn_connect; NN_PGM options
                and their readback.
@@ -402,6 +405,82 @@ static int case_late(void)
     return 0;
 }
 
+/* ---- maxsize: NN_RCVMAXSIZE, live ---- */
+
+static atomic_bool mx_ready, mx_raised, mx_done;
+
+static void mx_sub(void *unused)
+{
+    (void) unused;
+    if (!enter_netns(ns[1])) {
+        atomic_store(&mx_done, true);
+        return;
+    }
+    int s = join(AF_SP, NN_SUB, ifs[1], 4);
+    if (s < 0) {
+        atomic_store(&mx_done, true);
+        return;
+    }
+    setint(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, 1000);
+    if (nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) != 0)
+        FAIL("NN_SUB_SUBSCRIBE: %s", nn_strerror(nn_errno()));
+    /* seq 0 (100 B) and 2 (100 B) under the limit, 1 (5000 B) skipped;
+       then 3 (5000 B) once the limit is lifted. */
+    const uint32_t want[] = {0, 2, 3};
+    const size_t wlen[] = {100, 100, 5000};
+    size_t got = 0;
+    uint64_t deadline = tu_now_ms() + DEADLINE_MS;
+    while (got < 3 && tu_now_ms() < deadline) {
+        void *m = NULL;
+        int len = nn_recv(s, &m, NN_MSG, 0);
+        if (len < 0)
+            continue;
+        const uint8_t *p = m;
+        if (p[0] == 'H') {
+            atomic_store(&mx_ready, true);
+        } else if ((size_t) len != wlen[got] || !intact(p, (size_t) len, 0, want[got])) {
+            FAIL("maxsize SUB: got %d bytes, seq %u; expected %zu bytes, seq %u", len,
+                 (size_t) len >= HDR ? seq_of(p) : 0, wlen[got], want[got]);
+            got = 3;
+        } else if (++got == 2) {
+            /* Raised now: it applies to the messages that start from now on. */
+            setint(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, -1);
+            atomic_store(&mx_raised, true);
+        }
+        nn_freemsg(m);
+    }
+    CHECK(got == 3, "maxsize SUB: received %zu of 3 messages", got);
+    atomic_store(&mx_done, true);
+    nn_close(s);
+}
+
+static int case_maxsize(void)
+{
+    tu_thread t;
+    tu_thread_start(&t, mx_sub, NULL);
+    if (!enter_netns(ns[0]))
+        return 1;
+    int s = join(AF_SP, NN_PUB, ifs[0], 4);
+    uint64_t deadline = tu_now_ms() + DEADLINE_MS;
+    while (s >= 0 && !atomic_load(&mx_ready) && !atomic_load(&mx_done) && tu_now_ms() < deadline) {
+        send_hello(s, 0);
+        tu_sleep_ms(20);
+    }
+    if (s >= 0 && atomic_load(&mx_ready)) {
+        CHECK(send_msg(s, 100, 0, 0) == 0 && send_msg(s, 5000, 0, 1) == 0 && send_msg(s, 100, 0, 2) == 0,
+              "PUB: nn_send: %s", nn_strerror(nn_errno()));
+        while (!atomic_load(&mx_raised) && !atomic_load(&mx_done) && tu_now_ms() < deadline)
+            tu_sleep_ms(5);
+        CHECK(send_msg(s, 5000, 0, 3) == 0, "PUB: nn_send: %s", nn_strerror(nn_errno()));
+    }
+    while (!atomic_load(&mx_done) && tu_now_ms() < deadline)
+        tu_sleep_ms(5);
+    if (s >= 0)
+        nn_close(s);
+    tu_thread_join(&t);
+    return 0;
+}
+
 /* ---- bus: three members ---- */
 
 #define BUS_N 2000
@@ -646,6 +725,7 @@ int main(int argc, char **argv)
     int rc = strcmp(c, "xfer") == 0     ? case_xfer()
              : strcmp(c, "late") == 0   ? case_late()
              : strcmp(c, "bus") == 0    ? case_bus()
+             : strcmp(c, "maxsize") == 0 ? case_maxsize()
              : strcmp(c, "errors") == 0 ? case_errors()
              : strcmp(c, "groups") == 0 ? case_groups()
                                         : 2;

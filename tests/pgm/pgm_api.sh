@@ -81,6 +81,7 @@ for scheme in "${schemes[@]}"; do
     run xfer "$scheme" 0
     run xfer "$scheme" 3
     run late "$scheme" 3
+    run maxsize "$scheme" 0
     run bus "$scheme" 3
 done
 exit $status
