@@ -22,6 +22,8 @@
      errors    in NS1 only: bad addresses and refused socket types fail with
                the documented errno at nn_bind/nn_connect; NN_PGM options
                and their readback.
+     drops     in NS1 only: a PUB whose rate limit holds its sends back
+               never blocks: what exceeds NN_SNDBUF is dropped and counted.
      groups    in NS1 only: nn_bind and nn_connect join the group (the
                kernel's membership list), two sockets can share it,
                nn_shutdown and nn_close leave it.
@@ -646,6 +648,39 @@ static int case_errors(void)
     return 0;
 }
 
+/* ---- drops: a PUB never blocks ---- */
+
+static int case_drops(void)
+{
+    if (!enter_netns(ns[0]))
+        return 1;
+    int s = nn_socket(AF_SP, NN_PUB);
+    /* The lowest rate there is (one packet a second) and room for ten
+       messages: a hundred sent at once cannot all wait. NN_SNDTIMEO makes
+       a send that blocked show up as ETIMEDOUT instead of a hang. */
+    setint(s, NN_PGM, NN_PGM_RATE, 1500);
+    setint(s, NN_SOL_SOCKET, NN_SNDBUF, 10 * 1010);
+    setint(s, NN_SOL_SOCKET, NN_SNDTIMEO, 10000);
+    setint(s, NN_SOL_SOCKET, NN_LINGER, 100);
+    char a[128];
+    url(a, sizeof a, ifs[0], 5);
+    CHECK(nn_connect(s, a) >= 0, "nn_connect %s: %s", a, nn_strerror(nn_errno()));
+    uint8_t msg[1000];
+    memset(msg, 'x', sizeof msg);
+    for (int i = 0; i < 100; i++) {
+        int rc = nn_send(s, msg, sizeof msg, 0);
+        if (rc != (int) sizeof msg) {
+            FAIL("nn_send %d: %d (%s): a PUB must drop, not block", i, rc, nn_strerror(nn_errno()));
+            break;
+        }
+    }
+    uint64_t dropped = stat_of(s, NN_STAT_MESSAGES_DROPPED);
+    printf("  %s: 100 sends at 1500 B/s with NN_SNDBUF 10100: %" PRIu64 " dropped\n", scheme, dropped);
+    CHECK(dropped >= 80 && dropped < 100, "%" PRIu64 " of 100 sends dropped, expected 80 to 99", dropped);
+    nn_close(s);
+    return 0;
+}
+
 /* ---- groups: membership as the kernel sees it ---- */
 
 /* Whether this thread's namespace has joined 239.192.78.G on any interface
@@ -728,6 +763,7 @@ int main(int argc, char **argv)
              : strcmp(c, "maxsize") == 0 ? case_maxsize()
              : strcmp(c, "errors") == 0 ? case_errors()
              : strcmp(c, "groups") == 0 ? case_groups()
+             : strcmp(c, "drops") == 0  ? case_drops()
                                         : 2;
     if (rc == 2) {
         fprintf(stderr, "pgm-api: unknown case %s\n", c);

@@ -78,6 +78,7 @@ run()
 for scheme in "${schemes[@]}"; do
     run errors "$scheme" 0
     run groups "$scheme" 0
+    run drops "$scheme" 0
     run xfer "$scheme" 0
     run xfer "$scheme" 3
     run late "$scheme" 3
