@@ -15,7 +15,8 @@
      late      a SUB that joins while a PUB streams messages of several
                datagrams gets whole messages, consecutive from its first on.
      bus       three BUS members, one per namespace: each hears the two
-               others' messages in order, never its own.
+               others' messages in order, never its own; a SUB in the
+               group delivers none of them (not its peer protocol).
      maxsize   NN_RCVMAXSIZE applies as it stands when a message starts: a
                SUB limited to 1000 bytes skips a 5000-byte message and gets
                the next one; after raising the limit, it gets 5000 bytes.
@@ -553,11 +554,26 @@ static void bus_main(void *arg)
 
 static int case_bus(void)
 {
+    /* A SUB in the group hears the members' datagrams but is not their
+       peer (BUS talks to BUS only): it must deliver none of them. */
+    if (!enter_netns(ns[0]))
+        return 1;
+    int sub = join(AF_SP, NN_SUB, ifs[0], 3);
+    if (sub >= 0 && nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) != 0)
+        FAIL("NN_SUB_SUBSCRIBE: %s", nn_strerror(nn_errno()));
     tu_thread t[3];
     for (int i = 0; i < 3; i++)
         tu_thread_start(&t[i], bus_main, (void *) (intptr_t) i);
     for (int i = 0; i < 3; i++)
         tu_thread_join(&t[i]);
+    if (sub >= 0) {
+        char buf[16];
+        CHECK(nn_recv(sub, buf, sizeof buf, NN_DONTWAIT) == -1 && nn_errno() == EAGAIN,
+              "a SUB in a BUS group received a message");
+        CHECK(stat_of(sub, NN_STAT_MESSAGES_RECEIVED) == 0 && stat_of(sub, NN_STAT_CURRENT_CONNECTIONS) == 0,
+              "a SUB accepted BUS members as its peers");
+        nn_close(sub);
+    }
     return 0;
 }
 

@@ -69,6 +69,7 @@ struct pgm_peer {
     uint64_t lost_told;          /* dec.st.lost already counted */
     uint64_t last_ms;            /* its last datagram */
     bool dirty;                  /* on the round's delivery list */
+    bool joined;                 /* its pipe is attached */
     bool refused;                /* the socket does not talk to it: ignored */
     struct pgm_peer *next_dirty;
     /* socket lock */
@@ -361,7 +362,7 @@ static void on_data(void *arg, uint64_t tsi, const uint8_t *dg, size_t len)
     sp_pgmdec_set_maxsize(&p->dec, rcvmaxsize(pe));
     (void) sp_pgmdec_put(&p->dec, dg, len, &p->batch);
     count_lost(pe, p);
-    if (p->batch.count || (!p->pipe.attached && sp_pgmdec_proto(&p->dec) >= 0))
+    if (p->batch.count || (!p->joined && sp_pgmdec_proto(&p->dec) >= 0))
         mark_dirty(pe, p);
 }
 
@@ -395,9 +396,11 @@ static void peer_remove(struct pgm_ep *pe, struct pgm_peer *p)
 static void deliver(struct pgm_ep *pe, struct pgm_peer *p)
 {
     struct sp_msg m;
-    if (!p->pipe.attached && !p->refused) {
+    if (!p->joined && !p->refused) {
         p->pipe.peer_protocol = sp_pgmdec_proto(&p->dec);
-        if (sp_pipe_attach(&p->pipe) != 0)
+        if (sp_pipe_attach(&p->pipe) == 0)
+            p->joined = true;
+        else
             p->refused = true; /* not our peer protocol, or the socket closes */
     }
     if (p->refused) {
