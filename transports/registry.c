@@ -16,6 +16,10 @@ extern const struct sp_transport sp_ws_transport;
 extern const struct sp_transport sp_wss_transport;
 extern const struct sp_transport sp_tls_transport;
 #endif
+#if SP_HAVE_PGM
+extern const struct sp_transport sp_pgm_transport;
+extern const struct sp_transport sp_epgm_transport;
+#endif
 
 static const struct sp_transport *const transports[] = {
     &sp_inproc_transport,
@@ -25,6 +29,10 @@ static const struct sp_transport *const transports[] = {
     &sp_ws_transport,
     &sp_wss_transport,
     &sp_tls_transport,
+#endif
+#if SP_HAVE_PGM
+    &sp_pgm_transport,
+    &sp_epgm_transport,
 #endif
 };
 

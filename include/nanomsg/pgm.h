@@ -50,6 +50,22 @@ extern "C" {
     use the same value, or at least one as large as every sender's. */
 #define NN_PGM_MAXTPDU 5
 
+/*  Statistics (nn_get_statistic), counters. nanosp's own ids: 1000 plus the
+    libnanomsg group they belong to (3xx, messages), which no libnanomsg or
+    NNG statistic uses. Any socket answers them; the pgm and epgm
+    transports are the ones that count. */
+
+/*  Messages a receiver lost whole: cut by a loss the sender could no longer
+    repair (it had left the sender's NN_PGM_RECOVERY_IVL). They are never
+    delivered truncated. (A late joiner does not count the message it joined
+    in the middle of.) */
+#define NN_STAT_MESSAGES_LOST 1301
+
+/*  Messages dropped because a queue was full: sends while the sender's
+    backlog exceeds NN_SNDBUF (the rate limit holds them back), and received
+    messages while the receiving queue of one sender exceeds NN_RCVBUF. */
+#define NN_STAT_MESSAGES_DROPPED 1302
+
 #ifdef __cplusplus
 }
 #endif

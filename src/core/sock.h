@@ -33,6 +33,11 @@ enum sp_stat {
     SP_STAT_MESSAGES_RECEIVED,
     SP_STAT_BYTES_SENT,
     SP_STAT_BYTES_RECEIVED,
+    /* nanosp's own (public ids in <nanomsg/pgm.h>): messages a receiver
+       lost whole to unrecoverable network loss, and messages dropped
+       because a queue that cannot push back (multicast) was full. */
+    SP_STAT_MESSAGES_LOST,
+    SP_STAT_MESSAGES_DROPPED,
     SP_STAT_COUNT
 };
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 
 #include <nanomsg/nn.h>
+#include <nanomsg/pgm.h> /* NN_STAT_MESSAGES_LOST, _DROPPED: ours, ids in no other library */
 
 #include "core/sock.h"
 
@@ -23,6 +24,8 @@ int sp_sock_stat_get(struct sp_sock *s, int stat, uint64_t *value)
     case NN_STAT_MESSAGES_RECEIVED: slot = SP_STAT_MESSAGES_RECEIVED; break;
     case NN_STAT_BYTES_SENT: slot = SP_STAT_BYTES_SENT; break;
     case NN_STAT_BYTES_RECEIVED: slot = SP_STAT_BYTES_RECEIVED; break;
+    case NN_STAT_MESSAGES_LOST: slot = SP_STAT_MESSAGES_LOST; break;
+    case NN_STAT_MESSAGES_DROPPED: slot = SP_STAT_MESSAGES_DROPPED; break;
     case NN_STAT_CURRENT_SND_PRIORITY: {
         int prio = 0; /* what libnanomsg reports for types without a load balancer */
         sp_sock_lock(s);

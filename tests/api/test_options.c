@@ -488,11 +488,12 @@ static void test_unknown_transport_level_fails_with_enoprotoopt(void **state)
     int s = tu_socket_default(AF_SP, NN_PAIR);
     int v = 1;
     size_t sz = sizeof v;
-    /* -5 is nanosp's NN_TLS level (<nanomsg/tls.h>); libnanomsg has none. */
+    /* -5 and -6 are nanosp's NN_TLS and NN_PGM levels (<nanomsg/tls.h>,
+       <nanomsg/pgm.h>); libnanomsg has neither. */
 #ifdef AGAINST_LIBNANOMSG
     int levels[] = {-5, -6, -100, INT32_MIN};
 #else
-    int levels[] = {-6, -100, INT32_MIN};
+    int levels[] = {-7, -100, INT32_MIN};
 #endif
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
         sz = sizeof v;
