@@ -19,6 +19,7 @@
 
 #include "core/chunk.h"
 #include "core/ep.h"
+#include "core/msgio.h"
 #include "core/pipe.h"
 #include "core/sock.h"
 #include "protocol.h"
@@ -283,26 +284,10 @@ static int peer_events(struct sp_sock *sock)
 /* The first NN_PEER_ID cmsg of msg's control data: its offset, or -1. */
 static long find_peer_id(const struct sp_msg *msg, uint32_t *id)
 {
-    if (!msg->ctrl)
-        return -1;
-    const uint8_t *c = msg->ctrl;
-    size_t sz = sp_chunk_size(msg->ctrl), off = 0;
-    while (sz - off >= NN_CMSG_SPACE(0)) {
-        struct nn_cmsghdr ch;
-        memcpy(&ch, c + off, sizeof ch);
-        if (ch.cmsg_len < NN_CMSG_SPACE(0) || ch.cmsg_len > sz - off)
-            break;
-        if (ch.cmsg_level == NN_PROTO_PEER && ch.cmsg_type == NN_PEER_ID &&
-            ch.cmsg_len >= NN_CMSG_LEN(sizeof *id)) {
-            memcpy(id, c + off + NN_CMSG_SPACE(0), sizeof *id);
-            return (long) off;
-        }
-        size_t step = NN_CMSG_ALIGN_(ch.cmsg_len);
-        if (step > sz - off)
-            break;
-        off += step;
-    }
-    return -1;
+    long off = sp_msgio_find_cmsg(msg, NN_PROTO_PEER, NN_PEER_ID, sizeof *id);
+    if (off >= 0)
+        memcpy(id, (const uint8_t *) msg->ctrl + off + NN_CMSG_SPACE(0), sizeof *id);
+    return off;
 }
 
 /* Takes the NN_PEER_ID cmsg at off out of msg's control data: it is for us,

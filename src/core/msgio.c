@@ -47,6 +47,28 @@ struct nn_cmsghdr *nn_cmsg_nxthdr_(const struct nn_msghdr *mhdr, const struct nn
     return next;
 }
 
+long sp_msgio_find_cmsg(const struct sp_msg *msg, int level, int type, size_t min)
+{
+    if (!msg->ctrl)
+        return -1;
+    const char *c = msg->ctrl;
+    const size_t headsz = NN_CMSG_SPACE(0);
+    size_t sz = sp_chunk_size(msg->ctrl), off = 0;
+    while (sz - off >= headsz) {
+        struct nn_cmsghdr ch;
+        memcpy(&ch, c + off, sizeof ch);
+        if (ch.cmsg_len < headsz || ch.cmsg_len > sz - off)
+            break;
+        if (ch.cmsg_level == level && ch.cmsg_type == type && ch.cmsg_len - headsz >= min)
+            return (long) off;
+        size_t step = NN_CMSG_ALIGN_(ch.cmsg_len);
+        if (step > sz - off)
+            break;
+        off += step;
+    }
+    return -1;
+}
+
 /* Walks a control buffer: picks the first PROTO_SP/SP_HDR cmsg as the SP
    header, and keeps the other cmsgs (transport ones) as msg->ctrl. */
 static int parse_control(const char *data, size_t sz, struct sp_msg *msg)

@@ -24,4 +24,10 @@ void sp_msgio_unbuild(const struct nn_msghdr *hdr, struct sp_msg *msg);
    with msg left whole (the caller gives it back to the socket). */
 int sp_msgio_deliver(struct nn_msghdr *hdr, struct sp_msg *msg, size_t *len);
 
+/* The first control message at (level, type) in msg->ctrl (well formed:
+   sp_msgio_build keeps only cmsgs that fit) whose data has at least min
+   bytes: its offset in msg->ctrl, or -1. Its data starts NN_CMSG_SPACE(0)
+   bytes further. */
+long sp_msgio_find_cmsg(const struct sp_msg *msg, int level, int type, size_t min);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "core/chunk.h"
 #include "core/ep.h"
+#include "core/msgio.h"
 #include "core/sock.h"
 #include "utils/random.h"
 
@@ -556,20 +557,8 @@ static void ws_space(struct sp_stream *s, void **buf, size_t *len)
 /* The message's NN_WS_MSG_TYPE cmsg (nn_sendmsg control data), or -1. */
 static int msg_opcode(struct sp_msg *m)
 {
-    if (!m->ctrl)
-        return -1;
-    const uint8_t *c = m->ctrl;
-    size_t sz = sp_chunk_size(m->ctrl), off = 0;
-    while (sz - off >= NN_CMSG_SPACE(0)) {
-        struct nn_cmsghdr ch;
-        memcpy(&ch, c + off, sizeof ch);
-        if (ch.cmsg_len < NN_CMSG_SPACE(0) || ch.cmsg_len > sz - off)
-            break;
-        if (ch.cmsg_level == NN_WS && ch.cmsg_type == NN_WS_MSG_TYPE && ch.cmsg_len > NN_CMSG_SPACE(0))
-            return c[off + NN_CMSG_SPACE(0)];
-        off += NN_CMSG_ALIGN_(ch.cmsg_len);
-    }
-    return -1;
+    long off = sp_msgio_find_cmsg(m, NN_WS, NN_WS_MSG_TYPE, 1);
+    return off < 0 ? -1 : ((const uint8_t *) m->ctrl)[off + NN_CMSG_SPACE(0)];
 }
 
 static int ws_prepare(struct sp_stream *s, struct sp_msg *msg)
