@@ -20,7 +20,6 @@ static void receiver(nng_socket s)
     char *buf = malloc(sz > 0 ? sz : 1);
     uint64_t t0, t1;
     struct perf_cpu c0, c1;
-    double secs, thr;
     long i;
 
     PERF_CHECK(buf != NULL, "malloc");
@@ -40,15 +39,7 @@ static void receiver(nng_socket s)
     c1 = perf_cpu_now();
     nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 1000);
     nng_send(s, buf, 0, 0);
-    secs = (double) (t1 - t0) / 1e6;
-    if (secs <= 0)
-        secs = 1e-6;
-    thr = (double) count / secs;
-    printf("message size: %d [B]\n", (int) sz);
-    printf("message count: %ld\n", count);
-    printf("throughput: %.0f [msg/s]\n", thr);
-    printf("throughput: %.3f [Mb/s]\n", thr * (double) sz * 8 / 1000000);
-    perf_cpu_print(c0, c1, (double) count);
+    perf_thr_print(sz, count, t0, t1, c0, c1);
     free(buf);
     /*  NNG sends asynchronously: give the acknowledgement time to leave. */
     perf_pause_ms(20);

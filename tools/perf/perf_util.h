@@ -55,6 +55,23 @@ static inline void perf_cpu_print(struct perf_cpu a, struct perf_cpu b, double m
         msgs > 0 ? (user + sys) / msgs : 0.0, user, sys);
 }
 
+/*  Prints a receiving side's throughput as nanomsg's local_thr does (the
+    bench runner parses these lines), then its CPU use: count messages of
+    sz bytes between t0 and t1 (perf_now_us), CPU samples c0 and c1. */
+static inline void perf_thr_print(size_t sz, long count, uint64_t t0, uint64_t t1,
+    struct perf_cpu c0, struct perf_cpu c1)
+{
+    double secs = (double) (t1 - t0) / 1e6;
+    if (secs <= 0)
+        secs = 1e-6;
+    double thr = (double) count / secs;
+    printf("message size: %d [B]\n", (int) sz);
+    printf("message count: %ld\n", count);
+    printf("throughput: %.0f [msg/s]\n", thr);
+    printf("throughput: %.3f [Mb/s]\n", thr * (double) sz * 8 / 1000000);
+    perf_cpu_print(c0, c1, (double) count);
+}
+
 /*  Resident set size of this process in KiB (from /proc/self/statm). */
 static inline long perf_rss_kib(void)
 {

@@ -264,7 +264,6 @@ static void thr_recv(void)
     char *buf = malloc(sz > 0 ? sz : 1);
     uint64_t t0, t1;
     struct perf_cpu c0, c1;
-    double secs, thr;
     long i;
 
     PERF_CHECK(buf != NULL, "malloc");
@@ -283,15 +282,7 @@ static void thr_recv(void)
     t1 = perf_now_us();
     c1 = perf_cpu_now();
     tls_send(buf, 0);
-    secs = (double) (t1 - t0) / 1e6;
-    if (secs <= 0)
-        secs = 1e-6;
-    thr = (double) count / secs;
-    printf("message size: %d [B]\n", (int) sz);
-    printf("message count: %ld\n", count);
-    printf("throughput: %.0f [msg/s]\n", thr);
-    printf("throughput: %.3f [Mb/s]\n", thr * (double) sz * 8 / 1000000);
-    perf_cpu_print(c0, c1, (double) count);
+    perf_thr_print(sz, count, t0, t1, c0, c1);
     free(buf);
 }
 

@@ -89,7 +89,6 @@ static void receiver(struct side d)
     char *buf = malloc(sz > 0 ? sz : 1);
     uint64_t t0, t1;
     struct perf_cpu c0, c1;
-    double secs, thr;
     long i;
     int n;
 
@@ -106,15 +105,7 @@ static void receiver(struct side d)
     c1 = perf_cpu_now();
     n = zmq_send(d.ack, buf, 0, 0);
     ZMQ_CHECK(n == 0, "zmq_send (acknowledgement)");
-    secs = (double) (t1 - t0) / 1e6;
-    if (secs <= 0)
-        secs = 1e-6;
-    thr = (double) count / secs;
-    printf("message size: %d [B]\n", (int) sz);
-    printf("message count: %ld\n", count);
-    printf("throughput: %.0f [msg/s]\n", thr);
-    printf("throughput: %.3f [Mb/s]\n", thr * (double) sz * 8 / 1000000);
-    perf_cpu_print(c0, c1, (double) count);
+    perf_thr_print(sz, count, t0, t1, c0, c1);
     free(buf);
 }
 
