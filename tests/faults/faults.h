@@ -34,6 +34,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nanomsg/nn.h>
+
 #include "testutil.h"
 
 extern char **environ;
@@ -41,6 +43,29 @@ extern char **environ;
 /* Anything that should happen "soon" (a connection, a message in flight)
    on a loaded machine. Only a failing test waits this long. */
 #define FX_DEADLINE_MS 20000
+
+static inline bool fx_one_connection(void *s)
+{
+    return nn_get_statistic(*(int *) s, NN_STAT_CURRENT_CONNECTIONS) == 1;
+}
+
+/* A receive that blocks while a socket has exactly one connection makes the
+   socket's wake-up descriptor for reading that connection in the caller's
+   thread (once, for good). A test that counts descriptors makes it first
+   with this, or the first such receive looks like a leaked fd: a peer_type
+   socket connects to url, a receive on s times out, s's NN_RCVTIMEO is
+   FX_DEADLINE_MS afterwards. */
+static inline bool fx_make_callerfd(int s, const char *url, int peer_type)
+{
+    int c = nn_socket(AF_SP, peer_type), ms = 50;
+    char buf[8];
+    bool ok = c >= 0 && nn_connect(c, url) >= 0 && tu_wait_until(fx_one_connection, &s, FX_DEADLINE_MS) &&
+              nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms) == 0 &&
+              nn_recv(s, buf, sizeof buf, 0) == -1 && nn_errno() == ETIMEDOUT;
+    ms = FX_DEADLINE_MS;
+    ok = nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms) == 0 && ok;
+    return (c < 0 || nn_close(c) == 0) && ok;
+}
 
 static inline bool fx_long(void)
 {

@@ -120,31 +120,6 @@ static uint64_t served(int rep, const char *url)
     return ms;
 }
 
-static bool one_conn(void *p)
-{
-    return nn_get_statistic(*(int *) p, NN_STAT_CURRENT_CONNECTIONS) == 1;
-}
-
-/* A receive that blocks while the socket has exactly one connection makes
-   the socket's wake-up descriptor for reading that connection in the
-   caller's thread (once, for good): make it exist before descriptors are
-   counted, or the first such receive looks like a leaked fd. */
-static void callerfd_made(int rep, const char *url)
-{
-    int req = nn_socket(AF_SP, NN_REQ);
-    assert_true(req >= 0);
-    assert_true(nn_connect(req, url) >= 0);
-    assert_true(tu_wait_until(one_conn, &rep, FX_DEADLINE_MS));
-    int ms = 50;
-    char buf[8];
-    assert_int_equal(nn_setsockopt(rep, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms), 0);
-    assert_int_equal(nn_recv(rep, buf, sizeof buf, 0), -1);
-    assert_int_equal(nn_errno(), ETIMEDOUT);
-    ms = FX_DEADLINE_MS;
-    assert_int_equal(nn_setsockopt(rep, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms), 0);
-    assert_int_equal(nn_close(req), 0);
-}
-
 /* The server's descriptors once it holds no TCP connection any more (it
    closes its side of a served REQ's connection when it notices the
    client's close, a moment after nn_close). */
@@ -190,7 +165,7 @@ static void test_ws_and_wss_serve_real_clients_while_2000_handshakes_hang(void *
     /* The first exchanges load the code and make the TLS material: what
        the crowd delays is measured against these. */
     uint64_t ws_alone = served(rep, ws_url), wss_alone = served(rep, wss_url);
-    callerfd_made(rep, ws_url);
+    assert_true(fx_make_callerfd(rep, ws_url, NN_REQ));
     int fds_bound = fds_settled();
 
     static const char http_start[] = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n";
