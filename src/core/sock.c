@@ -455,12 +455,16 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
             return -ETIMEDOUT;
         timeout = deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now);
     }
-    if (s->callerfd < 0) {
-        s->callerfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (s->callerfd < 0)
-            return -ENOTSUP;
-    }
     int fd = pipe->ops->wait_begin(pipe);
+    /* Made only once a pipe lets the caller read: a socket whose pipes never
+       do (ws, tls+tcp, wss) spends no descriptor on it. */
+    if (fd >= 0 && s->callerfd < 0) {
+        s->callerfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (s->callerfd < 0) {
+            pipe->ops->wait_end(pipe, 0);
+            fd = -1;
+        }
+    }
     if (fd < 0) {
         /* We will not read it ourselves, so the loop must: the pipe may be
            lazy (left to the caller after our last read), and the loop may
@@ -512,13 +516,14 @@ static inline void stat_bump_locked(struct sp_sock *s, enum sp_stat st, uint64_t
 
 static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
 {
-    int timeo = send ? s->opt.sndtimeo : s->opt.rcvtimeo;
     uint64_t deadline = 0;
     int rc;
     /* The protocol takes the message on success: measure it first. */
     size_t len = send ? sp_msg_bodylen(msg) : 0;
     bool woke = false; /* wake_reader was called */
     sp_sock_lock(s);
+    /* nn_setsockopt stores it under the lock, maybe in another thread. */
+    int timeo = send ? s->opt.sndtimeo : s->opt.rcvtimeo;
     for (;;) {
         if (atomic_load_explicit(&s->closing, memory_order_relaxed)) {
             rc = -EBADF;

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -737,6 +738,52 @@ static void test_nn_poll_after_a_blocking_recv_reports_an_arrived_message(void *
     run_nn_poll_after_blocking_recv(IPC);
 }
 
+/* Descriptors this process holds. */
+static int fd_count(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static bool one_connection(void *s)
+{
+    return nn_get_statistic(*(int *) s, NN_STAT_CURRENT_CONNECTIONS) == 1;
+}
+
+/* A ws connection is read by the I/O thread only (the wire may have to
+   answer a ping while it reads): a blocked receive on it must cost the
+   process no descriptor, or a daemon with one socket per client runs out of
+   them sooner than with libnanomsg. */
+static void test_blocked_recv_on_a_ws_connection_takes_no_descriptor(void **state)
+{
+    (void) state;
+    char url[URL_LEN];
+    int a, b, ms = 50;
+    char buf[8];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", tu_free_port());
+    a = tu_socket(AF_SP, NN_PAIR);
+    b = tu_socket(AF_SP, NN_PAIR);
+    tu_bind(a, url);
+    tu_connect(b, url);
+    assert_true(tu_wait_until(one_connection, &a, TU_DEADLINE_MS));
+    assert_true(tu_wait_until(one_connection, &b, TU_DEADLINE_MS));
+    assert_int_equal(nn_setsockopt(a, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms), 0);
+    /* The first blocking receive of the socket's life. */
+    int before = fd_count();
+    assert_int_equal(nn_recv(a, buf, sizeof buf, 0), -1);
+    assert_int_equal(nn_errno(), ETIMEDOUT);
+    assert_int_equal(fd_count(), before);
+    tu_send(b, "hello");
+    tu_recv(a, "hello");
+    assert_int_equal(nn_close(b), 0);
+    assert_int_equal(nn_close(a), 0);
+}
+
 #define DAEMON_ROUNDS 10
 #define DAEMON_BURST 5
 
@@ -786,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_rcvfd_first_fetched_after_a_blocking_recv_is_readable_for_an_arrived_message),
         cmocka_unit_test(test_nn_poll_after_a_blocking_recv_reports_an_arrived_message),
         cmocka_unit_test(test_daemon_loop_of_blocking_recv_then_dontwait_drain_gets_every_arrived_message),
+        cmocka_unit_test(test_blocked_recv_on_a_ws_connection_takes_no_descriptor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
