@@ -50,6 +50,12 @@ extern "C" {
     use the same value, or at least one as large as every sender's. */
 #define NN_PGM_MAXTPDU 5
 
+/*  How long, in milliseconds, a receiver keeps a remote sender from which
+    nothing arrives: then its receive pipe is closed (once the messages
+    queued from it have been received) and its state freed; a sender heard
+    again later is a new peer. Default 300000 (5 minutes); 1000 to 2000000. */
+#define NN_PGM_PEER_EXPIRY 6
+
 /*  Statistics (nn_get_statistic), counters. nanosp's own ids: 1000 plus the
     libnanomsg group they belong to (3xx, messages), which no libnanomsg or
     NNG statistic uses. Any socket answers them; the pgm and epgm

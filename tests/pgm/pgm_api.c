@@ -29,6 +29,13 @@
      groups    in NS1 only: nn_bind and nn_connect join the group (the
                kernel's membership list), two sockets can share it,
                nn_shutdown and nn_close leave it.
+     noraw     in NS1 only, after dropping CAP_NET_RAW: pgm fails with
+               EACCES at nn_bind/nn_connect; epgm still carries messages.
+               (SCHEME is ignored.)
+     expiry    NN_PGM_PEER_EXPIRY: range and readback; a SUB in NS2 with a
+               short expiry closes the pipe of a PUB in NS1 that went
+               silent (NN_STAT_CURRENT_CONNECTIONS back to 0), and hears a
+               new sender afterwards.
 
    Senders do not start their numbered messages before every receiver has
    heard from them (they send "hello" messages until the receivers say so):
@@ -38,6 +45,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -46,7 +54,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <netinet/in.h>
 
 #include <nanomsg/bus.h>
 #include <nanomsg/nn.h>
@@ -764,6 +775,152 @@ static int case_groups(void)
     return 0;
 }
 
+/* ---- noraw: raw PGM needs CAP_NET_RAW, epgm does not ---- */
+
+/* Drops CAP_NET_RAW from this thread (threads it starts later, such as the
+   library's I/O thread, inherit that): what an unprivileged process has. */
+static bool drop_net_raw(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+    memset(d, 0, sizeof d);
+    if (syscall(SYS_capget, &h, d) != 0)
+        return false;
+    uint32_t bit = 1u << (CAP_NET_RAW % 32);
+    int i = CAP_NET_RAW / 32;
+    d[i].effective &= ~bit;
+    d[i].permitted &= ~bit;
+    d[i].inheritable &= ~bit;
+    return syscall(SYS_capset, &h, d) == 0;
+}
+
+static int case_noraw(void)
+{
+    if (!enter_netns(ns[0]))
+        return 1;
+    if (!drop_net_raw()) {
+        FAIL("dropping CAP_NET_RAW: %s", strerror(errno));
+        return 1;
+    }
+    /* The drop took: the kernel refuses a raw socket now. */
+    int raw = socket(AF_INET, SOCK_RAW, 113);
+    CHECK(raw < 0 && errno == EPERM, "a raw socket without CAP_NET_RAW: %d (%s)", raw, strerror(errno));
+    if (raw >= 0)
+        close(raw);
+    char a[128];
+    snprintf(a, sizeof a, "pgm://%s;239.192.78.12:%d", ifs[0], port);
+    const int types[][2] = {{AF_SP, NN_PUB}, {AF_SP, NN_SUB}, {AF_SP, NN_BUS}, {AF_SP_RAW, NN_BUS}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        expect_errno(types[i][0], types[i][1], a, EACCES);
+    /* epgm needs no privilege: a PUB and a SUB of this host exchange a
+       message. */
+    scheme = "epgm";
+    int sub = join(AF_SP, NN_SUB, ifs[0], 12);
+    int pub = join(AF_SP, NN_PUB, ifs[0], 12);
+    if (sub < 0 || pub < 0)
+        return 1;
+    if (nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) != 0)
+        FAIL("NN_SUB_SUBSCRIBE: %s", nn_strerror(nn_errno()));
+    uint64_t deadline = tu_now_ms() + DEADLINE_MS;
+    bool heard = false;
+    while (!heard && tu_now_ms() < deadline) {
+        if (send_hello(pub, 0) != 0)
+            FAIL("epgm PUB without CAP_NET_RAW: nn_send: %s", nn_strerror(nn_errno()));
+        char buf[16];
+        heard = nn_recv(sub, buf, sizeof buf, 0) == 2 && buf[0] == 'H';
+    }
+    CHECK(heard, "epgm without CAP_NET_RAW: the SUB received nothing");
+    nn_close(pub);
+    nn_close(sub);
+    scheme = "pgm";
+    return 0;
+}
+
+/* ---- expiry: a silent sender's pipe goes away ---- */
+
+static atomic_bool ex_stop;
+
+static void ex_pub(void *unused)
+{
+    (void) unused;
+    if (!enter_netns(ns[0]))
+        return;
+    int s = join(AF_SP, NN_PUB, ifs[0], 13);
+    uint64_t deadline = tu_now_ms() + DEADLINE_MS;
+    while (s >= 0 && !atomic_load(&ex_stop) && tu_now_ms() < deadline) {
+        send_hello(s, 0);
+        tu_sleep_ms(20);
+    }
+    /* Closed: from now on it sends nothing at all, not even SPMs. */
+    if (s >= 0)
+        nn_close(s);
+}
+
+static bool connections_are(int s, uint64_t n, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t) timeout_ms;
+    for (;;) {
+        /* The pipe closes once what it queued has been received. */
+        char buf[16];
+        while (nn_recv(s, buf, sizeof buf, NN_DONTWAIT) >= 0) {
+        }
+        if (stat_of(s, NN_STAT_CURRENT_CONNECTIONS) == n)
+            return true;
+        if (tu_now_ms() >= deadline)
+            return false;
+        tu_sleep_ms(10);
+    }
+}
+
+static int case_expiry(void)
+{
+    if (!enter_netns(ns[1]))
+        return 1;
+    int s = nn_socket(AF_SP, NN_SUB);
+    int v = 0;
+    size_t len = sizeof v;
+    CHECK(nn_getsockopt(s, NN_PGM, NN_PGM_PEER_EXPIRY, &v, &len) == 0 && v == 300000 && len == sizeof v,
+          "NN_PGM_PEER_EXPIRY default: %d", v);
+    const int bad[] = {0, 999, 2000001, -1};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(nn_setsockopt(s, NN_PGM, NN_PGM_PEER_EXPIRY, &bad[i], sizeof bad[i]) == -1 && nn_errno() == EINVAL,
+              "NN_PGM_PEER_EXPIRY %d accepted", bad[i]);
+    nn_close(s);
+
+    s = nn_socket(AF_SP, NN_SUB);
+    setint(s, NN_PGM, NN_PGM_PEER_EXPIRY, 1000);
+    v = 0;
+    len = sizeof v;
+    CHECK(nn_getsockopt(s, NN_PGM, NN_PGM_PEER_EXPIRY, &v, &len) == 0 && v == 1000, "NN_PGM_PEER_EXPIRY readback");
+    setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, 50);
+    char u[128];
+    url(u, sizeof u, ifs[1], 13);
+    CHECK(nn_connect(s, u) >= 0, "nn_connect %s: %s", u, nn_strerror(nn_errno()));
+    if (nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) != 0)
+        FAIL("NN_SUB_SUBSCRIBE: %s", nn_strerror(nn_errno()));
+    for (int round = 0; round < 2; round++) {
+        /* A sender: its pipe appears with its first message... */
+        atomic_store(&ex_stop, false);
+        tu_thread t;
+        tu_thread_start(&t, ex_pub, NULL);
+        char buf[16];
+        uint64_t deadline = tu_now_ms() + DEADLINE_MS;
+        bool heard = false;
+        while (!heard && tu_now_ms() < deadline)
+            heard = nn_recv(s, buf, sizeof buf, 0) == 2;
+        CHECK(heard, "round %d: no message from the PUB", round);
+        CHECK(stat_of(s, NN_STAT_CURRENT_CONNECTIONS) == 1, "round %d: %" PRIu64 " pipes with one sender", round,
+              stat_of(s, NN_STAT_CURRENT_CONNECTIONS));
+        /* ... and goes when the sender has been silent for the expiry. */
+        atomic_store(&ex_stop, true);
+        tu_thread_join(&t);
+        CHECK(connections_are(s, 0, 30000), "round %d: the silent sender's pipe is still there (%" PRIu64 ")", round,
+              stat_of(s, NN_STAT_CURRENT_CONNECTIONS));
+    }
+    nn_close(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 10) {
@@ -784,6 +941,8 @@ int main(int argc, char **argv)
              : strcmp(c, "errors") == 0 ? case_errors()
              : strcmp(c, "groups") == 0 ? case_groups()
              : strcmp(c, "drops") == 0  ? case_drops()
+             : strcmp(c, "noraw") == 0  ? case_noraw()
+             : strcmp(c, "expiry") == 0 ? case_expiry()
                                         : 2;
     if (rc == 2) {
         fprintf(stderr, "pgm-api: unknown case %s\n", c);

@@ -45,6 +45,7 @@ static void test_pgmopts_defaults_suit_a_lan(void **state)
     assert_int_equal(get(&o, NN_PGM_HOPS), 1);
     assert_int_equal(get(&o, NN_PGM_LOOP), 1);
     assert_int_equal(get(&o, NN_PGM_MAXTPDU), 1500);
+    assert_int_equal(get(&o, NN_PGM_PEER_EXPIRY), 300000);
     assert_int_equal(sp_pgmopts_check(&o), 0);
 }
 
@@ -57,7 +58,7 @@ static void test_pgmopts_values_in_range_read_back(void **state)
         {NN_PGM_RATE, 1000},          {NN_PGM_RATE, INT_MAX},           {NN_PGM_RECOVERY_IVL, 100},
         {NN_PGM_RECOVERY_IVL, 600000}, {NN_PGM_HOPS, 1},                 {NN_PGM_HOPS, 255},
         {NN_PGM_LOOP, 0},             {NN_PGM_LOOP, 1},                 {NN_PGM_MAXTPDU, 576},
-        {NN_PGM_MAXTPDU, 65535},
+        {NN_PGM_MAXTPDU, 65535},      {NN_PGM_PEER_EXPIRY, 1000},       {NN_PGM_PEER_EXPIRY, 2000000},
     };
     struct sp_pgmopts o;
     sp_pgmopts_init(&o);
@@ -77,6 +78,7 @@ static void test_pgmopts_values_out_of_range_are_einval_and_change_nothing(void 
         {NN_PGM_RECOVERY_IVL, 99},   {NN_PGM_RECOVERY_IVL, 600001}, {NN_PGM_RECOVERY_IVL, -5},
         {NN_PGM_HOPS, 0},            {NN_PGM_HOPS, 256},       {NN_PGM_LOOP, 2},
         {NN_PGM_LOOP, -1},           {NN_PGM_MAXTPDU, 575},    {NN_PGM_MAXTPDU, 65536},
+        {NN_PGM_PEER_EXPIRY, 999},   {NN_PGM_PEER_EXPIRY, 2000001}, {NN_PGM_PEER_EXPIRY, 0},
     };
     struct sp_pgmopts o, before;
     sp_pgmopts_init(&o);
@@ -100,9 +102,9 @@ static void test_pgmopts_wrong_size_is_einval_and_unknown_option_enoprotoopt(voi
     assert_int_equal(sp_pgmopts_set(&o, NN_PGM_LOOP, NULL, sizeof(int)), -EINVAL);
     int v = 1;
     assert_int_equal(sp_pgmopts_set(&o, 0, &v, sizeof v), -ENOPROTOOPT);
-    assert_int_equal(sp_pgmopts_set(&o, 6, &v, sizeof v), -ENOPROTOOPT);
+    assert_int_equal(sp_pgmopts_set(&o, 7, &v, sizeof v), -ENOPROTOOPT);
     size_t len = sizeof v;
-    assert_int_equal(sp_pgmopts_get(&o, 6, &v, &len), -ENOPROTOOPT);
+    assert_int_equal(sp_pgmopts_get(&o, 7, &v, &len), -ENOPROTOOPT);
 }
 
 static void test_pgmopts_get_truncates_like_nn_getsockopt(void **state)

@@ -7,8 +7,17 @@
    that receives (SUB, BUS) gives each remote sender (PGM transport session
    id) a receive-only pipe at the first datagram that names its protocol; the
    core then checks that protocol (a SUB ignores a BUS). A sender silent for
-   as long as OpenPGM takes to expire it loses its pipe, once the socket has
-   received what was queued on it.
+   NN_PGM_PEER_EXPIRY loses its pipe, once the socket has received what was
+   queued on it.
+
+   Warm-up. OpenPGM can ask a sender for a repair only once one of its SPMs
+   gave the sender's address; a loss before that is unrecoverable at once
+   (pgmsock.h). A new sender's messages are therefore held for
+   PGM_WARMUP_MS, by which time its ambient SPMs have arrived: a loss in
+   that time only moves the receiver's start to the first message after it
+   (dropping what was held before it, uncounted, as for a late joiner), so
+   that what the application gets from a sender is consecutive from its
+   first message on, and a later loss can be repaired.
 
    Never blocking. Multicast cannot push back, so neither queue does: a send
    finding more than NN_SNDBUF bytes waiting for the rate limit, and a
@@ -50,11 +59,13 @@
 #include "utils/clock.h"
 #include "utils/list.h"
 
-/* A remote sender silent this long is gone (OpenPGM's peer expiry,
-   pgmsock.c: the sender's ambient SPMs keep it alive there, not here). */
-#define PGM_PEER_IDLE_MS (300u * 1000u)
-/* How often the loop looks for such senders while it has any. */
-#define PGM_PEER_SCAN_MS (10u * 1000u)
+/* A new sender's messages are held this long: three of its ambient SPMs,
+   and time for them to cross a loaded host. */
+#define PGM_WARMUP_MS (3u * SP_PGMSOCK_AMBIENT_SPM_MS + 100u)
+/* How often the loop looks for expired senders while it has any: a tenth
+   of NN_PGM_PEER_EXPIRY, within these bounds. */
+#define PGM_PEER_SCAN_MIN_MS 100u
+#define PGM_PEER_SCAN_MAX_MS (10u * 1000u)
 
 struct pgm_ep;
 
@@ -68,6 +79,9 @@ struct pgm_peer {
     struct sp_msgq batch;        /* decoded, not yet delivered */
     uint64_t lost_told;          /* dec.st.lost already counted */
     uint64_t last_ms;            /* its last datagram */
+    uint64_t warm_ms;            /* when its warm-up ends */
+    uint64_t syncs_seen;         /* dec.st.syncs at the last datagram */
+    bool warm;                   /* warm-up over: its messages are delivered */
     bool dirty;                  /* on the round's delivery list */
     bool joined;                 /* its pipe is attached */
     bool refused;                /* the socket does not talk to it: ignored */
@@ -112,6 +126,10 @@ struct pgm_ep {
     /* loop thread */
     struct sp_list peers;
     int npeers;
+    int nwarming;                /* peers still in their warm-up */
+    uint64_t next_warm_ms;       /* the first warm-up to end */
+    uint64_t expiry_ms;          /* NN_PGM_PEER_EXPIRY */
+    uint64_t scan_ivl_ms;
     uint64_t next_scan_ms;
     struct pgm_peer *dirty;
 };
@@ -190,6 +208,12 @@ static void rearm(struct pgm_ep *pe, bool have_peers)
         uint64_t scan = peer_scan_delay(pe);
         if (scan < delay)
             delay = scan;
+    }
+    if (pe->nwarming > 0) {
+        uint64_t now = sp_clock_ms();
+        uint64_t warm = pe->next_warm_ms > now ? pe->next_warm_ms - now : 0;
+        if (warm < delay)
+            delay = warm;
     }
     if (delay == UINT64_MAX)
         sp_timer_stop(&pe->timer);
@@ -316,6 +340,15 @@ static int64_t rcvmaxsize(struct pgm_ep *pe)
     return atomic_load_explicit(&pe->ep->sock->opt.rcvmaxsize, memory_order_relaxed);
 }
 
+static void mark_dirty(struct pgm_ep *pe, struct pgm_peer *p)
+{
+    if (p->dirty)
+        return;
+    p->dirty = true;
+    p->next_dirty = pe->dirty;
+    pe->dirty = p;
+}
+
 static struct pgm_peer *peer_new(struct pgm_ep *pe, uint64_t tsi)
 {
     struct pgm_peer *p = calloc(1, sizeof *p);
@@ -329,16 +362,45 @@ static struct pgm_peer *peer_new(struct pgm_ep *pe, uint64_t tsi)
     sp_msgq_init(&p->inq);
     sp_list_push_back(&pe->peers, &p->item);
     pe->npeers++;
+    p->warm_ms = sp_clock_ms() + PGM_WARMUP_MS;
+    if (pe->nwarming++ == 0 || p->warm_ms < pe->next_warm_ms)
+        pe->next_warm_ms = p->warm_ms;
     return p;
 }
 
-static void mark_dirty(struct pgm_ep *pe, struct pgm_peer *p)
+/* Warm-up: the first n messages of the batch came before a gap. They are
+   not the receiver's: its stream from this sender starts after the gap. */
+static void drop_front(struct pgm_peer *p, size_t n)
 {
-    if (p->dirty)
+    struct sp_msg m;
+    while (n-- > 0 && sp_msgq_pop(&p->batch, &m) == 0)
+        sp_msg_term(&m);
+}
+
+/* Warm-up ends for the peers whose time has come: what they hold is
+   delivered. */
+static void warm_peers(struct pgm_ep *pe)
+{
+    uint64_t now = sp_clock_ms();
+    if (now < pe->next_warm_ms)
         return;
-    p->dirty = true;
-    p->next_dirty = pe->dirty;
-    pe->dirty = p;
+    uint64_t next = UINT64_MAX;
+    sp_list_foreach(&pe->peers, it) {
+        struct pgm_peer *p = sp_cont(it, struct pgm_peer, item);
+        if (p->warm)
+            continue;
+        if (now < p->warm_ms) {
+            if (p->warm_ms < next)
+                next = p->warm_ms;
+            continue;
+        }
+        p->warm = true;
+        pe->nwarming--;
+        p->lost_told = p->dec.st.lost; /* nothing before its start counts */
+        if (p->batch.count)
+            mark_dirty(pe, p);
+    }
+    pe->next_warm_ms = next;
 }
 
 static void count_lost(struct pgm_ep *pe, struct pgm_peer *p)
@@ -360,9 +422,23 @@ static void on_data(void *arg, uint64_t tsi, const uint8_t *dg, size_t len)
         return;
     /* NN_RCVMAXSIZE as it stands now, from the next message on. */
     sp_pgmdec_set_maxsize(&p->dec, rcvmaxsize(pe));
+    size_t before = p->batch.count;
+    uint64_t lost = p->dec.st.lost;
     (void) sp_pgmdec_put(&p->dec, dg, len, &p->batch);
-    count_lost(pe, p);
-    if (p->batch.count || (!p->joined && sp_pgmdec_proto(&p->dec) >= 0))
+    if (p->warm) {
+        count_lost(pe, p);
+    } else {
+        /* A message cut, or a resynchronisation: what came before is not
+           consecutive with what follows. */
+        if (p->dec.st.lost != lost || p->dec.st.syncs != p->syncs_seen)
+            drop_front(p, before);
+        p->lost_told = p->dec.st.lost;
+        /* Held within NN_RCVBUF: the start moves forward. */
+        while (p->batch.count > 1 && p->batch.bytes > pe->rcvbuf)
+            drop_front(p, 1);
+    }
+    p->syncs_seen = p->dec.st.syncs;
+    if ((p->warm && p->batch.count) || (!p->joined && sp_pgmdec_proto(&p->dec) >= 0))
         mark_dirty(pe, p);
 }
 
@@ -374,6 +450,12 @@ static void on_reset(void *arg, uint64_t tsi)
         return;
     uint64_t before = p->dec.st.lost;
     sp_pgmdec_gap(&p->dec);
+    if (!p->warm) {
+        /* Before the receiver's start: what it held goes, uncounted. */
+        drop_front(p, p->batch.count);
+        p->lost_told = p->dec.st.lost;
+        return;
+    }
     /* Data of at least one message is gone, even if none was in progress
        (the lost datagrams may have held whole messages). */
     if (p->dec.st.lost == before)
@@ -386,6 +468,8 @@ static const struct sp_pgmsock_handler handler = {.data = on_data, .reset = on_r
 static void peer_remove(struct pgm_ep *pe, struct pgm_peer *p)
 {
     pe->npeers--;
+    if (!p->warm)
+        pe->nwarming--;
     sp_list_remove(&p->item);
     sp_pipe_detach(&p->pipe, -1);
     sp_pipe_rele(&p->pipe);
@@ -408,7 +492,7 @@ static void deliver(struct pgm_ep *pe, struct pgm_peer *p)
             sp_msg_term(&m);
         return;
     }
-    if (!p->batch.count)
+    if (!p->warm || !p->batch.count)
         return;
     struct sp_sock *sock = pe->ep->sock;
     int dropped = 0;
@@ -438,12 +522,12 @@ static void scan_peers(struct pgm_ep *pe)
     uint64_t now = sp_clock_ms();
     if (now < pe->next_scan_ms)
         return;
-    pe->next_scan_ms = now + PGM_PEER_SCAN_MS;
+    pe->next_scan_ms = now + pe->scan_ivl_ms;
     struct sp_sock *sock = pe->ep->sock;
     for (struct sp_list_item *it = pe->peers.head.next, *nx; it != &pe->peers.head; it = nx) {
         nx = it->next;
         struct pgm_peer *p = sp_cont(it, struct pgm_peer, item);
-        if (now - p->last_ms < PGM_PEER_IDLE_MS)
+        if (now - p->last_ms < pe->expiry_ms)
             continue;
         sp_sock_lock(sock);
         bool empty = p->inq.count == 0;
@@ -463,6 +547,8 @@ static void service(struct pgm_ep *pe, bool read)
     bool unsent_before = pe->has_spipe && backlog_unsent(pe);
     if (read)
         sp_pgmsock_service(pe->s, (pe->roles & SP_PGMSOCK_RECV) ? &handler : NULL, pe);
+    if (pe->nwarming > 0)
+        warm_peers(pe);
     pump(pe);
     rearm(pe, pe->npeers > 0);
 
@@ -616,7 +702,13 @@ static int pgm_start(struct sp_ep *ep, bool udp)
     sp_ep_connopts(ep, &co);
     pe->sndbuf = (size_t) co.sndbuf;
     pe->rcvbuf = (size_t) co.rcvbuf;
-    pe->next_scan_ms = sp_clock_ms() + PGM_PEER_SCAN_MS;
+    pe->expiry_ms = (uint64_t) o->peer_expiry;
+    pe->scan_ivl_ms = pe->expiry_ms / 10u;
+    if (pe->scan_ivl_ms < PGM_PEER_SCAN_MIN_MS)
+        pe->scan_ivl_ms = PGM_PEER_SCAN_MIN_MS;
+    if (pe->scan_ivl_ms > PGM_PEER_SCAN_MAX_MS)
+        pe->scan_ivl_ms = PGM_PEER_SCAN_MAX_MS;
+    pe->next_scan_ms = sp_clock_ms() + pe->scan_ivl_ms;
 
     char detail[256] = "";
     rc = sp_pgmsock_open(&pe->s, &u, o, pe->roles, detail, sizeof detail);

@@ -210,6 +210,7 @@ int sp_pgmdec_put(struct sp_pgmdec *d, const uint8_t *dg, size_t len, struct sp_
         if (off == SP_PGM_NO_START)
             return 0;
         d->synced = true;
+        d->st.syncs++;
         feed_all(d, p + off, plen - off, out);
         return 0;
     }

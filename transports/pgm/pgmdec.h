@@ -23,6 +23,7 @@ struct sp_pgmdec_stats {
     uint64_t oversize;  /* messages over maxsize, skipped */
     uint64_t nomem;     /* messages dropped because memory ran out */
     uint64_t malformed; /* datagrams rejected: too short, bad magic, version, protocol or offset */
+    uint64_t syncs;     /* times decoding (re)started at a message boundary */
 };
 
 struct sp_pgmdec {

@@ -18,6 +18,8 @@ void sp_pgmopts_init(struct sp_pgmopts *o)
     /* Two sockets on one host hear each other, as they do on tcp. */
     o->loop = SP_PGM_LOOP_DEFAULT;
     o->maxtpdu = SP_PGM_MAXTPDU_DEFAULT;
+    /* As libzmq and OpenPGM: a sender silent for five minutes is gone. */
+    o->peer_expiry = SP_PGM_PEER_EXPIRY_DEFAULT;
 }
 
 static int *field(struct sp_pgmopts *o, int option, int *min, int *max)
@@ -43,6 +45,10 @@ static int *field(struct sp_pgmopts *o, int option, int *min, int *max)
         *min = SP_PGM_MAXTPDU_MIN;
         *max = SP_PGM_MAXTPDU_MAX;
         return &o->maxtpdu;
+    case NN_PGM_PEER_EXPIRY:
+        *min = SP_PGM_PEER_EXPIRY_MIN;
+        *max = SP_PGM_PEER_EXPIRY_MAX;
+        return &o->peer_expiry;
     default:
         return NULL;
     }

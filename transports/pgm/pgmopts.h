@@ -14,6 +14,7 @@ struct sp_pgmopts {
     int hops;         /* NN_PGM_HOPS: multicast TTL */
     int loop;         /* NN_PGM_LOOP: 0 or 1 */
     int maxtpdu;      /* NN_PGM_MAXTPDU: bytes, IP header included */
+    int peer_expiry;  /* NN_PGM_PEER_EXPIRY: milliseconds */
 };
 
 #define SP_PGM_RATE_DEFAULT 20000000
@@ -26,6 +27,10 @@ struct sp_pgmopts {
 #define SP_PGM_MAXTPDU_DEFAULT 1500
 #define SP_PGM_MAXTPDU_MIN 576
 #define SP_PGM_MAXTPDU_MAX 65535
+#define SP_PGM_PEER_EXPIRY_DEFAULT 300000
+#define SP_PGM_PEER_EXPIRY_MIN 1000
+/* OpenPGM takes it in microseconds, in an int. */
+#define SP_PGM_PEER_EXPIRY_MAX 2000000
 
 /* The repair window is capped at this many packets (OpenPGM allocates a
    pointer per packet up front, per sender and per remote sender). */

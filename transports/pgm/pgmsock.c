@@ -20,20 +20,28 @@
 #include "core/global.h"
 #include "utils/random.h"
 
-/* APDUs per pgm_recvmsgv call, and calls per sp_pgmsock_service: enough to
-   drain a busy socket in a few calls, little enough to keep the loop fair. */
-#define SP_PGMSOCK_MSGV 64
-#define SP_PGMSOCK_BUDGET 64
+/* One APDU per pgm_recvmsgv call. With room for more, OpenPGM 5.3.128
+   reads on after delivering some and can hand the same sender's window to
+   pgm_rxw_readv twice in one call; if the second finds a gap it forgets
+   that the first left packets committed (peer->last_commit = 0), and those
+   are then never released: once the gap is declared lost, readv refuses to
+   pass it while packets are committed, and that sender is never heard
+   again (a late joiner stalled so after a loss). A call that fills its one
+   entry returns at once, so every readv of a sender follows the release of
+   what the previous one committed. The calls per sp_pgmsock_service bound
+   the datagrams one wake-up handles, to keep the loop fair. */
+#define SP_PGMSOCK_MSGV 1
+#define SP_PGMSOCK_BUDGET 256
 
 /* Receiver timing, as libzmq sets it for OpenPGM (in microseconds). */
-#define SP_PGM_PEER_EXPIRY (300u * 1000000u)
 #define SP_PGM_SPMR_EXPIRY (25u * 1000u)
 #define SP_PGM_NAK_BO_IVL (50u * 1000u)
 #define SP_PGM_NAK_RPT_IVL (200u * 1000u)
 #define SP_PGM_NAK_RDATA_IVL (200u * 1000u)
-/* Sender: an ambient SPM every 30 s, and after data a burst of heartbeats
-   that tells receivers promptly about a lost tail. */
-#define SP_PGM_AMBIENT_SPM (30u * 1000000u)
+/* Sender: an ambient SPM every SP_PGMSOCK_AMBIENT_SPM_MS (pgmsock.h says
+   why so often), and after data a burst of heartbeats that tells receivers
+   promptly about a lost tail. */
+#define SP_PGM_AMBIENT_SPM (SP_PGMSOCK_AMBIENT_SPM_MS * 1000u)
 static const int heartbeat_spm[] = {100 * 1000, 100 * 1000, 100 * 1000, 100 * 1000, 1300 * 1000,
                                     7 * 1000000, 16 * 1000000, 25 * 1000000, 30 * 1000000};
 
@@ -196,7 +204,7 @@ static const char *configure(struct sp_pgmsock *s, const struct sp_pgmurl *u, co
         if (retries > 255)
             retries = 255; /* OpenPGM's limit */
         if (!setopt_int(sock, PGM_RXW_SQNS, sqns) ||
-            !setopt_int(sock, PGM_PEER_EXPIRY, (int) SP_PGM_PEER_EXPIRY) ||
+            !setopt_int(sock, PGM_PEER_EXPIRY, o->peer_expiry * 1000) ||
             !setopt_int(sock, PGM_SPMR_EXPIRY, (int) SP_PGM_SPMR_EXPIRY) ||
             !setopt_int(sock, PGM_NAK_BO_IVL, (int) SP_PGM_NAK_BO_IVL) ||
             !setopt_int(sock, PGM_NAK_RPT_IVL, (int) SP_PGM_NAK_RPT_IVL) ||
@@ -541,6 +549,9 @@ void sp_pgmsock_service(struct sp_pgmsock *s, const struct sp_pgmsock_handler *h
     s->more = false;
     if (s->held_len)
         finish_held(s);
+    /* Whether the call about to be made has packets to read: NAKs among
+       them queue repairs that only the next calls send. */
+    bool input = (s->roles & SP_PGMSOCK_SEND) && fd_readable(s->recv_fd);
     int i;
     for (i = 0; i < SP_PGMSOCK_BUDGET; i++) {
         size_t bytes = 0;
@@ -580,9 +591,17 @@ void sp_pgmsock_service(struct sp_pgmsock *s, const struct sp_pgmsock_handler *h
             s->rate_limited = true;
             break;
         }
-        /* Nothing more to read. A sender still owes queued repairs one per
-           call: go on while the repair descriptor says there are some. */
-        if (!(s->roles & SP_PGMSOCK_SEND) || !fd_readable(s->repair_fd))
+        /* Nothing more to read. A sender still owes the repairs queued by
+           the NAKs it read, one per call, and OpenPGM tells of them only
+           when one could not be sent (the repair descriptor). So it calls
+           again after a call that read packets. Each repair sent also comes
+           back as input while NN_PGM_LOOP is on, which carries on the
+           chain until the queue is empty. */
+        if (!(s->roles & SP_PGMSOCK_SEND))
+            break;
+        bool was_input = input;
+        input = fd_readable(s->recv_fd);
+        if (!was_input && !input && !fd_readable(s->repair_fd))
             break;
     }
     if (i == SP_PGMSOCK_BUDGET)

@@ -28,6 +28,16 @@
 
 struct sp_pgmsock;
 
+/* How often a sender announces itself (an ambient SPM), in milliseconds.
+   OpenPGM's receiver can ask for a repair only once an SPM told it the
+   sender's address: until then it declares every loss unrecoverable at
+   once. It asks with one SPMR, never again, and a sender that sends steadily
+   postpones its heartbeat SPMs for ever; so a receiver that missed the
+   sender's first SPMs (it joined later, or they were lost) would depend on
+   the ambient SPM alone, every 30 s in OpenPGM's and libzmq's defaults. At
+   this interval an idle sender wakes ten times a second. */
+#define SP_PGMSOCK_AMBIENT_SPM_MS 100u
+
 enum {
     SP_PGMSOCK_SEND = 1, /* may send: keeps a repair window, serves NAKs */
     SP_PGMSOCK_RECV = 2, /* receives from every sender to the group */
