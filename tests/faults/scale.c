@@ -121,7 +121,8 @@ static void test_thousands_of_tcp_connections_deliver_and_drop_at_once(void **st
        of its connections broke meanwhile: a PUSH's message is lost only
        with its connection (SP semantics), and a connection breaks in a
        storm when a starved client finishes its side of the handshake
-       after the listener's deadline (1 s, libnanomsg's) ran out. */
+       after the listener's deadline ran out (10 s; libnanomsg's 1 s broke
+       hundreds of 2,000 on a loaded 2-CPU machine). */
     bool *got = calloc((size_t) total, 1);
     assert_non_null(got);
     int received = 0, reported = 0;
@@ -257,7 +258,7 @@ static void test_connection_churn_keeps_descriptors_and_heap_flat(void **state)
 {
     (void) state;
     int seconds = fx_pick(5, 3600);
-    int every_ms = seconds * 1000 / 10; /* ten samples */
+    int every_ms = fx_pick(500, 300000); /* ten samples; every 5 minutes */
     static struct tally t;
     char url[64];
     tu_tcp_url(url, sizeof url, tu_free_port());
