@@ -18,6 +18,9 @@
 #include <nanomsg/pipeline.h>
 #include <nanomsg/tcp.h>
 #include <nanomsg/ws.h>
+#ifndef AGAINST_LIBNANOMSG
+#include <nanomsg/keepalive.h>
+#endif
 
 #include "testutil.h"
 
@@ -422,6 +425,44 @@ static void test_unknown_tcp_option_fails_with_enoprotoopt(void **state)
     assert_nn_fail(nn_setsockopt(s, NN_TCP, 0, &v, sizeof v), ENOPROTOOPT);
 }
 
+#ifdef AGAINST_LIBNANOMSG
+/* nanosp's NN_TCP_KEEPALIVE (1001, <nanomsg/keepalive.h>) is free in
+   libnanomsg's numbering. */
+static void test_tcp_keepalive_number_is_unknown_to_libnanomsg(void **state)
+{
+    (void) state;
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    int v = 1000;
+    size_t sz = sizeof v;
+    assert_nn_fail(nn_setsockopt(s, NN_TCP, 1001, &v, sizeof v), ENOPROTOOPT);
+    assert_nn_fail(nn_getsockopt(s, NN_TCP, 1001, &v, &sz), ENOPROTOOPT);
+}
+#else
+static void test_tcp_keepalive_defaults_to_off_and_reads_back_any_non_negative_time(void **state)
+{
+    (void) state;
+    int s = tu_socket_default(AF_SP, NN_PAIR);
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_KEEPALIVE), 0);
+    int vals[] = {30000, 1, INT32_MAX, 0};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        tu_setint(s, NN_TCP, NN_TCP_KEEPALIVE, vals[i]);
+        assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_KEEPALIVE), vals[i]);
+    }
+    tu_setint(s, NN_TCP, NN_TCP_KEEPALIVE, 5000);
+    int v = -1;
+    assert_nn_fail(nn_setsockopt(s, NN_TCP, NN_TCP_KEEPALIVE, &v, sizeof v), EINVAL);
+    v = INT32_MIN;
+    assert_nn_fail(nn_setsockopt(s, NN_TCP, NN_TCP_KEEPALIVE, &v, sizeof v), EINVAL);
+    char c = 1;
+    assert_nn_fail(nn_setsockopt(s, NN_TCP, NN_TCP_KEEPALIVE, &c, sizeof c), EINVAL);
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_KEEPALIVE), 5000);
+    /* The two options of the level are independent. */
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_NODELAY), 0);
+    tu_setint(s, NN_TCP, NN_TCP_NODELAY, 1);
+    assert_int_equal(tu_getint(s, NN_TCP, NN_TCP_KEEPALIVE), 5000);
+}
+#endif
+
 static void test_tcp_and_ws_options_of_the_wrong_size_fail_with_einval_before_the_option_is_looked_up(void **state)
 {
     (void) state;
@@ -559,6 +600,11 @@ int main(void)
         tu_test(test_socket_name_read_into_short_buffer_is_truncated_and_reports_full_length),
         tu_test(test_tcp_nodelay_defaults_to_zero_and_accepts_only_zero_or_one),
         tu_test(test_unknown_tcp_option_fails_with_enoprotoopt),
+#ifdef AGAINST_LIBNANOMSG
+        tu_test(test_tcp_keepalive_number_is_unknown_to_libnanomsg),
+#else
+        tu_test(test_tcp_keepalive_defaults_to_off_and_reads_back_any_non_negative_time),
+#endif
         tu_test(test_tcp_and_ws_options_of_the_wrong_size_fail_with_einval_before_the_option_is_looked_up),
         tu_test(test_ipc_buffer_options_default_to_4096_and_can_be_set),
         tu_test(test_ipc_buffer_options_store_any_int_as_libnanomsg_does),

@@ -3,7 +3,9 @@
    nanomsg API only. TLS material comes from the environment (nn_env(7):
    NN_TLS_CA_FILE, NN_TLS_CERT_FILE, NN_TLS_KEY_FILE), which the tests set.
    Each mode prints what the test waits for on stdout, one line per event,
-   and reads commands (one per line) on stdin where it says so.
+   and reads commands (one per line) on stdin where it says so. With
+   FAULTPEER_KEEPALIVE=MS in the environment, the socket of killme, sink
+   and source sets NN_TCP_KEEPALIVE to MS before it binds or connects.
 
    faultpeer killme connect|bind URL BIG TAG
        A PUSH connects to (binds) URL, sends "hello TAG" and then one BIG-byte
@@ -72,6 +74,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <nanomsg/keepalive.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/pubsub.h>
@@ -95,6 +98,9 @@ static void setint(int s, int level, int opt, int v)
 
 static int endpoint(int s, const char *role, const char *url)
 {
+    const char *ka = getenv("FAULTPEER_KEEPALIVE");
+    if (ka)
+        setint(s, NN_TCP, NN_TCP_KEEPALIVE, atoi(ka));
     return strcmp(role, "bind") == 0 ? nn_bind(s, url) : nn_connect(s, url);
 }
 

@@ -23,7 +23,15 @@
    full, and a new peer is served as soon as it connects. Documented by the
    figures: what the receive-only side sees (nothing: its connection stays
    counted in NN_STAT_CURRENT_CONNECTIONS until TCP gives up on it, which
-   for a connection with nothing to send is never).
+   for a connection with nothing to send is never; asserted).
+
+   The cure, a vanished host with NN_TCP_KEEPALIVE (2 s) on the side that
+   stays: the PUSH sending to the host, the PULL it connected to and a PULL
+   that connected to it each drop their connection (NN_STAT_BROKEN_-
+   CONNECTIONS, none counted any more) while a PULL without the option
+   still counts its own; when the host comes back (same address, a new
+   PUSH bound), the connecting PULL reconnects and receives from it. The
+   figures: how long after the cut each side dropped its connection.
 
    Needs root (namespaces), iproute2 and nftables; it fails, naming the
    package, when it cannot make the namespaces. */
@@ -40,6 +48,8 @@ static char ns_srv[64], ns_cli[64];
 static bool cli_alive;
 
 #define SRV "10.79.0.1"
+#define FX_STR_(x) #x
+#define FX_STR(x) FX_STR_(x)
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
@@ -56,6 +66,25 @@ static void sh(const char *fmt, ...)
 }
 
 static void drop_hosts(void);
+
+/* The client's namespace and its link to the server's. A deleted client
+   namespace lives on in the kernel while its orphaned sockets retransmit
+   their FIN into the cut (minutes), and with it the server's end of the old
+   link, which holds the server's address and route: that end goes first. */
+static void make_client(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ip -n %s link del veth0 2>/dev/null", ns_srv);
+    if (system(cmd)) {
+        /* gone already */
+    }
+    sh("ip netns add %s", ns_cli);
+    sh("ip -n %s link add veth0 type veth peer name veth1 netns %s", ns_srv, ns_cli);
+    sh("ip -n %s addr add " SRV "/24 dev veth0 && ip -n %s addr add 10.79.0.2/24 dev veth1", ns_srv, ns_cli);
+    sh("ip -n %s link set lo up", ns_cli);
+    sh("ip -n %s link set veth0 up && ip -n %s link set veth1 up", ns_srv, ns_cli);
+    cli_alive = true;
+}
 
 static void make_hosts(void)
 {
@@ -93,12 +122,19 @@ static void heal(void)
     sh("ip netns exec %s nft delete table inet faultcut", ns_cli);
 }
 
-/* Starts faultpeer in a namespace. */
-static void start(struct fx_child *c, const char *ns, const char *mode, const char *a, const char *b, const char *d)
+/* Starts faultpeer in a namespace, with env ("NAME=value", NULL-terminated,
+   may be NULL) added to ours. */
+static void start_env(struct fx_child *c, char *const env[], const char *ns, const char *mode, const char *a,
+                      const char *b, const char *d)
 {
     char *argv[] = {"/usr/sbin/ip", "netns", "exec", (char *) ns, (char *) peer, (char *) mode, (char *) a,
                     (char *) b, (char *) d, NULL};
-    assert_true(fx_spawn(c, argv, NULL));
+    assert_true(fx_spawn(c, argv, env));
+}
+
+static void start(struct fx_child *c, const char *ns, const char *mode, const char *a, const char *b, const char *d)
+{
+    start_env(c, NULL, ns, mode, a, b, d);
 }
 
 /* ---- a partition ---- */
@@ -303,6 +339,7 @@ static void test_a_vanished_host_is_noticed_by_its_sender(void **state)
               "to send)",
               (unsigned long long) noticed, s1[3], s1[2], s1[0], window, r1[2], r1[0]);
     (void) r0;
+    assert_int_equal(r1[2], 1);
 
     /* New peers are served meanwhile (a fresh client namespace). */
     snprintf(ns_cli + strlen(ns_cli), sizeof ns_cli - strlen(ns_cli), "b");
@@ -317,6 +354,103 @@ static void test_a_vanished_host_is_noticed_by_its_sender(void **state)
     fx_child_end(&far_snk, 0);
     fx_child_end(&src, 0);
     fx_child_end(&snk, 0);
+    drop_hosts();
+}
+
+/* ---- a vanished host, with NN_TCP_KEEPALIVE ---- */
+
+#define KEEPALIVE_MS 2000
+
+/* Waits until each of the n children ("stats" as peer_stats) counts no
+   connection and a broken one; ms[i]: when child i was first seen so,
+   since t0 (0: not within the deadline). */
+static void dropped(struct fx_child *c[], uint64_t ms[], int n, uint64_t t0)
+{
+    int left = n;
+    for (int i = 0; i < n; i++)
+        ms[i] = 0;
+    while (left > 0 && tu_now_ms() < t0 + FX_DEADLINE_MS) {
+        for (int i = 0; i < n; i++) {
+            unsigned long long v[5];
+            if (ms[i])
+                continue;
+            peer_stats(c[i], v);
+            if (v[2] == 0 && v[0] >= 1) {
+                ms[i] = tu_now_ms() - t0;
+                left--;
+            }
+        }
+        tu_sleep_ms(20); /* pacing only: the next reading decides */
+    }
+}
+
+static void test_with_keepalive_a_vanished_host_is_noticed_by_every_side_that_stays(void **state)
+{
+    (void) state;
+    make_hosts();
+    static char ka_env[] = "FAULTPEER_KEEPALIVE=" FX_STR(KEEPALIVE_MS);
+    char *ka[] = {ka_env, NULL};
+    struct fx_child src, snk, csnk, snk0, far_snk, far_src, far_bsrc, far_src0;
+    char line[128];
+    /* Staying, with the option: a PUSH bound (the host's PULL connects),
+       a PULL bound (the host's PUSH connects), a PULL that connects to the
+       host's PUSH; without it, a PULL bound. */
+    start_env(&src, ka, ns_srv, "source", "bind", "tcp://*:5557", "1024");
+    start_env(&snk, ka, ns_srv, "sink", "bind", "tcp://*:5558", NULL);
+    start(&snk0, ns_srv, "sink", "bind", "tcp://*:5560", NULL);
+    start(&far_bsrc, ns_cli, "source", "bind", "tcp://*:5559", "1024");
+    start_env(&csnk, ka, ns_srv, "sink", "connect", "tcp://10.79.0.2:5559", NULL);
+    start(&far_snk, ns_cli, "sink", "connect", "tcp://" SRV ":5557", NULL);
+    start(&far_src, ns_cli, "source", "connect", "tcp://" SRV ":5558", "1024");
+    start(&far_src0, ns_cli, "source", "connect", "tcp://" SRV ":5560", "1024");
+    assert_true(fx_child_expect(&src, "ready", line, sizeof line, FX_DEADLINE_MS));
+    assert_true(fx_child_expect(&snk, "ready", line, sizeof line, FX_DEADLINE_MS));
+    assert_true(fx_child_expect(&snk0, "ready", line, sizeof line, FX_DEADLINE_MS));
+    assert_true(fx_child_expect(&csnk, "ready", line, sizeof line, FX_DEADLINE_MS));
+
+    cut();
+    uint64_t t0 = tu_now_ms(); /* nothing is answered from here on */
+    fx_child_end(&far_snk, SIGKILL);
+    fx_child_end(&far_src, SIGKILL);
+    fx_child_end(&far_bsrc, SIGKILL);
+    fx_child_end(&far_src0, SIGKILL);
+    sh("ip netns del %s", ns_cli);
+    cli_alive = false;
+
+    struct fx_child *stay[] = {&src, &snk, &csnk};
+    uint64_t ms[3];
+    dropped(stay, ms, 3, t0);
+    uint64_t src_ms = ms[0], snk_ms = ms[1], csnk_ms = ms[2];
+    unsigned long long v0[5];
+    peer_stats(&snk0, v0);
+    fx_figure("keepalive", "a host vanished without a FIN; with NN_TCP_KEEPALIVE %d ms the side that stayed dropped "
+              "its connections (ms after the cut): the PUSH sending to the host %llu, the PULL the host's PUSH "
+              "connected to %llu, the PULL connected to the host's PUSH %llu; a PULL without the option still "
+              "counted its connection: %llu",
+              KEEPALIVE_MS, (unsigned long long) src_ms, (unsigned long long) snk_ms,
+              (unsigned long long) csnk_ms, v0[2]);
+    assert_true(src_ms > 0);
+    assert_true(snk_ms > 0);
+    assert_true(csnk_ms > 0);
+    /* Without the option: TCP never gives up on a connection with nothing
+       to send (read after the others dropped theirs). */
+    assert_int_equal(v0[2], 1);
+    assert_int_equal(v0[0], 0);
+
+    /* The host comes back at its address with a new PUSH: the connecting
+       PULL reconnects and receives. */
+    make_client();
+    start(&far_bsrc, ns_cli, "source", "bind", "tcp://*:5559", "1024");
+    assert_true(fx_child_expect(&csnk, "got ", line, sizeof line, FX_DEADLINE_MS));
+    unsigned long long c[5];
+    peer_stats(&csnk, c);
+    assert_int_equal(c[2], 1);
+    assert_true(c[1] >= 2); /* established twice: before and after */
+    fx_child_end(&far_bsrc, 0);
+    fx_child_end(&csnk, 0);
+    fx_child_end(&src, 0);
+    fx_child_end(&snk, 0);
+    fx_child_end(&snk0, 0);
     drop_hosts();
 }
 
@@ -344,6 +478,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_req_and_sub_resume_after_a_partition_heals),
         cmocka_unit_test(test_a_vanished_host_is_noticed_by_its_sender),
+        cmocka_unit_test(test_with_keepalive_a_vanished_host_is_noticed_by_every_side_that_stays),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     drop_hosts();

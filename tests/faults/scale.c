@@ -8,7 +8,14 @@
    - every connection delivers: each client's one message arrives, once,
      unless the connection it went into broke (the clients count those:
      NN_STAT_BROKEN_CONNECTIONS), and the listener counts every connection
-     (NN_STAT_CURRENT_CONNECTIONS);
+     (NN_STAT_CURRENT_CONNECTIONS). A connection that breaks in its
+     handshake usually loses nothing (a PUSH hands its message to a
+     connection once its side of the handshake is done, and the message
+     goes over the next one); only a client starved for longer than the
+     listener's deadline between connecting and sending its header loses
+     its message. Messages still on their way when the clients are killed
+     are received afterwards (a connection whose peer left stays until
+     what it brought is received);
    - when every client process is SIGKILLed at the same moment, the
      listener drops every connection, holds as many descriptors as before
      the crowd came and no more heap than then plus the bound of the
@@ -90,6 +97,41 @@ static void served(int s, const char *url)
     assert_int_equal(nn_close(c), 0);
 }
 
+/* Receives what has arrived of the crowd's messages (each the decimal
+   number of its client socket, below total), checking each comes once:
+   how many. */
+static int take(int s, bool *got, int total)
+{
+    char buf[32];
+    int n, k = 0;
+    while ((n = nn_recv(s, buf, sizeof buf - 1, NN_DONTWAIT)) > 0) {
+        buf[n] = 0;
+        int id = atoi(buf);
+        assert_true(id >= 0 && id < total);
+        if (got[id])
+            fprintf(stderr, "message %d arrived twice\n", id);
+        assert_false(got[id]);
+        got[id] = true;
+        k++;
+    }
+    return k;
+}
+
+struct dropped_arg {
+    int s;
+    bool *got;
+    int total;
+    int *received;
+};
+
+/* No connection counted any more, receiving what comes meanwhile. */
+static bool all_dropped(void *p)
+{
+    struct dropped_arg *a = p;
+    *a->received += take(a->s, a->got, a->total);
+    return nn_get_statistic(a->s, NN_STAT_CURRENT_CONNECTIONS) == 0;
+}
+
 static void test_thousands_of_tcp_connections_deliver_and_drop_at_once(void **state)
 {
     (void) state;
@@ -118,16 +160,18 @@ static void test_thousands_of_tcp_connections_deliver_and_drop_at_once(void **st
         assert_true(fx_spawn(&crowd[p], argv, NULL));
     }
     /* Every client reports once each of its sends returned, with how many
-       of its connections broke meanwhile: a PUSH's message is lost only
-       with its connection (SP semantics), and a connection breaks in a
-       storm when a starved client finishes its side of the handshake
-       after the listener's deadline (1 s, libnanomsg's) ran out. */
+       of its connections broke meanwhile, in their handshake: when a
+       starved client or server finishes its side after the other side's
+       deadline ran out (10 s; libnanomsg's 1 s broke hundreds of 2,000 on
+       a loaded 2-CPU machine). Every message arrives all the same. The
+       deadline grows with the crowd: 10,000 connections on a loaded
+       machine take minutes. */
     bool *got = calloc((size_t) total, 1);
     assert_non_null(got);
     int received = 0, reported = 0;
     unsigned long long broken = 0, established = 0;
     bool said[MAX_PROCESSES] = {false};
-    uint64_t deadline = tu_now_ms() + FX_DEADLINE_MS * 3;
+    uint64_t deadline = tu_now_ms() + (uint64_t) FX_DEADLINE_MS * 3 * (uint64_t) procs / 4;
     while (reported < procs || received < total - (int) broken) {
         if (tu_now_ms() > deadline) {
             fprintf(stderr, "%d of %d messages, %d of %d clients reported (%llu connections broke); %llu connections; "
@@ -139,18 +183,7 @@ static void test_thousands_of_tcp_connections_deliver_and_drop_at_once(void **st
             fprintf(stderr, "\n");
             fail();
         }
-        char buf[32];
-        int n;
-        while ((n = nn_recv(s, buf, sizeof buf - 1, NN_DONTWAIT)) > 0) {
-            buf[n] = 0;
-            int id = atoi(buf);
-            assert_true(id >= 0 && id < total);
-            if (got[id])
-                fprintf(stderr, "message %d arrived twice\n", id);
-            assert_false(got[id]);
-            got[id] = true;
-            received++;
-        }
+        received += take(s, got, total);
         for (int p = 0; p < procs; p++) {
             char line[128];
             unsigned long long b, e;
@@ -167,7 +200,7 @@ static void test_thousands_of_tcp_connections_deliver_and_drop_at_once(void **st
         nn_poll(&pfd, 1, 10);
     }
     uint64_t delivered_ms = tu_now_ms() - t0;
-    free(got);
+    int received_by_then = received;
     struct conns_arg all = {s, (uint64_t) total};
     assert_true(tu_wait_until(current_is, &all, FX_DEADLINE_MS));
     int fds_full = fx_fds(0);
@@ -181,20 +214,23 @@ static void test_thousands_of_tcp_connections_deliver_and_drop_at_once(void **st
         kill(crowd[p].pid, SIGKILL);
     for (int p = 0; p < procs; p++)
         fx_child_end(&crowd[p], SIGKILL);
-    if (!tu_wait_until(current_is, &none, FX_DEADLINE_MS * 3))
+    struct dropped_arg da = {s, got, total, &received};
+    if (!tu_wait_until(all_dropped, &da, FX_DEADLINE_MS * 3))
         fprintf(stderr, "after every client was killed: %llu connections counted, %d tcp connections held\n",
                 (unsigned long long) nn_get_statistic(s, NN_STAT_CURRENT_CONNECTIONS), fx_tcp_conns(0));
     assert_true(current_is(&none));
+    free(got);
+    assert_true(received >= total - (int) broken);
     assert_true(no_tcp_conns());
     uint64_t dropped_ms = tu_now_ms() - t1;
     int fds_end = fx_fds(0);
     size_t heap_end = fx_inuse();
     long rss_end = fx_rss_kb(0);
     fx_figure("scale", "%d tcp connections from %d processes into one PULL: all connected and %d messages delivered "
-              "in %.1f s (%llu connections broke in the storm, %llu made in all); "
+              "in %.1f s, %d in all (%llu connections broke in the storm, %llu made in all); "
               "listener RSS %ld -> %ld KiB (%.1f KiB per connection), heap %zu -> %zu KiB (%.1f KiB per "
               "connection), descriptors %d -> %d; a client process (%d sockets) RSS %ld KiB",
-              total, procs, received, delivered_ms / 1000.0, broken, established, rss0, rss_full, (double) (rss_full - rss0) / total,
+              total, procs, received_by_then, delivered_ms / 1000.0, received, broken, established, rss0, rss_full, (double) (rss_full - rss0) / total,
               heap0 / 1024, heap_full / 1024, (double) (heap_full - heap0) / 1024.0 / total, fds0, fds_full,
               PER_PROCESS, client_rss);
     fx_figure("scale", "all %d clients SIGKILLed at once: the listener dropped every connection within %.1f s; "
@@ -257,7 +293,7 @@ static void test_connection_churn_keeps_descriptors_and_heap_flat(void **state)
 {
     (void) state;
     int seconds = fx_pick(5, 3600);
-    int every_ms = seconds * 1000 / 10; /* ten samples */
+    int every_ms = fx_pick(500, 300000); /* ten samples; every 5 minutes */
     static struct tally t;
     char url[64];
     tu_tcp_url(url, sizeof url, tu_free_port());

@@ -7,7 +7,10 @@
    works afterwards. Failures print their reason under NN_PRINT_ERRORS, which
    is read at library start-up, so those cases run in a child process (this
    program run again with arguments). Certificates come from mkcerts.sh. */
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,10 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
 
+#include <nanomsg/keepalive.h>
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/reqrep.h>
@@ -829,6 +834,71 @@ static void test_tls_options_are_validated(void **state)
     assert_int_equal(nn_close(s), 0);
 }
 
+/* ---- NN_TCP_KEEPALIVE, read by tls+tcp and wss as by tcp ---- */
+
+/* The kernel's keepalive settings of this process's TCP connection whose
+   local port (accepted) or remote port (not) is port: SO_KEEPALIVE into
+   *on, TCP_USER_TIMEOUT returned; -1 when there is no such connection. */
+static int user_timeout_at(int port, bool accepted, int *on)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int found = -1;
+    struct dirent *e;
+    while (found < 0 && (e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        struct stat st;
+        struct sockaddr_in own, peer;
+        socklen_t ol = sizeof own, pl = sizeof peer;
+        if (e->d_name[0] == '.' || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+            getsockname(fd, (struct sockaddr *) &own, &ol) != 0 || own.sin_family != AF_INET ||
+            getpeername(fd, (struct sockaddr *) &peer, &pl) != 0)
+            continue;
+        if (ntohs(accepted ? own.sin_port : peer.sin_port) != port)
+            continue;
+        socklen_t l = sizeof *on;
+        unsigned int ut = 0;
+        socklen_t ul = sizeof ut;
+        assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, on, &l), 0);
+        assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, &ul), 0);
+        found = (int) ut;
+    }
+    closedir(d);
+    return found;
+}
+
+static void keepalive_on_both_ends(const char *scheme)
+{
+    char url[96];
+    int srv = tls_server(scheme, NN_PAIR, "server", FILES, url, sizeof url);
+    /* Read at each accepted connection, as by tcp: set after nn_bind. */
+    tu_setint(srv, NN_TCP, NN_TCP_KEEPALIVE, 6000);
+    int cli = tls_client(NN_PAIR, FILES);
+    tu_setint(cli, NN_TCP, NN_TCP_KEEPALIVE, 9000);
+    tu_connect(cli, url);
+    tu_send(cli, "kept alive");
+    tu_recv(srv, "kept alive");
+    int port = atoi(strrchr(url, ':') + 1), on = -1;
+    assert_int_equal(user_timeout_at(port, true, &on), 6000);
+    assert_int_equal(on, 1);
+    assert_int_equal(user_timeout_at(port, false, &on), 9000);
+    assert_int_equal(on, 1);
+    assert_int_equal(nn_close(cli), 0);
+    assert_int_equal(nn_close(srv), 0);
+}
+
+static void test_tls_tcp_keepalive_applies_to_both_ends(void **state)
+{
+    (void) state;
+    keepalive_on_both_ends("tls+tcp");
+}
+
+static void test_wss_keepalive_applies_to_both_ends(void **state)
+{
+    (void) state;
+    keepalive_on_both_ends("wss");
+}
+
 /* ---- the handshake deadline ----
    A client that connects and says nothing is closed after 10 s. To keep the
    program short, the silent client starts in the group set-up, a thread
@@ -934,6 +1004,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tls_connect_with_unreadable_ca_fails_with_einval),
         cmocka_unit_test(test_tls_encrypted_key_needs_its_password),
         cmocka_unit_test(test_tls_options_are_validated),
+        cmocka_unit_test(test_tls_tcp_keepalive_applies_to_both_ends),
+        cmocka_unit_test(test_wss_keepalive_applies_to_both_ends),
         /* Last: it waits for the client that the set-up left silent. */
         cmocka_unit_test(test_tls_silent_client_is_closed_after_handshake_timeout),
     };

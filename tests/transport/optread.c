@@ -40,6 +40,9 @@
 #include <nanomsg/pipeline.h>
 #include <nanomsg/tcp.h>
 #include <nanomsg/ws.h>
+#ifndef AGAINST_LIBNANOMSG
+#include <nanomsg/keepalive.h>
+#endif
 
 #include "testutil.h"
 
@@ -259,8 +262,8 @@ static int accept_next(int lfd)
 /* accept_next for an nn socket speaking SP (tcp, ipc) of the given protocol:
    the handshake is answered at once, before the test looks for the nn
    socket's end of the connection. Unanswered, the connector gives up after
-   its 1 s handshake timeout and closes that end, which a loaded machine
-   (a TSan build, parallel tests) lets happen before the scan. */
+   its handshake timeout and closes that end, which a loaded machine (a
+   TSan build, parallel tests) could let happen before the scan. */
 static int accept_sp(int lfd, int protocol)
 {
     int fd = accept_next(lfd);
@@ -736,6 +739,96 @@ static void test_tcp_nodelay_is_not_applied_to_ws_connections(void **state)
 }
 #endif
 
+#ifndef AGAINST_LIBNANOMSG
+/* nanosp's NN_TCP_KEEPALIVE, read like NN_TCP_NODELAY at each connection,
+   on tcp and ws alike: the connection fd probes every third of the time
+   (whole seconds, at least one) and gives up after it. */
+static void assert_keepalive(int fd, int ms)
+{
+    assert_true(fd >= 0);
+    int on = ms > 0, s = ms / 3000 < 1 ? 1 : ms / 3000;
+    assert_int_equal(sockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE) != 0, on);
+    assert_int_equal(sockopt_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT), ms);
+    if (on) {
+        assert_int_equal(sockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE), s);
+        assert_int_equal(sockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL), s);
+    }
+}
+
+static void test_tcp_keepalive_is_read_at_each_tcp_connection(void **state)
+{
+    (void) state;
+    /* Connecting: the value at each attempt. */
+    int port = tu_free_port();
+    char url[64];
+    tu_tcp_url(url, sizeof url, port);
+    int s = tu_socket(AF_SP, NN_PULL);
+    tu_setint(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, 10);
+    tu_connect(s, url); /* refused */
+    tu_setint(s, NN_TCP, NN_TCP_KEEPALIVE, 9000);
+    int lfd = listen_on(port);
+    int c = accept_sp(lfd, NN_PUSH);
+    assert_keepalive(tcp_other_end(c), 9000);
+    tu_setint(s, NN_TCP, NN_TCP_KEEPALIVE, 0);
+    close(c);
+    c = accept_sp(lfd, NN_PUSH);
+    assert_keepalive(tcp_other_end(c), 0);
+    close(c);
+    close(lfd);
+    assert_int_equal(nn_close(s), 0);
+
+    /* Bound: the value at each accept (1 s probes below 6 s). */
+    port = tu_free_port();
+    tu_tcp_url(url, sizeof url, port);
+    s = tu_socket(AF_SP, NN_PULL);
+    tu_bind(s, url);
+    tu_setint(s, NN_TCP, NN_TCP_KEEPALIVE, 2500);
+    int c1 = tu_raw_connect(port);
+    sp_handshake(c1, NN_PUSH);
+    assert_keepalive(tcp_other_end(c1), 2500);
+    tu_setint(s, NN_TCP, NN_TCP_KEEPALIVE, 0);
+    int c2 = tu_raw_connect(port);
+    sp_handshake(c2, NN_PUSH);
+    assert_keepalive(tcp_other_end(c2), 0);
+    close(c1);
+    close(c2);
+    assert_int_equal(nn_close(s), 0);
+}
+
+#ifdef SP_TEST_WS
+static void test_tcp_keepalive_is_read_at_each_ws_connection(void **state)
+{
+    (void) state;
+    /* Bound. */
+    int port = tu_free_port();
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
+    int s = tu_socket(AF_SP, NN_PAIR);
+    tu_bind(s, url);
+    tu_setint(s, NN_TCP, NN_TCP_KEEPALIVE, 12000);
+    int c = tu_ws_raw_client(port, "pair.sp.nanomsg.org");
+    assert_keepalive(tcp_other_end(c), 12000);
+    close(c);
+    assert_int_equal(nn_close(s), 0);
+
+    /* Connecting: the nn end of a connection the raw listener accepted
+       (made before connect(); the test looks before the WebSocket
+       handshake's deadline could close it). */
+    port = tu_free_port();
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
+    s = tu_socket(AF_SP, NN_PAIR);
+    tu_setint(s, NN_TCP, NN_TCP_KEEPALIVE, 4000);
+    int lfd = listen_on(port);
+    tu_connect(s, url);
+    c = accept_next(lfd);
+    assert_keepalive(tcp_other_end(c), 4000);
+    close(c);
+    close(lfd);
+    assert_int_equal(nn_close(s), 0);
+}
+#endif
+#endif
+
 /* inproc: the receiver's NN_RCVBUF bounds the queue of each connection and
    is read when the connection is made. 10-byte messages: RCVBUF 1000 lets
    100 sends through before NN_DONTWAIT gives EAGAIN, RCVBUF 200 lets 20. */
@@ -990,6 +1083,12 @@ int main(void)
         cmocka_unit_test(test_tcp_nodelay_is_read_at_each_tcp_connection),
 #ifdef SP_TEST_WS
         cmocka_unit_test(test_tcp_nodelay_is_not_applied_to_ws_connections),
+#endif
+#ifndef AGAINST_LIBNANOMSG
+        cmocka_unit_test(test_tcp_keepalive_is_read_at_each_tcp_connection),
+#ifdef SP_TEST_WS
+        cmocka_unit_test(test_tcp_keepalive_is_read_at_each_ws_connection),
+#endif
 #endif
         cmocka_unit_test(test_inproc_rcvbuf_is_read_when_the_connection_is_made),
 #ifdef SP_TEST_WS

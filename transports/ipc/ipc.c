@@ -154,7 +154,7 @@ static int ipc_connect(struct sp_ep *ep)
         return -ENOMEM;
     int rc = ipc_fill(ep->addr, p);
     if (rc == 0)
-        rc = sp_connector_start(ep, &ipc_cfg, SP_SPWIRE_DIAL_HS_TIMEOUT_MS, &ipc_connector_ops, p);
+        rc = sp_connector_start(ep, &ipc_cfg, SP_SPWIRE_HS_TIMEOUT_MS, &ipc_connector_ops, p);
     if (rc)
         free(p);
     return rc;

@@ -34,7 +34,7 @@ static int tcp_connect(struct sp_ep *ep)
         return -ENOMEM;
     int rc = sp_tcpdial_parse(d, ep->addr, strlen(ep->addr), ep->ipv4only, 0);
     if (rc == 0)
-        rc = sp_connector_start(ep, &tcp_cfg, SP_SPWIRE_DIAL_HS_TIMEOUT_MS, &sp_tcpdial_ops, d);
+        rc = sp_connector_start(ep, &tcp_cfg, SP_SPWIRE_HS_TIMEOUT_MS, &sp_tcpdial_ops, d);
     if (rc != 0)
         free(d);
     return rc;

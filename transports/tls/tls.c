@@ -45,7 +45,7 @@ static int tls_connect(struct sp_ep *ep)
     return rc;
 }
 
-/* The NN_TLS options, and NN_TCP_NODELAY as on tcp. */
+/* The NN_TLS options, and the NN_TCP ones as on tcp. */
 static const struct sp_optset *const tls_optsets[] = {&sp_tls_optset, &sp_tcp_optset, NULL};
 
 const struct sp_transport sp_tls_transport = {

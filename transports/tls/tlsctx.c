@@ -347,7 +347,8 @@ struct tls_bio {
     ssize_t held;          /* what the next read returns before any bytes (the
                               end of the stream: 0, or -EPROTO) once a read
                               that returned bytes met it; 1: none */
-    uint8_t stage[SP_TLS_STAGE];
+    bool setup;            /* ssl set up (its record buffers made) */
+    uint8_t *stage;        /* SP_TLS_STAGE bytes, once the handshake is done */
 };
 
 static int bio_send(void *p, const unsigned char *buf, size_t len)
@@ -372,6 +373,24 @@ static int bio_recv(void *p, unsigned char *buf, size_t len)
     return MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
+/* mbedtls_ssl_setup: the record buffers (two of 16 KiB, zeroed). 0 or -1
+   (ENOMEM). */
+static int ssl_setup(struct tls_bio *b)
+{
+    struct sp_tlsctx *ctx = b->ctx;
+    if (mbedtls_ssl_setup(&b->ssl, &ctx->conf) != 0 ||
+        (ctx->server_name && mbedtls_ssl_set_hostname(&b->ssl, ctx->server_name) != 0))
+        return -1;
+    mbedtls_ssl_set_bio(&b->ssl, b, bio_send, bio_recv, NULL);
+    b->setup = true;
+    return 0;
+}
+
+/* A client speaks first and is set up at once; an accepted connection only
+   when its client has sent something (tls_handshake): a crowd of clients
+   that connect and say nothing (or a port scan) costs no record buffers,
+   whose 32 KiB of zeroed pages per connection were most of the work of
+   accepting them. */
 static int tls_init(struct sp_stream *s)
 {
     struct sp_tlsctx *ctx = (struct sp_tlsctx *) s->cfg->bio_arg;
@@ -379,18 +398,16 @@ static int tls_init(struct sp_stream *s)
     if (!b)
         return -ENOMEM;
     mbedtls_ssl_init(&b->ssl);
-    if (mbedtls_ssl_setup(&b->ssl, &ctx->conf) != 0 ||
-        (ctx->server_name && mbedtls_ssl_set_hostname(&b->ssl, ctx->server_name) != 0)) {
+    b->ctx = ctx;
+    b->fd = s->fd;
+    b->held = 1;
+    if (!ctx->server && ssl_setup(b) != 0) {
         mbedtls_ssl_free(&b->ssl);
         free(b);
         return -ENOMEM;
     }
     atomic_fetch_add(&ctx->refs, 1);
-    b->ctx = ctx;
-    b->fd = s->fd;
-    b->held = 1;
     pthread_mutex_init(&b->lock, NULL);
-    mbedtls_ssl_set_bio(&b->ssl, b, bio_send, bio_recv, NULL);
     s->bio = b;
     return 0;
 }
@@ -401,6 +418,7 @@ static void tls_term(struct sp_stream *s)
     mbedtls_ssl_free(&b->ssl);
     sp_tlsctx_rele(b->ctx);
     pthread_mutex_destroy(&b->lock);
+    free(b->stage);
     free(b);
     s->bio = NULL;
 }
@@ -486,8 +504,26 @@ static int tls_handshake(struct sp_stream *s, uint32_t *want)
 {
     struct tls_bio *b = s->bio;
     pthread_mutex_lock(&b->lock);
+    if (!b->setup) {
+        /* Accepted: nothing to do before the client's first bytes (its
+           end of the stream and errors are mbedTLS's to report). */
+        char c;
+        ssize_t n = recv(b->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            pthread_mutex_unlock(&b->lock);
+            *want = EPOLLIN;
+            return 0;
+        }
+        if (ssl_setup(b) != 0) {
+            pthread_mutex_unlock(&b->lock);
+            sp_ep_set_error(s->ep, ENOMEM);
+            return -1;
+        }
+    }
     int rc = mbedtls_ssl_handshake(&b->ssl);
     uint32_t flags = rc != 0 ? mbedtls_ssl_get_verify_result(&b->ssl) : 0;
+    if (rc == 0 && !b->stage && !(b->stage = malloc(SP_TLS_STAGE)))
+        rc = MBEDTLS_ERR_SSL_ALLOC_FAILED;
     pthread_mutex_unlock(&b->lock);
     if (rc == 0)
         return 1;
@@ -549,7 +585,7 @@ static bool tls_pending(struct sp_stream *s)
     /* Decrypted bytes not yet read (or more handshake messages in the
        current record); a record only partly received is not counted: the
        kernel reports its rest when it comes. */
-    bool yes = b->held <= 0 || mbedtls_ssl_check_pending(&b->ssl);
+    bool yes = b->held <= 0 || (b->setup && mbedtls_ssl_check_pending(&b->ssl));
     pthread_mutex_unlock(&b->lock);
     return yes;
 }
@@ -560,7 +596,11 @@ static ssize_t tls_writev(struct sp_stream *s, const struct iovec *iov, int niov
     pthread_mutex_lock(&b->lock);
     /* Several queued messages go into one record. After WANT_WRITE mbedTLS
        must be offered exactly the same bytes again. */
-    size_t cap = b->pending ? b->pending : sizeof b->stage;
+    if (!b->stage) { /* only ever written once the handshake is done */
+        pthread_mutex_unlock(&b->lock);
+        return -EPIPE;
+    }
+    size_t cap = b->pending ? b->pending : SP_TLS_STAGE;
     size_t n = 0;
     for (int i = 0; i < niov && n < cap; i++) {
         size_t k = iov[i].iov_len < cap - n ? iov[i].iov_len : cap - n;

@@ -45,6 +45,7 @@ static void flush_task(struct sp_task *t);
 static void eof_task(struct sp_task *t);
 static void read_task(struct sp_task *t);
 static void do_read(struct sp_stream *s);
+static void handshake(struct sp_stream *s, uint32_t ev);
 
 /* When this thread last wrote straight from a send (burst detection). */
 static SP_THREAD_LOCAL uint64_t tl_direct_ns;
@@ -444,13 +445,26 @@ static void close_task(struct sp_task *t)
     sp_stream_close(s, s->dropped ? -1 : SP_STAT_BROKEN);
 }
 
+static bool in_handshake(const struct sp_stream *s)
+{
+    return s->state == ST_BIO_HS || s->state == ST_HANDSHAKE || s->state == ST_HS_DONE;
+}
+
 static void hs_timeout(struct sp_timer *t)
 {
     struct sp_stream *s = sp_cont(t, struct sp_stream, hs_timer);
-    if (s->state == ST_BIO_HS || s->state == ST_HANDSHAKE || s->state == ST_HS_DONE) {
+    if (!in_handshake(s))
+        return;
+    /* The deadline is the peer's: what it sent in time may still wait
+       behind other connections' events (a storm of connections into a
+       loop starved of CPU). One last look before giving up on it. */
+    sp_pipe_hold(&s->pipe);
+    handshake(s, EPOLLIN | EPOLLOUT);
+    if (in_handshake(s)) {
         sp_ep_set_error(s->ep, ETIMEDOUT);
         sp_stream_close(s, SP_STAT_BROKEN);
     }
+    sp_pipe_rele(&s->pipe);
 }
 
 void sp_stream_tune(int fd, struct sp_ep *ep, const struct sp_connopts *o, const struct sp_stream_cfg *cfg)

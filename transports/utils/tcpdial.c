@@ -3,12 +3,14 @@
 #include "utils/tcpdial.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <nanomsg/keepalive.h>
 #include <nanomsg/tcp.h>
 
 #include "core/ep.h"
@@ -192,15 +194,51 @@ void sp_tcpdial_term(void)
 
 static const struct sp_intopt tcp_opts[] = {
     {NN_TCP_NODELAY, 0, 0, 1},
+    {NN_TCP_KEEPALIVE, 0, 0, INT_MAX},
 };
+
+enum { OPT_NODELAY, OPT_KEEPALIVE, NOPTS };
 
 const struct sp_optset sp_tcp_optset = SP_INTOPTSET(NN_TCP, tcp_opts);
 
+/* The kernel's limit on TCP_KEEPIDLE and TCP_KEEPINTVL, in seconds. */
+#define KEEPALIVE_MAX_S 32767
+
+/* NN_TCP_KEEPALIVE on fd: probes every third of ms (whole seconds, at least
+   one) once the connection is idle, and a connection whose peer has
+   acknowledged nothing for ms is dropped, whether it was idle (no probe
+   answered) or sending (TCP_USER_TIMEOUT). With TCP_USER_TIMEOUT set the
+   kernel ignores the probe count for keepalive; the count of 2 says the
+   same thing to a kernel that lacks it. */
+static void keepalive(int fd, int ms)
+{
+    if (ms <= 0)
+        return;
+    int one = 1, cnt = 2, s = ms / 3000;
+    s = s < 1 ? 1 : s > KEEPALIVE_MAX_S ? KEEPALIVE_MAX_S : s;
+    unsigned int user_timeout = (unsigned int) ms;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &s, sizeof s);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &s, sizeof s);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+}
+
 void sp_tcp_tune(int fd, struct sp_ep *ep)
 {
-    int o[1]; /* NN_TCP_NODELAY */
-    if (sp_ep_opts_now(ep, &sp_tcp_optset, o) == 0 && o[0]) {
+    int o[NOPTS];
+    if (sp_ep_opts_now(ep, &sp_tcp_optset, o) != 0)
+        return;
+    if (o[OPT_NODELAY]) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    keepalive(fd, o[OPT_KEEPALIVE]);
+}
+
+void sp_tcp_tune_keepalive(int fd, struct sp_ep *ep)
+{
+    int o[NOPTS];
+    if (sp_ep_opts_now(ep, &sp_tcp_optset, o) == 0)
+        keepalive(fd, o[OPT_KEEPALIVE]);
 }

@@ -52,14 +52,20 @@ extern const struct sp_connector_ops sp_tcpdial_ops;
    transport that dials with sp_tcpdial_ops). */
 void sp_tcpdial_term(void);
 
-/* The options at level NN_TCP (NN_TCP_NODELAY): the tcp transport's, also
-   read by tls+tcp (never by ws, as in libnanomsg). libnanomsg reads them at
-   each new connection, a connection attempt or an accepted one: see
-   sp_tcp_tune. */
+/* The options at level NN_TCP: NN_TCP_NODELAY, the tcp transport's, also
+   read by tls+tcp (never by ws, as in libnanomsg), and nanosp's
+   NN_TCP_KEEPALIVE, read by every transport over TCP (tcp, tls+tcp, ws,
+   wss: a WebSocket peer vanishes as silently as any). libnanomsg reads its
+   options at each new connection, a connection attempt or an accepted one,
+   and so is NN_TCP_KEEPALIVE: see sp_tcp_tune. */
 extern const struct sp_optset sp_tcp_optset;
 
-/* The sp_stream_cfg.tune of TCP transports: TCP_NODELAY on fd when the
-   socket's NN_TCP_NODELAY is 1 now. */
+/* The sp_stream_cfg.tune of tcp and tls+tcp: TCP_NODELAY on fd when the
+   socket's NN_TCP_NODELAY is 1 now, keepalive when its NN_TCP_KEEPALIVE is
+   positive now. */
 void sp_tcp_tune(int fd, struct sp_ep *ep);
+
+/* The tune of ws and wss: NN_TCP_KEEPALIVE only. */
+void sp_tcp_tune_keepalive(int fd, struct sp_ep *ep);
 
 #endif

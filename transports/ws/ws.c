@@ -20,7 +20,7 @@
 #include "ws/wswire.h"
 
 static const struct sp_wswire_arg ws_server_arg = {.client = false};
-static const struct sp_stream_cfg ws_server_cfg = {&sp_wswire_ops, &ws_server_arg, NULL};
+static const struct sp_stream_cfg ws_server_cfg = {&sp_wswire_ops, &ws_server_arg, sp_tcp_tune_keepalive};
 
 /* A connecting endpoint's data: the TCP target and, for wss, the TLS
    configuration first (sp_tcpdial_ops uses them), then what the WebSocket
@@ -60,6 +60,7 @@ static int ws_connect_common(struct sp_ep *ep, bool secure)
     int rc = sp_tcpdial_parse(&d->tls.tcp, addr, len, ep->ipv4only, secure ? 443 : 80);
     d->cfg.wire = &sp_wswire_ops;
     d->cfg.wire_arg = &d->arg;
+    d->cfg.tune = sp_tcp_tune_keepalive;
     if (rc == 0 && secure)
         rc = sp_tlsdial_init(&d->tls, ep, &d->cfg);
     if (rc == 0) {
@@ -88,9 +89,10 @@ static int wss_connect(struct sp_ep *ep)
     return ws_connect_common(ep, true);
 }
 
-/* NN_TCP_NODELAY is never read on ws, as in libnanomsg. */
-static const struct sp_optset *const ws_optsets[] = {&sp_ws_optset, NULL};
-static const struct sp_optset *const wss_optsets[] = {&sp_ws_optset, &sp_tls_optset, NULL};
+/* Of the NN_TCP options, ws reads NN_TCP_KEEPALIVE, never NN_TCP_NODELAY (as
+   libnanomsg). */
+static const struct sp_optset *const ws_optsets[] = {&sp_ws_optset, &sp_tcp_optset, NULL};
+static const struct sp_optset *const wss_optsets[] = {&sp_ws_optset, &sp_tls_optset, &sp_tcp_optset, NULL};
 
 const struct sp_transport sp_ws_transport = {
     .scheme = "ws",
