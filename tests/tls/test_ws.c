@@ -22,6 +22,7 @@
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
+#include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
 #include <nanomsg/ws.h>
 
@@ -649,6 +650,48 @@ static void test_ws_server_unmasks_every_length_byte_exact(void **state)
     server_check_and_close(&sv);
 }
 
+/* Fan-out shares one body among the connections: a client masks each
+   frame with its own key, so every raw server must still read the message
+   as it was sent. */
+static void test_ws_pub_client_to_two_servers_each_get_the_message(void **state)
+{
+    (void) state;
+    int port[2], lfd[2], fd[2];
+    char url[64], req[2048];
+    int s = tu_socket(AF_SP, NN_PUB);
+    for (int i = 0; i < 2; i++) {
+        lfd[i] = tu_raw_listen(&port[i]);
+        snprintf(url, sizeof url, "ws://127.0.0.1:%d", port[i]);
+        tu_connect(s, url);
+        fd[i] = tu_accept(lfd[i], TU_DEADLINE_MS);
+        assert_true(fd[i] >= 0);
+        tu_ws_raw_server_upgrade(fd[i], "sub.sp.nanomsg.org", req, sizeof req);
+    }
+    uint8_t want[1001];
+    fill_pattern(want, sizeof want, 7);
+    /* PUB drops what comes before a connection is attached: send until
+       both servers have something to read. */
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
+    bool both = false;
+    while (!both && tu_now_ms() < end) {
+        assert_int_equal(nn_send(s, want, sizeof want, 0), (int) sizeof want);
+        both = tu_fd_readable(fd[0], 10) && tu_fd_readable(fd[1], 10);
+    }
+    assert_true(both);
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_non_null(fr);
+    for (int i = 0; i < 2; i++) {
+        assert_true(tu_ws_read_frame(fd[i], fr, TU_DEADLINE_MS));
+        assert_true(fr->masked);
+        assert_int_equal(fr->len, sizeof want);
+        assert_memory_equal(fr->data, want, sizeof want);
+        close(fd[i]);
+        close(lfd[i]);
+    }
+    free(fr);
+    assert_int_equal(nn_close(s), 0);
+}
+
 static void test_ws_connector_reconnects_after_close_handshake(void **state)
 {
     (void) state;
@@ -855,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_ws_connector_sends_libnanomsg_request),
         cmocka_unit_test(test_ws_client_masks_every_length_byte_exact),
         cmocka_unit_test(test_ws_server_unmasks_every_length_byte_exact),
+        cmocka_unit_test(test_ws_pub_client_to_two_servers_each_get_the_message),
         cmocka_unit_test(test_ws_connector_reconnects_after_close_handshake),
         cmocka_unit_test(test_ws_connector_retries_after_bad_handshake_response),
         cmocka_unit_test(test_ws_connector_rejects_masked_server_frame_with_1002),

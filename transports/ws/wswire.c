@@ -311,13 +311,10 @@ static uint32_t next_key(struct ws_wire *w)
     return w->keys[--w->nkeys];
 }
 
-/* A whole frame (header + payload, masked with key when we are the client)
-   as a new chunk in *out. 0 or -ENOMEM. */
-static int encode_with(struct ws_wire *w, int opcode, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                       uint32_t rkey, void **out)
+/* The header of a final frame of plen payload bytes, with the masking key
+   when we are the client: its length (at most 14). */
+static size_t frame_head(struct ws_wire *w, uint8_t h[14], int opcode, size_t plen, uint32_t rkey)
 {
-    size_t plen = alen + blen;
-    uint8_t h[14];
     size_t hl = 2;
     h[0] = (uint8_t) (0x80 | opcode);
     if (plen <= 125) {
@@ -333,13 +330,23 @@ static int encode_with(struct ws_wire *w, int opcode, const uint8_t *a, size_t a
             h[2 + i] = (uint8_t) ((uint64_t) plen >> (56 - 8 * i));
         hl = 10;
     }
-    uint8_t key[4] = {0, 0, 0, 0};
     if (w->client) {
-        memcpy(key, &rkey, 4);
         h[1] |= 0x80;
-        memcpy(h + hl, key, 4);
+        memcpy(h + hl, &rkey, 4);
         hl += 4;
     }
+    return hl;
+}
+
+/* A whole frame (header + payload, masked with key when we are the client)
+   as a new chunk in *out. 0 or -ENOMEM. */
+static int encode_with(struct ws_wire *w, int opcode, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                       uint32_t rkey, void **out)
+{
+    size_t plen = alen + blen;
+    uint8_t h[14], key[4];
+    size_t hl = frame_head(w, h, opcode, plen, rkey);
+    memcpy(key, &rkey, 4);
     uint8_t *f = sp_chunk_alloc(hl + plen);
     if (!f)
         return -ENOMEM;
@@ -614,19 +621,45 @@ static int msg_opcode(struct sp_msg *m)
     return off < 0 ? -1 : ((const uint8_t *) m->ctrl)[off + NN_CMSG_SPACE(0)];
 }
 
+/* The frame goes out as the message's SP header part (the frame header, then
+   the SP header) and its body, masked where it lies: no copy of the body. A
+   body shared with other pipes (fan-out) that a client must mask is copied
+   instead, so that what they send stays as it was. */
 static int ws_prepare(struct sp_stream *s, struct sp_msg *msg)
 {
     struct ws_wire *w = s->wire;
     int op = msg_opcode(msg);
     if (op != WS_TEXT && op != WS_BINARY)
         op = w->msg_type;
-    void *f;
-    int rc = encode_with(w, op, sp_msg_hdr(msg), msg->hdrlen, msg->body, sp_msg_bodylen(msg),
-                         w->client ? next_key(w) : 0, &f);
+    uint32_t rkey = w->client ? next_key(w) : 0;
+    size_t blen = sp_msg_bodylen(msg);
+    if (w->client && msg->body && !sp_chunk_exclusive(msg->body)) {
+        void *f;
+        int rc = encode_with(w, op, sp_msg_hdr(msg), msg->hdrlen, msg->body, blen, rkey, &f);
+        if (rc != 0)
+            return rc;
+        sp_msg_term(msg);
+        msg->body = f;
+        return 0;
+    }
+    uint8_t h[14];
+    size_t spl = msg->hdrlen;
+    size_t hl = frame_head(w, h, op, spl + blen, rkey);
+    int rc = sp_msg_push_hdr(msg, h, hl);
     if (rc != 0)
         return rc;
-    sp_msg_term(msg);
-    msg->body = f;
+    if (w->client) {
+        uint8_t key[4];
+        memcpy(key, &rkey, 4);
+        ws_mask(sp_msg_hdr(msg) + hl, spl, key, 0);
+        if (blen)
+            ws_mask(msg->body, blen, key, spl);
+    }
+    /* The message type cmsg is not sent; it was dropped with the copy before. */
+    if (msg->ctrl) {
+        sp_chunk_free(msg->ctrl);
+        msg->ctrl = NULL;
+    }
     return 0;
 }
 
