@@ -267,6 +267,11 @@ struct ws_wire {
        (socket lock: only ws_prepare draws them) */
     uint32_t keys[WS_KEYS];
     unsigned nkeys;
+    /* The NN_WS_MSG_TYPE cmsg of received text and binary messages, made
+       once and shared by reference: nothing changes a received message's
+       control chunk in place (the reader's) */
+    void *ctrl_text;
+    void *ctrl_binary;
 };
 
 /* XORs n bytes at p with the 4-byte key, p[0] taking key[phase & 3]. A word
@@ -479,15 +484,19 @@ static int frame_done(struct sp_stream *s, struct sp_msgq *out)
     sp_chunk_shrink(m.body, w->msglen);
     w->msg = NULL;
     /* The opcode travels with the message as an NN_WS cmsg. */
-    m.ctrl = sp_chunk_alloc(NN_CMSG_SPACE(1));
-    if (m.ctrl) {
+    void **ctrl = w->msg_opcode == WS_TEXT ? &w->ctrl_text : &w->ctrl_binary;
+    if (!*ctrl && (*ctrl = sp_chunk_alloc(NN_CMSG_SPACE(1))) != NULL) {
         struct nn_cmsghdr ch;
-        memset(m.ctrl, 0, NN_CMSG_SPACE(1));
+        memset(*ctrl, 0, NN_CMSG_SPACE(1));
         ch.cmsg_len = NN_CMSG_LEN(1);
         ch.cmsg_level = NN_WS;
         ch.cmsg_type = NN_WS_MSG_TYPE;
-        memcpy(m.ctrl, &ch, sizeof ch);
-        ((uint8_t *) m.ctrl)[NN_CMSG_SPACE(0)] = (uint8_t) w->msg_opcode;
+        memcpy(*ctrl, &ch, sizeof ch);
+        ((uint8_t *) *ctrl)[NN_CMSG_SPACE(0)] = (uint8_t) w->msg_opcode;
+    }
+    if (*ctrl) {
+        sp_chunk_addref(*ctrl, 1);
+        m.ctrl = *ctrl;
     }
     if (sp_msgq_push(out, &m) != 0) {
         sp_msg_term(&m);
@@ -765,6 +774,10 @@ static void ws_term(struct sp_stream *s)
     struct ws_wire *w = s->wire;
     if (w->msg)
         sp_chunk_free(w->msg);
+    if (w->ctrl_text)
+        sp_chunk_free(w->ctrl_text);
+    if (w->ctrl_binary)
+        sp_chunk_free(w->ctrl_binary);
     free(w->rbuf);
     free(w);
     s->wire = NULL;
