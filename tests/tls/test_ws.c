@@ -22,6 +22,7 @@
 
 #include <nanomsg/pair.h>
 #include <nanomsg/pipeline.h>
+#include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
 #include <nanomsg/ws.h>
 
@@ -578,6 +579,119 @@ static void test_ws_connector_sends_libnanomsg_request(void **state)
     assert_int_equal(nn_close(s), 0);
 }
 
+/* Masking and unmasking work a word at a time: every length, and payloads
+   that start at any offset of a key, must still come out byte for byte. */
+static void fill_pattern(uint8_t *p, size_t n, size_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t) (i * 31 + seed * 7 + 1);
+}
+
+static void test_ws_client_masks_every_length_byte_exact(void **state)
+{
+    (void) state;
+    int port, lfd = tu_raw_listen(&port);
+    char url[64], req[2048];
+    int s = tu_socket(AF_SP, NN_PAIR);
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
+    tu_connect(s, url);
+    int fd = tu_accept(lfd, TU_DEADLINE_MS);
+    assert_true(fd >= 0);
+    tu_ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
+    static const size_t big[] = {1000, 65531, 69999};
+    uint8_t *want = malloc(70000);
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_non_null(want);
+    assert_non_null(fr);
+    for (size_t i = 0; i < 40 + 3; i++) {
+        size_t n = i < 40 ? i : big[i - 40];
+        fill_pattern(want, n, i);
+        assert_int_equal(nn_send(s, want, n, 0), (int) n);
+        assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
+        assert_true(fr->masked);
+        assert_int_equal(fr->len, n);
+        if (n)
+            assert_memory_equal(fr->data, want, n);
+    }
+    free(fr);
+    free(want);
+    close(fd);
+    close(lfd);
+    assert_int_equal(nn_close(s), 0);
+}
+
+static void test_ws_server_unmasks_every_length_byte_exact(void **state)
+{
+    (void) state;
+    struct server sv;
+    server_open(&sv, NN_PAIR);
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    /* Frames back to back: each starts at another offset of the server's
+       read buffer, and the large ones arrive over several reads. */
+    static const size_t big[] = {1000, 65531, 200003};
+    uint8_t *want = malloc(200003);
+    assert_non_null(want);
+    for (size_t i = 0; i < 40 + 3; i++) {
+        size_t n = i < 40 ? i : big[i - 40];
+        fill_pattern(want, n, i);
+        tu_ws_write_frame(fd, 0x82, true, want, n);
+    }
+    for (size_t i = 0; i < 40 + 3; i++) {
+        size_t n = i < 40 ? i : big[i - 40];
+        void *got;
+        fill_pattern(want, n, i);
+        assert_int_equal(nn_recv(sv.s, &got, NN_MSG, 0), (int) n);
+        if (n)
+            assert_memory_equal(got, want, n);
+        nn_freemsg(got);
+    }
+    free(want);
+    close(fd);
+    server_check_and_close(&sv);
+}
+
+/* Fan-out shares one body among the connections: a client masks each
+   frame with its own key, so every raw server must still read the message
+   as it was sent. */
+static void test_ws_pub_client_to_two_servers_each_get_the_message(void **state)
+{
+    (void) state;
+    int port[2], lfd[2], fd[2];
+    char url[64], req[2048];
+    int s = tu_socket(AF_SP, NN_PUB);
+    for (int i = 0; i < 2; i++) {
+        lfd[i] = tu_raw_listen(&port[i]);
+        snprintf(url, sizeof url, "ws://127.0.0.1:%d", port[i]);
+        tu_connect(s, url);
+        fd[i] = tu_accept(lfd[i], TU_DEADLINE_MS);
+        assert_true(fd[i] >= 0);
+        tu_ws_raw_server_upgrade(fd[i], "sub.sp.nanomsg.org", req, sizeof req);
+    }
+    uint8_t want[1001];
+    fill_pattern(want, sizeof want, 7);
+    /* PUB drops what comes before a connection is attached: send until
+       both servers have something to read. */
+    uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
+    bool both = false;
+    while (!both && tu_now_ms() < end) {
+        assert_int_equal(nn_send(s, want, sizeof want, 0), (int) sizeof want);
+        both = tu_fd_readable(fd[0], 10) && tu_fd_readable(fd[1], 10);
+    }
+    assert_true(both);
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_non_null(fr);
+    for (int i = 0; i < 2; i++) {
+        assert_true(tu_ws_read_frame(fd[i], fr, TU_DEADLINE_MS));
+        assert_true(fr->masked);
+        assert_int_equal(fr->len, sizeof want);
+        assert_memory_equal(fr->data, want, sizeof want);
+        close(fd[i]);
+        close(lfd[i]);
+    }
+    free(fr);
+    assert_int_equal(nn_close(s), 0);
+}
+
 static void test_ws_connector_reconnects_after_close_handshake(void **state)
 {
     (void) state;
@@ -782,6 +896,9 @@ int main(void)
         cmocka_unit_test(test_ws_msg_type_per_message_cmsg_overrides_socket),
         cmocka_unit_test(test_ws_received_messages_carry_msg_type_cmsg_after_sp_hdr),
         cmocka_unit_test(test_ws_connector_sends_libnanomsg_request),
+        cmocka_unit_test(test_ws_client_masks_every_length_byte_exact),
+        cmocka_unit_test(test_ws_server_unmasks_every_length_byte_exact),
+        cmocka_unit_test(test_ws_pub_client_to_two_servers_each_get_the_message),
         cmocka_unit_test(test_ws_connector_reconnects_after_close_handshake),
         cmocka_unit_test(test_ws_connector_retries_after_bad_handshake_response),
         cmocka_unit_test(test_ws_connector_rejects_masked_server_frame_with_1002),

@@ -2,8 +2,9 @@
     peer_lat: request/answer round trip of PEER (the client sends to its
     connect id, the server answers the id the request came from) against
     REQ/REP, on the same transport, between two threads of one process.
-    nanosp only (PEER is not in libnanomsg): tools/bench does not run it.
-    Prints the average round trip of each in µs.
+    nanosp only (PEER is not in libnanomsg): tools/bench runs it for our
+    library alone (the `lat peer` rows). Prints the average round trip of
+    each in µs.
 
     usage: peer_lat <url> <msg-size> <roundtrips>
     (url: inproc://..., ipc://..., tcp://127.0.0.1:PORT; bound by the

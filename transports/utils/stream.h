@@ -40,8 +40,10 @@ struct sp_wire_ops {
     int (*hs_input)(struct sp_stream *s, size_t *used);
     size_t (*hs_room)(struct sp_stream *s);
     /* Optional: re-encodes a message once, before it is queued (socket lock
-       held, any thread): e.g. into a whole masked WebSocket frame. 0 or
-       -errno (the message is dropped). */
+       held, any thread): e.g. into a WebSocket frame, its header put in
+       front of the SP header and the payload masked where it lies (the
+       body may be changed only while this message holds the only reference
+       to it). 0 or -errno (the message is dropped). */
     int (*prepare)(struct sp_stream *s, struct sp_msg *msg);
     /* The frame header to write before a queued message's SP header and
        body (at most 16 bytes), or 0 when prepare encoded it all. Socket lock
