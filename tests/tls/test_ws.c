@@ -587,17 +587,29 @@ static void fill_pattern(uint8_t *p, size_t n, size_t seed)
         p[i] = (uint8_t) (i * 31 + seed * 7 + 1);
 }
 
-static void test_ws_client_masks_every_length_byte_exact(void **state)
+/* A PAIR connected to a raw WebSocket server of the test's own, past the
+   upgrade: *lfd listens, *fd is the server's end, req holds the client's
+   request. Returns the PAIR. */
+static int pair_on_raw_ws_server(int *lfd, int *fd, char *req, size_t reqcap)
 {
-    (void) state;
-    int port, lfd = tu_raw_listen(&port);
-    char url[64], req[2048];
+    int port;
+    char url[64];
+    *lfd = tu_raw_listen(&port);
     int s = tu_socket(AF_SP, NN_PAIR);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
     tu_connect(s, url);
-    int fd = tu_accept(lfd, TU_DEADLINE_MS);
-    assert_true(fd >= 0);
-    tu_ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
+    *fd = tu_accept(*lfd, TU_DEADLINE_MS);
+    assert_true(*fd >= 0);
+    tu_ws_raw_server_upgrade(*fd, "pair.sp.nanomsg.org", req, reqcap);
+    return s;
+}
+
+static void test_ws_client_masks_every_length_byte_exact(void **state)
+{
+    (void) state;
+    int lfd, fd;
+    char req[2048];
+    int s = pair_on_raw_ws_server(&lfd, &fd, req, sizeof req);
     static const size_t big[] = {1000, 65531, 69999};
     uint8_t *want = malloc(70000);
     struct tu_ws_frame *fr = malloc(sizeof *fr);
@@ -697,14 +709,9 @@ static void test_ws_connector_reconnects_after_close_handshake(void **state)
     (void) state;
     /* libnanomsg's connector stayed down after a close handshake (SPEC §3.5);
        ours answers the close and connects again. */
-    int port, lfd = tu_raw_listen(&port);
-    char url[64], req[2048];
-    int s = tu_socket(AF_SP, NN_PAIR);
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-    tu_connect(s, url);
-    int fd = tu_accept(lfd, TU_DEADLINE_MS);
-    assert_true(fd >= 0);
-    tu_ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
+    int lfd, fd;
+    char req[2048];
+    int s = pair_on_raw_ws_server(&lfd, &fd, req, sizeof req);
     /* Default resource. */
     assert_true(strncmp(req, "GET / HTTP/1.1\r\n", 16) == 0);
     tu_ws_write_frame(fd, 0x88, false, "\x03\xe9" "going away", 12);
@@ -767,14 +774,9 @@ static void test_ws_connector_retries_after_bad_handshake_response(void **state)
 static void test_ws_connector_rejects_masked_server_frame_with_1002(void **state)
 {
     (void) state;
-    int port, lfd = tu_raw_listen(&port);
-    char url[64], req[2048];
-    int s = tu_socket(AF_SP, NN_PAIR);
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-    tu_connect(s, url);
-    int fd = tu_accept(lfd, TU_DEADLINE_MS);
-    assert_true(fd >= 0);
-    tu_ws_raw_server_upgrade(fd, "pair.sp.nanomsg.org", req, sizeof req);
+    int lfd, fd;
+    char req[2048];
+    int s = pair_on_raw_ws_server(&lfd, &fd, req, sizeof req);
     tu_ws_write_frame(fd, 0x82, true, "masked", 6);
     struct tu_ws_frame *fr = malloc(sizeof *fr);
     assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
