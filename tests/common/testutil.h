@@ -255,6 +255,13 @@ bool tu_wait_stat_min(int s, int stat, uint64_t min, int timeout_ms);
 bool tu_fd_readable(int fd, int timeout_ms);
 /* The NN_SNDFD or NN_RCVFD (option) of socket s: a valid fd. */
 int tu_fd(int s, int option);
+/* Descriptors this process holds (the count includes the directory stream
+   that reads them, the same in every reading). */
+int tu_fd_count(void);
+/* The first socket descriptor of this process for which match(fd, arg) is
+   true, or -1: how a test finds the library's end of a connection to read
+   its kernel options. */
+int tu_find_socket(bool (*match)(int fd, void *arg), void *arg);
 
 /* SP_HDR control data. Sends body with the given SP header; returns
    nn_sendmsg's result. */

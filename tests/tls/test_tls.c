@@ -7,7 +7,6 @@
    works afterwards. Failures print their reason under NN_PRINT_ERRORS, which
    is read at library start-up, so those cases run in a child process (this
    program run again with arguments). Certificates come from mkcerts.sh. */
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -839,32 +838,37 @@ static void test_tls_options_are_validated(void **state)
 /* The kernel's keepalive settings of this process's TCP connection whose
    local port (accepted) or remote port (not) is port: SO_KEEPALIVE into
    *on, TCP_USER_TIMEOUT returned; -1 when there is no such connection. */
+/* The TCP connection on `port`: this process's accepting end (own port) or
+   connecting end (peer's port). */
+struct tcp_port_end {
+    int port;
+    bool accepted;
+};
+
+static bool is_tcp_port_end(int fd, void *arg)
+{
+    const struct tcp_port_end *want = arg;
+    struct sockaddr_in own, peer;
+    socklen_t ol = sizeof own, pl = sizeof peer;
+    if (getsockname(fd, (struct sockaddr *) &own, &ol) != 0 || own.sin_family != AF_INET ||
+        getpeername(fd, (struct sockaddr *) &peer, &pl) != 0)
+        return false;
+    return ntohs(want->accepted ? own.sin_port : peer.sin_port) == want->port;
+}
+
+/* TCP_USER_TIMEOUT of that end, or -1 when there is none; *on: its SO_KEEPALIVE. */
 static int user_timeout_at(int port, bool accepted, int *on)
 {
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int found = -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        struct stat st;
-        struct sockaddr_in own, peer;
-        socklen_t ol = sizeof own, pl = sizeof peer;
-        if (e->d_name[0] == '.' || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
-            getsockname(fd, (struct sockaddr *) &own, &ol) != 0 || own.sin_family != AF_INET ||
-            getpeername(fd, (struct sockaddr *) &peer, &pl) != 0)
-            continue;
-        if (ntohs(accepted ? own.sin_port : peer.sin_port) != port)
-            continue;
-        socklen_t l = sizeof *on;
-        unsigned int ut = 0;
-        socklen_t ul = sizeof ut;
-        assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, on, &l), 0);
-        assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, &ul), 0);
-        found = (int) ut;
-    }
-    closedir(d);
-    return found;
+    struct tcp_port_end want = {port, accepted};
+    int fd = tu_find_socket(is_tcp_port_end, &want);
+    if (fd < 0)
+        return -1;
+    socklen_t l = sizeof *on;
+    unsigned int ut = 0;
+    socklen_t ul = sizeof ut;
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, on, &l), 0);
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, &ul), 0);
+    return (int) ut;
 }
 
 static void keepalive_on_both_ends(const char *scheme)

@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -738,18 +737,6 @@ static void test_nn_poll_after_a_blocking_recv_reports_an_arrived_message(void *
     run_nn_poll_after_blocking_recv(IPC);
 }
 
-/* Descriptors this process holds. */
-static int fd_count(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
 static bool one_connection(void *s)
 {
     return nn_get_statistic(*(int *) s, NN_STAT_CURRENT_CONNECTIONS) == 1;
@@ -774,10 +761,10 @@ static void test_blocked_recv_on_a_ws_connection_takes_no_descriptor(void **stat
     assert_true(tu_wait_until(one_connection, &b, TU_DEADLINE_MS));
     assert_int_equal(nn_setsockopt(a, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms), 0);
     /* The first blocking receive of the socket's life. */
-    int before = fd_count();
+    int before = tu_fd_count();
     assert_int_equal(nn_recv(a, buf, sizeof buf, 0), -1);
     assert_int_equal(nn_errno(), ETIMEDOUT);
-    assert_int_equal(fd_count(), before);
+    assert_int_equal(tu_fd_count(), before);
     tu_send(b, "hello");
     tu_recv(a, "hello");
     assert_int_equal(nn_close(b), 0);

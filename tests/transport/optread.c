@@ -15,7 +15,6 @@
    (the NN_IPV4ONLY case is ours only: libnanomsg aborts when the option
    changes between two connection attempts, its #1007). */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -148,30 +147,29 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 
 /* The fd of this process at the other end of the TCP connection `peer`
    (its local address is peer's remote one and the other way round), or -1. */
+struct tcp_ends {
+    int peer;
+    struct sockaddr_storage pn, sn; /* peer's remote and local addresses */
+};
+
+static bool is_other_end(int fd, void *arg)
+{
+    const struct tcp_ends *e = arg;
+    struct sockaddr_storage a;
+    socklen_t al = sizeof a;
+    if (fd == e->peer || getsockname(fd, (struct sockaddr *) &a, &al) != 0 || !same_addr(&a, &e->pn))
+        return false;
+    al = sizeof a;
+    return getpeername(fd, (struct sockaddr *) &a, &al) == 0 && same_addr(&a, &e->sn);
+}
+
 static int tcp_other_end(int peer)
 {
-    struct sockaddr_storage pn, sn, a;
-    socklen_t pl = sizeof pn, sl = sizeof sn, al;
-    assert_int_equal(getpeername(peer, (struct sockaddr *) &pn, &pl), 0);
-    assert_int_equal(getsockname(peer, (struct sockaddr *) &sn, &sl), 0);
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int found = -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        struct stat st;
-        if (e->d_name[0] == '.' || fd == peer || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
-            continue;
-        al = sizeof a;
-        if (getsockname(fd, (struct sockaddr *) &a, &al) != 0 || !same_addr(&a, &pn))
-            continue;
-        al = sizeof a;
-        if (getpeername(fd, (struct sockaddr *) &a, &al) == 0 && same_addr(&a, &sn))
-            found = fd;
-    }
-    closedir(d);
-    return found;
+    struct tcp_ends e = {.peer = peer};
+    socklen_t pl = sizeof e.pn, sl = sizeof e.sn;
+    assert_int_equal(getpeername(peer, (struct sockaddr *) &e.pn, &pl), 0);
+    assert_int_equal(getsockname(peer, (struct sockaddr *) &e.sn, &sl), 0);
+    return tu_find_socket(is_other_end, &e);
 }
 
 /* Unix sockets have no per-connection names: the nn socket's end of a new
@@ -183,36 +181,39 @@ struct inodes {
     int n;
 };
 
+/* The end of an ipc connection to find, and the fd found (-1: none yet). */
+struct unix_end {
+    const char *path;
+    bool accepted;
+    struct inodes *seen;
+    int fd;
+};
+
+static bool is_new_unix_end(int fd, void *arg)
+{
+    const struct unix_end *want = arg;
+    struct sockaddr_un own, peer;
+    socklen_t ol = sizeof own, pl = sizeof peer;
+    struct stat st;
+    memset(&own, 0, sizeof own);
+    memset(&peer, 0, sizeof peer);
+    if (fstat(fd, &st) != 0 || getsockname(fd, (struct sockaddr *) &own, &ol) != 0 ||
+        own.sun_family != AF_UNIX || getpeername(fd, (struct sockaddr *) &peer, &pl) != 0)
+        return false;
+    if (strcmp(want->accepted ? own.sun_path : peer.sun_path, want->path) != 0)
+        return false;
+    for (int i = 0; i < want->seen->n; i++)
+        if (want->seen->ino[i] == st.st_ino)
+            return false;
+    if (want->seen->n < 16)
+        want->seen->ino[want->seen->n++] = st.st_ino;
+    return true;
+}
+
 static int unix_new_end(const char *path, bool accepted, struct inodes *seen)
 {
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int found = -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        struct stat st;
-        if (e->d_name[0] == '.' || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
-            continue;
-        struct sockaddr_un own, peer;
-        socklen_t ol = sizeof own, pl = sizeof peer;
-        memset(&own, 0, sizeof own);
-        memset(&peer, 0, sizeof peer);
-        if (getsockname(fd, (struct sockaddr *) &own, &ol) != 0 || own.sun_family != AF_UNIX ||
-            getpeername(fd, (struct sockaddr *) &peer, &pl) != 0)
-            continue;
-        if (strcmp(accepted ? own.sun_path : peer.sun_path, path) != 0)
-            continue;
-        bool old = false;
-        for (int i = 0; i < seen->n; i++)
-            old = old || seen->ino[i] == st.st_ino;
-        if (!old)
-            found = fd;
-        if (!old && seen->n < 16)
-            seen->ino[seen->n++] = st.st_ino;
-    }
-    closedir(d);
-    return found;
+    struct unix_end want = {path, accepted, seen, -1};
+    return tu_find_socket(is_new_unix_end, &want);
 }
 
 static int sockopt_int(int fd, int level, int opt)
@@ -953,13 +954,6 @@ static void test_ws_msg_type_connecting_endpoint_keeps_the_value_of_nn_connect(v
 /* What both ends of an ipc connection ask for; the kernel doubles it and
    caps it at twice net.core.wmem_max. */
 #define IPC_SNDBUF_AUTO (2 * 1024 * 1024)
-
-struct unix_end {
-    const char *path;
-    bool accepted;
-    struct inodes *seen;
-    int fd;
-};
 
 static bool unix_end_appeared(void *arg)
 {
