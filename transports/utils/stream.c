@@ -462,6 +462,7 @@ static void hs_timeout(struct sp_timer *t)
     handshake(s, EPOLLIN | EPOLLOUT);
     if (in_handshake(s)) {
         sp_ep_set_error(s->ep, ETIMEDOUT);
+        s->hs_timed_out = true;
         sp_stream_close(s, SP_STAT_BROKEN);
     }
     sp_pipe_rele(&s->pipe);
@@ -535,6 +536,15 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     sp_timer_start(&s->hs_timer, hs_timeout_ms);
     *out = s;
     return 0;
+}
+
+void sp_stream_begin(struct sp_stream *s)
+{
+    SP_ASSERT_LOOP();
+    /* A byte layer's handshake (TLS) costs the loop far more than an
+       accept: it waits for its turn among the other connections' events. */
+    if (s->state == ST_HANDSHAKE)
+        handshake(s, EPOLLIN | EPOLLOUT);
 }
 
 int sp_stream_hs_write(struct sp_stream *s, const void *buf, size_t len)
@@ -652,10 +662,6 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     int rc = 0;
     size_t used = 0;
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-        if (!s->hs_in && !(s->hs_in = malloc(SP_STREAM_HS_MAX))) {
-            sp_stream_close(s, SP_STAT_BROKEN);
-            return;
-        }
         /* The wire may ask for fewer bytes than a record brought (the SP
            header is read exactly): read on while the byte layer holds
            some, the fd will not say so. */
@@ -668,7 +674,22 @@ static void handshake(struct sp_stream *s, uint32_t ev)
                 hs_fail(s); /* the wire wants more than a handshake may be */
                 return;
             }
-            n = io_read(s, s->hs_in + s->hs_inlen, room);
+            if (!s->hs_in) {
+                /* The buffer is made once the peer has sent something: a
+                   look for input that is not there yet (sp_stream_begin,
+                   a peer that stays silent) costs no heap. */
+                uint8_t first[SP_STREAM_HS_MAX];
+                n = io_read(s, first, room);
+                if (n > 0) {
+                    if (!(s->hs_in = malloc(SP_STREAM_HS_MAX))) {
+                        sp_stream_close(s, SP_STAT_BROKEN);
+                        return;
+                    }
+                    memcpy(s->hs_in, first, (size_t) n);
+                }
+            } else {
+                n = io_read(s, s->hs_in + s->hs_inlen, room);
+            }
             if (n == 0 || (n < 0 && n != -EAGAIN)) {
                 sp_stream_close(s, SP_STAT_BROKEN);
                 return;
