@@ -71,6 +71,7 @@ static void connected(struct sp_connector *c)
         return;
     }
     c->state = CN_ACTIVE;
+    c->stream->dialed = true;
     sp_stream_begin(c->stream); /* (may close it: then we wait to retry) */
 }
 

@@ -104,6 +104,9 @@ struct sp_stream_cfg {
 typedef void (*sp_stream_done_fn)(struct sp_stream *s, void *owner);
 
 #define SP_STREAM_HS_MAX 4096
+/* How long after its connect a connecting side's handshake deadline may
+   wait for the peer's host to acknowledge our first bytes (hs_timeout). */
+#define SP_STREAM_HS_HOLD_MAX 120000
 
 /* Reading belongs to the loop, except while a blocked recv reads in its own
    thread (sp_pipe_ops.wait_begin); each side claims it with a CAS. */
@@ -114,6 +117,10 @@ struct sp_stream {
     struct sp_io io;
     struct sp_timer hs_timer;     /* handshake deadline */
     bool hs_timed_out;            /* closed by the handshake deadline */
+    bool dialed;                  /* we connected (set by the connector) */
+    bool hs_held;                 /* the deadline waits for the peer's ACK */
+    uint32_t hs_ms;               /* the handshake deadline */
+    uint64_t hs_began;            /* when the stream started (ms) */
     struct sp_task close_task;    /* close requested from a caller's thread */
     struct sp_task flush_task;    /* a burst handed to the loop to write */
     struct sp_task eof_task;      /* a caller's read found the end of input */
