@@ -67,8 +67,11 @@ struct crowd {
 static void open_crowd(struct crowd *c, int port, const void *start, size_t len)
 {
     for (int i = 0; i < HALF; i++) {
-        c->fd[i] = raw_connect(port);
+        /* Taken before the connect: the server's clock starts when it
+           accepts, which may come before connect() returns here (a
+           starved test thread, a listener draining its queue at once). */
         c->opened[i] = tu_now_ms();
+        c->fd[i] = raw_connect(port);
         c->closed[i] = 0;
         if (i % 2)
             assert_int_equal(send(c->fd[i], start, len, MSG_NOSIGNAL), (ssize_t) len);

@@ -45,7 +45,7 @@ struct report {
     long rss_a;  /* KiB before the phase's work */
     long rss_b;  /* KiB after it */
     int count;   /* sockets (phase 1) */
-    double cpu_us; /* phase 3: user + sys while sending */
+    double cpu_us; /* user + sys: phase 2 connecting, phase 3 sending */
 };
 
 /*  One go pipe per child: with a shared one, a fast child could take
@@ -146,6 +146,7 @@ static void child(const struct many_ops *ops, const char *url, int first, int k,
     send_report(&r);
 
     wait_token();
+    c0 = perf_cpu_now();
     r.phase = 2;
     r.rss_a = perf_rss_kib();
     for (i = 0; i < k; i++)
@@ -158,6 +159,8 @@ static void child(const struct many_ops *ops, const char *url, int first, int k,
         ops->send(socks[i], buf, 4);
     }
     r.rss_b = perf_rss_kib();
+    c1 = perf_cpu_now();
+    r.cpu_us = (c1.user_us + c1.sys_us) - (c0.user_us + c0.sys_us);
     send_report(&r);
 
     wait_token();
@@ -185,7 +188,7 @@ static int many_main(int argc, char *argv[], const struct many_ops *ops)
     size_t sz;
     int status;
     long rss_p0, rss_p1, rss_p2, idle_kib = 0, idle_count = 0, conn_kib = 0;
-    double child_cpu = 0, parent_cpu, total;
+    double child_cpu = 0, parent_cpu, total, conn_child_cpu = 0, conn_parent_cpu;
     uint64_t t0, t1, t2, t3;
     struct perf_cpu c0, c1;
     struct report r;
@@ -250,15 +253,19 @@ static int many_main(int argc, char *argv[], const struct many_ops *ops)
     }
 
     /*  Phase 1: every socket connects and says hello. */
+    c0 = perf_cpu_now();
     t0 = perf_now_us();
     give_tokens();
     for (got = 0; got < n; got++)
         if (ops->recv(s, buf, sz) != 4)
             fail("hello not received (timeout?)");
     t1 = perf_now_us();
+    c1 = perf_cpu_now();
+    conn_parent_cpu = (c1.user_us + c1.sys_us) - (c0.user_us + c0.sys_us);
     for (i = 0; i < nchildren; i++) {
         read_report(&r, 2);
         conn_kib += r.rss_b - r.rss_a;
+        conn_child_cpu += r.cpu_us;
     }
     rss_p2 = perf_rss_kib();
 
@@ -288,6 +295,11 @@ static int many_main(int argc, char *argv[], const struct many_ops *ops)
     printf("sockets: %ld (%d processes of at most %ld)\n", n, nchildren, per_proc);
     printf("messages: %ld each, %d [B]\n", msgs, (int) sz);
     printf("connect+handshake: %.6f [s]\n", (double) (t1 - t0) / 1e6);
+    /*  What the set-up cost in CPU, so that a loaded machine's wall time
+        can be told from the work: the kernel's part of a loopback connect
+        is in these too (each side's system time). */
+    printf("connect+handshake cpu: %.6f [s] (pull side %.0f [us], push side %.0f [us])\n",
+        (conn_parent_cpu + conn_child_cpu) / 1e6, conn_parent_cpu, conn_child_cpu);
     printf("delivery: %.6f [s] (%.0f messages, %.0f [msg/s])\n", (double) (t3 - t2) / 1e6,
         total, total / ((double) (t3 - t2 > 0 ? t3 - t2 : 1) / 1e6));
     printf("rss per idle socket: %.2f [KiB] (push side, %ld sockets)\n",

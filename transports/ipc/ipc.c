@@ -18,9 +18,6 @@
 #include "utils/listener.h"
 #include "utils/spwire.h"
 
-/* libnanomsg uses 10: too few when many peers connect at once. */
-#define SP_IPC_BACKLOG SOMAXCONN
-
 /* The kernel send buffer of an ipc connection while the application set
    neither NN_SNDBUF nor NN_RCVBUF. Unix sockets have no autotuning: they
    stay at net.core.wmem_default (208 KiB), where a stream of 64 KiB
@@ -111,7 +108,7 @@ static int ipc_bind(struct sp_ep *ep)
         return rc;
     }
     struct stat st;
-    if (bind(fd, (struct sockaddr *) &p->sun, p->len) != 0 || listen(fd, SP_IPC_BACKLOG) != 0 ||
+    if (bind(fd, (struct sockaddr *) &p->sun, p->len) != 0 || listen(fd, SP_LISTEN_BACKLOG) != 0 ||
         lstat(p->sun.sun_path, &st) != 0) {
         rc = -errno;
         close(fd);

@@ -13,6 +13,10 @@
 
 struct sp_connector;
 
+/* The longest a connection's handshake deadline grows to after attempts
+   whose handshake timed out (see stream_done in connector.c). */
+#define SP_HS_TIMEOUT_MAX_MS 120000
+
 struct sp_connector_ops {
     /* Starts resolving the peer (with c->opts.ipv4only): 0 with ss filled, 1 when pending (the
        connector polls resolve_poll), or -errno. */
@@ -30,7 +34,8 @@ struct sp_connector_ops {
 struct sp_connector {
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
-    uint64_t hs_timeout;
+    uint64_t hs_timeout;          /* the transport's handshake deadline */
+    uint64_t hs_cur;              /* the next attempt's: doubled after a timeout */
     const struct sp_connector_ops *ops;
     void *tpdata;
     int state;

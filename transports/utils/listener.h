@@ -8,6 +8,16 @@
 #include "utils/list.h"
 #include "utils/stream.h"
 
+/* The listen backlog the stream transports ask for. Linux caps it at
+   net.core.somaxconn (4096 by default since 5.4, 128 before): asking for
+   more than the cap lets a host configured for many simultaneous clients
+   use its whole queue, which SOMAXCONN (glibc's 4096) would not. A full
+   queue drops a connecting client's SYN (or the ACK that ends its
+   handshake), and the client waits for its retransmit: 1 s, then 3 s, 7 s...
+   65535 and not more: kernels before 4.1 kept the backlog in 16 bits.
+   (libnanomsg: 100 for tcp, 10 for ipc.) */
+#define SP_LISTEN_BACKLOG 65535
+
 struct sp_listener {
     struct sp_ep *ep;
     struct sp_io io;

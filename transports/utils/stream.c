@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -450,11 +452,42 @@ static bool in_handshake(const struct sp_stream *s)
     return s->state == ST_BIO_HS || s->state == ST_HANDSHAKE || s->state == ST_HS_DONE;
 }
 
+/* Whether the peer's host has yet to acknowledge what we sent on a TCP
+   connection that is established on our side: a listener whose accept
+   queue is full drops the ACK that ends a connecting client's handshake
+   and the data behind it (Linux counts them in ListenOverflows), and takes
+   the connection only from a retransmission once its queue has room. */
+static bool sent_unacked(const struct sp_stream *s)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || len < sizeof ti)
+        return false; /* not TCP (ipc) */
+    return ti.tcpi_state == TCP_ESTABLISHED && ti.tcpi_unacked > 0;
+}
+
 static void hs_timeout(struct sp_timer *t)
 {
     struct sp_stream *s = sp_cont(t, struct sp_stream, hs_timer);
     if (!in_handshake(s))
         return;
+    /* A connecting side's deadline counts from when the listener's host
+       took our first bytes: until then the connection is not even in its
+       accept queue, and giving up only sends a new SYN into the same full
+       queue. Checked every second; the whole deadline once they are taken.
+       TCP ends a connection whose bytes are never acknowledged (a reset
+       once the listener forgets the half-open connection, about a minute),
+       and SP_STREAM_HS_HOLD_MAX bounds the wait besides. */
+    if (s->dialed && sp_clock_ms() - s->hs_began < SP_STREAM_HS_HOLD_MAX && sent_unacked(s)) {
+        s->hs_held = true;
+        sp_timer_start(&s->hs_timer, 1000);
+        return;
+    }
+    if (s->hs_held) {
+        s->hs_held = false;
+        sp_timer_start(&s->hs_timer, s->hs_ms);
+        return;
+    }
     /* The deadline is the peer's: what it sent in time may still wait
        behind other connections' events (a storm of connections into a
        loop starved of CPU). One last look before giving up on it. */
@@ -462,6 +495,7 @@ static void hs_timeout(struct sp_timer *t)
     handshake(s, EPOLLIN | EPOLLOUT);
     if (in_handshake(s)) {
         sp_ep_set_error(s->ep, ETIMEDOUT);
+        s->hs_timed_out = true;
         sp_stream_close(s, SP_STAT_BROKEN);
     }
     sp_pipe_rele(&s->pipe);
@@ -532,9 +566,20 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
         free(s);
         return rc;
     }
+    s->hs_ms = (uint32_t) hs_timeout_ms;
+    s->hs_began = sp_clock_ms();
     sp_timer_start(&s->hs_timer, hs_timeout_ms);
     *out = s;
     return 0;
+}
+
+void sp_stream_begin(struct sp_stream *s)
+{
+    SP_ASSERT_LOOP();
+    /* A byte layer's handshake (TLS) costs the loop far more than an
+       accept: it waits for its turn among the other connections' events. */
+    if (s->state == ST_HANDSHAKE)
+        handshake(s, EPOLLIN | EPOLLOUT);
 }
 
 int sp_stream_hs_write(struct sp_stream *s, const void *buf, size_t len)
@@ -652,10 +697,6 @@ static void handshake(struct sp_stream *s, uint32_t ev)
     int rc = 0;
     size_t used = 0;
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-        if (!s->hs_in && !(s->hs_in = malloc(SP_STREAM_HS_MAX))) {
-            sp_stream_close(s, SP_STAT_BROKEN);
-            return;
-        }
         /* The wire may ask for fewer bytes than a record brought (the SP
            header is read exactly): read on while the byte layer holds
            some, the fd will not say so. */
@@ -668,7 +709,22 @@ static void handshake(struct sp_stream *s, uint32_t ev)
                 hs_fail(s); /* the wire wants more than a handshake may be */
                 return;
             }
-            n = io_read(s, s->hs_in + s->hs_inlen, room);
+            if (!s->hs_in) {
+                /* The buffer is made once the peer has sent something: a
+                   look for input that is not there yet (sp_stream_begin,
+                   a peer that stays silent) costs no heap. */
+                uint8_t first[SP_STREAM_HS_MAX];
+                n = io_read(s, first, room);
+                if (n > 0) {
+                    if (!(s->hs_in = malloc(SP_STREAM_HS_MAX))) {
+                        sp_stream_close(s, SP_STAT_BROKEN);
+                        return;
+                    }
+                    memcpy(s->hs_in, first, (size_t) n);
+                }
+            } else {
+                n = io_read(s, s->hs_in + s->hs_inlen, room);
+            }
             if (n == 0 || (n < 0 && n != -EAGAIN)) {
                 sp_stream_close(s, SP_STAT_BROKEN);
                 return;

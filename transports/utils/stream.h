@@ -104,6 +104,9 @@ struct sp_stream_cfg {
 typedef void (*sp_stream_done_fn)(struct sp_stream *s, void *owner);
 
 #define SP_STREAM_HS_MAX 4096
+/* How long after its connect a connecting side's handshake deadline may
+   wait for the peer's host to acknowledge our first bytes (hs_timeout). */
+#define SP_STREAM_HS_HOLD_MAX 120000
 
 /* Reading belongs to the loop, except while a blocked recv reads in its own
    thread (sp_pipe_ops.wait_begin); each side claims it with a CAS. */
@@ -113,6 +116,11 @@ struct sp_stream {
     struct sp_pipe pipe;
     struct sp_io io;
     struct sp_timer hs_timer;     /* handshake deadline */
+    bool hs_timed_out;            /* closed by the handshake deadline */
+    bool dialed;                  /* we connected (set by the connector) */
+    bool hs_held;                 /* the deadline waits for the peer's ACK */
+    uint32_t hs_ms;               /* the handshake deadline */
+    uint64_t hs_began;            /* when the stream started (ms) */
     struct sp_task close_task;    /* close requested from a caller's thread */
     struct sp_task flush_task;    /* a burst handed to the loop to write */
     struct sp_task eof_task;      /* a caller's read found the end of input */
@@ -169,6 +177,16 @@ void sp_stream_tune(int fd, struct sp_ep *ep, const struct sp_connopts *opts, co
 int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const struct sp_stream_cfg *cfg,
                     const struct sp_connopts *opts, uint64_t hs_timeout_ms, sp_stream_done_fn done,
                     void *owner);
+
+/* Runs the start of the handshake now instead of at the fd's first event
+   (loop thread): writes our side's first bytes and takes the peer's if they
+   are there, which an accepted connection's usually are (a client writes
+   its SP header as soon as its connect completes, while the connection
+   waits in the listen queue). An SP header exchange then ends within the
+   accept, without a round of the loop per connection. Not for a byte layer
+   (TLS): its handshake waits for the fd's events. May close the stream
+   (done() runs): the caller must be ready for that. */
+void sp_stream_begin(struct sp_stream *s);
 
 /* Closes it now (loop thread): the pipe leaves the protocol (counted as
    stat, an enum sp_stat or -1), then done() runs. No-op if already closed. */

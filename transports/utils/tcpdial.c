@@ -15,11 +15,9 @@
 
 #include "core/ep.h"
 #include "utils/addr.h"
+#include "utils/listener.h"
 #include "utils/resolver.h"
 
-/* libnanomsg listens with 100, which overflows when many peers connect at
-   once and leaves them waiting for a SYN retransmit (1 s). */
-#define SP_TCP_BACKLOG SOMAXCONN
 
 int sp_tcp_listen(struct sp_ep *ep, const char *addr, size_t len)
 {
@@ -43,7 +41,7 @@ int sp_tcp_listen(struct sp_ep *ep, const char *addr, size_t len)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-    if (bind(fd, (struct sockaddr *) &ss, sl) != 0 || listen(fd, SP_TCP_BACKLOG) != 0) {
+    if (bind(fd, (struct sockaddr *) &ss, sl) != 0 || listen(fd, SP_LISTEN_BACKLOG) != 0) {
         rc = -errno;
         close(fd);
         return rc;
