@@ -131,8 +131,14 @@ static int mc_recv(void *s, void *buf, size_t cap, size_t *len, int timeout_ms)
     return 0;
 }
 
-/* libzmq counts no message its PUB drops. */
+/* libzmq counts no message its sockets drop or lose. */
 static long mc_dropped(void *s)
+{
+    (void) s;
+    return -1;
+}
+
+static long mc_lost(void *s)
 {
     (void) s;
     return -1;
@@ -182,6 +188,11 @@ static int mc_recv(void *s, void *buf, size_t cap, size_t *len, int timeout_ms)
 static long mc_dropped(void *s)
 {
     return (long) nn_get_statistic((int) (intptr_t) s - 1, NN_STAT_MESSAGES_DROPPED);
+}
+
+static long mc_lost(void *s)
+{
+    return (long) nn_get_statistic((int) (intptr_t) s - 1, NN_STAT_MESSAGES_LOST);
 }
 
 static void mc_close(void *s)
@@ -303,6 +314,8 @@ static int receiver(int kind, void *s, size_t sz, long count)
     if (f)
         fclose(f);
     printf("delivered: %ld of %ld\n", got, count);
+    if (kind == 'p' && mc_lost(s) >= 0)
+        printf("receiver: %ld lost, %ld dropped\n", mc_lost(s), mc_dropped(s));
     if (got == 0)
         return 1;
     if (lat) {
