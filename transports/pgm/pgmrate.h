@@ -25,8 +25,13 @@
 /* How much unused rate is kept, in milliseconds of it. A stall of the
    sender's thread or of the loop this long is made up for at once. */
 #define SP_PGMRATE_BURST_MS 10u
-/* OpenPGM's limiter: this many times the rate. */
-#define SP_PGMRATE_CEILING 4u
+/* OpenPGM's limiter: this many times the rate. It bounds how fast a sender
+   catches up, so the bursts receivers must absorb: at 4x (80 MB/s, 55
+   packets a millisecond at the default rate) pgm-api's flat-out transfer
+   to two SUBs sharing one loop with the PUB ended in hundreds of
+   unrecoverable losses (RESETs) even without network loss; at 2x it passes,
+   and a loop woken at least every 4 ms still sustains half the rate. */
+#define SP_PGMRATE_CEILING 2u
 
 struct sp_pgmrate {
     uint64_t rate;   /* bytes per second */
