@@ -60,5 +60,6 @@ int sp_pgmrate_ceiling(int rate)
 {
     if (rate <= 0)
         return rate;
-    return rate > INT_MAX / (int) SP_PGMRATE_CEILING ? INT_MAX : rate * (int) SP_PGMRATE_CEILING;
+    uint64_t c = (uint64_t) rate * SP_PGMRATE_CEILING_PCT / 100u;
+    return c > (uint64_t) INT_MAX ? INT_MAX : (int) c;
 }

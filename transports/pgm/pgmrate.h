@@ -25,13 +25,15 @@
 /* How much unused rate is kept, in milliseconds of it. A stall of the
    sender's thread or of the loop this long is made up for at once. */
 #define SP_PGMRATE_BURST_MS 10u
-/* OpenPGM's limiter: this many times the rate. It bounds how fast a sender
-   catches up, so the bursts receivers must absorb: at 4x (80 MB/s, 55
-   packets a millisecond at the default rate) pgm-api's flat-out transfer
-   to two SUBs sharing one loop with the PUB ended in hundreds of
-   unrecoverable losses (RESETs) even without network loss; at 2x it passes,
-   and a loop woken at least every 4 ms still sustains half the rate. */
-#define SP_PGMRATE_CEILING 2u
+/* OpenPGM's limiter, in percent of the rate. It bounds how fast a sender
+   catches up, so the bursts receivers must absorb: at 400 % pgm-api's
+   flat-out transfer to two SUBs sharing one loop with the PUB ended in
+   hundreds of unrecoverable losses (RESETs) without network loss; at 200 %
+   it passes, and a loop woken at least every 4 ms still sustains half the
+   rate. Flat out at 40 MB/s on a loaded host (tools/bench's thr rows), the
+   sender now does reach the rate in bursts, and receivers that cannot keep
+   up overflow their socket buffers (UdpRcvbufErrors) and repair. */
+#define SP_PGMRATE_CEILING_PCT 200u
 
 struct sp_pgmrate {
     uint64_t rate;   /* bytes per second */
