@@ -197,7 +197,7 @@ static const char *configure(struct sp_pgmsock *s, const struct sp_pgmurl *u, co
         if (!setopt_int(sock, PGM_TXW_SQNS, sqns))
             return "PGM_TXW_SQNS";
         /* The rate limit is set before pgm_connect or it does not apply.
-           Ours keeps NN_PGM_RATE; OpenPGM's, twice as high, only caps
+           Ours keeps NN_PGM_RATE; OpenPGM's, a quarter higher, only caps
            how fast a late sender catches up, and repairs. */
         if (!setopt_int(sock, PGM_TXW_MAX_RTE, sp_pgmrate_ceiling(o->rate)))
             return "PGM_TXW_MAX_RTE";
