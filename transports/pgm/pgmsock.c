@@ -18,8 +18,6 @@
 #include <pgm/pgm.h>
 
 #include "core/global.h"
-#include "pgm/pgmrate.h"
-#include "utils/clock.h"
 #include "utils/random.h"
 
 /* One APDU per pgm_recvmsgv call. With room for more, OpenPGM 5.3.128
@@ -64,13 +62,6 @@ struct sp_pgmsock {
     size_t held_len;
     bool held_on_socket; /* blocked by the kernel (wait for POLLOUT), else by the rate */
     bool rate_limited;   /* service stopped on the rate limit: repairs wait for the timer */
-    /* NN_PGM_RATE, kept by us (pgmrate.h says why; OpenPGM's limiter is a
-       ceiling above it). overhead: the headers a datagram gets on the wire,
-       counted as OpenPGM counts them. paced: the size of the last datagram
-       the rate refused (0: none), which the timer waits for. */
-    struct sp_pgmrate pace;
-    size_t overhead;
-    size_t paced;
     bool more;           /* service stopped on its budget */
     struct pgm_msgv_t msgv[SP_PGMSOCK_MSGV];
     struct sp_pgmsock_stats st;
@@ -196,10 +187,8 @@ static const char *configure(struct sp_pgmsock *s, const struct sp_pgmurl *u, co
     if (s->roles & SP_PGMSOCK_SEND) {
         if (!setopt_int(sock, PGM_TXW_SQNS, sqns))
             return "PGM_TXW_SQNS";
-        /* The rate limit is set before pgm_connect or it does not apply.
-           Ours keeps NN_PGM_RATE; OpenPGM's, a quarter higher, only caps
-           how fast a late sender catches up, and repairs. */
-        if (!setopt_int(sock, PGM_TXW_MAX_RTE, sp_pgmrate_ceiling(o->rate)))
+        /* The rate limit is set before pgm_connect or it does not apply. */
+        if (!setopt_int(sock, PGM_TXW_MAX_RTE, o->rate))
             return "PGM_TXW_MAX_RTE";
         if (!setopt_int(sock, PGM_AMBIENT_SPM, (int) SP_PGM_AMBIENT_SPM))
             return "PGM_AMBIENT_SPM";
@@ -358,10 +347,6 @@ int sp_pgmsock_open(struct sp_pgmsock **out, const struct sp_pgmurl *u, const st
     }
     s->tsi = tsi_key(&me.sa_addr);
     s->maxdgram = (size_t) msss;
-    /* IP, UDP (epgm) and PGM headers: what a full TPDU holds beyond its
-       TSDU. */
-    s->overhead = o->maxtpdu > msss ? (size_t) (o->maxtpdu - msss) : 0;
-    sp_pgmrate_init(&s->pace, (uint64_t) o->rate, (size_t) o->maxtpdu, sp_clock_ns());
     s->held = malloc(s->maxdgram);
     if (!s->held) {
         rc = -ENOMEM;
@@ -465,15 +450,6 @@ int sp_pgmsock_timeout(const struct sp_pgmsock *s)
         if (t < 1 || r < t)
             t = r;
     }
-    if (s->paced && !s->held_len) {
-        /* Rounded up: the bucket keeps what accrues meanwhile, so waking
-           late costs nothing, and waking early would find too little. */
-        uint64_t ns = sp_pgmrate_wait(&s->pace, sp_clock_ns(), s->paced);
-        uint64_t ms = (ns + 999999u) / 1000000u;
-        int p = ms > 0x7fffffff ? 0x7fffffff : (int) ms;
-        if (t < 0 || p < t)
-            t = p;
-    }
     return t;
 }
 
@@ -513,11 +489,6 @@ int sp_pgmsock_send(struct sp_pgmsock *s, const void *dg, size_t len)
         return -EMSGSIZE;
     if (s->held_len && !finish_held(s))
         return -EAGAIN;
-    if (!sp_pgmrate_take(&s->pace, sp_clock_ns(), len + s->overhead)) {
-        s->paced = len + s->overhead;
-        return -EAGAIN;
-    }
-    s->paced = 0;
     size_t n = 0;
     int st = pgm_send(s->sock, dg, len, &n);
     switch (st) {
@@ -528,9 +499,7 @@ int sp_pgmsock_send(struct sp_pgmsock *s, const void *dg, size_t len)
     case PGM_IO_STATUS_WOULD_BLOCK:
     case PGM_IO_STATUS_CONGESTION:
         /* OpenPGM has put the datagram in its window already and sends it
-           when called again with the same length: hold a copy for that.
-           (Its rate limit is only the ceiling above ours: a sender catching
-           up fast, or repairs taking their share.) */
+           when called again with the same length: hold a copy for that. */
         memcpy(s->held, dg, len);
         s->held_len = len;
         s->held_on_socket = st != PGM_IO_STATUS_RATE_LIMITED;
@@ -578,9 +547,6 @@ void sp_pgmsock_service(struct sp_pgmsock *s, const struct sp_pgmsock_handler *h
 {
     s->rate_limited = false;
     s->more = false;
-    /* The owner retries the datagram the rate refused after this call; if
-       it has nothing to send any more, the timer must not wait for it. */
-    s->paced = 0;
     if (s->held_len)
         finish_held(s);
     /* Whether the call about to be made has packets to read: NAKs among

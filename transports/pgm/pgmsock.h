@@ -102,16 +102,12 @@ int sp_pgmsock_fds(const struct sp_pgmsock *s, struct sp_pgmsock_fd *fds);
    fires (0: now), or -1 for none. */
 int sp_pgmsock_timeout(const struct sp_pgmsock *s);
 
-/* Hands one datagram (len <= sp_pgmsock_maxdgram) to OpenPGM, within the
-   rate (NN_PGM_RATE, headers included, with bursts of up to
-   SP_PGMRATE_BURST_MS of it: pgmrate.h). 0: taken (it is sent now, or as
-   soon as OpenPGM's ceiling or the kernel allow: the session keeps a copy
-   and sp_pgmsock_service finishes it); -EAGAIN: not taken, because the rate
-   has no room for it yet (sp_pgmsock_timeout says when it will) or an
-   earlier datagram still waits: retry after the next sp_pgmsock_service,
-   with this datagram or a fuller one; -EMSGSIZE; -EINVAL for a
-   receiver-only session; -EIO when OpenPGM failed (the datagram is lost;
-   the session goes on). */
+/* Hands one datagram (len <= sp_pgmsock_maxdgram) to OpenPGM. 0: taken (it
+   is sent now, or as soon as the rate limit or the kernel allow: the
+   session keeps a copy and sp_pgmsock_service finishes it); -EAGAIN: not
+   taken because an earlier datagram still waits (retry after the next
+   sp_pgmsock_service); -EMSGSIZE; -EINVAL for a receiver-only session;
+   -EIO when OpenPGM failed (the datagram is lost; the session goes on). */
 int sp_pgmsock_send(struct sp_pgmsock *s, const void *dg, size_t len);
 
 /* True while a datagram waits inside the session (sp_pgmsock_send would
