@@ -23,17 +23,29 @@
            over first to last data message, and "deliver time" in seconds.
       lat  one data message a millisecond: the receiver prints the average
            one-way latency (and its median) of what it got.
+      pace data offered steadily at PERF_MC_PACE bytes/s (default 10000000:
+           10 MB/s, what a PUB with the default NN_PGM_RATE must send
+           without loss), by a PUB with every default, NN_SNDBUF included
+           (libzmq: its default high-water mark), as an application would.
+           The sender prints how many its socket dropped
+           (NN_STAT_MESSAGES_DROPPED; libzmq does not count them), the
+           receiver what arrived and what it lost or dropped. The receiver
+           keeps an unlimited NN_RCVBUF, as in thr: what is measured is
+           the sender, not how fast this program reads (PERF_MC_SUB_DEFAULTS=1
+           gives it the default NN_RCVBUF too).
     Both print "delivered: N of COUNT"; the receiver stops at COUNT data
     messages, or at the first end message.
 
-    usage: pgm_mc|zmq_mc thr|lat send|recv <url> <msg-size> <msg-count>
+    usage: pgm_mc|zmq_mc thr|lat|pace send|recv <url> <msg-size> <msg-count>
 */
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #ifdef PERF_ZMQ
 #include <zmq.h>
@@ -85,15 +97,17 @@ static uint64_t get64(const unsigned char *p)
 #ifdef PERF_ZMQ
 static void *ctx;
 
-static void *mc_open(int sending, const char *url, long rate)
+static void *mc_open(int sending, const char *url, long rate, int bounded)
 {
     ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, sending ? ZMQ_PUB : ZMQ_SUB);
     if (!s)
         die("zmq_socket");
     int zero = 0, kbit = (int) (rate * 8 / 1000), linger = 0;
-    zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
+    if (!bounded) {
+        zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
+        zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
+    }
     zmq_setsockopt(s, ZMQ_RATE, &kbit, sizeof kbit);
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     if (!sending)
@@ -121,20 +135,35 @@ static int mc_recv(void *s, void *buf, size_t cap, size_t *len, int timeout_ms)
     return 0;
 }
 
+/* libzmq counts no message its sockets drop or lose. */
+static long mc_dropped(void *s)
+{
+    (void) s;
+    return -1;
+}
+
+static long mc_lost(void *s)
+{
+    (void) s;
+    return -1;
+}
+
 static void mc_close(void *s)
 {
     zmq_close(s);
     zmq_ctx_term(ctx);
 }
 #else
-static void *mc_open(int sending, const char *url, long rate)
+static void *mc_open(int sending, const char *url, long rate, int bounded)
 {
     int s = nn_socket(AF_SP, sending ? NN_PUB : NN_SUB);
     if (s < 0)
         die("nn_socket");
     int big = 1 << 30, r = (int) rate;
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDBUF, &big, sizeof big);
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVBUF, &big, sizeof big);
+    if (!bounded) {
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDBUF, &big, sizeof big);
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVBUF, &big, sizeof big);
+    }
     if (nn_setsockopt(s, NN_PGM, NN_PGM_RATE, &r, sizeof r) != 0)
         die("NN_PGM_RATE");
     if (!sending)
@@ -158,6 +187,16 @@ static int mc_recv(void *s, void *buf, size_t cap, size_t *len, int timeout_ms)
         return -1;
     *len = (size_t) n;
     return 0;
+}
+
+static long mc_dropped(void *s)
+{
+    return (long) nn_get_statistic((int) (intptr_t) s - 1, NN_STAT_MESSAGES_DROPPED);
+}
+
+static long mc_lost(void *s)
+{
+    return (long) nn_get_statistic((int) (intptr_t) s - 1, NN_STAT_MESSAGES_LOST);
 }
 
 static void mc_close(void *s)
@@ -184,8 +223,18 @@ static const char *done_file(void)
     return p;
 }
 
-static int sender(int lat, void *s, size_t sz, long count)
+/* Sleeps until CLOCK_MONOTONIC reaches t (ns). */
+static void sleep_until_ns(uint64_t t)
 {
+    struct timespec ts = {(time_t) (t / 1000000000u), (long) (t % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/* kind: 't' thr, 'l' lat, 'p' pace. */
+static int sender(int kind, void *s, size_t sz, long count, double pace)
+{
+    int lat = kind == 'l';
     const char *done = done_file();
     unsigned char *buf = calloc(1, sz);
     if (!buf)
@@ -198,7 +247,16 @@ static int sender(int lat, void *s, size_t sz, long count)
     }
     buf[0] = 'D';
     long sent = 0;
+    uint64_t p0 = now_ns();
     for (long i = 0; i < count; i++) {
+        if (kind == 'p') {
+            /* Message i is due at i * sz / pace seconds from the start: a
+               sender late on its schedule (a loaded host) catches up at
+               once, as an application fed by a steady source would. */
+            uint64_t due = p0 + (uint64_t) ((double) i * (double) sz * 1e9 / pace);
+            if (now_ns() < due)
+                sleep_until_ns(due);
+        }
         buf[1] = (unsigned char) (i >> 16);
         buf[2] = (unsigned char) (i >> 8);
         buf[3] = (unsigned char) i;
@@ -208,6 +266,8 @@ static int sender(int lat, void *s, size_t sz, long count)
         if (lat)
             perf_pause_ms(1);
     }
+    uint64_t p1 = now_ns();
+    long dropped = mc_dropped(s);
     buf[0] = 'E';
     struct stat st;
     uint64_t t1 = perf_now_us();
@@ -216,12 +276,19 @@ static int sender(int lat, void *s, size_t sz, long count)
         perf_pause_ms(10);
     }
     printf("sent: %ld of %ld\n", sent, count);
+    if (kind == 'p') {
+        printf("offered: %.3f [MB/s] over %.3f [s]\n",
+               (double) count * (double) sz / ((double) (p1 - p0) / 1e3), (double) (p1 - p0) / 1e9);
+        if (dropped >= 0)
+            printf("dropped by the sender: %ld\n", dropped);
+    }
     free(buf);
     return 0;
 }
 
-static int receiver(int lat, void *s, size_t sz, long count)
+static int receiver(int kind, void *s, size_t sz, long count)
 {
+    int lat = kind == 'l';
     const char *done = done_file();
     unsigned char *buf = malloc(sz + 1);
     uint64_t *lats = calloc((size_t) count + 1, sizeof *lats);
@@ -251,6 +318,8 @@ static int receiver(int lat, void *s, size_t sz, long count)
     if (f)
         fclose(f);
     printf("delivered: %ld of %ld\n", got, count);
+    if (kind == 'p' && mc_lost(s) >= 0)
+        printf("receiver: %ld lost, %ld dropped\n", mc_lost(s), mc_dropped(s));
     if (got == 0)
         return 1;
     if (lat) {
@@ -273,12 +342,13 @@ static int receiver(int lat, void *s, size_t sz, long count)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6 || (strcmp(argv[1], "thr") != 0 && strcmp(argv[1], "lat") != 0) ||
+    if (argc != 6 ||
+        (strcmp(argv[1], "thr") != 0 && strcmp(argv[1], "lat") != 0 && strcmp(argv[1], "pace") != 0) ||
         (strcmp(argv[2], "send") != 0 && strcmp(argv[2], "recv") != 0)) {
-        fprintf(stderr, "usage: %s thr|lat send|recv <url> <msg-size> <msg-count>\n", argv[0]);
+        fprintf(stderr, "usage: %s thr|lat|pace send|recv <url> <msg-size> <msg-count>\n", argv[0]);
         return 1;
     }
-    int lat = strcmp(argv[1], "lat") == 0, sending = strcmp(argv[2], "send") == 0;
+    int kind = argv[1][0], sending = strcmp(argv[2], "send") == 0;
     size_t sz = (size_t) perf_arg_long(argv[4], "message size");
     long count = perf_arg_long(argv[5], "message count");
     if (sz < 16 || count < 1 || count > 0xFFFFFF) {
@@ -287,8 +357,16 @@ int main(int argc, char **argv)
     }
     const char *r = getenv("PERF_MC_RATE");
     long rate = r && *r ? perf_arg_long(r, "PERF_MC_RATE") : 20000000;
-    void *s = mc_open(sending, argv[3], rate);
-    int rc = sending ? sender(lat, s, sz, count) : receiver(lat, s, sz, count);
+    const char *p = getenv("PERF_MC_PACE");
+    long pace = p && *p ? perf_arg_long(p, "PERF_MC_PACE") : 10000000;
+    if (pace < 1) {
+        fprintf(stderr, "pgm_mc: PERF_MC_PACE must be positive\n");
+        return 1;
+    }
+    const char *sd = getenv("PERF_MC_SUB_DEFAULTS");
+    int bounded = kind == 'p' && (sending || (sd && strcmp(sd, "1") == 0));
+    void *s = mc_open(sending, argv[3], rate, bounded);
+    int rc = sending ? sender(kind, s, sz, count, (double) pace) : receiver(kind, s, sz, count);
     mc_close(s);
     return rc;
 }

@@ -66,6 +66,9 @@
    of NN_PGM_PEER_EXPIRY, within these bounds. */
 #define PGM_PEER_SCAN_MIN_MS 100u
 #define PGM_PEER_SCAN_MAX_MS (10u * 1000u)
+/* A receiver hands a sender's messages to its pipe at the end of each
+   service call, and also whenever this much has been decoded (on_data). */
+#define PGM_DELIVER_BYTES (16u * 1024u)
 
 struct pgm_ep;
 
@@ -411,6 +414,8 @@ static void count_lost(struct pgm_ep *pe, struct pgm_peer *p)
     }
 }
 
+static void deliver(struct pgm_ep *pe, struct pgm_peer *p);
+
 static void on_data(void *arg, uint64_t tsi, const uint8_t *dg, size_t len)
 {
     struct pgm_ep *pe = arg;
@@ -440,6 +445,12 @@ static void on_data(void *arg, uint64_t tsi, const uint8_t *dg, size_t len)
     p->syncs_seen = p->dec.st.syncs;
     if ((p->warm && p->batch.count) || (!p->joined && sp_pgmdec_proto(&p->dec) >= 0))
         mark_dirty(pe, p);
+    /* A loop that was held up finds many datagrams waiting, and one service
+       call reads up to SP_PGMSOCK_BUDGET of them (370 KB): handed over only
+       at its end, they would overflow NN_RCVBUF while the application,
+       waiting on another CPU, could have been taking them. */
+    if (p->joined && p->warm && p->batch.bytes >= PGM_DELIVER_BYTES)
+        deliver(pe, p);
 }
 
 static void on_reset(void *arg, uint64_t tsi)

@@ -579,7 +579,10 @@ void sp_pgmsock_service(struct sp_pgmsock *s, const struct sp_pgmsock_handler *h
                 if (h && h->reset)
                     h->reset(arg, tsi);
             }
-            pgm_error_free(err);
+            /* OpenPGM reports a RESET without an error object; freeing NULL
+               makes it log a failed assertion. */
+            if (err)
+                pgm_error_free(err);
             continue;
         }
         if (err) {
