@@ -18,7 +18,6 @@
 #include "utils/listener.h"
 #include "utils/resolver.h"
 
-
 int sp_tcp_listen(struct sp_ep *ep, const char *addr, size_t len)
 {
     const char *colon = memrchr(addr, ':', len);
