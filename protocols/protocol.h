@@ -27,6 +27,10 @@ struct sp_ep;
    with -EAGAIN waits for its own destination, which the protocol announces
    with sp_sock_kick (core/sock.h), not for SP_EV_OUT. */
 #define SP_SOCKTYPE_ROUTED 4
+/* recv gives the pipes' messages as they came, bodies unchanged and no
+   header (PAIR, PULL): a blocked receiver may have a transport read a large
+   body straight into its own buffer (sp_pipe_ops.wait_begin's land). */
+#define SP_SOCKTYPE_PLAIN_RECV 8
 
 struct sp_proto_ops {
     /* Allocates the protocol state into sock->proto: 0 or -ENOMEM. */

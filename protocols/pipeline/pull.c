@@ -78,5 +78,5 @@ static const struct sp_proto_ops pull_ops = {
     .recv = pull_recv,
 };
 
-const struct sp_socktype sp_pull_socktype = {AF_SP, NN_PULL, SP_SOCKTYPE_NOSEND, NN_PUSH, "pull", &pull_ops};
-const struct sp_socktype sp_xpull_socktype = {AF_SP_RAW, NN_PULL, SP_SOCKTYPE_NOSEND, NN_PUSH, "pull", &pull_ops};
+const struct sp_socktype sp_pull_socktype = {AF_SP, NN_PULL, SP_SOCKTYPE_NOSEND | SP_SOCKTYPE_PLAIN_RECV, NN_PUSH, "pull", &pull_ops};
+const struct sp_socktype sp_xpull_socktype = {AF_SP_RAW, NN_PULL, SP_SOCKTYPE_NOSEND | SP_SOCKTYPE_PLAIN_RECV, NN_PUSH, "pull", &pull_ops};

@@ -13,6 +13,7 @@
 #include "core/chunk.h"
 #include "core/global.h"
 #include "core/msgio.h"
+#include "core/pipe.h"
 #include "core/sock.h"
 #include "transport.h"
 
@@ -333,8 +334,22 @@ int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
     else {
         struct sp_msg msg;
         sp_msg_init(&msg);
-        rc = sp_sock_recv(sock, &msg, flags);
-        if (rc == 0) {
+        /* One plain buffer and no control data: a large message may be
+           read straight into it (sp_sock_recv_into), which then is all
+           there is to deliver. */
+        const struct nn_iovec *v = msghdr->msg_iov;
+        struct sp_land land = {NULL, 0, 0};
+        bool landed = false;
+        if (msghdr->msg_iovlen == 1 && v && v->iov_len != NN_MSG && v->iov_base && !msghdr->msg_control) {
+            land.buf = v->iov_base;
+            land.cap = v->iov_len;
+            rc = sp_sock_recv_into(sock, &msg, flags, &land, &landed);
+        } else {
+            rc = sp_sock_recv(sock, &msg, flags);
+        }
+        if (rc == 0 && landed) {
+            len = land.len;
+        } else if (rc == 0) {
             rc = sp_msgio_deliver(msghdr, &msg, &len);
             if (rc == -ENOMEM)
                 sp_sock_unrecv(sock, &msg); /* the next recv gets it */

@@ -29,6 +29,16 @@ struct sp_pipe;
 #define SP_PIPE_NOSEND 1
 #define SP_PIPE_NORECV 2
 
+/* A receiving caller's buffer, offered to the pipe it waits on. */
+struct sp_land {
+    void *buf;
+    size_t cap;
+    size_t len; /* the message's length once it landed */
+};
+
+/* What wait_end did. */
+enum { SP_WAIT_DONE, SP_WAIT_LANDED, SP_WAIT_MORE };
+
 struct sp_pipe_ops {
     /* Takes msg. 0, or SP_PIPE_RELEASE: taken, but the pipe is full now. */
     int (*send)(struct sp_pipe *pipe, struct sp_msg *msg);
@@ -43,9 +53,18 @@ struct sp_pipe_ops {
        thread hop and one wake-up less per message). Socket lock held. The
        fd, or -ENOTSUP; on success the pipe's reads belong to the caller
        until wait_end (called with the lock held and poll's revents for the
-       fd, 0 if it did not fire), which reads and delivers what came. */
-    int (*wait_begin)(struct sp_pipe *pipe);
-    void (*wait_end)(struct sp_pipe *pipe, int revents);
+       fd, 0 if it did not fire), which reads and delivers what came.
+       land: the caller's own buffer (NULL: none), for a protocol that hands
+       the pipe's messages over unchanged (SP_SOCKTYPE_PLAIN_RECV): a large
+       message that fits may be read straight into it. wait_end then says
+       SP_WAIT_LANDED (the message is there, land->len long, and is the
+       next one: nothing was delivered before it), or SP_WAIT_MORE: part of
+       one is there and the pipe's reads still belong to the caller, who
+       polls the fd again and calls wait_end again, with give_up once it
+       stops waiting (the part moves to the transport's own buffer). Else
+       SP_WAIT_DONE, as without a land. */
+    int (*wait_begin)(struct sp_pipe *pipe, struct sp_land *land);
+    int (*wait_end)(struct sp_pipe *pipe, int revents, bool give_up);
     /* After wait_end the transport may leave its reading to the next
        caller (lazy: no wake-up of the I/O thread between a reply and the
        next recv). The socket calls this, lock held, when something needs

@@ -440,9 +440,10 @@ static void spin_result(struct sp_sock *s, bool caught)
 /* A blocked recv on a socket with one pipe that can be read from the
    caller's thread: poll the pipe's fd (and callerfd, for closing and other
    readiness changes) directly. Lock held (released while polling). 0 when
-   something may have changed (the caller retries), -ETIMEDOUT, -EINTR, or
-   -ENOTSUP when the pipe cannot do it now. */
-static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *caught)
+   something may have changed (the caller retries), 1 when a message landed
+   in land (offered for a plain-recv socket type, else NULL), -ETIMEDOUT,
+   -EINTR, or -ENOTSUP when the pipe cannot do it now. */
+static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *caught, struct sp_land *land)
 {
     SP_ASSERT_LOCKED(s);
     struct sp_pipe *pipe = s->lone_pipe;
@@ -455,13 +456,13 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
             return -ETIMEDOUT;
         timeout = deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now);
     }
-    int fd = pipe->ops->wait_begin(pipe);
+    int fd = pipe->ops->wait_begin(pipe, land);
     /* Made only once a pipe lets the caller read: a socket whose pipes never
        do (ws, tls+tcp, wss) spends no descriptor on it. */
     if (fd >= 0 && s->callerfd < 0) {
         s->callerfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (s->callerfd < 0) {
-            pipe->ops->wait_end(pipe, 0);
+            pipe->ops->wait_end(pipe, 0, true);
             fd = -1;
         }
     }
@@ -477,32 +478,56 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
        allocated while held, and the transport keeps the fd open until
        wait_end (it wakes us through callerfd first). */
     sp_pipe_hold(pipe);
-    s->caller_polling = true;
-    mutex_leave(s);
-    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->callerfd, .events = POLLIN}};
-    int n = 0;
-    if (spin) {
-        /* Busy-poll the connection for a moment: a reply due within
-           microseconds is then taken without a sleep and a wake-up. */
-        uint64_t end = sp_clock_ns() + SP_SPIN_NS;
-        while ((n = poll(p, 2, 0)) == 0 && sp_clock_ns() < end)
-            ;
-        *caught = n > 0;
+    int rc = 0;
+    for (;;) {
+        s->caller_polling = true;
+        mutex_leave(s);
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->callerfd, .events = POLLIN}};
+        int n = 0;
+        if (spin) {
+            /* Busy-poll the connection for a moment: a reply due within
+               microseconds is then taken without a sleep and a wake-up. */
+            uint64_t end = sp_clock_ns() + SP_SPIN_NS;
+            while ((n = poll(p, 2, 0)) == 0 && sp_clock_ns() < end)
+                ;
+            *caught = n > 0;
+            spin = false;
+        }
+        if (n == 0)
+            n = poll(p, 2, timeout);
+        int err = errno;
+        mutex_enter(s);
+        s->caller_polling = false;
+        if (n > 0 && p[1].revents)
+            efd_set(s->callerfd, false);
+        /* Outside any protocol call: what wait_end delivers reaches the
+           protocol at once. */
+        int w = pipe->ops->wait_end(pipe, n > 0 ? p[0].revents : 0, false);
+        if (w == SP_WAIT_MORE) {
+            /* Part of a message is in land: wait for the rest here, unless
+               something else needs the caller (closing, a wake-up, a signal)
+               or its time is up; the part then goes to the pipe. */
+            int left = timeout;
+            if (deadline) {
+                uint64_t now = sp_clock_ms();
+                left = now >= deadline ? 0 : (deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now));
+            }
+            bool stop = n < 0 || (n > 0 && p[1].revents) || left == 0 ||
+                        atomic_load_explicit(&s->closing, memory_order_relaxed);
+            if (!stop) {
+                timeout = left;
+                continue;
+            }
+            w = pipe->ops->wait_end(pipe, 0, true);
+        }
+        if (w == SP_WAIT_LANDED)
+            rc = 1;
+        else if (n < 0 && err == EINTR)
+            rc = -EINTR;
+        break;
     }
-    if (n == 0)
-        n = poll(p, 2, timeout);
-    int err = errno;
-    mutex_enter(s);
-    s->caller_polling = false;
-    if (n > 0 && p[1].revents)
-        efd_set(s->callerfd, false);
-    /* Outside any protocol call: what wait_end delivers reaches the protocol
-       at once. */
-    pipe->ops->wait_end(pipe, n > 0 ? p[0].revents : 0);
     sp_pipe_rele(pipe);
-    if (n < 0 && err == EINTR)
-        return -EINTR;
-    return 0;
+    return rc;
 }
 
 /* For the message counters, which only xfer updates and always under the
@@ -514,7 +539,7 @@ static inline void stat_bump_locked(struct sp_sock *s, enum sp_stat st, uint64_t
     atomic_store_explicit(&s->stats[st], v + delta, memory_order_relaxed);
 }
 
-static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
+static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, struct sp_land *land, bool *landed)
 {
     uint64_t deadline = 0;
     int rc;
@@ -582,13 +607,18 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
             /* Receiving in this thread, when the socket's only pipe allows
                it; its spin (if any) polls the connection itself. */
             bool caught = false;
-            rc = caller_wait(s, deadline, may_spin, &caught);
+            rc = caller_wait(s, deadline, may_spin, &caught,
+                             (s->type->flags & SP_SOCKTYPE_PLAIN_RECV) ? land : NULL);
             if (rc != -ENOTSUP) {
                 if (may_spin)
                     spin_result(s, caught);
                 if (rc == 0)
                     continue;
-                break; /* -ETIMEDOUT or -EINTR */
+                if (rc == 1) {
+                    *landed = true;
+                    rc = 0;
+                }
+                break; /* landed, -ETIMEDOUT or -EINTR */
             }
         }
         if (may_spin) {
@@ -613,7 +643,7 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send)
             stat_bump_locked(s, SP_STAT_BYTES_SENT, len);
         } else {
             stat_bump_locked(s, SP_STAT_MESSAGES_RECEIVED, 1);
-            stat_bump_locked(s, SP_STAT_BYTES_RECEIVED, sp_msg_bodylen(msg));
+            stat_bump_locked(s, SP_STAT_BYTES_RECEIVED, landed && *landed ? land->len : sp_msg_bodylen(msg));
         }
     }
     sp_sock_unlock(s);
@@ -624,14 +654,22 @@ int sp_sock_send(struct sp_sock *sock, struct sp_msg *msg, int flags)
 {
     if (sock->type->flags & SP_SOCKTYPE_NOSEND)
         return -ENOTSUP;
-    return xfer(sock, msg, flags, true);
+    return xfer(sock, msg, flags, true, NULL, NULL);
 }
 
 int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags)
 {
     if (sock->type->flags & SP_SOCKTYPE_NORECV)
         return -ENOTSUP;
-    return xfer(sock, msg, flags, false);
+    return xfer(sock, msg, flags, false, NULL, NULL);
+}
+
+int sp_sock_recv_into(struct sp_sock *sock, struct sp_msg *msg, int flags, struct sp_land *land, bool *landed)
+{
+    *landed = false;
+    if (sock->type->flags & SP_SOCKTYPE_NORECV)
+        return -ENOTSUP;
+    return xfer(sock, msg, flags, false, land, landed);
 }
 
 void sp_sock_unrecv(struct sp_sock *s, struct sp_msg *msg)

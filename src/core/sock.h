@@ -17,6 +17,8 @@
 #include "utils/err.h"
 #include "utils/list.h"
 
+struct sp_land;
+
 /* Statistics slots (public ids are mapped in sock.c). */
 enum sp_stat {
     SP_STAT_ESTABLISHED,
@@ -186,6 +188,11 @@ int sp_sock_getopt(struct sp_sock *sock, int level, int option, void *val, size_
    took msg / recv filled msg. */
 int sp_sock_send(struct sp_sock *sock, struct sp_msg *msg, int flags);
 int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags);
+/* The same with the caller's buffer offered (land->buf, land->cap bytes):
+   on 0 either msg is filled, or the message was read straight into the
+   buffer (a large one, on a plain-recv socket type) and *landed is set,
+   its length in land->len, msg left empty. */
+int sp_sock_recv_into(struct sp_sock *sock, struct sp_msg *msg, int flags, struct sp_land *land, bool *landed);
 
 /* Gives back a message sp_sock_recv returned, which the caller could not
    deliver (ENOMEM): the socket stays readable and the next recv returns it

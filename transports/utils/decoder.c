@@ -77,8 +77,8 @@ int sp_decoder_init(struct sp_decoder *d, enum sp_framing framing, const atomic_
 void sp_decoder_term(struct sp_decoder *d)
 {
     free(d->rbuf);
-    if (d->big)
-        sp_chunk_free(d->big);
+    if (d->big && !d->landing)
+        sp_chunk_free(d->big); /* never the caller's buffer */
     memset(d, 0, sizeof *d);
 }
 
@@ -123,15 +123,79 @@ static int push_body(struct sp_msgq *out, void *body)
     return 0;
 }
 
+void sp_decoder_land_offer(struct sp_decoder *d, void *buf, size_t cap)
+{
+    d->land = buf;
+    d->land_cap = cap;
+    d->landing = d->landed = false;
+}
+
+int sp_decoder_land_state(const struct sp_decoder *d, size_t *len)
+{
+    if (d->landed) {
+        *len = d->land_len;
+        return 1;
+    }
+    return d->landing ? 0 : -1;
+}
+
+int sp_decoder_land_withdraw(struct sp_decoder *d)
+{
+    int rc = 0;
+    if (d->landing) {
+        void *c = sp_chunk_alloc(d->big_len);
+        if (c)
+            memcpy(c, d->land, d->big_done);
+        else
+            rc = -1;
+        d->big = c;
+        d->landing = false;
+    }
+    d->land = NULL;
+    d->land_cap = 0;
+    d->landed = false;
+    return rc;
+}
+
+/* A large frame of len bytes begins with the avail bytes at p: into the
+   offered buffer when it may go there, else into a chunk of its own. The
+   caller has checked len against the limits. 0 or -1 (out of memory). */
+static int big_begin(struct sp_decoder *d, const uint8_t *p, size_t avail, size_t len, const struct sp_msgq *out)
+{
+    if (d->land && !d->landed && len <= d->land_cap && out->count == 0) {
+        d->big = d->land;
+        d->landing = true;
+    } else if (!(d->big = sp_chunk_alloc(len))) {
+        return -1;
+    }
+    memcpy(d->big, p, avail);
+    d->big_len = len;
+    d->big_done = avail;
+    return 0;
+}
+
+/* The large frame being read is complete. */
+static int big_end(struct sp_decoder *d, struct sp_msgq *out)
+{
+    void *body = d->big;
+    d->big = NULL;
+    if (d->landing) {
+        d->landing = false;
+        d->landed = true;
+        d->land_len = d->big_len;
+        d->land = NULL;
+        return 0;
+    }
+    return push_body(out, body);
+}
+
 int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
 {
     if (d->big) {
         d->big_done += n;
         if (d->big_done < d->big_len)
             return 0;
-        void *body = d->big;
-        d->big = NULL;
-        return push_body(out, body);
+        return big_end(d, out);
     }
     d->rlen += n;
     if (d->rlen == d->rcap && d->rcap < SP_RBUF_SIZE)
@@ -156,15 +220,12 @@ int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
         }
         size_t avail = d->rlen - off - fhl;
         if (len > SP_BIG_FRAME && avail < len) {
-            /* Take what we have; the rest is read straight into the chunk. */
-            d->big = sp_chunk_alloc((size_t) len);
-            if (!d->big) {
+            /* Take what we have; the rest is read straight into the chunk
+               (or the offered buffer). */
+            if (big_begin(d, d->rbuf + off + fhl, avail, (size_t) len, out) != 0) {
                 rc = -1;
                 break;
             }
-            memcpy(d->big, d->rbuf + off + fhl, avail);
-            d->big_len = (size_t) len;
-            d->big_done = avail;
             off = d->rlen;
             break;
         }
@@ -172,6 +233,15 @@ int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
             if (fhl + len > d->rcap)
                 d->grow = true; /* a small frame must fit whole */
             break;
+        }
+        if (len > SP_BIG_FRAME && d->land && !d->landed && len <= d->land_cap && out->count == 0) {
+            /* Whole in the read buffer, and wanted by a waiting caller. */
+            if (big_begin(d, d->rbuf + off + fhl, (size_t) len, (size_t) len, out) != 0 || big_end(d, out) != 0) {
+                rc = -1;
+                break;
+            }
+            off += fhl + (size_t) len;
+            continue;
         }
         void *body = sp_chunk_alloc((size_t) len);
         if (!body) {

@@ -28,9 +28,17 @@ struct sp_decoder {
     size_t rcap;       /* its size: small at first, grown for busy peers */
     size_t rlen;       /* valid bytes in rbuf */
     bool grow;         /* the next space() enlarges rbuf */
-    void *big;         /* chunk of a large frame being filled */
+    void *big;         /* chunk of a large frame being filled, or land */
     size_t big_len;
     size_t big_done;
+    /* A receiving caller's own buffer (sp_decoder_land_offer): the next
+       large frame that fits is read straight into it instead of into a
+       chunk that nn_recv would then copy (one pass over the body less). */
+    void *land;
+    size_t land_cap;
+    bool landing;      /* big is land: the frame is being read into it */
+    bool landed;       /* a whole frame is in land (sp_decoder_land_state) */
+    size_t land_len;   /* its length */
 };
 
 /* maxsize must outlive the decoder. 0 or -ENOMEM. */
@@ -52,6 +60,24 @@ static inline size_t sp_frame_hdr_len(enum sp_framing f)
 {
     return f == SP_FRAMING_IPC ? 9 : 8;
 }
+
+/* Offers buf (cap bytes) for the next frame: if it is a large one (read
+   straight into its own buffer anyway) that fits and no message was
+   decoded before it in the same commit, its body goes into buf and it is
+   not appended to out; sp_decoder_land_take then says so. Whatever comes
+   after it is decoded as usual. */
+void sp_decoder_land_offer(struct sp_decoder *d, void *buf, size_t cap);
+
+/* Whether a frame has landed: 1 and *len its length (the offer is then
+   used up), 0 when part of one is in the buffer (more reads complete it),
+   -1 when nothing is. */
+int sp_decoder_land_state(const struct sp_decoder *d, size_t *len);
+
+/* Takes the offer back before the buffer goes back to its owner: a frame
+   partly read into it moves to a chunk of its own (the decoder carries on
+   there), and a landed frame is forgotten (its owner took it). 0, or -1 out
+   of memory: the connection must be dropped. */
+int sp_decoder_land_withdraw(struct sp_decoder *d);
 
 /* Writes the frame header of a payload of len bytes; returns its length. */
 size_t sp_frame_hdr(enum sp_framing f, uint8_t *out, uint64_t len);

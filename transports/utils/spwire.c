@@ -68,6 +68,21 @@ static int spwire_commit(struct sp_stream *s, size_t n, struct sp_msgq *out)
     return sp_decoder_commit(s->wire, n, out);
 }
 
+static void spwire_land_offer(struct sp_stream *s, void *buf, size_t cap)
+{
+    sp_decoder_land_offer(s->wire, buf, cap);
+}
+
+static int spwire_land_state(struct sp_stream *s, size_t *len)
+{
+    return sp_decoder_land_state(s->wire, len);
+}
+
+static int spwire_land_withdraw(struct sp_stream *s)
+{
+    return sp_decoder_land_withdraw(s->wire);
+}
+
 const struct sp_wire_ops sp_spwire_ops = {
     .init = spwire_init,
     .term = spwire_term,
@@ -77,4 +92,7 @@ const struct sp_wire_ops sp_spwire_ops = {
     .space = spwire_space,
     .commit = spwire_commit,
     .caller_reads = true,
+    .land_offer = spwire_land_offer,
+    .land_state = spwire_land_state,
+    .land_withdraw = spwire_land_withdraw,
 };

@@ -355,8 +355,8 @@ static void stream_closing(struct sp_pipe *pipe)
         set_events(s);
 }
 
-static int stream_wait_begin(struct sp_pipe *pipe);
-static void stream_wait_end(struct sp_pipe *pipe, int revents);
+static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land);
+static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up);
 static bool stream_wake_reader(struct sp_pipe *pipe);
 
 /* nn_shutdown of an accepted PEER connection: closed as if broken, but
@@ -852,6 +852,11 @@ static void read_some(struct sp_stream *s, bool *closed, bool *bad)
                 *bad = true;
                 return;
             }
+            /* A message landed in the caller's buffer: it returns with it,
+               and the next recv reads on (into its own buffer). */
+            size_t len;
+            if (s->land && s->cfg->wire->land_state(s, &len) == 1)
+                return;
             /* Drained for now; but a byte layer may have met the end of
                the stream behind these bytes (a TLS close_notify the peer
                sent without closing the connection). */
@@ -952,7 +957,7 @@ static void eof_task(struct sp_task *t)
 
 /* ---- reading in a blocked caller's thread (socket lock held) ---- */
 
-static int stream_wait_begin(struct sp_pipe *pipe)
+static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
@@ -965,6 +970,10 @@ static int stream_wait_begin(struct sp_pipe *pipe)
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
         return -ENOTSUP; /* the loop is reading: it delivers soon */
+    if (land && s->cfg->wire->land_offer) {
+        s->land = land;
+        s->cfg->wire->land_offer(s, land->buf, land->cap);
+    }
     set_events(s); /* EPOLLIN off: the loop must not wake for our data */
     return s->fd;
 }
@@ -992,27 +1001,42 @@ static bool read_now(struct sp_stream *s)
     return got;
 }
 
-static void stream_wait_end(struct sp_pipe *pipe, int revents)
+static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
     bool closed = false, bad = false;
-    if (s->state == ST_ACTIVE && (revents & (POLLIN | POLLHUP | POLLERR))) {
+    int ret = SP_WAIT_DONE;
+    if (!give_up && s->state == ST_ACTIVE && (revents & (POLLIN | POLLHUP | POLLERR))) {
         read_some(s, &closed, &bad);
         if (s->rbatch.count)
             deliver_batch_locked(s, &s->rbatch);
+    }
+    if (s->land) {
+        size_t len;
+        int st = s->cfg->wire->land_state(s, &len);
+        if (st == 0 && !give_up && !closed && !bad && s->state == ST_ACTIVE)
+            return SP_WAIT_MORE; /* the caller keeps reading (EPOLLIN stays off) */
+        if (st == 1) {
+            s->land->len = len;
+            ret = SP_WAIT_LANDED;
+        }
+        /* A part moves to a buffer of the connection's own. */
+        if (s->cfg->wire->land_withdraw(s) != 0)
+            bad = true;
+        s->land = NULL;
     }
     atomic_store(&s->rd_owner, SP_RD_NONE);
     if (s->state != ST_ACTIVE) {
         /* Closed by the loop meanwhile: it waits for the store above. */
         sp_sock_notify(s->pipe.sock);
-        return;
+        return ret;
     }
     if (closed || bad) {
         /* Ending the connection is the loop's job; it reads the end of input
            again or the decoder's error, so leave EPOLLIN off until then. */
         sp_loop_post(&s->eof_task);
-        return;
+        return ret;
     }
     /* Lazy: while this is the socket's only pipe and nobody polls NN_RCVFD,
        the loop stays out of reading until the socket asks (wake_reader):
@@ -1026,6 +1050,7 @@ static void stream_wait_end(struct sp_pipe *pipe, int revents)
     struct sp_sock *sock = s->pipe.sock;
     s->rd_lazy = !s->rd_paused && sock->lone_pipe == &s->pipe && sock->rcvfd < 0;
     set_events(s);
+    return ret;
 }
 
 static bool stream_wake_reader(struct sp_pipe *pipe)

@@ -57,6 +57,12 @@ struct sp_wire_ops {
     /* commit never sends (no sp_stream_send_raw): a blocked caller may then
        read the connection in its own thread with the socket lock held. */
     bool caller_reads;
+    /* Optional (caller_reads wires): a blocked caller's buffer for the next
+       large message (sp_decoder_land_offer, _state, _withdraw). Socket lock
+       held, reads claimed by the caller. */
+    void (*land_offer)(struct sp_stream *s, void *buf, size_t cap);
+    int (*land_state)(struct sp_stream *s, size_t *len);
+    int (*land_withdraw)(struct sp_stream *s);
 };
 
 /* A byte layer between the stream and its fd (TLS). Without one the stream
@@ -129,6 +135,8 @@ struct sp_stream {
     atomic_int rd_owner;          /* who reads the fd now: SP_RD_* */
     bool rd_lazy;                 /* EPOLLIN left off after a caller's read:
                                      the next recv reads (socket lock) */
+    struct sp_land *land;         /* the caller's buffer while it reads
+                                     (wait_begin to wait_end) */
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
     struct sp_connopts opts;      /* the socket's options when it was made */
