@@ -31,6 +31,10 @@ struct sp_ep;
    header (PAIR, PULL): a blocked receiver may have a transport read a large
    body straight into its own buffer (sp_pipe_ops.wait_begin's land). */
 #define SP_SOCKTYPE_PLAIN_RECV 8
+/* send gives each message, unchanged and without looking at its body, to
+   one pipe (PAIR, PUSH): a large body may stay in the sender's buffer until
+   the pipe takes it (core/sendsrc.h). */
+#define SP_SOCKTYPE_PLAIN_SEND 16
 
 struct sp_proto_ops {
     /* Allocates the protocol state into sock->proto: 0 or -ENOMEM. */

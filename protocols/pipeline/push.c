@@ -99,5 +99,5 @@ static const struct sp_proto_ops push_ops = {
     .current_sndprio = push_current_sndprio,
 };
 
-const struct sp_socktype sp_push_socktype = {AF_SP, NN_PUSH, SP_SOCKTYPE_NORECV, NN_PULL, "push", &push_ops};
-const struct sp_socktype sp_xpush_socktype = {AF_SP_RAW, NN_PUSH, SP_SOCKTYPE_NORECV, NN_PULL, "push", &push_ops};
+const struct sp_socktype sp_push_socktype = {AF_SP, NN_PUSH, SP_SOCKTYPE_NORECV | SP_SOCKTYPE_PLAIN_SEND, NN_PULL, "push", &push_ops};
+const struct sp_socktype sp_xpush_socktype = {AF_SP_RAW, NN_PUSH, SP_SOCKTYPE_NORECV | SP_SOCKTYPE_PLAIN_SEND, NN_PULL, "push", &push_ops};

@@ -14,6 +14,7 @@
 #include "core/global.h"
 #include "core/msgio.h"
 #include "core/pipe.h"
+#include "core/sendsrc.h"
 #include "core/sock.h"
 #include "transport.h"
 
@@ -310,9 +311,11 @@ int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
         return set_errno(-EBADF);
     struct sp_msg msg;
     size_t len = 0;
-    int rc = sp_msgio_build(msghdr, &msg, &len);
+    int rc = (sock->type->flags & SP_SOCKTYPE_PLAIN_SEND) ? sp_msgio_build_deferred(msghdr, &msg, &len)
+                                                           : sp_msgio_build(msghdr, &msg, &len);
     if (rc == 0) {
         rc = sp_sock_send(sock, &msg, flags);
+        sp_sendsrc_clear(); /* taken, or refused: the body is not needed */
         if (rc != 0)
             sp_msgio_unbuild(msghdr, &msg);
     }

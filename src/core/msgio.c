@@ -7,6 +7,7 @@
 
 #include "core/appmsg.h"
 #include "core/chunk.h"
+#include "core/sendsrc.h"
 
 struct nn_cmsghdr *nn_cmsg_nxthdr_(const struct nn_msghdr *mhdr, const struct nn_cmsghdr *cmsg)
 {
@@ -191,6 +192,21 @@ iov_fail:
     /* An iovec error comes before the control data is looked at: an NN_MSG
        control chunk stays the caller's, as in libnanomsg. */
     return rc;
+}
+
+int sp_msgio_build_deferred(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
+{
+    const struct nn_iovec *v = h ? h->msg_iov : NULL;
+    if (!v || h->msg_iovlen != 1 || h->msg_control || v->iov_len == NN_MSG || v->iov_len < SP_SENDSRC_MIN ||
+        !v->iov_base)
+        return sp_msgio_build(h, msg, len);
+    sp_msg_init(msg);
+    msg->body = sp_chunk_alloc(v->iov_len);
+    if (!msg->body)
+        return -ENOMEM;
+    sp_sendsrc_set(msg->body, v->iov_base);
+    *len = v->iov_len;
+    return 0;
 }
 
 void sp_msgio_unbuild(const struct nn_msghdr *h, struct sp_msg *msg)

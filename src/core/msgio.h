@@ -14,6 +14,12 @@
    as in libnanomsg. */
 int sp_msgio_build(const struct nn_msghdr *hdr, struct sp_msg *msg, size_t *len);
 
+/* The same, for a socket type that hands the message to one pipe unchanged
+   (SP_SOCKTYPE_PLAIN_SEND): a large body from one plain iovec gets its
+   chunk but is not copied yet (core/sendsrc.h); the caller ends the claim
+   with sp_sendsrc_clear once the send returns. */
+int sp_msgio_build_deferred(const struct nn_msghdr *hdr, struct sp_msg *msg, size_t *len);
+
 /* The send failed: give an NN_MSG body chunk back to the caller (it stays
    theirs) and free everything else msg holds. */
 void sp_msgio_unbuild(const struct nn_msghdr *hdr, struct sp_msg *msg);

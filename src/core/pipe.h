@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "core/msg.h"
+#include "core/sendsrc.h"
 #include "core/sock.h"
 #include "utils/list.h"
 
@@ -42,6 +43,10 @@ enum { SP_WAIT_DONE, SP_WAIT_LANDED, SP_WAIT_MORE };
 struct sp_pipe_ops {
     /* Takes msg. 0, or SP_PIPE_RELEASE: taken, but the pipe is full now. */
     int (*send)(struct sp_pipe *pipe, struct sp_msg *msg);
+    /* send itself takes msg's body from the sender's buffer if it is still
+       there (core/sendsrc.h: sp_sendsrc_take), before it returns. Else
+       sp_pipe_send fills it first. */
+    bool send_from_caller;
     /* 0: msg filled and more may follow; SP_PIPE_RELEASE: msg filled and the
        pipe is empty now; -EAGAIN: nothing to receive. */
     int (*recv)(struct sp_pipe *pipe, struct sp_msg *msg);
@@ -162,6 +167,8 @@ static inline int sp_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
 {
     SP_ASSERT_LOCKED(pipe->sock);
     SP_DEBUG_ASSERT(!(pipe->flags & SP_PIPE_NOSEND));
+    if (!pipe->ops->send_from_caller)
+        sp_sendsrc_fill(msg); /* past the pipe, bodies are whole */
     return pipe->ops->send(pipe, msg);
 }
 

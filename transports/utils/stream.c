@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/chunk.h"
+#include "core/sendsrc.h"
 #include "core/ep.h"
 #include "core/sock.h"
 #include "utils/clock.h"
@@ -250,12 +251,66 @@ static void flush_out(struct sp_stream *s)
     linger_check(s, wrote);
 }
 
+/* A large message to an idle connection whose body is still in the
+   sender's buffer (src): written from there, and only what the kernel does
+   not take now is copied into the message's own chunk, which then waits in
+   outq like any other message. A plain fd, no prepare. */
+static int send_from_caller(struct sp_stream *s, struct sp_msg *msg, const void *src)
+{
+    uint8_t fh[16];
+    size_t fhl = s->cfg->wire->frame(s, msg, fh);
+    size_t blen = sp_msg_bodylen(msg);
+    struct iovec iov[3];
+    int niov = 0;
+    iov[niov++] = (struct iovec){fh, fhl};
+    if (msg->hdrlen)
+        iov[niov++] = (struct iovec){sp_msg_hdr(msg), msg->hdrlen};
+    iov[niov++] = (struct iovec){(void *) src, blen};
+    uint64_t now = sp_clock_ns();
+    s->last_write_ns = now;
+    tl_direct_ns = now;
+    ssize_t n = io_writev(s, iov, niov);
+    if (n < 0 && n != -EAGAIN) {
+        sp_msg_term(msg);
+        request_close(s);
+        return 0;
+    }
+    size_t done = n > 0 ? (size_t) n : 0, head = fhl + msg->hdrlen;
+    if (done == head + blen) {
+        sp_msg_term(msg);
+        linger_check(s, true);
+        return 0;
+    }
+    size_t from = done > head ? done - head : 0;
+    memcpy((char *) msg->body + from, (const char *) src + from, blen - from);
+    if (sp_msgq_push(&s->outq, msg) != 0) {
+        /* Out of memory, part of the frame written: the stream cannot go on. */
+        sp_msg_term(msg);
+        request_close(s);
+        return 0;
+    }
+    s->out_off = done;
+    linger_check(s, done > 0);
+    set_events(s);
+    if (s->outq.bytes >= s->out_limit) {
+        s->out_released = true;
+        return SP_PIPE_RELEASE;
+    }
+    return 0;
+}
+
 static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    const void *src = sp_sendsrc_take(msg);
     if (s->state != ST_ACTIVE || s->broken) {
         sp_msg_term(msg);
         return 0;
+    }
+    if (src) {
+        if (s->outq.count == 0 && !s->cfg->bio && !s->cfg->wire->prepare)
+            return send_from_caller(s, msg, src);
+        memcpy(msg->body, src, sp_msg_bodylen(msg));
     }
     if (s->cfg->wire->prepare && s->cfg->wire->prepare(s, msg) != 0) {
         sp_msg_term(msg); /* out of memory: the message is lost, like a drop */
@@ -301,6 +356,15 @@ static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
     }
     if (s->rd_paused && s->inq.bytes < s->in_limit && s->state == ST_ACTIVE) {
         s->rd_paused = false;
+        /* Paused by a single large message, now taken: leave the next one
+           to this caller's next recv, as after a read of its own
+           (stream_wait_end), so that it can be read straight into that
+           recv's buffer. With EPOLLIN back on the loop would read it at
+           once, into a chunk, and keep reading ahead of the caller. */
+        struct sp_sock *sock = s->pipe.sock;
+        if (s->inq.count == 0 && sock->lone_pipe == &s->pipe && sock->rcvfd < 0 && s->cfg->wire->caller_reads &&
+            !s->cfg->bio)
+            s->rd_lazy = true;
         set_events(s);
         /* A pause can fall on a read that left input inside the byte layer;
            EPOLLIN alone would not bring it. */
@@ -371,6 +435,7 @@ static void stream_close(struct sp_pipe *pipe)
 }
 
 static const struct sp_pipe_ops stream_pipe_ops = {
+    .send_from_caller = true,
     .close = stream_close,
     .wait_begin = stream_wait_begin,
     .wait_end = stream_wait_end,
