@@ -516,6 +516,224 @@ static void test_decoder_term_frees_partial_small_and_big_frames(void **state)
     }
 }
 
+/* ---- Landing: a large frame read straight into a waiting caller's buffer ---- */
+
+/* Feeds data in commits of at most step bytes (0: what the decoder offers)
+   and says how the offered buffer fared: 1 landed (*len), 0 partly filled,
+   -1 not used; -2 when a commit failed. */
+static int feed_land(struct sp_decoder *d, const uint8_t *data, size_t len, size_t step, struct sp_msgq *out,
+                     size_t *landed_len)
+{
+    if (feed(d, data, len, step, out) != 0)
+        return -2;
+    return sp_decoder_land_state(d, landed_len);
+}
+
+static void test_decoder_lands_large_frame_split_across_many_partial_reads(void **state)
+{
+    (void) state;
+    const size_t big = 100000;
+    const size_t steps[] = {1, 7, 999, 4096, 65535, 0};
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
+        for (size_t si = 0; si < TU_ARRAY_LEN(steps); si++) {
+            struct stream s = {0};
+            stream_frame(&s, framings[fi], big, 21);
+            stream_frame(&s, framings[fi], 5, 22);
+            stream_frame(&s, framings[fi], big, 23);
+            size_t first = sp_frame_hdr_len(framings[fi]) + big;
+            struct sp_decoder d;
+            assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
+            struct sp_msgq q;
+            sp_msgq_init(&q);
+            uint8_t *land = malloc(big + 10);
+            assert_non_null(land);
+            sp_decoder_land_offer(&d, land, big + 10);
+            size_t len = 0;
+            /* All but the last byte: the frame is partly in the buffer. */
+            assert_int_equal(feed_land(&d, s.buf, first - 1, steps[si], &q, &len), 0);
+            assert_int_equal(feed_land(&d, s.buf + first - 1, 1, steps[si], &q, &len), 1);
+            assert_int_equal(len, big);
+            assert_int_equal(q.count, 0);
+            assert_true(tu_check_fill(land, big, 21, 0));
+            /* The offer is used up: what follows is decoded as usual, the
+               second large frame into a chunk of its own. */
+            assert_int_equal(sp_decoder_land_withdraw(&d), 0);
+            memset(land, 0xee, big + 10);
+            assert_int_equal(feed(&d, s.buf + first, s.len - first, steps[si], &q), 0);
+            assert_int_equal(q.count, 2);
+            expect_msg(&q, 5, 22);
+            expect_msg(&q, big, 23);
+            sp_msgq_term(&q);
+            sp_decoder_term(&d);
+            free(land);
+            stream_free(&s);
+        }
+    }
+}
+
+/* Frames up to 4 KiB are cut out of the read buffer as before; from 4 KiB + 1
+   on one lands when it fits the buffer (also when it came whole in one
+   read), not when it is one byte too long. */
+static void test_decoder_lands_frames_above_4_kib_that_fit_the_offered_buffer(void **state)
+{
+    (void) state;
+    const size_t lens[] = {4095, 4096, 4097, 8192, 16383, 16384, 16385, 65536, 1 << 20};
+    const size_t steps[] = {0, 3, 5000};
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
+        for (size_t li = 0; li < TU_ARRAY_LEN(lens); li++) {
+            for (size_t si = 0; si < TU_ARRAY_LEN(steps); si++) {
+                for (int fit = -1; fit <= 1; fit++) {
+                    size_t n = lens[li], cap = n + (size_t) fit;
+                    struct stream s = {0};
+                    stream_frame(&s, framings[fi], n, 31);
+                    struct sp_decoder d;
+                    assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
+                    struct sp_msgq q;
+                    sp_msgq_init(&q);
+                    uint8_t *land = malloc(cap);
+                    assert_non_null(land);
+                    sp_decoder_land_offer(&d, land, cap);
+                    size_t len = 0;
+                    int st = feed_land(&d, s.buf, s.len, steps[si], &q, &len);
+                    if (n > 4096 && fit >= 0) {
+                        assert_int_equal(st, 1);
+                        assert_int_equal(len, n);
+                        assert_int_equal(q.count, 0);
+                        assert_true(tu_check_fill(land, n, 31, 0));
+                    } else {
+                        assert_int_equal(st, -1);
+                        assert_int_equal(q.count, 1);
+                        expect_msg(&q, n, 31);
+                    }
+                    assert_int_equal(sp_decoder_land_withdraw(&d), 0);
+                    sp_msgq_term(&q);
+                    sp_decoder_term(&d);
+                    free(land);
+                    stream_free(&s);
+                }
+            }
+        }
+    }
+}
+
+/* A message decoded before it in the same read goes first: the large frame
+   behind it then takes a chunk, so that the caller's buffer never receives
+   a message that would overtake one. */
+static void test_decoder_lands_nothing_behind_a_message_of_the_same_read(void **state)
+{
+    (void) state;
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
+        struct stream s = {0};
+        stream_frame(&s, framings[fi], 10, 41);
+        stream_frame(&s, framings[fi], 50000, 42);
+        struct sp_decoder d;
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
+        struct sp_msgq q;
+        sp_msgq_init(&q);
+        uint8_t land[60000];
+        sp_decoder_land_offer(&d, land, sizeof land);
+        size_t len;
+        assert_int_equal(feed_land(&d, s.buf, s.len, 0, &q, &len), -1);
+        assert_int_equal(q.count, 2);
+        expect_msg(&q, 10, 41);
+        expect_msg(&q, 50000, 42);
+        assert_int_equal(sp_decoder_land_withdraw(&d), 0);
+        sp_msgq_term(&q);
+        sp_decoder_term(&d);
+        stream_free(&s);
+    }
+}
+
+/* The caller stops waiting mid-frame: what it has moves to a chunk and the
+   rest of the frame completes there; the caller's buffer is left alone
+   from then on (scribbled over here), also by sp_decoder_term. */
+static void test_decoder_withdrawn_offer_moves_partial_frame_to_its_own_chunk(void **state)
+{
+    (void) state;
+    const size_t big = 70000;
+    const size_t cuts[] = {1, 100, 16000, 40000, big - 1};
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
+        for (size_t ci = 0; ci < TU_ARRAY_LEN(cuts); ci++) {
+            struct stream s = {0};
+            stream_frame(&s, framings[fi], big, 51);
+            stream_frame(&s, framings[fi], 3, 52);
+            size_t hl = sp_frame_hdr_len(framings[fi]);
+            struct sp_decoder d;
+            assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
+            struct sp_msgq q;
+            sp_msgq_init(&q);
+            uint8_t *land = malloc(big);
+            assert_non_null(land);
+            sp_decoder_land_offer(&d, land, big);
+            size_t len;
+            /* The header alone picks the buffer already. */
+            assert_int_equal(feed_land(&d, s.buf, hl, 0, &q, &len), 0);
+            assert_int_equal(feed_land(&d, s.buf + hl, cuts[ci], 0, &q, &len), 0);
+            assert_int_equal(sp_decoder_land_withdraw(&d), 0);
+            memset(land, 0xee, big);
+            assert_int_equal(sp_decoder_land_state(&d, &len), -1);
+            if (ci % 2 == 0) {
+                assert_int_equal(feed(&d, s.buf + hl + cuts[ci], s.len - hl - cuts[ci], 0, &q), 0);
+                assert_int_equal(q.count, 2);
+                expect_msg(&q, big, 51);
+                expect_msg(&q, 3, 52);
+            }
+            /* Else the connection ends mid-frame: term frees the chunk
+               (ASan/valgrind would see a leak or a bad free of land). */
+            sp_msgq_term(&q);
+            sp_decoder_term(&d);
+            free(land);
+            stream_free(&s);
+        }
+    }
+}
+
+/* NN_RCVMAXSIZE is checked before anything lands; an offer changes no
+   verdict on a bad frame. */
+static void test_decoder_with_offer_still_rejects_oversize_and_bad_type(void **state)
+{
+    (void) state;
+    atomic_int max = 5000;
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
+        struct stream s = {0};
+        stream_frame(&s, framings[fi], 5001, 61);
+        struct sp_decoder d;
+        assert_int_equal(sp_decoder_init(&d, framings[fi], &max), 0);
+        struct sp_msgq q;
+        sp_msgq_init(&q);
+        uint8_t *land = malloc(10000);
+        assert_non_null(land);
+        memset(land, 0x5a, 10000);
+        sp_decoder_land_offer(&d, land, 10000);
+        assert_int_equal(feed(&d, s.buf, s.len, 0, &q), -1);
+        assert_int_equal(q.count, 0);
+        size_t len;
+        assert_int_equal(sp_decoder_land_state(&d, &len), -1);
+        assert_int_equal(land[0], 0x5a);
+        assert_int_equal(sp_decoder_land_withdraw(&d), 0);
+        sp_msgq_term(&q);
+        sp_decoder_term(&d);
+        free(land);
+        stream_free(&s);
+    }
+    /* ipc: a wrong type byte before a frame that would land. */
+    struct stream s = {0};
+    stream_frame(&s, SP_FRAMING_IPC, 9000, 62);
+    s.buf[0] = 2;
+    struct sp_decoder d;
+    assert_int_equal(sp_decoder_init(&d, SP_FRAMING_IPC, &unlimited), 0);
+    struct sp_msgq q;
+    sp_msgq_init(&q);
+    uint8_t land[9000];
+    sp_decoder_land_offer(&d, land, sizeof land);
+    assert_int_equal(feed(&d, s.buf, s.len, 0, &q), -1);
+    assert_int_equal(q.count, 0);
+    assert_int_equal(sp_decoder_land_withdraw(&d), 0);
+    sp_msgq_term(&q);
+    sp_decoder_term(&d);
+    stream_free(&s);
+}
+
 static void test_sphdr_make_writes_exact_wire_bytes(void **state)
 {
     (void) state;
@@ -586,6 +804,11 @@ int main(void)
         cmocka_unit_test(test_decoder_drops_connection_on_impossible_length_instead_of_aborting),
         cmocka_unit_test(test_decoder_ipc_rejects_type_byte_other_than_1),
         cmocka_unit_test(test_decoder_term_frees_partial_small_and_big_frames),
+        cmocka_unit_test(test_decoder_lands_large_frame_split_across_many_partial_reads),
+        cmocka_unit_test(test_decoder_lands_frames_above_4_kib_that_fit_the_offered_buffer),
+        cmocka_unit_test(test_decoder_lands_nothing_behind_a_message_of_the_same_read),
+        cmocka_unit_test(test_decoder_withdrawn_offer_moves_partial_frame_to_its_own_chunk),
+        cmocka_unit_test(test_decoder_with_offer_still_rejects_oversize_and_bad_type),
         cmocka_unit_test(test_sphdr_make_writes_exact_wire_bytes),
         cmocka_unit_test(test_sphdr_parse_returns_peer_protocol),
         cmocka_unit_test(test_sphdr_parse_ignores_reserved_bytes_6_and_7),

@@ -1,0 +1,421 @@
+/* Large messages on the paths that skip a copy. A blocked nn_recv on a PAIR
+   or PULL whose only connection is a tcp or ipc stream has a large message
+   (over 4 KiB) read straight into its own buffer when it fits; nn_send on a
+   PUSH or PAIR writes a large body (8 KiB and more) to an idle connection
+   straight from the caller's buffer and copies only what the kernel does not
+   take at once. Neither may show: every size around the thresholds arrives
+   intact whatever the buffer (exact, larger, one byte short: truncated as
+   always), the sender may reuse its buffer as soon as nn_send returns, a
+   message that arrives in many pieces is whole, and a recv that stops
+   waiting mid-message (NN_RCVTIMEO), a peer that leaves mid-message or
+   sends one over NN_RCVMAXSIZE cost at most that connection, never the
+   socket or the process. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <nanomsg/pair.h>
+#include <nanomsg/pipeline.h>
+
+#include "testutil.h"
+
+#define URL_LEN 256
+
+enum kind { TCP, IPC, INPROC };
+
+struct addr {
+    enum kind kind;
+    int port;         /* TCP */
+    char url[URL_LEN];
+    const char *path; /* IPC: into url */
+};
+
+static void addr_init(struct addr *a, enum kind kind, const char *name)
+{
+    static int seq;
+    char file[64];
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    snprintf(file, sizeof file, "%s-%d", name, seq++);
+    if (kind == TCP) {
+        a->port = tu_free_port();
+        tu_tcp_url(a->url, sizeof a->url, a->port);
+    } else if (kind == IPC) {
+        tu_ipc_url(a->url, sizeof a->url, file);
+        a->path = a->url + strlen("ipc://");
+    } else {
+        tu_inproc_url(a->url, sizeof a->url, file);
+    }
+}
+
+/* ---- every size around the thresholds, any buffer ---- */
+
+static const size_t sizes[] = {4095, 4096, 4097, 8191, 8192, 8193, 16383, 16384, 16385, 65536, 1 << 20};
+#define COPIES 3 /* per size: buffer exact, larger, one byte short */
+
+struct sender {
+    int s;
+    bool ok;
+};
+
+/* Sends COPIES messages of each size, each filled from its own seed, and
+   scribbles over the buffer as soon as nn_send returns. */
+static void sender_fn(void *arg)
+{
+    struct sender *snd = arg;
+    uint8_t *buf = malloc(1 << 20);
+    snd->ok = buf != NULL;
+    for (size_t i = 0; snd->ok && i < TU_ARRAY_LEN(sizes); i++) {
+        for (unsigned c = 0; c < COPIES; c++) {
+            tu_fill(buf, sizes[i], (unsigned) (i * COPIES + c));
+            if (nn_send(snd->s, buf, sizes[i], 0) != (int) sizes[i]) {
+                fprintf(stderr, "nn_send of %zu bytes: %s\n", sizes[i], nn_strerror(nn_errno()));
+                snd->ok = false;
+            }
+            memset(buf, 0xee, sizes[i]);
+        }
+    }
+    free(buf);
+}
+
+static void run_sizes(enum kind kind, int sproto, int rproto)
+{
+    struct addr a;
+    addr_init(&a, kind, "sizes");
+    int r = tu_socket(AF_SP, rproto);
+    int s = tu_socket(AF_SP, sproto);
+    tu_setint(r, NN_SOL_SOCKET, NN_RCVMAXSIZE, -1);
+    tu_setint(r, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_setint(s, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
+    tu_bind(r, a.url);
+    tu_connect(s, a.url);
+    struct sender snd = {s, false};
+    tu_thread t;
+    tu_thread_start(&t, sender_fn, &snd);
+    uint8_t *buf = malloc((1 << 20) + 100);
+    assert_non_null(buf);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < TU_ARRAY_LEN(sizes); i++) {
+        for (unsigned c = 0; c < COPIES; c++) {
+            size_t n = sizes[i], cap = c == 0 ? n : c == 1 ? n + 100 : n - 1;
+            memset(buf, 0x5a, cap + (c == 2 ? 1 : 0));
+            int got = nn_recv(r, buf, cap, 0);
+            if (got != (int) n)
+                fprintf(stderr, "%s: size %zu, buffer %zu: nn_recv %d (%s)\n", a.url, n, cap, got,
+                        got < 0 ? nn_strerror(nn_errno()) : "");
+            assert_int_equal(got, (int) n);
+            /* All of it, or as much as fits; nothing past the buffer. */
+            assert_true(tu_check_fill(buf, n < cap ? n : cap, (unsigned) (i * COPIES + c), 0));
+            if (c == 2)
+                assert_int_equal(buf[cap], 0x5a);
+            bytes += n;
+        }
+    }
+    tu_thread_join(&t);
+    assert_true(snd.ok);
+    tu_recv_nothing(r);
+    assert_int_equal(nn_get_statistic(r, NN_STAT_MESSAGES_RECEIVED), TU_ARRAY_LEN(sizes) * COPIES);
+    assert_int_equal(nn_get_statistic(r, NN_STAT_BYTES_RECEIVED), bytes);
+    free(buf);
+    tu_close(s);
+    tu_close(r);
+}
+
+static void test_messages_around_the_thresholds_arrive_intact_into_any_buffer(void **state)
+{
+    (void) state;
+    const enum kind kinds[] = {IPC, TCP, INPROC};
+    for (size_t k = 0; k < TU_ARRAY_LEN(kinds); k++) {
+        run_sizes(kinds[k], NN_PUSH, NN_PULL);
+        run_sizes(kinds[k], NN_PAIR, NN_PAIR);
+    }
+}
+
+/* ---- a sender ahead of its reader: partial writes, then the queue ---- */
+
+#define AHEAD 8
+#define AHEAD_SIZE (1 << 20)
+
+/* AHEAD messages of AHEAD_SIZE, seeds 100..., the buffer scribbled over as
+   soon as each nn_send returns. */
+static void ahead_fn(void *arg)
+{
+    struct sender *snd = arg;
+    uint8_t *buf = malloc(AHEAD_SIZE);
+    snd->ok = buf != NULL;
+    for (unsigned i = 0; snd->ok && i < AHEAD; i++) {
+        tu_fill(buf, AHEAD_SIZE, 100 + i);
+        if (nn_send(snd->s, buf, AHEAD_SIZE, 0) != AHEAD_SIZE) {
+            fprintf(stderr, "nn_send: %s\n", nn_strerror(nn_errno()));
+            snd->ok = false;
+        }
+        memset(buf, 0xee, AHEAD_SIZE);
+    }
+    free(buf);
+}
+
+static void test_sender_may_reuse_its_buffer_while_the_kernel_is_full(void **state)
+{
+    (void) state;
+    const enum kind kinds[] = {IPC, TCP};
+    for (size_t k = 0; k < TU_ARRAY_LEN(kinds); k++) {
+        struct addr a;
+        addr_init(&a, kinds[k], "ahead");
+        int s = tu_socket(AF_SP, NN_PUSH);
+        /* Small kernel buffers: each message is only partly written at
+           once, and the rest waits in the connection's queue. */
+        tu_setint(s, NN_SOL_SOCKET, NN_SNDBUF, 16384);
+        tu_setint(s, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS * 4);
+        tu_bind(s, a.url);
+        int fd = kinds[k] == TCP ? tu_connect_tcp(a.port, 4096) : tu_connect_ipc(a.path, 4096);
+        assert_true(fd >= 0);
+        tu_sp_handshake(fd, NN_PULL, NN_PUSH);
+        struct sender snd = {s, false};
+        tu_thread t;
+        tu_thread_start(&t, ahead_fn, &snd);
+        uint8_t *in = malloc(AHEAD_SIZE);
+        assert_non_null(in);
+        size_t hl = kinds[k] == IPC ? 9 : 8;
+        for (unsigned i = 0; i < AHEAD; i++) {
+            uint8_t hdr[9];
+            assert_true(tu_read_exact(fd, hdr, hl, TU_DEADLINE_MS));
+            if (kinds[k] == IPC)
+                assert_int_equal(hdr[0], 1);
+            uint64_t len = 0;
+            for (size_t b = hl - 8; b < hl; b++)
+                len = len << 8 | hdr[b];
+            assert_int_equal(len, AHEAD_SIZE);
+            assert_true(tu_read_exact(fd, in, AHEAD_SIZE, TU_DEADLINE_MS));
+            assert_true(tu_check_fill(in, AHEAD_SIZE, 100 + i, 0));
+        }
+        tu_thread_join(&t);
+        assert_true(snd.ok);
+        free(in);
+        close(fd);
+        tu_close(s);
+    }
+}
+
+/* ---- a message in many pieces, reaching a blocked recv ---- */
+
+struct piecer {
+    int fd;
+    enum kind kind;
+    atomic_long tid; /* the receiving thread, once it runs */
+    size_t len;
+    size_t piece;
+    size_t stop;     /* write only this much of the frame (0: all of it) */
+    bool close_after;
+    bool ok;
+};
+
+/* Waits until the receiving thread sleeps in poll (it reads its connection
+   itself), then writes the frame a piece at a time, each piece once the
+   receiver is back in poll. */
+static bool receiver_polls(void *arg)
+{
+    struct piecer *p = arg;
+    long tid = atomic_load(&p->tid);
+    return tid != 0 && tu_thread_sleeps((int) tid, true);
+}
+
+static void piecer_fn(void *arg)
+{
+    struct piecer *p = arg;
+    size_t hl = p->kind == IPC ? 9 : 8;
+    uint8_t *frame = malloc(hl + p->len);
+    p->ok = frame != NULL;
+    if (!p->ok)
+        return;
+    size_t n = 0;
+    if (p->kind == IPC)
+        frame[n++] = 1;
+    for (int i = 7; i >= 0; i--)
+        frame[n++] = (uint8_t) ((uint64_t) p->len >> (8 * i));
+    tu_fill(frame + hl, p->len, 77);
+    size_t total = p->stop ? p->stop : hl + p->len;
+    for (size_t off = 0; off < total && p->ok;) {
+        size_t k = total - off < p->piece ? total - off : p->piece;
+        if (!tu_wait_until(receiver_polls, p, TU_DEADLINE_MS)) {
+            fprintf(stderr, "the receiver never waited in poll (%zu of %zu bytes written)\n", off, total);
+            p->ok = false;
+            break;
+        }
+        p->ok = tu_write_all(p->fd, frame + off, k);
+        off += k;
+    }
+    if (p->close_after)
+        close(p->fd);
+    free(frame);
+}
+
+/* A PULL bound on a fresh address, and a plain peer connected to it whose
+   pipe is attached. */
+static int pull_with_raw_peer(enum kind kind, const char *name, struct addr *a, int *fd)
+{
+    addr_init(a, kind, name);
+    int s = tu_socket(AF_SP, NN_PULL);
+    tu_bind(s, a->url);
+    *fd = kind == TCP ? tu_connect_tcp(a->port, 0) : tu_connect_ipc(a->path, 0);
+    assert_true(*fd >= 0);
+    tu_sp_handshake(*fd, NN_PUSH, NN_PULL);
+    /* Attached once a message came through: a recv blocks on it from then
+       on (before, it waits for any pipe to have something). */
+    assert_true(tu_write_frame(*fd, kind == IPC, "first", 5));
+    tu_recv(s, "first");
+    return s;
+}
+
+static void test_message_in_many_pieces_reaches_a_blocked_recv_whole(void **state)
+{
+    (void) state;
+    const enum kind kinds[] = {IPC, TCP};
+    for (size_t k = 0; k < TU_ARRAY_LEN(kinds); k++) {
+        struct addr a;
+        int fd;
+        int s = pull_with_raw_peer(kinds[k], "pieces", &a, &fd);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS * 4);
+        struct piecer p = {.fd = fd, .kind = kinds[k], .len = 100000, .piece = 3000};
+        atomic_init(&p.tid, tu_gettid());
+        tu_thread t;
+        tu_thread_start(&t, piecer_fn, &p);
+        uint8_t *buf = malloc(p.len);
+        assert_non_null(buf);
+        assert_int_equal(nn_recv(s, buf, p.len, 0), (int) p.len);
+        tu_thread_join(&t);
+        assert_true(p.ok);
+        assert_true(tu_check_fill(buf, p.len, 77, 0));
+        /* What follows on the same connection comes after it. */
+        assert_true(tu_write_frame(fd, kinds[k] == IPC, "next", 4));
+        tu_recv(s, "next");
+        free(buf);
+        close(fd);
+        tu_close(s);
+    }
+}
+
+/* ---- a recv that stops waiting, a peer that leaves, a frame too large ---- */
+
+static void test_recv_timing_out_mid_message_leaves_it_whole_for_the_next_recv(void **state)
+{
+    (void) state;
+    const enum kind kinds[] = {IPC, TCP};
+    for (size_t k = 0; k < TU_ARRAY_LEN(kinds); k++) {
+        struct addr a;
+        int fd;
+        int s = pull_with_raw_peer(kinds[k], "timeout", &a, &fd);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, 300);
+        size_t hl = kinds[k] == IPC ? 9 : 8;
+        struct piecer p = {.fd = fd, .kind = kinds[k], .len = 100000, .piece = 10000, .stop = hl + 30000};
+        atomic_init(&p.tid, tu_gettid());
+        tu_thread t;
+        tu_thread_start(&t, piecer_fn, &p);
+        uint8_t *buf = malloc(p.len);
+        assert_non_null(buf);
+        assert_int_equal(nn_recv(s, buf, p.len, 0), -1);
+        assert_int_equal(nn_errno(), ETIMEDOUT);
+        tu_thread_join(&t);
+        assert_true(p.ok);
+        /* The rest of the frame: the next recv, into another buffer, gets
+           the whole message. */
+        uint8_t *frame = malloc(p.len);
+        assert_non_null(frame);
+        tu_fill(frame, p.len, 77);
+        assert_true(tu_write_all(fd, frame + 30000, p.len - 30000));
+        assert_true(tu_write_frame(fd, kinds[k] == IPC, "next", 4));
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+        uint8_t *buf2 = malloc(p.len);
+        assert_non_null(buf2);
+        assert_int_equal(nn_recv(s, buf2, p.len, 0), (int) p.len);
+        assert_memory_equal(buf2, frame, p.len);
+        tu_recv(s, "next");
+        free(buf);
+        free(buf2);
+        free(frame);
+        close(fd);
+        tu_close(s);
+    }
+}
+
+static void test_peer_leaving_mid_message_costs_only_its_connection(void **state)
+{
+    (void) state;
+    const enum kind kinds[] = {IPC, TCP};
+    for (size_t k = 0; k < TU_ARRAY_LEN(kinds); k++) {
+        struct addr a;
+        int fd;
+        int s = pull_with_raw_peer(kinds[k], "leaves", &a, &fd);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, 500);
+        size_t hl = kinds[k] == IPC ? 9 : 8;
+        struct piecer p = {.fd = fd, .kind = kinds[k], .len = 100000, .piece = 20000, .stop = hl + 50000,
+                           .close_after = true};
+        atomic_init(&p.tid, tu_gettid());
+        tu_thread t;
+        tu_thread_start(&t, piecer_fn, &p);
+        uint8_t *buf = malloc(p.len);
+        assert_non_null(buf);
+        assert_int_equal(nn_recv(s, buf, p.len, 0), -1);
+        assert_int_equal(nn_errno(), ETIMEDOUT);
+        tu_thread_join(&t);
+        assert_true(p.ok);
+        free(buf);
+        tu_assert_serves(s, NN_PULL, a.url);
+        tu_recv_nothing(s);
+        tu_close(s);
+    }
+}
+
+static void test_frame_over_rcvmaxsize_reaching_a_blocked_recv_drops_the_connection(void **state)
+{
+    (void) state;
+    const enum kind kinds[] = {IPC, TCP};
+    for (size_t k = 0; k < TU_ARRAY_LEN(kinds); k++) {
+        struct addr a;
+        int fd;
+        int s = pull_with_raw_peer(kinds[k], "maxsize", &a, &fd);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, 10000);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, 500);
+        struct piecer p = {.fd = fd, .kind = kinds[k], .len = 10001, .piece = 20000};
+        atomic_init(&p.tid, tu_gettid());
+        tu_thread t;
+        tu_thread_start(&t, piecer_fn, &p);
+        /* A buffer that would hold it: the limit still holds. */
+        uint8_t buf[20000];
+        memset(buf, 0x5a, sizeof buf);
+        assert_int_equal(nn_recv(s, buf, sizeof buf, 0), -1);
+        assert_int_equal(nn_errno(), ETIMEDOUT);
+        tu_thread_join(&t);
+        assert_true(p.ok);
+        assert_true(tu_wait_closed(fd, TU_DEADLINE_MS));
+        close(fd);
+        tu_assert_serves(s, NN_PULL, a.url);
+        tu_close(s);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_messages_around_the_thresholds_arrive_intact_into_any_buffer),
+        cmocka_unit_test(test_sender_may_reuse_its_buffer_while_the_kernel_is_full),
+        cmocka_unit_test(test_message_in_many_pieces_reaches_a_blocked_recv_whole),
+        cmocka_unit_test(test_recv_timing_out_mid_message_leaves_it_whole_for_the_next_recv),
+        cmocka_unit_test(test_peer_leaving_mid_message_costs_only_its_connection),
+        cmocka_unit_test(test_frame_over_rcvmaxsize_reaching_a_blocked_recv_drops_the_connection),
+    };
+    return cmocka_run_group_tests(tests, NULL, tu_close_all);
+}
