@@ -64,7 +64,7 @@ static inline size_t sp_frame_hdr_len(enum sp_framing f)
 /* Offers buf (cap bytes) for the next frame: if it is a large one (read
    straight into its own buffer anyway) that fits and no message was
    decoded before it in the same commit, its body goes into buf and it is
-   not appended to out; sp_decoder_land_take then says so. Whatever comes
+   not appended to out; sp_decoder_land_state then says so. Whatever comes
    after it is decoded as usual. */
 void sp_decoder_land_offer(struct sp_decoder *d, void *buf, size_t cap);
 

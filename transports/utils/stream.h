@@ -3,9 +3,13 @@
    the wire's business (struct sp_wire_ops: SP framing, WebSocket); moving the
    bytes is the stream's. Sends to an idle connection are written straight from
    the caller's thread; what the kernel does not take is queued and written in
-   batches (one writev for many messages) by the loop thread. Reads pull large
-   buffers and split many messages out of each. Everything but the pipe calls
-   runs on the loop thread. */
+   batches (one writev for many messages) by the loop thread; a large body
+   still in the sender's buffer (core/sendsrc.h) is written from there, and
+   only what the kernel leaves is copied. Reads pull large buffers and split
+   many messages out of each; a blocked receiver reads its lone connection in
+   its own thread, a large message straight into its buffer (the land of
+   sp_pipe_ops.wait_begin). Everything but the pipe calls runs on the loop
+   thread. */
 #ifndef SP_STREAM_H
 #define SP_STREAM_H
 
