@@ -311,8 +311,9 @@ int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
         return set_errno(-EBADF);
     struct sp_msg msg;
     size_t len = 0;
-    int rc = (sock->type->flags & SP_SOCKTYPE_PLAIN_SEND) ? sp_msgio_build_deferred(msghdr, &msg, &len)
-                                                           : sp_msgio_build(msghdr, &msg, &len);
+    bool defer = (sock->type->flags & SP_SOCKTYPE_PLAIN_SEND) &&
+                 atomic_load_explicit(&sock->copy_pipes, memory_order_relaxed) == 0;
+    int rc = defer ? sp_msgio_build_deferred(msghdr, &msg, &len) : sp_msgio_build(msghdr, &msg, &len);
     if (rc == 0) {
         rc = sp_sock_send(sock, &msg, flags);
         sp_sendsrc_clear(); /* taken, or refused: the body is not needed */

@@ -95,6 +95,8 @@ int sp_pipe_attach(struct sp_pipe *pipe)
     if (rc == 0) {
         pipe->attached = true;
         s->npipes++;
+        if (!pipe->ops->send_from_caller)
+            atomic_fetch_add_explicit(&s->copy_pipes, 1, memory_order_relaxed);
         sp_list_push_back(&s->pipes, &pipe->sock_item);
         if (s->lone_pipe)
             sp_pipe_wake_reader(s->lone_pipe); /* no longer alone */
@@ -127,6 +129,8 @@ void sp_pipe_detach_locked(struct sp_pipe *pipe, int stat)
         sp_sock_stat_add(s, (enum sp_stat) stat, 1);
     sp_list_remove(&pipe->sock_item);
     s->npipes--;
+    if (!pipe->ops->send_from_caller)
+        atomic_fetch_sub_explicit(&s->copy_pipes, 1, memory_order_relaxed);
     s->lone_pipe = s->npipes == 1 ? sp_cont(sp_list_first(&s->pipes), struct sp_pipe, sock_item) : NULL;
     if (atomic_load(&s->closing))
         sp_sock_notify(s); /* nn_close waits for pipes (linger, teardown) */

@@ -85,6 +85,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     atomic_init(&s->closing, false);
     atomic_init(&s->sigrefs, 0);
     atomic_init(&s->evseq, 0);
+    atomic_init(&s->copy_pipes, 0);
     for (int i = 0; i < SP_STAT_COUNT; i++)
         atomic_init(&s->stats[i], 0);
     /* Under the lock like every protocol callback; unlocking publishes the

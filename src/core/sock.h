@@ -96,6 +96,12 @@ struct sp_sock {
     int npipes;                 /* attached pipes; nn_close waits for 0 */
     struct sp_list pipes;       /* attached pipes (socket lock) */
     struct sp_pipe *lone_pipe;  /* the only attached pipe, if exactly one */
+    /* Attached pipes that take a message's body only whole (no
+       sp_pipe_ops.send_from_caller: inproc, pgm): while there are any,
+       nn_send copies a large body before it takes the socket lock, instead
+       of leaving it to the pipe (core/sendsrc.h), which would copy it with
+       the lock held. Written under the lock, read without it. */
+    atomic_int copy_pipes;
     int callerfd;               /* eventfd waking a caller that polls a pipe's
                                    fd itself (-1 until first needed) */
     bool caller_polling;        /* a blocked recv polls lone_pipe's fd */
