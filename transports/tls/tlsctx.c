@@ -49,6 +49,40 @@ struct sp_tlsctx {
     char *server_name;
 };
 
+/* ---- the key-exchange curves ----
+
+   mbedTLS 2.x lists its curves largest first, and a server takes the first
+   of its own list that the client offers: two mbedTLS peers left to their
+   defaults do every ECDHE on secp521r1, whose arithmetic costs about ten
+   times that of x25519 and makes the handshake, not the network, the limit
+   on how fast connections come up. Offer and prefer x25519 and secp256r1
+   (as OpenSSL, browsers and TLS 1.3 do), then every other curve mbedTLS
+   has in its own order, so that a peer, or a certificate, limited to one
+   of them still works. Built once; mbedtls_ssl_conf_curves keeps the
+   pointer. */
+
+static mbedtls_ecp_group_id curve_order[32]; /* more than mbedTLS has curves */
+static pthread_once_t curve_order_once = PTHREAD_ONCE_INIT;
+
+static void curve_order_make(void)
+{
+    static const mbedtls_ecp_group_id fast[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1};
+    const mbedtls_ecp_group_id *all = mbedtls_ecp_grp_id_list();
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++)
+        for (const mbedtls_ecp_group_id *g = all; *g != MBEDTLS_ECP_DP_NONE; g++)
+            if (*g == fast[i])
+                curve_order[n++] = *g;
+    for (const mbedtls_ecp_group_id *g = all; *g != MBEDTLS_ECP_DP_NONE && n + 1 < sizeof curve_order / sizeof curve_order[0]; g++) {
+        bool seen = false;
+        for (size_t i = 0; i < n; i++)
+            seen = seen || curve_order[i] == *g;
+        if (!seen)
+            curve_order[n++] = *g;
+    }
+    curve_order[n] = MBEDTLS_ECP_DP_NONE;
+}
+
 static int locked_rng(void *p, unsigned char *out, size_t len)
 {
     struct sp_tlsctx *c = p;
@@ -235,6 +269,8 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
     }
     mbedtls_ssl_conf_rng(&c->conf, locked_rng, c);
     mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    pthread_once(&curve_order_once, curve_order_make);
+    mbedtls_ssl_conf_curves(&c->conf, curve_order);
 
     int verify = o->verify;
     if (verify < 0 && env_verify(ep, &verify) != 0)
