@@ -30,6 +30,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include "testutil.h"
@@ -189,15 +190,28 @@ static inline void tp_fail(const char *what, int rc)
     fail();
 }
 
-/* Sets up the TLS side of p on a connected fd and runs the handshake.
-   curves: the key-exchange curves to offer or accept, most preferred first
-   (MBEDTLS_ECP_DP_NONE-terminated), NULL for mbedTLS's defaults. keep_in:
-   keep the bytes received during the handshake in p->in (tp_handshake_msg
-   finds the peer's handshake messages there). */
-static inline void tp_start_with(struct tp *p, int fd, bool server, const mbedtls_ecp_group_id *curves, bool keep_in)
+/* What tp_start_with may change from mbedTLS's defaults. */
+struct tp_opts {
+    /* The key-exchange curves to offer or accept, most preferred first
+       (MBEDTLS_ECP_DP_NONE-terminated); NULL: mbedTLS's defaults. */
+    const mbedtls_ecp_group_id *curves;
+    /* Keep the bytes received during the handshake in p->in
+       (tp_handshake_msg finds the peer's handshake messages there). */
+    bool keep_in;
+    /* Server: issue and take session tickets with these keys. */
+    mbedtls_ssl_ticket_context *tickets;
+    /* Client: offer to resume this session. */
+    const mbedtls_ssl_session *resume;
+};
+
+/* Sets up the TLS side of p on a connected fd and runs the handshake. */
+static inline void tp_start_with(struct tp *p, int fd, bool server, const struct tp_opts *o)
 {
+    static const struct tp_opts defaults;
+    o = o ? o : &defaults;
+    const mbedtls_ecp_group_id *curves = o->curves;
     memset(p, 0, sizeof *p);
-    p->keep_in = keep_in;
+    p->keep_in = o->keep_in;
     p->fd = fd;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -226,9 +240,13 @@ static inline void tp_start_with(struct tp *p, int fd, bool server, const mbedtl
         mbedtls_ssl_conf_ca_chain(&p->conf, &p->ca, NULL);
         mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     }
+    if (o->tickets)
+        mbedtls_ssl_conf_session_tickets_cb(&p->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, o->tickets);
     assert_int_equal(mbedtls_ssl_setup(&p->ssl, &p->conf), 0);
     if (!server)
         assert_int_equal(mbedtls_ssl_set_hostname(&p->ssl, "localhost"), 0);
+    if (o->resume)
+        assert_int_equal(mbedtls_ssl_set_session(&p->ssl, o->resume), 0);
     mbedtls_ssl_set_bio(&p->ssl, p, tp_send_cb, tp_recv_cb, NULL);
     uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     int rc;
@@ -243,7 +261,7 @@ static inline void tp_start_with(struct tp *p, int fd, bool server, const mbedtl
 
 static inline void tp_start(struct tp *p, int fd, bool server)
 {
-    tp_start_with(p, fd, server, NULL, false);
+    tp_start_with(p, fd, server, NULL);
 }
 
 /* The body of the first handshake message of the given type (TLS 1.2:

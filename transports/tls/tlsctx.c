@@ -24,12 +24,14 @@
 #include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include <nanomsg/tls.h>
 
 #include "core/ep.h"
 #include "tls/tlsopts.h"
+#include "tls/tlssession.h"
 #include "utils/listener.h"
 
 #define SP_TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
@@ -47,6 +49,8 @@ struct sp_tlsctx {
     mbedtls_x509_crt cert;
     mbedtls_pk_context key;
     char *server_name;
+    mbedtls_ssl_ticket_context ticket;            /* server: its session tickets' keys */
+    uint8_t session_key[SP_TLS_SESSION_KEY]; /* client: its sessions in the cache */
 };
 
 /* ---- the key-exchange curves ----
@@ -255,6 +259,7 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
     mbedtls_x509_crt_init(&c->ca);
     mbedtls_x509_crt_init(&c->cert);
     mbedtls_pk_init(&c->key);
+    mbedtls_ssl_ticket_init(&c->ticket);
     *err = -EINVAL;
     static const char pers[] = "nanosp";
     errno = 0;
@@ -349,6 +354,20 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
             *err = -ENOMEM;
             goto fail;
         }
+        sp_tls_session_key(c->session_key, ep->addr, c->server_name, verify, &c->ca, &c->cert);
+    } else {
+        /* Session tickets (RFC 5077): a client that connects again resumes
+           its session, with no key exchange and no certificate to check:
+           the handshakes of a reconnecting crowd cost a small part of full
+           ones. The ticket is the session, encrypted under a key only this
+           endpoint has (made now, rotated every SP_TLS_TICKET_LIFETIME). */
+        errno = 0;
+        if ((rc = mbedtls_ssl_ticket_setup(&c->ticket, locked_rng, c, MBEDTLS_CIPHER_AES_256_GCM,
+                                           SP_TLS_TICKET_LIFETIME)) != 0) {
+            *err = tls_errno(rc);
+            goto fail;
+        }
+        mbedtls_ssl_conf_session_tickets_cb(&c->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &c->ticket);
     }
     *err = 0;
     return c;
@@ -367,6 +386,7 @@ void sp_tlsctx_rele(struct sp_tlsctx *c)
     mbedtls_x509_crt_free(&c->ca);
     mbedtls_x509_crt_free(&c->cert);
     mbedtls_pk_free(&c->key);
+    mbedtls_ssl_ticket_free(&c->ticket);
     pthread_mutex_destroy(&c->rng_lock);
     free(c->server_name);
     free(c);
@@ -418,6 +438,8 @@ static int ssl_setup(struct tls_bio *b)
         (ctx->server_name && mbedtls_ssl_set_hostname(&b->ssl, ctx->server_name) != 0))
         return -1;
     mbedtls_ssl_set_bio(&b->ssl, b, bio_send, bio_recv, NULL);
+    if (!ctx->server)
+        sp_tls_session_offer(ctx->session_key, &b->ssl);
     b->setup = true;
     return 0;
 }
@@ -560,6 +582,8 @@ static int tls_handshake(struct sp_stream *s, uint32_t *want)
     uint32_t flags = rc != 0 ? mbedtls_ssl_get_verify_result(&b->ssl) : 0;
     if (rc == 0 && !b->stage && !(b->stage = malloc(SP_TLS_STAGE)))
         rc = MBEDTLS_ERR_SSL_ALLOC_FAILED;
+    if (rc == 0 && !b->ctx->server)
+        sp_tls_session_keep(b->ctx->session_key, &b->ssl);
     pthread_mutex_unlock(&b->lock);
     if (rc == 0)
         return 1;
@@ -722,4 +746,10 @@ int sp_tlsdial_init(struct sp_tlsdial *d, struct sp_ep *ep, struct sp_stream_cfg
     cfg->bio = &sp_tls_bio_ops;
     cfg->bio_arg = d->ctx;
     return 0;
+}
+
+void sp_tls_term(void)
+{
+    sp_tcpdial_term();
+    sp_tls_session_term();
 }
