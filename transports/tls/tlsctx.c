@@ -662,13 +662,20 @@ static ssize_t tls_writev(struct sp_stream *s, const struct iovec *iov, int niov
     }
     size_t cap = b->pending ? b->pending : SP_TLS_STAGE;
     size_t n = 0;
-    for (int i = 0; i < niov && n < cap; i++) {
+    const unsigned char *rec = b->stage;
+    if (niov > 0 && iov[0].iov_len >= cap) {
+        /* A large body fills the record alone: mbedTLS copies it into its
+           record buffer itself, no need to stage it first. */
+        rec = iov[0].iov_base;
+        n = cap;
+    }
+    for (int i = 0; rec == b->stage && i < niov && n < cap; i++) {
         size_t k = iov[i].iov_len < cap - n ? iov[i].iov_len : cap - n;
         memcpy(b->stage + n, iov[i].iov_base, k);
         n += k;
     }
     ssize_t res;
-    int rc = n ? mbedtls_ssl_write(&b->ssl, b->stage, n) : 0;
+    int rc = n ? mbedtls_ssl_write(&b->ssl, rec, n) : 0;
     if (rc >= 0) {
         b->pending = 0;
         res = rc;
