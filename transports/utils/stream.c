@@ -1120,8 +1120,12 @@ static void stream_wait_end(struct sp_pipe *pipe, int revents)
        that finds nothing, NN_RCVFD, nn_poll) wakes the reader, which first
        reads what the kernel already holds: a message that has arrived is
        never hidden by the laziness. */
+    /* Not while other threads wait on the socket (futex, spin): they were
+       parked because we were reading, and would not read what comes next
+       themselves. */
     struct sp_sock *sock = s->pipe.sock;
-    s->rd_lazy = !s->rd_paused && sock->lone_pipe == &s->pipe && sock->rcvfd < 0;
+    s->rd_lazy = !s->rd_paused && sock->lone_pipe == &s->pipe && sock->rcvfd < 0 && sock->waiters == 0 &&
+                 sock->spinners == 0;
     set_events(s);
 }
 
