@@ -27,6 +27,9 @@ struct sp_ep;
    with -EAGAIN waits for its own destination, which the protocol announces
    with sp_sock_kick (core/sock.h), not for SP_EV_OUT. */
 #define SP_SOCKTYPE_ROUTED 4
+/* At most one pipe at a time (PAIR): while a caller waits on that pipe, only
+   the pipe itself or the socket's end can make the socket readable. */
+#define SP_SOCKTYPE_ONEPIPE 8
 
 struct sp_proto_ops {
     /* Allocates the protocol state into sock->proto: 0 or -ENOMEM. */

@@ -46,6 +46,20 @@ struct sp_pipe_ops {
        fd, 0 if it did not fire), which reads and delivers what came. */
     int (*wait_begin)(struct sp_pipe *pipe);
     void (*wait_end)(struct sp_pipe *pipe, int revents);
+    /* Optional: instead of poll(), wait in a blocking read of the fd (one
+       syscall per message less: a poll and a read become one read). Only
+       for a wait nothing but the end of the socket or of the connection
+       needs to interrupt: no deadline, a socket type with one pipe at most
+       (SP_SOCKTYPE_ONEPIPE). Between wait_begin and wait_end: read_begin
+       (lock held) true when the transport will read so; then read_wait
+       (lock not held) blocks until input, the end of the connection, a
+       signal (-EINTR, else 0) or read_cancel; wait_end (revents POLLIN)
+       decodes what it read. read_cancel (lock held) ends a read_wait under
+       way for good: the connection's input is shut (the socket is closing
+       or the connection going). */
+    bool (*read_begin)(struct sp_pipe *pipe);
+    int (*read_wait)(struct sp_pipe *pipe);
+    void (*read_cancel)(struct sp_pipe *pipe);
     /* After wait_end the transport may leave its reading to the next
        caller (lazy: no wake-up of the I/O thread between a reply and the
        next recv). The socket calls this, lock held, when something needs
