@@ -472,7 +472,17 @@ int sp_pgmsock_timeout(const struct sp_pgmsock *s)
        once, in a loop: the rate timer (rate_fd) does, when the rate
        allows. */
     if (t == 0 && s->rate_due_ns)
-        t = -1;
+        return -1;
+    if (!s->rate_due_ns && (s->rate_limited || (s->held_len && !s->held_on_socket))) {
+        /* The rate timer could not be armed: this one waits instead, at
+           least a millisecond (a remaining time computed for a smaller
+           packet than the one waiting would bring us back at once). */
+        int r = remain_ms(s, PGM_RATE_REMAIN);
+        if (r < 1)
+            r = 1;
+        if (t < 1 || r < t)
+            t = r;
+    }
     return t;
 }
 
