@@ -35,6 +35,9 @@ struct sp_ep;
    one pipe (PAIR, PUSH): a large body may stay in the sender's buffer until
    the pipe takes it (core/sendsrc.h). */
 #define SP_SOCKTYPE_PLAIN_SEND 16
+/* At most one pipe at a time (PAIR): while a caller waits on that pipe, only
+   the pipe itself or the socket's end can make the socket readable. */
+#define SP_SOCKTYPE_ONEPIPE 32
 
 struct sp_proto_ops {
     /* Allocates the protocol state into sock->proto: 0 or -ENOMEM. */

@@ -108,5 +108,7 @@ static const struct sp_proto_ops pair_ops = {
     .recv = pair_recv,
 };
 
-const struct sp_socktype sp_pair_socktype = {AF_SP, NN_PAIR, SP_SOCKTYPE_PLAIN_RECV | SP_SOCKTYPE_PLAIN_SEND, NN_PAIR, "pair", &pair_ops};
-const struct sp_socktype sp_xpair_socktype = {AF_SP_RAW, NN_PAIR, SP_SOCKTYPE_PLAIN_RECV | SP_SOCKTYPE_PLAIN_SEND, NN_PAIR, "pair", &pair_ops};
+const struct sp_socktype sp_pair_socktype = {AF_SP, NN_PAIR, SP_SOCKTYPE_PLAIN_RECV | SP_SOCKTYPE_PLAIN_SEND | SP_SOCKTYPE_ONEPIPE,
+                                             NN_PAIR, "pair", &pair_ops};
+const struct sp_socktype sp_xpair_socktype = {AF_SP_RAW, NN_PAIR, SP_SOCKTYPE_PLAIN_RECV | SP_SOCKTYPE_PLAIN_SEND | SP_SOCKTYPE_ONEPIPE,
+                                              NN_PAIR, "pair", &pair_ops};

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "utils/prefetch.h"
+
 struct sp_msgring_node {
     struct sp_msgring_node *next;
     struct sp_msg m[SP_MSGRING_NODE];
@@ -63,6 +65,16 @@ int sp_msgring_push(struct sp_msgring *r, struct sp_msg *m)
         r->widx = 0;
     }
     r->wnode->m[r->widx++] = *m;
+    /* The slot three ahead of this message was last read by the consumer
+       a node's round ago: ask for its lines now, so that the push that
+       fills it, and the fence its caller puts after that, do not wait for
+       them. Not a nearer one: slots are 48 bytes, and one that shares a
+       line with this message would take that line from a consumer about
+       to read it (measured: 0.8x). */
+    if (r->widx + 2 < SP_MSGRING_NODE) {
+        sp_prefetch_write(&r->wnode->m[r->widx + 2]);
+        sp_prefetch_write((char *) &r->wnode->m[r->widx + 3] - 1);
+    }
     r->wcount++;
     r->wbytes += sp_msg_wirelen(m);
     sp_msg_init(m);

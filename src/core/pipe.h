@@ -65,11 +65,27 @@ struct sp_pipe_ops {
        SP_WAIT_LANDED (the message is there, land->len long, and is the
        next one: nothing was delivered before it), or SP_WAIT_MORE: part of
        one is there and the pipe's reads still belong to the caller, who
-       polls the fd again and calls wait_end again, with give_up once it
-       stops waiting (the part moves to the transport's own buffer). Else
-       SP_WAIT_DONE, as without a land. */
+       waits again (poll, or read_begin and read_wait) and calls wait_end
+       again, with give_up once it stops waiting (the part moves to the
+       transport's own buffer). Else SP_WAIT_DONE, as without a land. */
     int (*wait_begin)(struct sp_pipe *pipe, struct sp_land *land);
     int (*wait_end)(struct sp_pipe *pipe, int revents, bool give_up);
+    /* Optional: instead of poll(), wait in a blocking read of the fd (one
+       syscall per message less: a poll and a read become one read). Only
+       for a wait nothing but the end of the socket or of the connection
+       needs to interrupt: no deadline, a socket type with one pipe at most
+       (SP_SOCKTYPE_ONEPIPE). Between wait_begin and wait_end (each time
+       again after SP_WAIT_MORE): read_begin (lock held) true when the
+       transport will read so; it reads where the decoder wants the next
+       bytes, which is the land while a large message goes there. Then
+       read_wait (lock not held) blocks until input, the end of the
+       connection, a signal (-EINTR, else 0) or read_cancel; wait_end
+       (revents POLLIN) decodes what it read. read_cancel (lock held) ends a
+       read_wait under way for good: the connection's input is shut (the
+       socket is closing or the connection going). */
+    bool (*read_begin)(struct sp_pipe *pipe);
+    int (*read_wait)(struct sp_pipe *pipe);
+    void (*read_cancel)(struct sp_pipe *pipe);
     /* After wait_end the transport may leave its reading to the next
        caller (lazy: no wake-up of the I/O thread between a reply and the
        next recv). The socket calls this, lock held, when something needs

@@ -168,8 +168,17 @@ static void futex_wake_all(atomic_uint *word)
 void sp_sock_wake_caller(struct sp_sock *sock)
 {
     SP_ASSERT_LOCKED(sock);
-    if (sock->caller_polling)
-        efd_set(sock->callerfd, true);
+    if (!sock->caller_polling)
+        return;
+    if (sock->caller_reading) {
+        /* A blocking read can only be ended for good, and only the socket's
+           end needs that (see caller_wait; the transport ends it itself
+           when the connection goes). */
+        if (atomic_load_explicit(&sock->closing, memory_order_relaxed))
+            sock->caller_pipe->ops->read_cancel(sock->caller_pipe);
+        return;
+    }
+    efd_set(sock->callerfd, true);
 }
 
 /* Publishes transitions of the readiness state. Lock held. Returns whether
@@ -482,6 +491,21 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
     int rc = 0;
     for (;;) {
         s->caller_polling = true;
+        s->caller_pipe = pipe;
+        /* Waiting in a read of the connection saves the poll before it, but
+           such a read ends only with input, the connection, a signal or for
+           good (read_cancel). So only when nothing else can make the socket
+           readable meanwhile: no deadline, and a socket type with one pipe
+           at most, so that the socket's end (nn_close, nn_term) is the only
+           other event (a message another thread's recv could not hand over,
+           see sp_sock_unrecv, is returned once this read returns). A spin,
+           if any, still polls first: it must not block. With a land the
+           read goes where the decoder wants the next bytes: the caller's
+           buffer once a large message lands there, so a large message also
+           comes in blocking reads, each iteration (SP_WAIT_MORE) one. */
+        bool reading = deadline == 0 && (s->type->flags & SP_SOCKTYPE_ONEPIPE) && pipe->ops->read_begin &&
+                       pipe->ops->read_begin(pipe);
+        s->caller_reading = reading;
         mutex_leave(s);
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->callerfd, .events = POLLIN}};
         int n = 0;
@@ -494,11 +518,22 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
             *caught = n > 0;
             spin = false;
         }
-        if (n == 0)
+        if (n == 0 && reading) {
+            if (pipe->ops->read_wait(pipe) == 0) {
+                n = 1;
+                p[0].revents = POLLIN;
+            } else {
+                n = -1;
+                errno = EINTR;
+            }
+        } else if (n == 0) {
             n = poll(p, 2, timeout);
+        }
         int err = errno;
         mutex_enter(s);
         s->caller_polling = false;
+        s->caller_reading = false;
+        s->caller_pipe = NULL;
         if (n > 0 && p[1].revents)
             efd_set(s->callerfd, false);
         /* Outside any protocol call: what wait_end delivers reaches the

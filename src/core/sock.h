@@ -105,6 +105,8 @@ struct sp_sock {
     int callerfd;               /* eventfd waking a caller that polls a pipe's
                                    fd itself (-1 until first needed) */
     bool caller_polling;        /* a blocked recv polls lone_pipe's fd */
+    struct sp_pipe *caller_pipe; /* the pipe it polls or reads... */
+    bool caller_reading;        /* ...in a blocking read (read_begin) */
     atomic_int sigrefs;         /* signals to its pipes deferred by other
                                    threads; nn_close waits for 0 */
     _Atomic uint64_t stats[SP_STAT_COUNT];

@@ -64,6 +64,36 @@ static void test_term_wakes_blocked_recv_with_ebadf(void **state)
     tu_run_in_child(term_wakes_blocked_recv);
 }
 
+/* A PAIR recv over tcp waits in a read of its connection: nn_term must end
+   that read too. */
+static void term_wakes_recv_reading_its_connection(void)
+{
+    char url[64];
+    tu_tcp_url(url, sizeof url, tu_free_port());
+    int a = nn_socket(AF_SP, NN_PAIR);
+    int b = nn_socket(AF_SP, NN_PAIR);
+    TU_CHILD_CHECK(a >= 0 && b >= 0);
+    TU_CHILD_CHECK(nn_bind(a, url) >= 0);
+    TU_CHILD_CHECK(nn_connect(b, url) >= 0);
+    char buf[8];
+    TU_CHILD_CHECK(nn_send(b, "hi", 2, 0) == 2);
+    TU_CHILD_CHECK(nn_recv(a, buf, sizeof buf, 0) == 2);
+    tu_thread t;
+    struct tu_blocked blk;
+    child_block(&t, &blk, a, TU_OP_RECV);
+    nn_term();
+    TU_CHILD_CHECK(tu_wait_until(tu_blocked_is_done, &blk, TU_DEADLINE_MS));
+    tu_thread_join(&t);
+    TU_CHILD_CHECK(blk.rc == -1);
+    TU_CHILD_CHECK(blk.err == EBADF);
+}
+
+static void test_term_wakes_recv_reading_its_tcp_connection(void **state)
+{
+    (void) state;
+    tu_run_in_child(term_wakes_recv_reading_its_connection);
+}
+
 static void term_wakes_blocked_send(void)
 {
     int s = nn_socket(AF_SP, NN_PAIR);
@@ -244,6 +274,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_term_wakes_blocked_recv_with_ebadf),
+        cmocka_unit_test(test_term_wakes_recv_reading_its_tcp_connection),
         cmocka_unit_test(test_term_wakes_blocked_send_with_ebadf),
         cmocka_unit_test(test_term_wakes_blocked_calls_on_every_socket),
         cmocka_unit_test(test_term_wakes_thread_polling_rcvfd),

@@ -450,6 +450,9 @@ bool tu_thread_sleeps(int tid, bool in_poll)
 #endif
     if (nr == SYS_ppoll)
         return true;
+    /* A blocked PAIR nn_recv over tcp waits in a read of its connection. */
+    if (nr == SYS_recvfrom || nr == SYS_recvmsg || nr == SYS_read)
+        return true;
     if (in_poll)
         return false;
     return

@@ -99,10 +99,11 @@ uint32_t tu_get32(const unsigned char *p);
 void tu_put32(unsigned char *p, uint32_t v);
 
 /* True while thread tid of this process sleeps in a system call a blocked
-   nn_send/nn_recv waits in: poll, ppoll, futex or epoll_wait (anything, where
-   /proc does not say which call it is). With in_poll, only poll or ppoll,
-   where a blocked nn_recv that reads its connection itself waits (and
-   libnanomsg's calls wait on their readiness fds). */
+   nn_send/nn_recv waits in: poll, ppoll, a read (recvfrom, recvmsg, read),
+   futex or epoll_wait (anything, where /proc does not say which call it is).
+   With in_poll, only poll, ppoll or a read, where a blocked nn_recv that
+   reads its connection itself waits (a PAIR over tcp in the read; libnanomsg's
+   calls wait on their readiness fds). */
 bool tu_thread_sleeps(int tid, bool in_poll);
 /* True while thread tid of this process is asleep in the kernel ('S' in its
    /proc stat), in whatever call. */

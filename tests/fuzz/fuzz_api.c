@@ -26,13 +26,16 @@
 #include <string.h>
 
 #include <nanomsg/bus.h>
+#include <nanomsg/keepalive.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pair.h>
+#include <nanomsg/pgm.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
 #include <nanomsg/survey.h>
 #include <nanomsg/tcp.h>
+#include <nanomsg/tls.h>
 #include <nanomsg/ws.h>
 
 #include "sp_config.h"
@@ -151,6 +154,14 @@ static const struct opt {
     {NN_SOL_SOCKET, NN_MAXTTL, EXACT},
     {NN_SOL_SOCKET, 99, 0},
     {NN_TCP, NN_TCP_NODELAY, EXACT},
+    {NN_TCP, NN_TCP_KEEPALIVE, EXACT},
+    {NN_TLS, NN_TLS_VERIFY, EXACT},
+    {NN_PGM, NN_PGM_RATE, EXACT},
+    {NN_PGM, NN_PGM_RECOVERY_IVL, EXACT},
+    {NN_PGM, NN_PGM_HOPS, EXACT},
+    {NN_PGM, NN_PGM_LOOP, EXACT},
+    {NN_PGM, NN_PGM_MAXTPDU, EXACT},
+    {NN_PGM, NN_PGM_PEER_EXPIRY, EXACT},
     {NN_WS, NN_WS_MSG_TYPE, EXACT},
     {NN_REQ, NN_REQ_RESEND_IVL, EXACT},
     {NN_SURVEYOR, NN_SURVEYOR_DEADLINE, EXACT},

@@ -150,9 +150,10 @@ static void test_pgmsock_each_role_watches_its_descriptors(void **state)
 
     for (int roles = SP_PGMSOCK_SEND; roles <= (SP_PGMSOCK_SEND | SP_PGMSOCK_RECV); roles += 2) {
         struct sp_pgmsock *s = open_s(true, "239.1.0.1", port_seq++, roles, NULL);
-        assert_int_equal(sp_pgmsock_fds(s, f), 4);
+        assert_int_equal(sp_pgmsock_fds(s, f), 5);
         assert_int_equal(f[2].events, EPOLLIN); /* repairs */
         assert_int_equal(f[3].events, 0);       /* POLLOUT only when blocked */
+        assert_int_equal(f[4].events, EPOLLIN); /* the rate timer */
         /* A sender has SPMs to send: its timer is armed. */
         assert_true(sp_pgmsock_timeout(s) >= 0);
         sp_pgmsock_close(s);

@@ -611,6 +611,84 @@ static void test_wss_pair_client_gets_every_frame_of_bursts_of_full_records(void
     bursts(WS, CONNECT);
 }
 
+/* ---- nanosp writing into a full connection ---- */
+
+/* Large messages (many records each, a record's worth of body written
+   straight from the message) to a peer whose kernel takes only a few KiB
+   at a time: nanosp's writes keep meeting a full connection, and every
+   byte must still arrive, in order. */
+enum { SLOW_MSGS = 6, SLOW_LEN = 200000 };
+
+struct slow_sender {
+    int s;
+    int sent;
+};
+
+static void slow_sender(void *arg)
+{
+    struct slow_sender *w = arg;
+    char *body = malloc(SLOW_LEN + 1);
+    if (!body)
+        return;
+    for (int i = 0; i < SLOW_MSGS; i++) {
+        body_of(body, i, SLOW_LEN);
+        if (nn_send(w->s, body, SLOW_LEN, 0) != SLOW_LEN)
+            break;
+        w->sent++;
+    }
+    free(body);
+}
+
+static void test_tls_large_messages_into_a_full_connection_arrive_intact(void **state)
+{
+    (void) state;
+    struct conn c;
+    memset(&c, 0, sizeof c);
+    c.wire = SP;
+    c.side = CONNECT;
+    int port, small = 4096;
+    c.lfd = tu_raw_listen(&port);
+    /* Inherited by the accepted connection: a small receive window. */
+    assert_int_equal(setsockopt(c.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    c.s = tu_socket(AF_SP, NN_PAIR);
+    /* And a small send buffer in nanosp's kernel (NN_SNDBUF sets SO_SNDBUF). */
+    tu_setint(c.s, NN_SOL_SOCKET, NN_SNDBUF, 8192);
+    tu_setstr(c.s, NN_TLS, NN_TLS_CA_FILE, tls_cert("ca.crt"));
+    char url[96];
+    snprintf(url, sizeof url, "tls+tcp://localhost:%d", port);
+    tu_connect(c.s, url);
+    tp_accept(&c.p, c.lfd);
+    struct bytes b = {0};
+    peer_opening(&c, &b);
+    tp_write_record(&c.p, b.p, b.len);
+    b_free(&b);
+    peer_expect_opening(&c);
+    struct slow_sender w = {c.s, 0};
+    tu_thread t;
+    tu_thread_start(&t, slow_sender, &w);
+    char *want = malloc(SLOW_LEN + 1), *got = malloc(SLOW_LEN);
+    assert_non_null(want);
+    assert_non_null(got);
+    for (int i = 0; i < SLOW_MSGS; i++) {
+        uint8_t len[8];
+        assert_true(tp_read(&c.p, len, 8, TU_DEADLINE_MS));
+        uint64_t n = 0;
+        for (int k = 0; k < 8; k++)
+            n = n << 8 | len[k];
+        assert_int_equal(n, SLOW_LEN);
+        /* In small pieces: the window stays small. */
+        for (size_t off = 0; off < SLOW_LEN; off += 3000)
+            assert_true(tp_read(&c.p, got + off, SLOW_LEN - off < 3000 ? SLOW_LEN - off : 3000, TU_DEADLINE_MS));
+        body_of(want, i, SLOW_LEN);
+        assert_memory_equal(got, want, SLOW_LEN);
+    }
+    tu_thread_join(&t);
+    assert_int_equal(w.sent, SLOW_MSGS);
+    free(want);
+    free(got);
+    conn_close(&c);
+}
+
 int main(void)
 {
     if (!tls_have_openssl()) {
@@ -637,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_tls_pair_client_ends_connection_on_close_notify_behind_a_message),
         cmocka_unit_test(test_wss_rep_ends_connection_on_close_notify_behind_a_frame),
         cmocka_unit_test(test_tls_rep_gets_every_request_of_bursts_of_full_records),
+        cmocka_unit_test(test_tls_large_messages_into_a_full_connection_arrive_intact),
         cmocka_unit_test(test_tls_pair_client_gets_every_message_of_bursts_of_full_records),
         cmocka_unit_test(test_wss_rep_gets_every_frame_of_bursts_of_full_records),
         cmocka_unit_test(test_wss_pair_client_gets_every_frame_of_bursts_of_full_records),

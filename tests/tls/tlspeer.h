@@ -30,6 +30,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include "testutil.h"
@@ -138,6 +139,8 @@ struct tp {
     mbedtls_x509_crt ca;
     mbedtls_x509_crt crt;
     mbedtls_pk_context key;
+    bool keep_in;           /* received bytes are also kept in in (handshake) */
+    struct bytes in;
 };
 
 static inline int tp_send_cb(void *arg, const unsigned char *buf, size_t len)
@@ -158,6 +161,8 @@ static inline int tp_recv_cb(void *arg, unsigned char *buf, size_t len)
 {
     struct tp *p = arg;
     ssize_t n = recv(p->fd, buf, len, 0);
+    if (n > 0 && p->keep_in)
+        b_put(&p->in, buf, (size_t) n);
     if (n >= 0)
         return (int) n;
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? MBEDTLS_ERR_SSL_WANT_READ
@@ -185,10 +190,28 @@ static inline void tp_fail(const char *what, int rc)
     fail();
 }
 
+/* What tp_start_with may change from mbedTLS's defaults. */
+struct tp_opts {
+    /* The key-exchange curves to offer or accept, most preferred first
+       (MBEDTLS_ECP_DP_NONE-terminated); NULL: mbedTLS's defaults. */
+    const mbedtls_ecp_group_id *curves;
+    /* Keep the bytes received during the handshake in p->in
+       (tp_handshake_msg finds the peer's handshake messages there). */
+    bool keep_in;
+    /* Server: issue and take session tickets with these keys. */
+    mbedtls_ssl_ticket_context *tickets;
+    /* Client: offer to resume this session. */
+    const mbedtls_ssl_session *resume;
+};
+
 /* Sets up the TLS side of p on a connected fd and runs the handshake. */
-static inline void tp_start(struct tp *p, int fd, bool server)
+static inline void tp_start_with(struct tp *p, int fd, bool server, const struct tp_opts *o)
 {
+    static const struct tp_opts defaults;
+    o = o ? o : &defaults;
+    const mbedtls_ecp_group_id *curves = o->curves;
     memset(p, 0, sizeof *p);
+    p->keep_in = o->keep_in;
     p->fd = fd;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -205,6 +228,8 @@ static inline void tp_start(struct tp *p, int fd, bool server)
                                                  MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT),
                      0);
     mbedtls_ssl_conf_rng(&p->conf, mbedtls_ctr_drbg_random, &p->drbg);
+    if (curves)
+        mbedtls_ssl_conf_curves(&p->conf, curves);
     if (server) {
         assert_int_equal(mbedtls_x509_crt_parse_file(&p->crt, tls_cert("server.crt")), 0);
         assert_int_equal(mbedtls_pk_parse_keyfile(&p->key, tls_cert("server.key"), NULL), 0);
@@ -215,9 +240,13 @@ static inline void tp_start(struct tp *p, int fd, bool server)
         mbedtls_ssl_conf_ca_chain(&p->conf, &p->ca, NULL);
         mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     }
+    if (o->tickets)
+        mbedtls_ssl_conf_session_tickets_cb(&p->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, o->tickets);
     assert_int_equal(mbedtls_ssl_setup(&p->ssl, &p->conf), 0);
     if (!server)
         assert_int_equal(mbedtls_ssl_set_hostname(&p->ssl, "localhost"), 0);
+    if (o->resume)
+        assert_int_equal(mbedtls_ssl_set_session(&p->ssl, o->resume), 0);
     mbedtls_ssl_set_bio(&p->ssl, p, tp_send_cb, tp_recv_cb, NULL);
     uint64_t end = tu_now_ms() + TU_DEADLINE_MS;
     int rc;
@@ -227,6 +256,41 @@ static inline void tp_start(struct tp *p, int fd, bool server)
         if (!tp_wait(p, rc, end))
             tp_fail("handshake timed out", rc);
     }
+    p->keep_in = false;
+}
+
+static inline void tp_start(struct tp *p, int fd, bool server)
+{
+    tp_start_with(p, fd, server, NULL);
+}
+
+/* The body of the first handshake message of the given type (TLS 1.2:
+   1 ClientHello, 12 ServerKeyExchange) among the plaintext records the
+   peer sent before its ChangeCipherSpec, as kept by keep_in, joined in hs
+   (the caller frees it); its length in *len. NULL if there is none. */
+static inline const uint8_t *tp_handshake_msg(struct tp *p, int type, struct bytes *hs_out, size_t *len)
+{
+    struct bytes hs = {0};
+    for (size_t off = 0; off + 5 <= p->in.len;) {
+        size_t rlen = (size_t) p->in.p[off + 3] << 8 | p->in.p[off + 4];
+        if (p->in.p[off] != 22 || off + 5 + rlen > p->in.len)
+            break; /* ChangeCipherSpec: what follows is encrypted */
+        b_put(&hs, p->in.p + off + 5, rlen);
+        off += 5 + rlen;
+    }
+    for (size_t off = 0; off + 4 <= hs.len;) {
+        size_t mlen = (size_t) hs.p[off + 1] << 16 | (size_t) hs.p[off + 2] << 8 | hs.p[off + 3];
+        if (off + 4 + mlen > hs.len)
+            break;
+        if (hs.p[off] == type) {
+            *hs_out = hs;
+            *len = mlen;
+            return hs.p + off + 4;
+        }
+        off += 4 + mlen;
+    }
+    *hs_out = hs;
+    return NULL;
 }
 
 /* A client connected to 127.0.0.1:port that checked the server's
@@ -351,6 +415,7 @@ static inline void tp_close(struct tp *p)
     mbedtls_x509_crt_free(&p->crt);
     mbedtls_pk_free(&p->key);
     b_free(&p->out);
+    b_free(&p->in);
 }
 
 #endif

@@ -9,7 +9,10 @@
    message that arrives in many pieces is whole, and a recv that stops
    waiting mid-message (NN_RCVTIMEO), a peer that leaves mid-message or
    sends one over NN_RCVMAXSIZE cost at most that connection, never the
-   socket or the process. */
+   socket or the process. A PAIR over tcp without NN_RCVTIMEO waits in
+   blocking reads of its connection instead of poll(), and those read the
+   large message into the buffer too: the same holds there, and nn_close
+   still ends such a recv mid-message. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -92,14 +95,15 @@ static void sender_fn(void *arg)
     free(buf);
 }
 
-static void run_sizes(enum kind kind, int sproto, int rproto)
+/* rcvtimeo -1: none (a PAIR over tcp then waits in blocking reads). */
+static void run_sizes(enum kind kind, int sproto, int rproto, int rcvtimeo)
 {
     struct addr a;
     addr_init(&a, kind, "sizes");
     int r = tu_socket(AF_SP, rproto);
     int s = tu_socket(AF_SP, sproto);
     tu_setint(r, NN_SOL_SOCKET, NN_RCVMAXSIZE, -1);
-    tu_setint(r, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+    tu_setint(r, NN_SOL_SOCKET, NN_RCVTIMEO, rcvtimeo);
     tu_setint(s, NN_SOL_SOCKET, NN_SNDTIMEO, TU_DEADLINE_MS);
     tu_bind(r, a.url);
     tu_connect(s, a.url);
@@ -140,9 +144,10 @@ static void test_messages_around_the_thresholds_arrive_intact_into_any_buffer(vo
     (void) state;
     const enum kind kinds[] = {IPC, TCP, INPROC};
     for (size_t k = 0; k < TU_ARRAY_LEN(kinds); k++) {
-        run_sizes(kinds[k], NN_PUSH, NN_PULL);
-        run_sizes(kinds[k], NN_PAIR, NN_PAIR);
+        run_sizes(kinds[k], NN_PUSH, NN_PULL, TU_DEADLINE_MS);
+        run_sizes(kinds[k], NN_PAIR, NN_PAIR, TU_DEADLINE_MS);
     }
+    run_sizes(TCP, NN_PAIR, NN_PAIR, -1);
 }
 
 /* ---- a sender ahead of its reader: partial writes, then the queue ---- */
@@ -263,21 +268,27 @@ static void piecer_fn(void *arg)
     free(frame);
 }
 
-/* A PULL bound on a fresh address, and a plain peer connected to it whose
-   pipe is attached. */
-static int pull_with_raw_peer(enum kind kind, const char *name, struct addr *a, int *fd)
+/* A socket of protocol proto (PULL or PAIR) bound on a fresh address, and a
+   plain peer connected to it whose pipe is attached. */
+static int sock_with_raw_peer(enum kind kind, int proto, const char *name, struct addr *a, int *fd)
 {
     addr_init(a, kind, name);
-    int s = tu_socket(AF_SP, NN_PULL);
+    int s = tu_socket(AF_SP, proto);
     tu_bind(s, a->url);
     *fd = kind == TCP ? tu_connect_tcp(a->port, 0) : tu_connect_ipc(a->path, 0);
     assert_true(*fd >= 0);
-    tu_sp_handshake(*fd, NN_PUSH, NN_PULL);
+    int peer = proto == NN_PULL ? NN_PUSH : NN_PAIR;
+    tu_sp_handshake(*fd, peer, proto);
     /* Attached once a message came through: a recv blocks on it from then
        on (before, it waits for any pipe to have something). */
     assert_true(tu_write_frame(*fd, kind == IPC, "first", 5));
     tu_recv(s, "first");
     return s;
+}
+
+static int pull_with_raw_peer(enum kind kind, const char *name, struct addr *a, int *fd)
+{
+    return sock_with_raw_peer(kind, NN_PULL, name, a, fd);
 }
 
 static void test_message_in_many_pieces_reaches_a_blocked_recv_whole(void **state)
@@ -407,6 +418,116 @@ static void test_frame_over_rcvmaxsize_reaching_a_blocked_recv_drops_the_connect
     }
 }
 
+/* ---- a PAIR over tcp without NN_RCVTIMEO: blocking reads ---- */
+
+static void test_message_in_many_pieces_reaches_a_recv_in_blocking_reads_whole(void **state)
+{
+    (void) state;
+    struct addr a;
+    int fd;
+    int s = sock_with_raw_peer(TCP, NN_PAIR, "bpieces", &a, &fd);
+    struct piecer p = {.fd = fd, .kind = TCP, .len = 100000, .piece = 3000};
+    atomic_init(&p.tid, tu_gettid());
+    tu_thread t;
+    tu_thread_start(&t, piecer_fn, &p);
+    uint8_t *buf = malloc(p.len);
+    assert_non_null(buf);
+    assert_int_equal(nn_recv(s, buf, p.len, 0), (int) p.len);
+    tu_thread_join(&t);
+    assert_true(p.ok);
+    assert_true(tu_check_fill(buf, p.len, 77, 0));
+    assert_true(tu_write_frame(fd, false, "next", 4));
+    tu_recv(s, "next");
+    free(buf);
+    close(fd);
+    tu_close(s);
+}
+
+struct big_recv {
+    int s;
+    struct piecer *p; /* tid: this thread's */
+    size_t cap;
+    unsigned seed;    /* what a message received should be filled from */
+    int rc;
+    int err;
+    bool intact;
+};
+
+static void big_recv_fn(void *arg)
+{
+    struct big_recv *b = arg;
+    uint8_t *buf = malloc(b->cap);
+    atomic_store(&b->p->tid, tu_gettid());
+    b->rc = buf ? nn_recv(b->s, buf, b->cap, 0) : -2;
+    b->err = nn_errno();
+    b->intact = b->rc > 0 && tu_check_fill(buf, (size_t) b->rc, b->seed, 0);
+    free(buf);
+}
+
+/* The recv waits in a read of the rest of the message (part of it already
+   in its buffer) when nn_close comes: it ends with EBADF, as any. */
+static void test_nn_close_ends_a_recv_in_blocking_reads_mid_message(void **state)
+{
+    (void) state;
+    struct addr a;
+    int fd;
+    int s = sock_with_raw_peer(TCP, NN_PAIR, "bclose", &a, &fd);
+    static struct piecer p; /* static: outlive a failed test's frame */
+    static struct big_recv b;
+    p = (struct piecer) {.fd = fd, .kind = TCP, .len = 100000, .piece = 10000, .stop = 8 + 30000};
+    atomic_init(&p.tid, 0);
+    b = (struct big_recv) {.s = s, .p = &p, .cap = p.len, .rc = 99};
+    tu_thread rt, pt;
+    tu_thread_start(&rt, big_recv_fn, &b);
+    tu_thread_start(&pt, piecer_fn, &p);
+    tu_thread_join(&pt);
+    assert_true(p.ok);
+    /* Back in its read, waiting for the rest. */
+    assert_true(tu_wait_until(receiver_polls, &p, TU_DEADLINE_MS));
+    tu_close(s);
+    tu_thread_join(&rt);
+    assert_int_equal(b.rc, -1);
+    assert_int_equal(b.err, EBADF);
+    close(fd);
+}
+
+/* The peer leaves with part of a message in the buffer: the recv goes on
+   waiting, and the next peer's message arrives whole, nothing of the first
+   one's part in it. */
+static void test_peer_leaving_mid_message_under_blocking_reads_leaves_the_recv_for_the_next_peer(void **state)
+{
+    (void) state;
+    struct addr a;
+    int fd;
+    int s = sock_with_raw_peer(TCP, NN_PAIR, "bleaves", &a, &fd);
+    static struct piecer p; /* static: outlive a failed test's frame */
+    static struct big_recv b;
+    p = (struct piecer) {.fd = fd, .kind = TCP, .len = 100000, .piece = 20000, .stop = 8 + 50000, .close_after = true};
+    atomic_init(&p.tid, 0);
+    b = (struct big_recv) {.s = s, .p = &p, .cap = p.len, .seed = 78, .rc = 99};
+    tu_thread rt, pt;
+    tu_thread_start(&rt, big_recv_fn, &b);
+    tu_thread_start(&pt, piecer_fn, &p);
+    tu_thread_join(&pt);
+    assert_true(p.ok);
+    tu_wait_connections(s, 0);
+    int fd2 = tu_connect_tcp(a.port, 0);
+    assert_true(fd2 >= 0);
+    tu_sp_handshake(fd2, NN_PAIR, NN_PAIR);
+    uint8_t *frame = malloc(8 + p.len);
+    assert_non_null(frame);
+    for (int i = 7; i >= 0; i--)
+        frame[7 - i] = (uint8_t) ((uint64_t) p.len >> (8 * i));
+    tu_fill(frame + 8, p.len, 78);
+    assert_true(tu_write_all(fd2, frame, 8 + p.len));
+    tu_thread_join(&rt);
+    assert_int_equal(b.rc, (int) p.len);
+    assert_true(b.intact);
+    free(frame);
+    close(fd2);
+    tu_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +537,9 @@ int main(void)
         cmocka_unit_test(test_recv_timing_out_mid_message_leaves_it_whole_for_the_next_recv),
         cmocka_unit_test(test_peer_leaving_mid_message_costs_only_its_connection),
         cmocka_unit_test(test_frame_over_rcvmaxsize_reaching_a_blocked_recv_drops_the_connection),
+        cmocka_unit_test(test_message_in_many_pieces_reaches_a_recv_in_blocking_reads_whole),
+        cmocka_unit_test(test_nn_close_ends_a_recv_in_blocking_reads_mid_message),
+        cmocka_unit_test(test_peer_leaving_mid_message_under_blocking_reads_leaves_the_recv_for_the_next_peer),
     };
     return cmocka_run_group_tests(tests, NULL, tu_close_all);
 }

@@ -1,15 +1,16 @@
 /* A blocked nn_recv reading the connection itself. When the only pipe of a
    socket is a plain tcp or ipc stream, the thread blocked in nn_recv polls
-   that connection's fd and decodes and delivers the message in its own
-   thread, instead of waiting for the I/O thread. These tests pin what must
+   that connection's fd (a PAIR over tcp without a deadline: waits in a read
+   of it) and decodes and delivers the message in its own thread, instead of
+   waiting for the I/O thread. These tests pin what must
    not change for the application along that path, over both tcp and ipc:
    messages arrive intact and in order, nn_close, NN_RCVTIMEO, the SURVEYOR
    deadline and signals still end the wait, a peer that leaves or breaks
    the wire protocol costs its connection, never the socket, and what arrives
    after such a recv is receivable at once without another blocking call.
 
-   "Blocked" means seen sleeping in a poll/futex system call in /proc, so the
-   event under test happens while the library waits, not before it does. */
+   "Blocked" means seen sleeping in a poll/read/futex system call in /proc, so
+   the event under test happens while the library waits, not before it does. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -43,6 +44,10 @@
 
 #define URL_LEN 256
 #define PROMPT_MS 2000 /* "promptly" */
+
+/* A blocked recv with no deadline (a PAIR over tcp then waits in a read of
+   its connection) and with one (it polls). */
+static const int rcvtimeos[2] = {-1, TU_DEADLINE_MS};
 
 enum kind { TCP, IPC };
 
@@ -291,7 +296,7 @@ static void test_ping_pong_2000_round_trips_with_threads_on_one_cpu_each(void **
 
 /* ---- 2. nn_close ---- */
 
-static void run_close_wakes_blocked_recv(enum kind kind)
+static void run_close_wakes_blocked_recv(enum kind kind, int timeo)
 {
     struct addr addr;
     static struct blocked_recv r; /* static: outlives a failed test's frame */
@@ -301,6 +306,7 @@ static void run_close_wakes_blocked_recv(enum kind kind)
 
     addr_init(&addr, kind, "close");
     pair_connected(&addr, &a, &b);
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, timeo);
     start_blocked_recv(&t, &r, a);
     start = tu_now_ms();
     tu_close(a);
@@ -316,8 +322,10 @@ static void run_close_wakes_blocked_recv(enum kind kind)
 static void test_nn_close_makes_blocked_recv_fail_with_ebadf_promptly(void **state)
 {
     (void) state;
-    run_close_wakes_blocked_recv(TCP);
-    run_close_wakes_blocked_recv(IPC);
+    for (int i = 0; i < 2; i++) {
+        run_close_wakes_blocked_recv(TCP, rcvtimeos[i]);
+        run_close_wakes_blocked_recv(IPC, rcvtimeos[i]);
+    }
 }
 
 /* ---- 3. NN_RCVTIMEO ---- */
@@ -359,7 +367,7 @@ static void test_rcvtimeo_100ms_on_idle_connection_fails_with_etimedout(void **s
 
 /* ---- 4. the peer leaves ---- */
 
-static void run_peer_leaves(enum kind kind)
+static void run_peer_leaves(enum kind kind, int timeo)
 {
     struct addr addr;
     static struct blocked_recv r; /* static: outlives a failed test's frame */
@@ -368,6 +376,7 @@ static void run_peer_leaves(enum kind kind)
 
     addr_init(&addr, kind, "leaves");
     pair_connected(&addr, &a, &b);
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, timeo);
     start_blocked_recv(&t, &r, a);
     tu_close(b);
     /* The connection is gone from A while the recv keeps waiting. */
@@ -385,8 +394,98 @@ static void run_peer_leaves(enum kind kind)
 static void test_blocked_recv_survives_peer_leaving_and_gets_next_peers_message(void **state)
 {
     (void) state;
-    run_peer_leaves(TCP);
-    run_peer_leaves(IPC);
+    for (int i = 0; i < 2; i++) {
+        run_peer_leaves(TCP, rcvtimeos[i]);
+        run_peer_leaves(IPC, rcvtimeos[i]);
+    }
+}
+
+/* ---- 4b. our own end of the connection goes ---- */
+
+/* nn_shutdown of the endpoint that accepted the connection: the I/O thread
+   closes the connection the recv is waiting on (over tcp, reading it), and
+   the recv goes on waiting for the next one. */
+static void run_own_endpoint_shut_down(enum kind kind, int timeo)
+{
+    struct addr addr, addr2;
+    static struct blocked_recv r; /* static: outlives a failed test's frame */
+    tu_thread t;
+    int a, b, c;
+
+    addr_init(&addr, kind, "own");
+    addr_init(&addr2, kind, "own2");
+    a = tu_socket(AF_SP, NN_PAIR);
+    b = tu_socket(AF_SP, NN_PAIR);
+    int eid = tu_bind(a, addr.url);
+    tu_connect(b, addr.url);
+    tu_send(b, "hello");
+    tu_recv(a, "hello");
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, timeo);
+    start_blocked_recv(&t, &r, a);
+    assert_int_equal(nn_shutdown(a, eid), 0);
+    tu_wait_stat(a, NN_STAT_CURRENT_CONNECTIONS, 0);
+    assert_false(atomic_load(&r.done));
+
+    tu_bind(a, addr2.url);
+    c = tu_socket(AF_SP, NN_PAIR);
+    tu_connect(c, addr2.url);
+    tu_send(c, "again");
+    expect_received(&t, &r, "again");
+    tu_close(a);
+    tu_close(b);
+    tu_close(c);
+}
+
+static void test_blocked_recv_survives_its_endpoint_shut_down_and_gets_next_connections_message(void **state)
+{
+    (void) state;
+    for (int i = 0; i < 2; i++) {
+        run_own_endpoint_shut_down(TCP, rcvtimeos[i]);
+        run_own_endpoint_shut_down(IPC, rcvtimeos[i]);
+    }
+}
+
+/* ---- 4c. two threads receiving on one socket ---- */
+
+/* One reads the connection, the other waits for the socket: each of two
+   messages ends one of the two recvs. */
+static void run_two_receivers(enum kind kind, int timeo)
+{
+    struct addr addr;
+    static struct blocked_recv r1, r2; /* static: outlive a failed test's frame */
+    tu_thread t1, t2;
+    int a, b;
+
+    addr_init(&addr, kind, "two");
+    pair_connected(&addr, &a, &b);
+    tu_setint(a, NN_SOL_SOCKET, NN_RCVTIMEO, timeo);
+    start_blocked_recv(&t1, &r1, a);
+    start_blocked_recv(&t2, &r2, a);
+    tu_send(b, "one");
+    tu_send(b, "two");
+    if (!tu_wait_until(recv_returned, &r1, TU_DEADLINE_MS + 1000) ||
+        !tu_wait_until(recv_returned, &r2, TU_DEADLINE_MS + 1000))
+        fail_msg("%s: a recv still blocked after two messages", kind_name(kind));
+    tu_thread_join(&t1);
+    tu_thread_join(&t2);
+    if (r1.rc != 3 || r2.rc != 3)
+        fprintf(stderr, "%s: recvs -> %d (%s), %d (%s)\n", kind_name(kind), r1.rc, nn_strerror(r1.err), r2.rc,
+                nn_strerror(r2.err));
+    assert_int_equal(r1.rc, 3);
+    assert_int_equal(r2.rc, 3);
+    assert_true((strcmp(r1.buf, "one") == 0 && strcmp(r2.buf, "two") == 0) ||
+                (strcmp(r1.buf, "two") == 0 && strcmp(r2.buf, "one") == 0));
+    tu_close(a);
+    tu_close(b);
+}
+
+static void test_two_threads_blocked_in_recv_on_one_socket_get_one_message_each(void **state)
+{
+    (void) state;
+    for (int i = 0; i < 2; i++) {
+        run_two_receivers(TCP, rcvtimeos[i]);
+        run_two_receivers(IPC, rcvtimeos[i]);
+    }
 }
 
 /* ---- 5. a peer breaking the wire protocol (tcp) ---- */
@@ -812,6 +911,8 @@ int main(void)
         cmocka_unit_test(test_nn_close_makes_blocked_recv_fail_with_ebadf_promptly),
         cmocka_unit_test(test_rcvtimeo_100ms_on_idle_connection_fails_with_etimedout),
         cmocka_unit_test(test_blocked_recv_survives_peer_leaving_and_gets_next_peers_message),
+        cmocka_unit_test(test_blocked_recv_survives_its_endpoint_shut_down_and_gets_next_connections_message),
+        cmocka_unit_test(test_two_threads_blocked_in_recv_on_one_socket_get_one_message_each),
         cmocka_unit_test(test_tcp_oversize_frame_drops_connection_while_recv_keeps_waiting),
         cmocka_unit_test(test_surveyor_recv_fails_with_etimedout_at_the_deadline),
         cmocka_unit_test(test_signal_makes_blocked_recv_fail_with_eintr),

@@ -9,10 +9,16 @@
     PAIR as in nanomsg's original; PERF_PATTERN=pushpull uses PUSH/PULL.
 */
 
+/*  For CPU_SET in perf_pin.h (PERF_THREAD_CPUS). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <nanomsg/inproc.h>
 #include <pthread.h>
 
 #include "nn_perf.h"
+#include "perf_pin.h"
 
 #define INPROC_THR_URL "inproc://inproc_thr"
 #define INPROC_ACK_URL "inproc://inproc_thr_ack"
@@ -31,6 +37,7 @@ static void *worker(void *arg)
     long i;
 
     (void) arg;
+    perf_pin_thread(1);
     s = nn_socket(AF_SP, pushpull ? NN_PUSH : NN_PAIR);
     NN_CHECK(s >= 0, "nn_socket (worker)");
     nn_perf_tune(s, sz, 1);
@@ -79,6 +86,7 @@ int main(int argc, char *argv[])
     sz = (size_t) perf_arg_long(argv[1], "msg-size");
     count = perf_arg_long(argv[2], "msg-count");
     pushpull = perf_pushpull();
+    perf_pin_thread(0);
 
     s = nn_socket(AF_SP, pushpull ? NN_PULL : NN_PAIR);
     NN_CHECK(s >= 0, "nn_socket");

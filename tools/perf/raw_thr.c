@@ -11,9 +11,15 @@
            raw_thr inproc <msg-size> <msg-count>
 */
 
+/*  For CPU_SET in perf_pin.h (PERF_THREAD_CPUS). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <pthread.h>
 
 #include "raw_util.h"
+#include "perf_pin.h"
 
 static size_t sz;
 static long count;
@@ -75,6 +81,7 @@ static int pipe_data[2], pipe_ack[2];
 static void *inproc_worker(void *arg)
 {
     (void) arg;
+    perf_pin_thread(1);
     sender(pipe_data[1], pipe_ack[0], 0);
     return NULL;
 }
@@ -100,6 +107,7 @@ int main(int argc, char *argv[])
         sz = (size_t) perf_arg_long(argv[2], "msg-size");
         count = perf_arg_long(argv[3], "msg-count");
         PERF_CHECK(pipe(pipe_data) == 0 && pipe(pipe_ack) == 0, "pipe");
+        perf_pin_thread(0);
         errno = pthread_create(&t, NULL, inproc_worker, NULL);
         PERF_CHECK(errno == 0, "pthread_create");
         receiver(pipe_data[0], pipe_ack[1]);

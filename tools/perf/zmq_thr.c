@@ -15,9 +15,15 @@
            zmq_thr inproc <msg-size> <msg-count>
 */
 
+/*  For CPU_SET in perf_pin.h (PERF_THREAD_CPUS). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <pthread.h>
 
 #include "zmq_perf.h"
+#include "perf_pin.h"
 
 #define ZMQ_THR_INPROC "inproc://zmq_thr"
 #define ZMQ_THR_INPROC_ACK "inproc://zmq_thr_ack"
@@ -111,8 +117,10 @@ static void receiver(struct side d)
 
 static void *inproc_worker(void *arg)
 {
-    struct side d = open_side(1, ZMQ_THR_INPROC, ZMQ_THR_INPROC_ACK);
+    struct side d;
     (void) arg;
+    perf_pin_thread(1);
+    d = open_side(1, ZMQ_THR_INPROC, ZMQ_THR_INPROC_ACK);
     sender(d);
     close_side(d);
     return NULL;
@@ -149,6 +157,7 @@ int main(int argc, char *argv[])
         pthread_t t;
         sz = (size_t) perf_arg_long(argv[2], "msg-size");
         count = perf_arg_long(argv[3], "msg-count");
+        perf_pin_thread(0);
         d = open_side(0, ZMQ_THR_INPROC, ZMQ_THR_INPROC_ACK);
         errno = pthread_create(&t, NULL, inproc_worker, NULL);
         PERF_CHECK(errno == 0, "pthread_create");

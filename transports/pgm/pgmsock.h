@@ -1,9 +1,10 @@
 /* One OpenPGM session: the PGM socket of one pgm/epgm endpoint, joined to
    its group, driven from the caller's event loop. It never blocks, starts no
    thread and waits for nothing: the owner watches the descriptors that
-   sp_pgmsock_fds lists (each maps to an sp_io), arms one timer from
-   sp_pgmsock_timeout (an sp_timer), and calls sp_pgmsock_service whenever
-   any of them fires. The service call reads what arrived (one callback per
+   sp_pgmsock_fds lists (each maps to an sp_io; a sender's include a
+   timerfd of its own for the rate limit's sub-millisecond waits), arms one
+   timer from sp_pgmsock_timeout (an sp_timer), and calls
+   sp_pgmsock_service whenever any of them fires. The service call reads what arrived (one callback per
    datagram, tagged with the sender's TSI, so each remote sender can have
    its own receive pipe), reports unrecoverable loss per sender, runs
    OpenPGM's timers, and sends the repairs receivers asked for: a sender
@@ -49,7 +50,7 @@ struct sp_pgmsock_fd {
     int fd;
     uint32_t events;
 };
-#define SP_PGMSOCK_MAXFDS 4
+#define SP_PGMSOCK_MAXFDS 5
 
 /* What sp_pgmsock_service reports. tsi identifies a remote sender (its PGM
    transport session id: 6 bytes of GSI and the source port, as a number). */

@@ -14,7 +14,12 @@
 #include "utils/spwire.h"
 #include "utils/tcpdial.h"
 
-static const struct sp_stream_cfg tcp_cfg = {&sp_spwire_ops, &sp_spwire_tcp, sp_tcp_tune};
+static const struct sp_stream_cfg tcp_cfg = {
+    .wire = &sp_spwire_ops,
+    .wire_arg = &sp_spwire_tcp,
+    .tune = sp_tcp_tune,
+    .blocking_reads = true,
+};
 
 static int tcp_bind(struct sp_ep *ep)
 {

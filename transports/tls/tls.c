@@ -52,7 +52,7 @@ const struct sp_transport sp_tls_transport = {
     .scheme = "tls+tcp",
     .id = NN_TLS,
     .optsets = tls_optsets,
-    .term = sp_tcpdial_term,
+    .term = sp_tls_term,
     .bind = tls_bind,
     .connect = tls_connect,
 };

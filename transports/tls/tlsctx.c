@@ -24,12 +24,14 @@
 #include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include <nanomsg/tls.h>
 
 #include "core/ep.h"
 #include "tls/tlsopts.h"
+#include "tls/tlssession.h"
 #include "utils/listener.h"
 
 #define SP_TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt" /* Debian's ca-certificates */
@@ -47,7 +49,43 @@ struct sp_tlsctx {
     mbedtls_x509_crt cert;
     mbedtls_pk_context key;
     char *server_name;
+    mbedtls_ssl_ticket_context ticket;            /* server: its session tickets' keys */
+    uint8_t session_key[SP_TLS_SESSION_KEY]; /* client: its sessions in the cache */
 };
+
+/* ---- the key-exchange curves ----
+
+   mbedTLS 2.x lists its curves largest first, and a server takes the first
+   of its own list that the client offers: two mbedTLS peers left to their
+   defaults do every ECDHE on secp521r1, whose arithmetic costs about ten
+   times that of x25519 and makes the handshake, not the network, the limit
+   on how fast connections come up. Offer and prefer x25519 and secp256r1
+   (as OpenSSL, browsers and TLS 1.3 do), then every other curve mbedTLS
+   has in its own order, so that a peer, or a certificate, limited to one
+   of them still works. Built once; mbedtls_ssl_conf_curves keeps the
+   pointer. */
+
+static mbedtls_ecp_group_id curve_order[32]; /* more than mbedTLS has curves */
+static pthread_once_t curve_order_once = PTHREAD_ONCE_INIT;
+
+static void curve_order_make(void)
+{
+    static const mbedtls_ecp_group_id fast[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1};
+    const mbedtls_ecp_group_id *all = mbedtls_ecp_grp_id_list();
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++)
+        for (const mbedtls_ecp_group_id *g = all; *g != MBEDTLS_ECP_DP_NONE; g++)
+            if (*g == fast[i])
+                curve_order[n++] = *g;
+    for (const mbedtls_ecp_group_id *g = all; *g != MBEDTLS_ECP_DP_NONE && n + 1 < sizeof curve_order / sizeof curve_order[0]; g++) {
+        bool seen = false;
+        for (size_t i = 0; i < n; i++)
+            seen = seen || curve_order[i] == *g;
+        if (!seen)
+            curve_order[n++] = *g;
+    }
+    curve_order[n] = MBEDTLS_ECP_DP_NONE;
+}
 
 static int locked_rng(void *p, unsigned char *out, size_t len)
 {
@@ -221,6 +259,7 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
     mbedtls_x509_crt_init(&c->ca);
     mbedtls_x509_crt_init(&c->cert);
     mbedtls_pk_init(&c->key);
+    mbedtls_ssl_ticket_init(&c->ticket);
     *err = -EINVAL;
     static const char pers[] = "nanosp";
     errno = 0;
@@ -235,6 +274,8 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
     }
     mbedtls_ssl_conf_rng(&c->conf, locked_rng, c);
     mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    pthread_once(&curve_order_once, curve_order_make);
+    mbedtls_ssl_conf_curves(&c->conf, curve_order);
 
     int verify = o->verify;
     if (verify < 0 && env_verify(ep, &verify) != 0)
@@ -313,6 +354,20 @@ struct sp_tlsctx *sp_tlsctx_new(struct sp_ep *ep, bool server, const char *host,
             *err = -ENOMEM;
             goto fail;
         }
+        sp_tls_session_key(c->session_key, ep->addr, c->server_name, verify, &c->ca, &c->cert);
+    } else {
+        /* Session tickets (RFC 5077): a client that connects again resumes
+           its session, with no key exchange and no certificate to check:
+           the handshakes of a reconnecting crowd cost a small part of full
+           ones. The ticket is the session, encrypted under a key only this
+           endpoint has (made now, rotated every SP_TLS_TICKET_LIFETIME). */
+        errno = 0;
+        if ((rc = mbedtls_ssl_ticket_setup(&c->ticket, locked_rng, c, MBEDTLS_CIPHER_AES_256_GCM,
+                                           SP_TLS_TICKET_LIFETIME)) != 0) {
+            *err = tls_errno(rc);
+            goto fail;
+        }
+        mbedtls_ssl_conf_session_tickets_cb(&c->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &c->ticket);
     }
     *err = 0;
     return c;
@@ -331,6 +386,7 @@ void sp_tlsctx_rele(struct sp_tlsctx *c)
     mbedtls_x509_crt_free(&c->ca);
     mbedtls_x509_crt_free(&c->cert);
     mbedtls_pk_free(&c->key);
+    mbedtls_ssl_ticket_free(&c->ticket);
     pthread_mutex_destroy(&c->rng_lock);
     free(c->server_name);
     free(c);
@@ -382,6 +438,8 @@ static int ssl_setup(struct tls_bio *b)
         (ctx->server_name && mbedtls_ssl_set_hostname(&b->ssl, ctx->server_name) != 0))
         return -1;
     mbedtls_ssl_set_bio(&b->ssl, b, bio_send, bio_recv, NULL);
+    if (!ctx->server)
+        sp_tls_session_offer(ctx->session_key, &b->ssl);
     b->setup = true;
     return 0;
 }
@@ -524,6 +582,8 @@ static int tls_handshake(struct sp_stream *s, uint32_t *want)
     uint32_t flags = rc != 0 ? mbedtls_ssl_get_verify_result(&b->ssl) : 0;
     if (rc == 0 && !b->stage && !(b->stage = malloc(SP_TLS_STAGE)))
         rc = MBEDTLS_ERR_SSL_ALLOC_FAILED;
+    if (rc == 0 && !b->ctx->server)
+        sp_tls_session_keep(b->ctx->session_key, &b->ssl);
     pthread_mutex_unlock(&b->lock);
     if (rc == 0)
         return 1;
@@ -602,13 +662,20 @@ static ssize_t tls_writev(struct sp_stream *s, const struct iovec *iov, int niov
     }
     size_t cap = b->pending ? b->pending : SP_TLS_STAGE;
     size_t n = 0;
-    for (int i = 0; i < niov && n < cap; i++) {
+    const unsigned char *rec = b->stage;
+    if (niov > 0 && iov[0].iov_len >= cap) {
+        /* A large body fills the record alone: mbedTLS copies it into its
+           record buffer itself, no need to stage it first. */
+        rec = iov[0].iov_base;
+        n = cap;
+    }
+    for (int i = 0; rec == b->stage && i < niov && n < cap; i++) {
         size_t k = iov[i].iov_len < cap - n ? iov[i].iov_len : cap - n;
         memcpy(b->stage + n, iov[i].iov_base, k);
         n += k;
     }
     ssize_t res;
-    int rc = n ? mbedtls_ssl_write(&b->ssl, b->stage, n) : 0;
+    int rc = n ? mbedtls_ssl_write(&b->ssl, rec, n) : 0;
     if (rc >= 0) {
         b->pending = 0;
         res = rc;
@@ -686,4 +753,10 @@ int sp_tlsdial_init(struct sp_tlsdial *d, struct sp_ep *ep, struct sp_stream_cfg
     cfg->bio = &sp_tls_bio_ops;
     cfg->bio_arg = d->ctx;
     return 0;
+}
+
+void sp_tls_term(void)
+{
+    sp_tcpdial_term();
+    sp_tls_session_term();
 }

@@ -29,6 +29,10 @@ extern const struct sp_bio_ops sp_tls_bio_ops;
 /* libnanomsg has no TLS; NNG's default handshake deadline is 10 s, ours: */
 #define SP_TLS_HS_TIMEOUT_MS 10000
 
+/* The term of the transports over TLS (tls+tcp, wss): sp_tcpdial_term's
+   work and the client's cached sessions. */
+void sp_tls_term(void);
+
 /* TLS over TCP, for tls+tcp and wss. */
 
 /* Binds ep's "iface:port" (ep->addr) and starts a listener whose

@@ -3,6 +3,7 @@
 #include "utils/stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -59,9 +60,12 @@ static ssize_t io_read(struct sp_stream *s, void *buf, size_t len)
 {
     if (s->cfg->bio)
         return s->cfg->bio->read(s, buf, len);
-    ssize_t n = recv(s->fd, buf, len, 0);
+    /* MSG_DONTWAIT: the fd is left blocking for a caller's read_wait. */
+    ssize_t n = recv(s->fd, buf, len, MSG_DONTWAIT);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+    if (n == 0 && atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
+        return -EAGAIN; /* our own shutdown, not the peer's */
     return n;
 }
 
@@ -121,6 +125,12 @@ static void set_events(struct sp_stream *s)
     /* EPOLLRDHUP always: a peer that leaves is noticed even while reading
        is paused or left to a caller. */
     uint32_t ev = EPOLLRDHUP;
+    if (atomic_load_explicit(&s->rd_shut, memory_order_relaxed)) {
+        /* Input shut by read_cancel: it reads as ready for ever (level-
+           triggered), so only writing and errors are watched from now on. */
+        sp_io_set(&s->io, s->outq.count ? EPOLLOUT : 0);
+        return;
+    }
     if (!s->rd_paused && !s->rd_lazy &&
         atomic_load_explicit(&s->rd_owner, memory_order_relaxed) != SP_RD_CALLER)
         ev |= EPOLLIN;
@@ -421,6 +431,9 @@ static void stream_closing(struct sp_pipe *pipe)
 
 static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land);
 static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up);
+static bool stream_read_begin(struct sp_pipe *pipe);
+static int stream_read_wait(struct sp_pipe *pipe);
+static void stream_read_cancel(struct sp_pipe *pipe);
 static bool stream_wake_reader(struct sp_pipe *pipe);
 
 /* nn_shutdown of an accepted PEER connection: closed as if broken, but
@@ -439,6 +452,9 @@ static const struct sp_pipe_ops stream_pipe_ops = {
     .close = stream_close,
     .wait_begin = stream_wait_begin,
     .wait_end = stream_wait_end,
+    .read_begin = stream_read_begin,
+    .read_wait = stream_read_wait,
+    .read_cancel = stream_read_cancel,
     .wake_reader = stream_wake_reader,
     .unsent = stream_unsent,
     .closing = stream_closing,
@@ -475,8 +491,10 @@ void sp_stream_close(struct sp_stream *s, int stat)
         sp_ep_stat(s->ep, stat, 1);
     sp_sock_lock(sock);
     s->state = ST_CLOSED;
-    if (atomic_load(&s->rd_owner) == SP_RD_CALLER)
+    if (atomic_load(&s->rd_owner) == SP_RD_CALLER) {
         sp_sock_wake_caller(sock);
+        stream_read_cancel(&s->pipe); /* a blocking read, if any */
+    }
     sp_pipe_detach_locked(&s->pipe, -1);
     if (s->io.fd >= 0)
         sp_io_del(&s->io);
@@ -603,6 +621,7 @@ int sp_stream_start(struct sp_stream **out, int fd, struct sp_ep *ep, const stru
     sp_task_init(&s->eof_task, eof_task);
     sp_task_init(&s->read_task, read_task);
     atomic_init(&s->rd_owner, SP_RD_NONE);
+    atomic_init(&s->rd_shut, false);
     s->ep = ep;
     s->cfg = cfg;
     s->opts = *opts;
@@ -1030,7 +1049,7 @@ static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
        (WebSocket) may need to write while it reads, and pauses, drains and
        closes are the loop's. */
     if (s->cfg->bio || !s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
-        s->inq.count)
+        s->inq.count || atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
         return -ENOTSUP;
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
@@ -1066,21 +1085,105 @@ static bool read_now(struct sp_stream *s)
     return got;
 }
 
+/* Lock held, after wait_begin: prepares a blocking read for read_wait. */
+static bool stream_read_begin(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
+    /* Messages the loop decoded just before we took the token are
+       delivered at the end of its round: that wakes a poll (callerfd), but
+       would not end a read. */
+    if (!s->cfg->blocking_reads || s->rbatch.count || atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
+        return false;
+    if (!s->fd_blocking) {
+        /* Once per connection. Every other read and write passes
+           MSG_DONTWAIT. The read timeout (any) makes a signal end the read
+           with EINTR even under SA_RESTART, as it ends a poll; the read
+           that times out is only retried. */
+        struct timeval tv = {3600, 0};
+        int fl = fcntl(s->fd, F_GETFL);
+        if (fl < 0 || setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+            fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+            return false;
+        s->fd_blocking = true;
+    }
+    s->cfg->wire->space(s, &s->rd_buf, &s->rd_room);
+    if (s->rd_room == 0)
+        return false; /* out of memory: poll, and read_some ends it */
+    s->rd_blocking = true;
+    s->rd_done = false;
+    return true;
+}
+
+/* Lock not held; the read token (rd_owner) is the caller's, and the fd
+   stays open until wait_end gives it back. */
+static int stream_read_wait(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    ssize_t n = recv(s->fd, s->rd_buf, s->rd_room, 0);
+    int err = errno;
+    s->rd_got = n >= 0 ? n : (err == EAGAIN || err == EWOULDBLOCK) ? -EAGAIN : -err;
+    s->rd_done = true;
+    return n < 0 && err == EINTR ? -EINTR : 0;
+}
+
+/* Lock held. shutdown(SHUT_RD) is the one way to end another thread's
+   blocking read: it wakes the reader and reads return 0 from then on. On
+   TCP it sends nothing and the peer's sends go on being taken, so the
+   connection still serves a lingering close; but it is not read any more
+   (its input would read as ready for ever). */
+static void stream_read_cancel(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
+    if (!s->rd_blocking || atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
+        return;
+    atomic_store(&s->rd_shut, true);
+    shutdown(s->fd, SHUT_RD);
+    if (s->state == ST_ACTIVE)
+        set_events(s);
+}
+
 static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
     bool closed = false, bad = false;
     int ret = SP_WAIT_DONE;
-    if (!give_up && s->state == ST_ACTIVE && (revents & (POLLIN | POLLHUP | POLLERR))) {
+    bool blocked = s->rd_blocking && s->rd_done;
+    s->rd_blocking = s->rd_done = false;
+    size_t len;
+    if (blocked) {
+        /* What read_wait got (even when giving up: the kernel has let go of
+           those bytes), then (the buffer full) whatever follows; but not
+           past a message that landed in the caller's buffer: it returns
+           with it, and the next recv reads on. */
+        ssize_t n = s->rd_got;
+        if (s->state != ST_ACTIVE) {
+            /* Closed by the loop meanwhile: the bytes go with it. */
+        } else if (n > 0) {
+            if (s->cfg->wire->commit(s, (size_t) n, &s->rbatch) != 0)
+                bad = true;
+            else if ((size_t) n == s->rd_room && !(s->land && s->cfg->wire->land_state(s, &len) == 1))
+                read_some(s, &closed, &bad);
+        } else if (n == 0) {
+            closed = !atomic_load_explicit(&s->rd_shut, memory_order_relaxed);
+        } else if (n != -EAGAIN && n != -EINTR) {
+            closed = true;
+        }
+        if (s->state == ST_ACTIVE && s->rbatch.count)
+            deliver_batch_locked(s, &s->rbatch);
+    } else if (!give_up && s->state == ST_ACTIVE && (revents & (POLLIN | POLLHUP | POLLERR))) {
         read_some(s, &closed, &bad);
         if (s->rbatch.count)
             deliver_batch_locked(s, &s->rbatch);
     }
     if (s->land) {
-        size_t len;
+        /* Input shut by read_cancel (the socket is closing) reads as
+           nothing for ever: no more waiting for the rest there. */
         int st = s->cfg->wire->land_state(s, &len);
-        if (st == 0 && !give_up && !closed && !bad && s->state == ST_ACTIVE)
+        if (st == 0 && !give_up && !closed && !bad && s->state == ST_ACTIVE &&
+            !atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
             return SP_WAIT_MORE; /* the caller keeps reading (EPOLLIN stays off) */
         if (st == 1) {
             s->land->len = len;
@@ -1112,8 +1215,12 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
        that finds nothing, NN_RCVFD, nn_poll) wakes the reader, which first
        reads what the kernel already holds: a message that has arrived is
        never hidden by the laziness. */
+    /* Not while other threads wait on the socket (futex, spin): they were
+       parked because we were reading, and would not read what comes next
+       themselves. */
     struct sp_sock *sock = s->pipe.sock;
-    s->rd_lazy = !s->rd_paused && sock->lone_pipe == &s->pipe && sock->rcvfd < 0;
+    s->rd_lazy = !s->rd_paused && sock->lone_pipe == &s->pipe && sock->rcvfd < 0 && sock->waiters == 0 &&
+                 sock->spinners == 0;
     set_events(s);
     return ret;
 }

@@ -7,9 +7,10 @@
    still in the sender's buffer (core/sendsrc.h) is written from there, and
    only what the kernel leaves is copied. Reads pull large buffers and split
    many messages out of each; a blocked receiver reads its lone connection in
-   its own thread, a large message straight into its buffer (the land of
-   sp_pipe_ops.wait_begin). Everything but the pipe calls runs on the loop
-   thread. */
+   its own thread (in poll and read, or, a PAIR over tcp without a deadline,
+   in one blocking read), a large message straight into its buffer (the
+   land of sp_pipe_ops.wait_begin). Everything but the pipe calls runs on
+   the loop thread. */
 #ifndef SP_STREAM_H
 #define SP_STREAM_H
 
@@ -107,6 +108,11 @@ struct sp_stream_cfg {
     const struct sp_bio_ops *bio; /* NULL: plain fd */
     const void *bio_arg;     /* for the byte layer: the TLS configuration */
     int sndbuf_auto;         /* SO_SNDBUF while NN_SNDBUF/NN_RCVBUF are unset (0: the kernel's) */
+    /* A blocked caller may wait in a read of the fd (sp_pipe_ops.read_begin),
+       which the socket's end interrupts with shutdown(SHUT_RD): only where
+       that leaves the peer's sends alone (TCP; a Unix socket's peer would
+       get EPIPE while we linger). */
+    bool blocking_reads;
 };
 
 /* The stream ended (it is detached and its fd closed); the owner must call
@@ -141,6 +147,18 @@ struct sp_stream {
                                      the next recv reads (socket lock) */
     struct sp_land *land;         /* the caller's buffer while it reads
                                      (wait_begin to wait_end) */
+    /* A caller's blocking read (read_begin .. wait_end; socket lock, the
+       result by the reading caller) */
+    bool rd_blocking;             /* under way */
+    bool rd_done;                 /* it returned: rd_got holds the result */
+    atomic_bool rd_shut;          /* input shut by read_cancel: the end of
+                                     input means nothing any more */
+    bool fd_blocking;             /* O_NONBLOCK cleared, SO_RCVTIMEO set */
+    void *rd_buf;                 /* where it reads (the wire's space: the
+                                     caller's land while a large message
+                                     lands there) */
+    size_t rd_room;
+    ssize_t rd_got;               /* bytes, 0 at the end of input, -errno */
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
     struct sp_connopts opts;      /* the socket's options when it was made */

@@ -108,7 +108,7 @@ const struct sp_transport sp_wss_transport = {
     .scheme = "wss",
     .id = NN_WS,
     .optsets = wss_optsets,
-    .term = sp_tcpdial_term,
+    .term = sp_tls_term,
     .bind = wss_bind,
     .connect = wss_connect,
 };
