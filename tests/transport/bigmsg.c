@@ -268,6 +268,13 @@ static void piecer_fn(void *arg)
     free(frame);
 }
 
+/* Starts p's writer; the calling thread is the receiver it watches. */
+static void piecer_start(struct piecer *p, tu_thread *t)
+{
+    atomic_init(&p->tid, tu_gettid());
+    tu_thread_start(t, piecer_fn, p);
+}
+
 /* A socket of protocol proto (PULL or PAIR) bound on a fresh address, and a
    plain peer connected to it whose pipe is attached. */
 static int sock_with_raw_peer(enum kind kind, int proto, const char *name, struct addr *a, int *fd)
@@ -301,9 +308,8 @@ static void test_message_in_many_pieces_reaches_a_blocked_recv_whole(void **stat
         int s = pull_with_raw_peer(kinds[k], "pieces", &a, &fd);
         tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS * 4);
         struct piecer p = {.fd = fd, .kind = kinds[k], .len = 100000, .piece = 3000};
-        atomic_init(&p.tid, tu_gettid());
         tu_thread t;
-        tu_thread_start(&t, piecer_fn, &p);
+        piecer_start(&p, &t);
         uint8_t *buf = malloc(p.len);
         assert_non_null(buf);
         assert_int_equal(nn_recv(s, buf, p.len, 0), (int) p.len);
@@ -332,9 +338,8 @@ static void test_recv_timing_out_mid_message_leaves_it_whole_for_the_next_recv(v
         tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, 300);
         size_t hl = kinds[k] == IPC ? 9 : 8;
         struct piecer p = {.fd = fd, .kind = kinds[k], .len = 100000, .piece = 10000, .stop = hl + 30000};
-        atomic_init(&p.tid, tu_gettid());
         tu_thread t;
-        tu_thread_start(&t, piecer_fn, &p);
+        piecer_start(&p, &t);
         uint8_t *buf = malloc(p.len);
         assert_non_null(buf);
         assert_int_equal(nn_recv(s, buf, p.len, 0), -1);
@@ -374,9 +379,8 @@ static void test_peer_leaving_mid_message_costs_only_its_connection(void **state
         size_t hl = kinds[k] == IPC ? 9 : 8;
         struct piecer p = {.fd = fd, .kind = kinds[k], .len = 100000, .piece = 20000, .stop = hl + 50000,
                            .close_after = true};
-        atomic_init(&p.tid, tu_gettid());
         tu_thread t;
-        tu_thread_start(&t, piecer_fn, &p);
+        piecer_start(&p, &t);
         uint8_t *buf = malloc(p.len);
         assert_non_null(buf);
         assert_int_equal(nn_recv(s, buf, p.len, 0), -1);
@@ -401,9 +405,8 @@ static void test_frame_over_rcvmaxsize_reaching_a_blocked_recv_drops_the_connect
         tu_setint(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, 10000);
         tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, 500);
         struct piecer p = {.fd = fd, .kind = kinds[k], .len = 10001, .piece = 20000};
-        atomic_init(&p.tid, tu_gettid());
         tu_thread t;
-        tu_thread_start(&t, piecer_fn, &p);
+        piecer_start(&p, &t);
         /* A buffer that would hold it: the limit still holds. */
         uint8_t buf[20000];
         memset(buf, 0x5a, sizeof buf);
@@ -427,9 +430,8 @@ static void test_message_in_many_pieces_reaches_a_recv_in_blocking_reads_whole(v
     int fd;
     int s = sock_with_raw_peer(TCP, NN_PAIR, "bpieces", &a, &fd);
     struct piecer p = {.fd = fd, .kind = TCP, .len = 100000, .piece = 3000};
-    atomic_init(&p.tid, tu_gettid());
     tu_thread t;
-    tu_thread_start(&t, piecer_fn, &p);
+    piecer_start(&p, &t);
     uint8_t *buf = malloc(p.len);
     assert_non_null(buf);
     assert_int_equal(nn_recv(s, buf, p.len, 0), (int) p.len);

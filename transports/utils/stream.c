@@ -357,6 +357,17 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
     return 0;
 }
 
+/* Whether the loop may leave reading to the socket's next recv (rd_lazy,
+   see stream_wait_end): s is the socket's only pipe, nobody polls
+   NN_RCVFD, and no other thread waits on the socket (futex, spin): those
+   were parked because a caller was reading, and would not read what comes
+   next themselves. Socket lock held. */
+static bool may_be_lazy(const struct sp_stream *s)
+{
+    const struct sp_sock *sock = s->pipe.sock;
+    return sock->lone_pipe == &s->pipe && sock->rcvfd < 0 && sock->waiters == 0 && sock->spinners == 0;
+}
+
 static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
@@ -371,9 +382,7 @@ static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
            (stream_wait_end), so that it can be read straight into that
            recv's buffer. With EPOLLIN back on the loop would read it at
            once, into a chunk, and keep reading ahead of the caller. */
-        struct sp_sock *sock = s->pipe.sock;
-        if (s->inq.count == 0 && sock->lone_pipe == &s->pipe && sock->rcvfd < 0 && s->cfg->wire->caller_reads &&
-            !s->cfg->bio)
+        if (s->inq.count == 0 && s->cfg->wire->caller_reads && !s->cfg->bio && may_be_lazy(s))
             s->rd_lazy = true;
         set_events(s);
         /* A pause can fall on a read that left input inside the byte layer;
@@ -1215,12 +1224,7 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
        that finds nothing, NN_RCVFD, nn_poll) wakes the reader, which first
        reads what the kernel already holds: a message that has arrived is
        never hidden by the laziness. */
-    /* Not while other threads wait on the socket (futex, spin): they were
-       parked because we were reading, and would not read what comes next
-       themselves. */
-    struct sp_sock *sock = s->pipe.sock;
-    s->rd_lazy = !s->rd_paused && sock->lone_pipe == &s->pipe && sock->rcvfd < 0 && sock->waiters == 0 &&
-                 sock->spinners == 0;
+    s->rd_lazy = !s->rd_paused && may_be_lazy(s);
     set_events(s);
     return ret;
 }
