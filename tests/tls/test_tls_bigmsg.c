@@ -459,6 +459,73 @@ static void test_close_notify_behind_a_landed_message_ends_the_connection(void *
     conn_close(&c);
 }
 
+/* The same behind a short message, the end of the stream read in the same
+   go, and another recv right behind the one that takes the message (in
+   one thread, before the I/O thread can act on the end): mbedTLS keeps
+   reporting that end, which must not keep the waiting recv reading for
+   ever (shutting the I/O thread out); the connection ends, and the next
+   peer's message ends the wait. */
+struct two_recvs {
+    int s;
+    atomic_long *tid; /* set to this thread's, for the feeder */
+    int rc[2];
+    uint8_t buf[2][128];
+};
+
+static void two_recvs_fn(void *arg)
+{
+    struct two_recvs *w = arg;
+    atomic_store(w->tid, tu_gettid());
+    for (int i = 0; i < 2; i++)
+        w->rc[i] = nn_recv(w->s, w->buf[i], sizeof w->buf[i], 0);
+}
+
+static void test_close_notify_read_with_a_message_lets_the_connection_end_under_a_waiting_recv(void **state)
+{
+    (void) state;
+    struct conn c;
+    conn_open(&c, 0);
+    struct bytes plain = {0}, wire = {0};
+    put_msg(&plain, 100, 5);
+    const size_t recs[] = {plain.len};
+    seal(&c.p, &plain, recs, 1, &wire, NULL);
+    tp_cork(&c.p);
+    assert_int_equal(mbedtls_ssl_close_notify(&c.p.ssl), 0);
+    b_put(&wire, c.p.out.p, c.p.out.len);
+    c.p.out.len = 0;
+    c.p.corked = false;
+    tu_setint(c.s, NN_SOL_SOCKET, NN_RCVTIMEO, 2 * TU_DEADLINE_MS);
+    const size_t all = wire.len;
+    struct feeder f = {.fd = c.p.fd, .wire = &wire, .cuts = &all, .ncuts = 1};
+    atomic_init(&f.tid, 0);
+    struct two_recvs w = {.s = c.s, .tid = &f.tid};
+    tu_thread rt, ft;
+    tu_thread_start(&rt, two_recvs_fn, &w);
+    tu_thread_start(&ft, feeder_fn, &f);
+    tu_thread_join(&ft);
+    assert_true(f.ok);
+    if (!tu_wait_closed(c.p.fd, TU_DEADLINE_MS))
+        fail_msg("nanosp did not close the connection after the peer's close_notify");
+    /* The next peer. */
+    tp_close(&c.p);
+    tp_accept(&c.p, c.lfd);
+    struct bytes b = {0};
+    b_sp_header(&b, NN_PAIR);
+    b_sp_msg(&b, -1, "hello", 5);
+    tp_write_record(&c.p, b.p, b.len);
+    uint8_t got[8];
+    assert_true(tp_read(&c.p, got, sizeof got, TU_DEADLINE_MS));
+    tu_thread_join(&rt);
+    assert_int_equal(w.rc[0], 100);
+    assert_true(tu_check_fill(w.buf[0], 100, 5, 0));
+    assert_int_equal(w.rc[1], 5);
+    assert_memory_equal(w.buf[1], "hello", 5);
+    b_free(&b);
+    b_free(&wire);
+    b_free(&plain);
+    conn_close(&c);
+}
+
 /* ---- sending ---- */
 
 /* Large bodies encrypted straight from the sender's buffer into a
@@ -544,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_peer_leaving_mid_record_costs_only_its_connection),
         cmocka_unit_test(test_frame_over_rcvmaxsize_reaching_a_blocked_recv_drops_the_connection),
         cmocka_unit_test(test_close_notify_behind_a_landed_message_ends_the_connection),
+        cmocka_unit_test(test_close_notify_read_with_a_message_lets_the_connection_end_under_a_waiting_recv),
         cmocka_unit_test(test_sender_may_reuse_its_buffer_while_the_kernel_is_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

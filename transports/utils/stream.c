@@ -1081,7 +1081,7 @@ static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
        closes are the loop's. A byte layer (TLS) may write while it reads
        (an alert), but it does so itself, on the fd, under its own lock. */
     if (!s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
-        s->inq.count || atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
+        s->rd_ended || s->inq.count || atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
         return -ENOTSUP;
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
@@ -1108,7 +1108,8 @@ static bool stream_wait_ready(struct sp_pipe *pipe)
    when it delivered messages. */
 static bool read_now(struct sp_stream *s)
 {
-    if (!s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused)
+    if (!s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
+        s->rd_ended)
         return false;
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
@@ -1119,8 +1120,10 @@ static bool read_now(struct sp_stream *s)
     if (got)
         deliver_batch_locked(s, &s->rbatch);
     atomic_store(&s->rd_owner, SP_RD_NONE);
-    if (closed || bad)
+    if (closed || bad) {
+        s->rd_ended = true;
         sp_loop_post(&s->eof_task); /* ending the connection is the loop's job */
+    }
     return got;
 }
 
@@ -1242,6 +1245,7 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
     if (closed || bad) {
         /* Ending the connection is the loop's job; it reads the end of input
            again or the decoder's error, so leave EPOLLIN off until then. */
+        s->rd_ended = true;
         sp_loop_post(&s->eof_task);
         return ret;
     }
