@@ -70,6 +70,11 @@ struct sp_pipe_ops {
        transport's own buffer). Else SP_WAIT_DONE, as without a land. */
     int (*wait_begin)(struct sp_pipe *pipe, struct sp_land *land);
     int (*wait_end)(struct sp_pipe *pipe, int revents, bool give_up);
+    /* Optional, between wait_begin and wait_end (lock held): true when the
+       transport already holds input that its fd will not report (a byte
+       layer's decrypted bytes, the rest of a TLS record): the caller then
+       does not wait, it calls wait_end at once as if the fd were readable. */
+    bool (*wait_ready)(struct sp_pipe *pipe);
     /* Optional: instead of poll(), wait in a blocking read of the fd (one
        syscall per message less: a poll and a read become one read). Only
        for a wait nothing but the end of the socket or of the connection

@@ -468,7 +468,7 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
     }
     int fd = pipe->ops->wait_begin(pipe, land);
     /* Made only once a pipe lets the caller read: a socket whose pipes never
-       do (ws, tls+tcp, wss) spends no descriptor on it. */
+       do (ws, wss) spends no descriptor on it. */
     if (fd >= 0 && s->callerfd < 0) {
         s->callerfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (s->callerfd < 0) {
@@ -503,34 +503,45 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
            read goes where the decoder wants the next bytes: the caller's
            buffer once a large message lands there, so a large message also
            comes in blocking reads, each iteration (SP_WAIT_MORE) one. */
-        bool reading = deadline == 0 && (s->type->flags & SP_SOCKTYPE_ONEPIPE) && pipe->ops->read_begin &&
+        bool ready = pipe->ops->wait_ready && pipe->ops->wait_ready(pipe);
+        bool reading = !ready && deadline == 0 && (s->type->flags & SP_SOCKTYPE_ONEPIPE) && pipe->ops->read_begin &&
                        pipe->ops->read_begin(pipe);
         s->caller_reading = reading;
-        mutex_leave(s);
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->callerfd, .events = POLLIN}};
-        int n = 0;
-        if (spin) {
-            /* Busy-poll the connection for a moment: a reply due within
-               microseconds is then taken without a sleep and a wake-up. */
-            uint64_t end = sp_clock_ns() + SP_SPIN_NS;
-            while ((n = poll(p, 2, 0)) == 0 && sp_clock_ns() < end)
-                ;
-            *caught = n > 0;
+        int n = 0, err = 0;
+        if (ready) {
+            /* Input the fd does not show is there already: no waiting (and
+               no spin: it caught what it would have waited for). */
+            n = 1;
+            p[0].revents = POLLIN;
+            if (spin)
+                *caught = true;
             spin = false;
-        }
-        if (n == 0 && reading) {
-            if (pipe->ops->read_wait(pipe) == 0) {
-                n = 1;
-                p[0].revents = POLLIN;
-            } else {
-                n = -1;
-                errno = EINTR;
+        } else {
+            mutex_leave(s);
+            if (spin) {
+                /* Busy-poll the connection for a moment: a reply due within
+                   microseconds is then taken without a sleep and a wake-up. */
+                uint64_t end = sp_clock_ns() + SP_SPIN_NS;
+                while ((n = poll(p, 2, 0)) == 0 && sp_clock_ns() < end)
+                    ;
+                *caught = n > 0;
+                spin = false;
             }
-        } else if (n == 0) {
-            n = poll(p, 2, timeout);
+            if (n == 0 && reading) {
+                if (pipe->ops->read_wait(pipe) == 0) {
+                    n = 1;
+                    p[0].revents = POLLIN;
+                } else {
+                    n = -1;
+                    errno = EINTR;
+                }
+            } else if (n == 0) {
+                n = poll(p, 2, timeout);
+            }
+            err = errno;
+            mutex_enter(s);
         }
-        int err = errno;
-        mutex_enter(s);
         s->caller_polling = false;
         s->caller_reading = false;
         s->caller_pipe = NULL;

@@ -264,28 +264,44 @@ static void flush_out(struct sp_stream *s)
 /* A large message to an idle connection whose body is still in the
    sender's buffer (src): written from there, and only what the kernel does
    not take now is copied into the message's own chunk, which then waits in
-   outq like any other message. A plain fd, no prepare. */
+   outq like any other message. No prepare. A byte layer (TLS) takes a
+   record per call, and encrypts it from src into its own buffer: called
+   until the kernel is full. */
 static int send_from_caller(struct sp_stream *s, struct sp_msg *msg, const void *src)
 {
     uint8_t fh[16];
     size_t fhl = s->cfg->wire->frame(s, msg, fh);
-    size_t blen = sp_msg_bodylen(msg);
-    struct iovec iov[3];
-    int niov = 0;
-    iov[niov++] = (struct iovec){fh, fhl};
-    if (msg->hdrlen)
-        iov[niov++] = (struct iovec){sp_msg_hdr(msg), msg->hdrlen};
-    iov[niov++] = (struct iovec){(void *) src, blen};
+    size_t blen = sp_msg_bodylen(msg), head = fhl + msg->hdrlen;
+    const void *parts[3] = {fh, sp_msg_hdr(msg), src};
+    size_t lens[3] = {fhl, msg->hdrlen, blen};
     uint64_t now = sp_clock_ns();
     s->last_write_ns = now;
     tl_direct_ns = now;
-    ssize_t n = io_writev(s, iov, niov);
-    if (n < 0 && n != -EAGAIN) {
-        sp_msg_term(msg);
-        request_close(s);
-        return 0;
+    size_t done = 0;
+    for (;;) {
+        struct iovec iov[3];
+        int niov = 0;
+        size_t skip = done;
+        for (int k = 0; k < 3; k++) {
+            if (skip >= lens[k]) {
+                skip -= lens[k];
+                continue;
+            }
+            iov[niov++] = (struct iovec){(char *) parts[k] + skip, lens[k] - skip};
+            skip = 0;
+        }
+        ssize_t n = io_writev(s, iov, niov);
+        if (n < 0 && n != -EAGAIN) {
+            sp_msg_term(msg);
+            request_close(s);
+            return 0;
+        }
+        if (n <= 0)
+            break;
+        done += (size_t) n;
+        if (done == head + blen || !s->cfg->bio)
+            break;
     }
-    size_t done = n > 0 ? (size_t) n : 0, head = fhl + msg->hdrlen;
     if (done == head + blen) {
         sp_msg_term(msg);
         linger_check(s, true);
@@ -318,7 +334,7 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
         return 0;
     }
     if (src) {
-        if (s->outq.count == 0 && !s->cfg->bio && !s->cfg->wire->prepare)
+        if (s->outq.count == 0 && !s->cfg->wire->prepare)
             return send_from_caller(s, msg, src);
         memcpy(msg->body, src, sp_msg_bodylen(msg));
     }
@@ -382,12 +398,13 @@ static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
            (stream_wait_end), so that it can be read straight into that
            recv's buffer. With EPOLLIN back on the loop would read it at
            once, into a chunk, and keep reading ahead of the caller. */
-        if (s->inq.count == 0 && s->cfg->wire->caller_reads && !s->cfg->bio && may_be_lazy(s))
+        if (s->inq.count == 0 && s->cfg->wire->caller_reads && may_be_lazy(s))
             s->rd_lazy = true;
         set_events(s);
         /* A pause can fall on a read that left input inside the byte layer;
-           EPOLLIN alone would not bring it. */
-        if (s->cfg->bio)
+           EPOLLIN alone would not bring it (a lazy pipe's next recv reads
+           it, see stream_wait_ready). */
+        if (s->cfg->bio && !s->rd_lazy)
             sp_loop_post(&s->read_task);
     }
     if (s->inq.count == 0) {
@@ -434,12 +451,16 @@ static void stream_closing(struct sp_pipe *pipe)
        discards what the kernel still has to send. */
     s->rd_paused = false;
     s->rd_lazy = false;
-    if (s->state == ST_ACTIVE && !s->draining)
+    if (s->state == ST_ACTIVE && !s->draining) {
         set_events(s);
+        if (s->cfg->bio)
+            sp_loop_post(&s->read_task); /* what the layer holds: EPOLLIN will not say */
+    }
 }
 
 static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land);
 static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up);
+static bool stream_wait_ready(struct sp_pipe *pipe);
 static bool stream_read_begin(struct sp_pipe *pipe);
 static int stream_read_wait(struct sp_pipe *pipe);
 static void stream_read_cancel(struct sp_pipe *pipe);
@@ -461,6 +482,7 @@ static const struct sp_pipe_ops stream_pipe_ops = {
     .close = stream_close,
     .wait_begin = stream_wait_begin,
     .wait_end = stream_wait_end,
+    .wait_ready = stream_wait_ready,
     .read_begin = stream_read_begin,
     .read_wait = stream_read_wait,
     .read_cancel = stream_read_cancel,
@@ -1054,11 +1076,12 @@ static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
-    /* Only plain streams in the steady state: a byte layer (TLS) or a wire
-       (WebSocket) may need to write while it reads, and pauses, drains and
-       closes are the loop's. */
-    if (s->cfg->bio || !s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
-        s->inq.count || atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
+    /* Only in the steady state, and only a wire that never writes while it
+       reads (not WebSocket's, which answers pings): pauses, drains and
+       closes are the loop's. A byte layer (TLS) may write while it reads
+       (an alert), but it does so itself, on the fd, under its own lock. */
+    if (!s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
+        s->rd_ended || s->inq.count || atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
         return -ENOTSUP;
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
@@ -1071,14 +1094,22 @@ static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
     return s->fd;
 }
 
-/* Reads what the kernel holds and delivers it, in the calling thread with
-   the socket lock held, like a blocked caller's read but without waiting.
-   For a connection nobody else is reading now; true when it delivered
-   messages. */
+/* The byte layer holds input (decrypted, or the end of the stream behind
+   it) that the fd will not report: the caller reads it without waiting.
+   Lock held, reads claimed by the caller. */
+static bool stream_wait_ready(struct sp_pipe *pipe)
+{
+    return io_pending(sp_cont(pipe, struct sp_stream, pipe));
+}
+
+/* Reads what the kernel (and the byte layer) holds and delivers it, in the
+   calling thread with the socket lock held, like a blocked caller's read
+   but without waiting. For a connection nobody else is reading now; true
+   when it delivered messages. */
 static bool read_now(struct sp_stream *s)
 {
-    if (s->cfg->bio || !s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining ||
-        s->rd_paused)
+    if (!s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
+        s->rd_ended)
         return false;
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
@@ -1089,8 +1120,10 @@ static bool read_now(struct sp_stream *s)
     if (got)
         deliver_batch_locked(s, &s->rbatch);
     atomic_store(&s->rd_owner, SP_RD_NONE);
-    if (closed || bad)
+    if (closed || bad) {
+        s->rd_ended = true;
         sp_loop_post(&s->eof_task); /* ending the connection is the loop's job */
+    }
     return got;
 }
 
@@ -1212,6 +1245,7 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
     if (closed || bad) {
         /* Ending the connection is the loop's job; it reads the end of input
            again or the decoder's error, so leave EPOLLIN off until then. */
+        s->rd_ended = true;
         sp_loop_post(&s->eof_task);
         return ret;
     }
@@ -1226,6 +1260,12 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
        never hidden by the laziness. */
     s->rd_lazy = !s->rd_paused && may_be_lazy(s);
     set_events(s);
+    /* A byte layer may hold the start of the next message (a TLS record
+       that carried the end of this one and more): the next recv reads it
+       (stream_wait_ready) if the pipe is lazy, else the loop must, as
+       EPOLLIN will not tell it. */
+    if (!s->rd_lazy && io_pending(s))
+        sp_loop_post(&s->read_task);
     return ret;
 }
 

@@ -145,6 +145,10 @@ struct sp_stream {
     atomic_int rd_owner;          /* who reads the fd now: SP_RD_* */
     bool rd_lazy;                 /* EPOLLIN left off after a caller's read:
                                      the next recv reads (socket lock) */
+    bool rd_ended;                /* a caller's read met the end of input or
+                                     bad input: ending the connection is the
+                                     loop's (eof_task), no caller reads it
+                                     again (socket lock) */
     struct sp_land *land;         /* the caller's buffer while it reads
                                      (wait_begin to wait_end) */
     /* A caller's blocking read (read_begin .. wait_end; socket lock, the
