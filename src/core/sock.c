@@ -67,6 +67,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     s->type = type;
     s->id = id;
     s->sndfd = s->rcvfd = s->callerfd = -1;
+    s->ready_cpu = -1;
     s->opt.sndbuf = 128 * 1024;
     s->opt.rcvbuf = 128 * 1024;
     s->opt.sndtimeo = -1;
@@ -198,6 +199,7 @@ static bool publish_nowake(struct sp_sock *s)
     if ((ev & ~s->events) || s->kicked) {
         s->kicked = false;
         atomic_fetch_add_explicit(&s->evseq, 1, memory_order_release);
+        s->ready_cpu = sched_getcpu();
         wake = s->waiters > 0;
         sp_sock_wake_caller(s);
     }
@@ -398,20 +400,33 @@ static int wait_change(struct sp_sock *s, unsigned seq, uint64_t deadline)
 #define SP_SPIN_NS 30000
 
 /* Spins (lock released) until the readiness sequence moves on from seq or
-   the socket closes; false when the spin budget ran out. */
-static bool spin_for_change(struct sp_sock *s, unsigned seq)
+   the socket closes; false when the spin budget ran out. On one CPU
+   (one_cpu) busy-waiting would only keep the thread that makes us ready
+   from running, so each round yields the CPU instead: the peer runs until
+   it blocks (the queue full, or empty) or its slice ends, and we take what
+   it did as one batch, with no futex sleep and no wake-up call (a spinner
+   is not a waiter). A sleep instead lets the kernel, which favours the
+   thread that slept, switch back at the peer's first message (or first
+   freed slot): one message per switch. The loop, not a single yield: right
+   after such a switch the peer may not be eligible to run yet, and the
+   yields use up what the scheduler holds against it. */
+static bool spin_for_change(struct sp_sock *s, unsigned seq, bool one_cpu)
 {
     uint64_t end = 0;
     for (unsigned i = 0;; i++) {
         if (atomic_load_explicit(&s->evseq, memory_order_acquire) != seq ||
             atomic_load_explicit(&s->closing, memory_order_relaxed))
             return true;
-        if ((i & 63) == 0) {
+        if (one_cpu || (i & 63) == 0) {
             uint64_t t = sp_clock_ns();
             if (!end)
                 end = t + SP_SPIN_NS;
             else if (t >= end)
                 return false;
+        }
+        if (one_cpu) {
+            sched_yield();
+            continue;
         }
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
@@ -632,21 +647,29 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
            (or one core) more spinners only steal the producer's CPU. Only
            receivers spin: a send blocks on a full pipe, which drains only
            when the thread that empties it (the loop, the receiver) runs,
-           and a spinning sender would compete with it for the CPU. */
+           and a spinning sender would compete with it for the CPU; on one
+           CPU, where spinning means yielding it, a sender does too. */
         unsigned seq = atomic_load_explicit(&s->evseq, memory_order_acquire);
-        bool may_spin = false;
-        if (s->spin_skip > 0)
+        bool may_spin = false, one_cpu = false;
+        if (s->spin_skip > 0) {
             s->spin_skip--;
-        else
-            may_spin = !send && s->spinners == 0 && s->waiters == 0 && usable_cpus() > 1;
+        } else if (s->spinners == 0 && s->waiters == 0) {
+            int cpus = usable_cpus();
+            /* Sharing our one CPU with the thread that made the socket
+               ready last time, most likely the one to do so again. */
+            one_cpu = cpus == 1 && s->ready_cpu == sched_getcpu();
+            may_spin = (!send && cpus > 1) || one_cpu;
+        }
         if (!send) {
             /* Receiving in this thread, when the socket's only pipe allows
-               it; its spin (if any) polls the connection itself. */
+               it; its spin (if any) polls the connection itself, which is
+               pointless on one CPU. */
             bool caught = false;
-            rc = caller_wait(s, deadline, may_spin, &caught,
+            bool poll_spin = may_spin && !one_cpu;
+            rc = caller_wait(s, deadline, poll_spin, &caught,
                              (s->type->flags & SP_SOCKTYPE_PLAIN_RECV) ? land : NULL);
             if (rc != -ENOTSUP) {
-                if (may_spin)
+                if (poll_spin)
                     spin_result(s, caught);
                 if (rc == 0)
                     continue;
@@ -660,7 +683,7 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
         if (may_spin) {
             s->spinners++;
             mutex_leave(s);
-            bool changed = spin_for_change(s, seq);
+            bool changed = spin_for_change(s, seq, one_cpu);
             mutex_enter(s);
             s->spinners--;
             spin_result(s, changed);

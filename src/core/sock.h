@@ -85,6 +85,10 @@ struct sp_sock {
     int waiters;                /* threads waiting on cv for readiness */
     atomic_uint evseq;          /* bumped when a readiness bit turns on */
     int spinners;               /* callers spinning before they wait */
+    int ready_cpu;              /* the CPU of the thread that last turned a
+                                   readiness bit on (-1: none yet): a
+                                   waiter pinned to that same CPU yields it
+                                   rather than sleep (see xfer) */
     int spin_skip;              /* waits left to sleep without spinning */
     int spin_penalty;           /* current skip after a fruitless spin */
     atomic_bool closing;
