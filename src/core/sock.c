@@ -462,6 +462,42 @@ static void spin_result(struct sp_sock *s, bool caught)
     s->spin_skip = s->spin_penalty;
 }
 
+/* Whether a wait on one CPU should yield (spin_for_change) rather than
+   sleep. Yielding pays in a stream, where the peer fills or drains a whole
+   queue while we yield and the next wait comes many messages later; in a
+   ping-pong (a request, a reply) there is one message per wait either
+   way, and a yield only risks handing the CPU to another process for a
+   whole slice where a sleeper woken by the peer would run at once. So
+   each yield is judged at the next wait by the messages the socket moved
+   in between; a poor one makes the socket sleep for a growing number of
+   waits before it tries again. Lock held. */
+#define SP_YIELD_BATCH 16
+#define SP_YIELD_PENALTY_MAX 1024
+
+static bool yield_pays(struct sp_sock *s)
+{
+    uint64_t moved = atomic_load_explicit(&s->stats[SP_STAT_MESSAGES_SENT], memory_order_relaxed) +
+                     atomic_load_explicit(&s->stats[SP_STAT_MESSAGES_RECEIVED], memory_order_relaxed);
+    if (s->yield_judge) {
+        s->yield_judge = false;
+        if (moved - s->yield_mark >= SP_YIELD_BATCH) {
+            s->yield_penalty = 0;
+        } else {
+            s->yield_penalty = s->yield_penalty ? s->yield_penalty * 2 : 1;
+            if (s->yield_penalty > SP_YIELD_PENALTY_MAX)
+                s->yield_penalty = SP_YIELD_PENALTY_MAX;
+            s->yield_skip = s->yield_penalty;
+        }
+    }
+    if (s->yield_skip > 0) {
+        s->yield_skip--;
+        return false;
+    }
+    s->yield_judge = true;
+    s->yield_mark = moved;
+    return true;
+}
+
 /* A blocked recv on a socket with one pipe that can be read from the
    caller's thread: poll the pipe's fd (and callerfd, for closing and other
    readiness changes) directly. Lock held (released while polling). 0 when
@@ -647,29 +683,28 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
            (or one core) more spinners only steal the producer's CPU. Only
            receivers spin: a send blocks on a full pipe, which drains only
            when the thread that empties it (the loop, the receiver) runs,
-           and a spinning sender would compete with it for the CPU; on one
+           and a spinning sender would compete with it for the CPU. On one
            CPU, where spinning means yielding it, a sender does too. */
         unsigned seq = atomic_load_explicit(&s->evseq, memory_order_acquire);
         bool may_spin = false, one_cpu = false;
-        if (s->spin_skip > 0) {
-            s->spin_skip--;
-        } else if (s->spinners == 0 && s->waiters == 0) {
+        if (s->spinners == 0 && s->waiters == 0) {
             int cpus = usable_cpus();
             /* Sharing our one CPU with the thread that made the socket
                ready last time, most likely the one to do so again. */
             one_cpu = cpus == 1 && s->ready_cpu == sched_getcpu();
-            may_spin = (!send && cpus > 1) || one_cpu;
+            if (s->spin_skip > 0)
+                s->spin_skip--;
+            else
+                may_spin = !send && cpus > 1;
         }
         if (!send) {
             /* Receiving in this thread, when the socket's only pipe allows
-               it; its spin (if any) polls the connection itself, which is
-               pointless on one CPU. */
+               it; its spin (if any) polls the connection itself. */
             bool caught = false;
-            bool poll_spin = may_spin && !one_cpu;
-            rc = caller_wait(s, deadline, poll_spin, &caught,
+            rc = caller_wait(s, deadline, may_spin, &caught,
                              (s->type->flags & SP_SOCKTYPE_PLAIN_RECV) ? land : NULL);
             if (rc != -ENOTSUP) {
-                if (poll_spin)
+                if (may_spin)
                     spin_result(s, caught);
                 if (rc == 0)
                     continue;
@@ -680,10 +715,18 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
                 break; /* landed, -ETIMEDOUT or -EINTR */
             }
         }
-        if (may_spin) {
+        if (one_cpu && yield_pays(s)) {
             s->spinners++;
             mutex_leave(s);
-            bool changed = spin_for_change(s, seq, one_cpu);
+            bool changed = spin_for_change(s, seq, true);
+            mutex_enter(s);
+            s->spinners--;
+            if (changed || atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
+                continue;
+        } else if (may_spin) {
+            s->spinners++;
+            mutex_leave(s);
+            bool changed = spin_for_change(s, seq, false);
             mutex_enter(s);
             s->spinners--;
             spin_result(s, changed);
