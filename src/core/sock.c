@@ -62,7 +62,15 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     struct sp_sock *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
-    pthread_mutex_init(&s->lock, NULL);
+    /* Adaptive: a receiver spinning for readiness (spin_for_change) sees
+       it the moment the signalling thread publishes it, which is before
+       that thread lets go of the lock; a short spin on the lock then saves
+       a futex sleep and wake-up on both sides. */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&s->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
     cond_init_monotonic(&s->cv);
     s->type = type;
     s->id = id;
