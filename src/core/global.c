@@ -104,12 +104,12 @@ static void hazards_init(void)
     atomic_store(&hazards_on, true);
 }
 
-/* The calling thread's record, made at its first call; NULL when records
+/* Makes the calling thread's record at its first call; NULL when records
    are not in use or out of memory (the count serves). */
-static struct hazard *hazard_mine(void)
+static __attribute__((noinline)) struct hazard *hazard_make(void)
 {
-    if (tl_hazard || !atomic_load_explicit(&hazards_on, memory_order_relaxed))
-        return tl_hazard;
+    if (!atomic_load_explicit(&hazards_on, memory_order_relaxed))
+        return NULL;
     struct hazard *hz = malloc(sizeof *hz);
     if (!hz)
         return NULL;
@@ -175,7 +175,9 @@ static struct sp_sock *hold(int s)
     if (s < 0 || s >= NN_MAX_SOCKETS)
         return NULL;
     struct slot *sl = &slots[s];
-    struct hazard *hz = hazard_mine();
+    struct hazard *hz = tl_hazard;
+    if (!hz)
+        hz = hazard_make();
     if (hz && atomic_load_explicit(&hz->sock, memory_order_relaxed) == -1) {
         atomic_store_explicit(&hz->sock, s, memory_order_relaxed);
         /* Only the compiler may not reorder these: close_begin's
