@@ -127,7 +127,11 @@ bool sp_chunk_exclusive(const void *p)
 void sp_chunk_free(void *p)
 {
     struct sp_chunk_hdr *h = sp_chunk_hdr_of(p);
-    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+    /* The only reference (the usual case: one message, one owner): nobody
+       else can add or drop one, so no locked instruction is needed. */
+    if (atomic_load_explicit(&h->refs, memory_order_acquire) == 1)
+        atomic_store_explicit(&h->refs, 0, memory_order_relaxed);
+    else if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
         return;
     h->tag = 0;
     cache_put_or_free((char *) h - h->offset, h->offset + sizeof *h + h->cap);

@@ -1,11 +1,11 @@
 /* Waiting for a count of users to drop to zero when the last user must not
    touch the counted object afterwards, because the waiter may free it at
-   once: a socket's deferred signals (sock->sigrefs), the sends and receives
-   in progress on an inproc connection. The waiter marks the count itself
-   (SP_DRAIN_WAITING), so a user learns from its own decrement, at no extra
-   cost on the hot path, that it must wake the waiter; the wake-up goes
-   through one library-wide condition, which outlives every object. Waits
-   are rare (teardown) and one count has one waiter at a time. */
+   once: a socket's deferred signals (sock->sigrefs). The waiter marks the
+   count itself (SP_DRAIN_WAITING), so a user learns from its own
+   decrement, at no extra cost on the hot path, that it must wake the
+   waiter; the wake-up goes through one library-wide condition, which
+   outlives every object. Waits are rare (teardown) and one count has one
+   waiter at a time. */
 #ifndef SP_DRAIN_H
 #define SP_DRAIN_H
 

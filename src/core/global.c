@@ -3,8 +3,11 @@
    one socket is open. nn_term closes everything and makes nn_socket fail with
    ETERM for the rest of the process, as libnanomsg does. */
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <nanomsg/nn.h>
 
@@ -52,6 +55,99 @@ static struct {
 static pthread_mutex_t holds_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t holds_cv = PTHREAD_COND_INITIALIZER;
 
+/* A call's hold costs two locked instructions on the slot's count, four per
+   message sent and received, about as much as the rest of an inproc
+   message's bookkeeping. So a thread announces the socket it is inside in a
+   record of its own instead (a hazard: plain stores, and a compiler barrier
+   where the count had its locked add), and nn_close, which is rare, pays
+   for the ordering with membarrier(): after it, every thread has either
+   published its record or will see the slot cleared. One record per
+   thread, for its outermost call (a nested call, e.g. from a signal
+   handler, counts in the slot as before); unused where the kernel has no
+   private expedited membarrier. The records stay listed (holds_lock) until
+   their thread exits. */
+struct hazard {
+    atomic_int sock;             /* id of the socket the thread is in, or -1 */
+    struct hazard *next;
+};
+static struct hazard *hazards;   /* holds_lock */
+static atomic_bool hazards_on;   /* membarrier registered */
+static atomic_int closers;       /* close_begin waiting for holds to end */
+static SP_THREAD_LOCAL struct hazard *tl_hazard;
+static pthread_key_t hazard_key;
+
+static void hazard_free(void *p)
+{
+    struct hazard *hz = p;
+    pthread_mutex_lock(&holds_lock);
+    for (struct hazard **pp = &hazards; *pp; pp = &(*pp)->next) {
+        if (*pp == hz) {
+            *pp = hz->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&holds_lock);
+    free(hz);
+    tl_hazard = NULL;
+}
+
+/* Once per process, at the first socket (oclock held). */
+static void hazards_init(void)
+{
+    if (atomic_load(&hazards_on))
+        return;
+    long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) ||
+        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0 ||
+        pthread_key_create(&hazard_key, hazard_free) != 0)
+        return; /* counts only */
+    atomic_store(&hazards_on, true);
+}
+
+/* Makes the calling thread's record at its first call; NULL when records
+   are not in use or out of memory (the count serves). */
+static __attribute__((noinline)) struct hazard *hazard_make(void)
+{
+    if (!atomic_load_explicit(&hazards_on, memory_order_relaxed))
+        return NULL;
+    struct hazard *hz = malloc(sizeof *hz);
+    if (!hz)
+        return NULL;
+    atomic_init(&hz->sock, -1);
+    if (pthread_setspecific(hazard_key, hz) != 0) {
+        free(hz);
+        return NULL;
+    }
+    pthread_mutex_lock(&holds_lock);
+    hz->next = hazards;
+    hazards = hz;
+    pthread_mutex_unlock(&holds_lock);
+    tl_hazard = hz;
+    return hz;
+}
+
+/* Leaves the socket: release, so that everything the call did to it comes
+   before the closer's free; then wakes a closer that may wait for it. */
+static void hazard_clear(struct hazard *hz)
+{
+    atomic_store_explicit(&hz->sock, -1, memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst); /* see close_begin */
+    if (atomic_load_explicit(&closers, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&holds_lock);
+        pthread_cond_broadcast(&holds_cv);
+        pthread_mutex_unlock(&holds_lock);
+    }
+}
+
+/* Whether a thread's record names socket s. holds_lock held. */
+static bool hazard_names(int s)
+{
+    for (struct hazard *hz = hazards; hz; hz = hz->next)
+        if (atomic_load_explicit(&hz->sock, memory_order_acquire) == s)
+            return true;
+    return false;
+}
+
 /* The public calls' failure: errno set from a -errno, and -1. */
 static int set_errno(int rc)
 {
@@ -71,13 +167,28 @@ static void rele(int s)
 }
 
 /* Takes a hold on socket s: NULL (EBADF) if it does not exist or is closing.
-   The count goes up before the pointer is read; nn_close clears the pointer
-   before it waits for the count to drop, so one of the two sees the other. */
+   The hold (the thread's record, else the count) is announced before the
+   pointer is read; nn_close clears the pointer before it looks for holds,
+   so one of the two sees the other. */
 static struct sp_sock *hold(int s)
 {
     if (s < 0 || s >= NN_MAX_SOCKETS)
         return NULL;
     struct slot *sl = &slots[s];
+    struct hazard *hz = tl_hazard;
+    if (!hz)
+        hz = hazard_make();
+    if (hz && atomic_load_explicit(&hz->sock, memory_order_relaxed) == -1) {
+        atomic_store_explicit(&hz->sock, s, memory_order_relaxed);
+        /* Only the compiler may not reorder these: close_begin's
+           membarrier orders them for the CPU. */
+        atomic_signal_fence(memory_order_seq_cst);
+        struct sp_sock *sock = atomic_load_explicit(&sl->sock, memory_order_acquire);
+        if (sock && !atomic_load_explicit(&sock->closing, memory_order_relaxed))
+            return sock;
+        hazard_clear(hz);
+        return NULL;
+    }
     atomic_fetch_add(&sl->holds, 1);
     struct sp_sock *sock = atomic_load(&sl->sock);
     if (sock && !atomic_load_explicit(&sock->closing, memory_order_relaxed))
@@ -86,13 +197,21 @@ static struct sp_sock *hold(int s)
     return NULL;
 }
 
+/* Ends a hold taken by hold(): a nested hold of the same socket counted in
+   the slot may drop the record first, which is as good (both hold it). */
 static void rele_sock(struct sp_sock *sock)
 {
-    rele(sock->id);
+    struct hazard *hz = tl_hazard;
+    int s = sock->id;
+    if (hz && atomic_load_explicit(&hz->sock, memory_order_relaxed) == s)
+        hazard_clear(hz);
+    else
+        rele(s);
 }
 
 static int table_init(void)
 {
+    hazards_init();
     int rc = sp_transports_init();
     if (rc != 0)
         return rc;
@@ -180,10 +299,18 @@ static struct sp_sock *close_begin(int s)
     atomic_store(&sock->closing, true);
 
     sp_sock_mark_closing(sock);
+    /* closers first: a hold ending after the membarrier sees it and wakes
+       us; one that ended before it is seen ended (hazard_clear). Likewise a
+       hold beginning after it sees the slot cleared, and one that began
+       before it is seen in its record. */
+    atomic_fetch_add(&closers, 1);
+    if (atomic_load(&hazards_on))
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
     pthread_mutex_lock(&holds_lock);
-    while (atomic_load(&slots[s].holds) > 0)
+    while (atomic_load(&slots[s].holds) > 0 || hazard_names(s))
         pthread_cond_wait(&holds_cv, &holds_lock);
     pthread_mutex_unlock(&holds_lock);
+    atomic_fetch_sub(&closers, 1);
     return sock;
 }
 

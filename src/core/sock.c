@@ -48,6 +48,27 @@ static inline void mutex_leave(struct sp_sock *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* mutex_enter for a caller that spun (on another CPU) until it saw the
+   socket's readiness change: the thread that published the change still
+   holds the lock for a moment, and blocking on it then would cost a futex
+   sleep and wake-up on both sides (lat inproc: +30 % CPU per round trip).
+   So try a while first. Not for every lock: elsewhere (the 2-cores
+   stream) a spin on a busy lock costs more than it saves. */
+static inline void mutex_enter_spun(struct sp_sock *s)
+{
+    SP_ASSERT(tl_held == NULL);
+    for (int i = 0; i < 200; i++) {
+        if (pthread_mutex_trylock(&s->lock) == 0) {
+            tl_held = s;
+            return;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    mutex_enter(s);
+}
+
 static void cond_init_monotonic(pthread_cond_t *cv)
 {
     pthread_condattr_t a;
@@ -67,6 +88,7 @@ int sp_sock_create(struct sp_sock **out, const struct sp_socktype *type, int id)
     s->type = type;
     s->id = id;
     s->sndfd = s->rcvfd = s->callerfd = -1;
+    s->ready_cpu = -1;
     s->opt.sndbuf = 128 * 1024;
     s->opt.rcvbuf = 128 * 1024;
     s->opt.sndtimeo = -1;
@@ -197,6 +219,13 @@ static bool publish_nowake(struct sp_sock *s)
     bool wake = false;
     if ((ev & ~s->events) || s->kicked) {
         s->kicked = false;
+        /* Before the bump: a spinner takes the line when it sees that, and
+           a write after it would fetch the line back with the lock still
+           held, which the spinner then waits for (measured: +40 % CPU per
+           round trip in lat inproc). */
+        int cpu = sched_getcpu();
+        if (s->ready_cpu != cpu)
+            s->ready_cpu = cpu;
         atomic_fetch_add_explicit(&s->evseq, 1, memory_order_release);
         wake = s->waiters > 0;
         sp_sock_wake_caller(s);
@@ -398,20 +427,33 @@ static int wait_change(struct sp_sock *s, unsigned seq, uint64_t deadline)
 #define SP_SPIN_NS 30000
 
 /* Spins (lock released) until the readiness sequence moves on from seq or
-   the socket closes; false when the spin budget ran out. */
-static bool spin_for_change(struct sp_sock *s, unsigned seq)
+   the socket closes; false when the spin budget ran out. On one CPU
+   (one_cpu) busy-waiting would only keep the thread that makes us ready
+   from running, so each round yields the CPU instead: the peer runs until
+   it blocks (the queue full, or empty) or its slice ends, and we take what
+   it did as one batch, with no futex sleep and no wake-up call (a spinner
+   is not a waiter). A sleep instead lets the kernel, which favours the
+   thread that slept, switch back at the peer's first message (or first
+   freed slot): one message per switch. The loop, not a single yield: right
+   after such a switch the peer may not be eligible to run yet, and the
+   yields use up what the scheduler holds against it. */
+static bool spin_for_change(struct sp_sock *s, unsigned seq, bool one_cpu)
 {
     uint64_t end = 0;
     for (unsigned i = 0;; i++) {
         if (atomic_load_explicit(&s->evseq, memory_order_acquire) != seq ||
             atomic_load_explicit(&s->closing, memory_order_relaxed))
             return true;
-        if ((i & 63) == 0) {
+        if (one_cpu || (i & 63) == 0) {
             uint64_t t = sp_clock_ns();
             if (!end)
                 end = t + SP_SPIN_NS;
             else if (t >= end)
                 return false;
+        }
+        if (one_cpu) {
+            sched_yield();
+            continue;
         }
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
@@ -445,6 +487,42 @@ static void spin_result(struct sp_sock *s, bool caught)
     }
     s->spin_penalty = s->spin_penalty ? (s->spin_penalty < 64 ? s->spin_penalty * 2 : 64) : 1;
     s->spin_skip = s->spin_penalty;
+}
+
+/* Whether a wait on one CPU should yield (spin_for_change) rather than
+   sleep. Yielding pays in a stream, where the peer fills or drains a whole
+   queue while we yield and the next wait comes many messages later; in a
+   ping-pong (a request, a reply) there is one message per wait either
+   way, and a yield only risks handing the CPU to another process for a
+   whole slice where a sleeper woken by the peer would run at once. So
+   each yield is judged at the next wait by the messages the socket moved
+   in between; a poor one makes the socket sleep for a growing number of
+   waits before it tries again. Lock held. */
+#define SP_YIELD_BATCH 16
+#define SP_YIELD_PENALTY_MAX 1024
+
+static bool yield_pays(struct sp_sock *s)
+{
+    uint64_t moved = atomic_load_explicit(&s->stats[SP_STAT_MESSAGES_SENT], memory_order_relaxed) +
+                     atomic_load_explicit(&s->stats[SP_STAT_MESSAGES_RECEIVED], memory_order_relaxed);
+    if (s->yield_judge) {
+        s->yield_judge = false;
+        if (moved - s->yield_mark >= SP_YIELD_BATCH) {
+            s->yield_penalty = 0;
+        } else {
+            s->yield_penalty = s->yield_penalty ? s->yield_penalty * 2 : 1;
+            if (s->yield_penalty > SP_YIELD_PENALTY_MAX)
+                s->yield_penalty = SP_YIELD_PENALTY_MAX;
+            s->yield_skip = s->yield_penalty;
+        }
+    }
+    if (s->yield_skip > 0) {
+        s->yield_skip--;
+        return false;
+    }
+    s->yield_judge = true;
+    s->yield_mark = moved;
+    return true;
 }
 
 /* A blocked recv on a socket with one pipe that can be read from the
@@ -643,13 +721,18 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
            (or one core) more spinners only steal the producer's CPU. Only
            receivers spin: a send blocks on a full pipe, which drains only
            when the thread that empties it (the loop, the receiver) runs,
-           and a spinning sender would compete with it for the CPU. */
+           and a spinning sender would compete with it for the CPU. On one
+           CPU, where spinning means yielding it, a sender does too. */
         unsigned seq = atomic_load_explicit(&s->evseq, memory_order_acquire);
+        int cpus = s->spinners == 0 && s->waiters == 0 ? usable_cpus() : 0;
+        /* Sharing our one CPU with the thread that made the socket ready
+           last time, most likely the one to do so again. */
+        bool one_cpu = cpus == 1 && s->ready_cpu == sched_getcpu();
         bool may_spin = false;
         if (s->spin_skip > 0)
             s->spin_skip--;
         else
-            may_spin = !send && s->spinners == 0 && s->waiters == 0 && usable_cpus() > 1;
+            may_spin = !send && cpus > 1;
         if (!send) {
             /* Receiving in this thread, when the socket's only pipe allows
                it; its spin (if any) polls the connection itself. */
@@ -668,11 +751,22 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
                 break; /* landed, -ETIMEDOUT or -EINTR */
             }
         }
-        if (may_spin) {
+        if (one_cpu && yield_pays(s)) {
             s->spinners++;
             mutex_leave(s);
-            bool changed = spin_for_change(s, seq);
+            bool changed = spin_for_change(s, seq, true);
             mutex_enter(s);
+            s->spinners--;
+            if (changed || atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)
+                continue;
+        } else if (may_spin) {
+            s->spinners++;
+            mutex_leave(s);
+            bool changed = spin_for_change(s, seq, false);
+            if (changed)
+                mutex_enter_spun(s);
+            else
+                mutex_enter(s);
             s->spinners--;
             spin_result(s, changed);
             if (changed || atomic_load_explicit(&s->evseq, memory_order_acquire) != seq)

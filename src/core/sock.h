@@ -85,8 +85,16 @@ struct sp_sock {
     int waiters;                /* threads waiting on cv for readiness */
     atomic_uint evseq;          /* bumped when a readiness bit turns on */
     int spinners;               /* callers spinning before they wait */
+    int ready_cpu;              /* the CPU of the thread that last turned a
+                                   readiness bit on (-1: none yet): a
+                                   waiter pinned to that same CPU yields it
+                                   rather than sleep (see xfer) */
     int spin_skip;              /* waits left to sleep without spinning */
     int spin_penalty;           /* current skip after a fruitless spin */
+    int yield_skip;             /* the same for yields on one CPU (xfer) */
+    int yield_penalty;
+    bool yield_judge;           /* the last wait yielded: judge it next time */
+    uint64_t yield_mark;        /* messages moved before that yield */
     atomic_bool closing;
     uint64_t close_ms;          /* when nn_close began */
     uint64_t progress_ms;       /* while closing: when a connection last wrote

@@ -22,7 +22,6 @@
 #include <nanomsg/inproc.h>
 
 #include "core/chunk.h"
-#include "core/drain.h"
 #include "core/ep.h"
 #include "core/msgring.h"
 #include "core/pipe.h"
@@ -44,9 +43,6 @@ struct inproc_half {
     _Alignas(64) atomic_bool reader_asleep;
     _Alignas(64) atomic_bool writer_blocked; /* the peer's sends into q */
     atomic_bool gone;            /* detached: drop what is sent to it */
-    /* Sends and receives on this half's pipe in progress: they may signal
-       the other half's socket, which teardown keeps alive until they end. */
-    _Alignas(64) atomic_int busy;
 };
 
 struct inproc_conn {
@@ -124,11 +120,7 @@ static int inproc_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
         return 0;
     }
     struct inproc_half *h = sp_cont(pipe, struct inproc_half, pipe);
-    struct inproc_half *peer = other(h);
-    atomic_fetch_add(&h->busy, 1);
-    int rc = send_to(peer, msg);
-    sp_drain_put(&h->busy);
-    return rc;
+    return send_to(other(h), msg);
 }
 
 static int send_to(struct inproc_half *peer, struct sp_msg *msg)
@@ -180,11 +172,7 @@ static int recv_from(struct inproc_half *h, struct sp_msg *msg);
 
 static int inproc_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
 {
-    struct inproc_half *h = sp_cont(pipe, struct inproc_half, pipe);
-    atomic_fetch_add(&h->busy, 1);
-    int rc = recv_from(h, msg);
-    sp_drain_put(&h->busy);
-    return rc;
+    return recv_from(sp_cont(pipe, struct inproc_half, pipe), msg);
 }
 
 static int recv_from(struct inproc_half *h, struct sp_msg *msg)
@@ -270,9 +258,18 @@ static void conn_teardown(struct inproc_conn *c)
         struct inproc_half *h = &c->half[i];
         atomic_store(&h->gone, true);
         /* A send or receive on the other half that did not see gone may
-           still signal this half's socket: let it finish first (it takes
-           no lock, so this is short). */
-        sp_drain_wait(&other(h)->busy);
+           still signal this half's socket: let it finish first. They run
+           under the other socket's lock, so passing through that lock is
+           enough (no count on the hot path). The first time round the
+           other half is still attached (or was never attached, under the
+           registry lock), which keeps its socket alive; the second time
+           it was just detached, which took its lock already and stopped
+           its sends and receives for good. */
+        if (i == 0) {
+            struct sp_sock *os = other(h)->pipe.sock;
+            sp_sock_lock(os);
+            sp_sock_unlock(os);
+        }
         sp_pipe_detach(&h->pipe, -1);
     }
     sp_pipe_rele(&c->half[0].pipe);
