@@ -530,6 +530,191 @@ static void test_peer_leaving_mid_message_under_blocking_reads_leaves_the_recv_f
     tu_close(s);
 }
 
+/* ---- a stream of large frames: the next header read behind a body ---- */
+
+/* Bytes written in pieces: piece i ends at cuts[i], each written once the
+   receiving thread (tid) sleeps in poll or a read of its connection. */
+struct cutter {
+    int fd;
+    atomic_long tid;
+    const uint8_t *bytes;
+    const size_t *cuts;
+    size_t ncuts;
+    bool close_after;
+    bool ok;
+};
+
+static bool cutter_receiver_sleeps(void *arg)
+{
+    struct cutter *c = arg;
+    long tid = atomic_load(&c->tid);
+    return tid != 0 && tu_thread_sleeps((int) tid, true);
+}
+
+static void cutter_fn(void *arg)
+{
+    struct cutter *c = arg;
+    c->ok = true;
+    for (size_t i = 0, off = 0; i < c->ncuts && c->ok; i++) {
+        if (!tu_wait_until(cutter_receiver_sleeps, c, TU_DEADLINE_MS)) {
+            fprintf(stderr, "the receiver never waited (%zu bytes written)\n", off);
+            c->ok = false;
+            break;
+        }
+        c->ok = tu_write_all(c->fd, c->bytes + off, c->cuts[i] - off);
+        off = c->cuts[i];
+    }
+    if (c->close_after)
+        close(c->fd);
+}
+
+static void cutter_start(struct cutter *c, tu_thread *t)
+{
+    atomic_init(&c->tid, tu_gettid());
+    tu_thread_start(t, cutter_fn, c);
+}
+
+/* Appends a frame of len bytes filled from seed to buf at *n. */
+static void put_frame(uint8_t *buf, size_t *n, enum kind kind, size_t len, unsigned seed)
+{
+    if (kind == IPC)
+        buf[(*n)++] = 1;
+    for (int i = 7; i >= 0; i--)
+        buf[(*n)++] = (uint8_t) ((uint64_t) len >> (8 * i));
+    tu_fill(buf + *n, len, seed);
+    *n += len;
+}
+
+static void recv_filled(int s, size_t len, unsigned seed)
+{
+    uint8_t *buf = malloc(len + 1);
+    assert_non_null(buf);
+    assert_int_equal(nn_recv(s, buf, len + 1, 0), (int) len);
+    assert_true(tu_check_fill(buf, len, seed, 0));
+    free(buf);
+}
+
+/* Two large frames and a small one, the first write ending k bytes into the
+   second frame's header (none of it, part, all of it, some of its body),
+   the rest in one more write: each arrives whole and in order, over sizes
+   on both sides of the one at which only the next header is read behind a
+   body (8 KiB), for a recv that polls and one in blocking reads. */
+static void test_large_frames_whose_next_header_comes_alone_or_split_arrive_whole(void **state)
+{
+    (void) state;
+    const size_t lens[] = {8000, 8192, 9000, 65536};
+    struct {
+        enum kind kind;
+        int proto;
+        int rcvtimeo;
+    } runs[] = {{IPC, NN_PULL, TU_DEADLINE_MS * 4}, {IPC, NN_PAIR, TU_DEADLINE_MS * 4},
+                {TCP, NN_PULL, TU_DEADLINE_MS * 4}, {TCP, NN_PAIR, -1}};
+    for (size_t r = 0; r < TU_ARRAY_LEN(runs); r++) {
+        size_t hl = runs[r].kind == IPC ? 9 : 8;
+        const size_t ks[] = {0, 1, hl - 1, hl, hl + 1, hl + 100};
+        for (size_t li = 0; li < TU_ARRAY_LEN(lens); li++) {
+            for (size_t ki = 0; ki < TU_ARRAY_LEN(ks); ki++) {
+                struct addr a;
+                int fd;
+                int s = sock_with_raw_peer(runs[r].kind, runs[r].proto, "tails", &a, &fd);
+                tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, runs[r].rcvtimeo);
+                size_t len = lens[li];
+                uint8_t *bytes = malloc(3 * (hl + len));
+                assert_non_null(bytes);
+                size_t n = 0;
+                put_frame(bytes, &n, runs[r].kind, len, 11);
+                size_t first = n + ks[ki];
+                put_frame(bytes, &n, runs[r].kind, len, 12);
+                put_frame(bytes, &n, runs[r].kind, 4, 13);
+                size_t cuts[] = {first, n};
+                struct cutter c = {.fd = fd, .bytes = bytes, .cuts = cuts, .ncuts = 2};
+                tu_thread t;
+                cutter_start(&c, &t);
+                recv_filled(s, len, 11);
+                recv_filled(s, len, 12);
+                recv_filled(s, 4, 13);
+                tu_thread_join(&t);
+                assert_true(c.ok);
+                tu_recv_nothing(s);
+                free(bytes);
+                close(fd);
+                tu_close(s);
+            }
+        }
+    }
+}
+
+/* A large frame, then the next one's header alone: a recv that times out
+   waiting for its body leaves nothing behind; the body written later
+   arrives whole, then what follows. */
+static void test_recv_timing_out_with_only_the_next_header_read_leaves_the_frame_whole(void **state)
+{
+    (void) state;
+    const enum kind kinds[] = {IPC, TCP};
+    for (size_t k = 0; k < TU_ARRAY_LEN(kinds); k++) {
+        size_t hl = kinds[k] == IPC ? 9 : 8, len = 65536;
+        struct addr a;
+        int fd;
+        int s = pull_with_raw_peer(kinds[k], "tailtimeo", &a, &fd);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+        uint8_t *bytes = malloc(3 * (hl + len));
+        assert_non_null(bytes);
+        size_t n = 0;
+        put_frame(bytes, &n, kinds[k], len, 21);
+        size_t first = n + hl;
+        put_frame(bytes, &n, kinds[k], len, 22);
+        put_frame(bytes, &n, kinds[k], 4, 23);
+        assert_true(tu_write_all(fd, bytes, first));
+        recv_filled(s, len, 21);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, 300);
+        uint8_t *buf = malloc(len);
+        assert_non_null(buf);
+        assert_int_equal(nn_recv(s, buf, len, 0), -1);
+        assert_int_equal(nn_errno(), ETIMEDOUT);
+        free(buf);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+        assert_true(tu_write_all(fd, bytes + first, n - first));
+        recv_filled(s, len, 22);
+        recv_filled(s, 4, 23);
+        free(bytes);
+        close(fd);
+        tu_close(s);
+    }
+}
+
+/* The peer leaves right after the next header: the frame before it is
+   delivered, the connection goes, and the socket serves the next peer. */
+static void test_peer_leaving_after_the_next_header_costs_only_its_connection(void **state)
+{
+    (void) state;
+    const enum kind kinds[] = {IPC, TCP};
+    for (size_t k = 0; k < TU_ARRAY_LEN(kinds); k++) {
+        size_t hl = kinds[k] == IPC ? 9 : 8, len = 65536;
+        struct addr a;
+        int fd;
+        int s = pull_with_raw_peer(kinds[k], "tailleaves", &a, &fd);
+        tu_setint(s, NN_SOL_SOCKET, NN_RCVTIMEO, TU_DEADLINE_MS);
+        uint8_t *bytes = malloc(2 * (hl + len));
+        assert_non_null(bytes);
+        size_t n = 0;
+        put_frame(bytes, &n, kinds[k], len, 31);
+        put_frame(bytes, &n, kinds[k], len, 32);
+        size_t cuts[] = {hl + len + hl};
+        struct cutter c = {.fd = fd, .bytes = bytes, .cuts = cuts, .ncuts = 1, .close_after = true};
+        tu_thread t;
+        cutter_start(&c, &t);
+        recv_filled(s, len, 31);
+        tu_thread_join(&t);
+        assert_true(c.ok);
+        tu_wait_connections(s, 0);
+        tu_recv_nothing(s);
+        tu_assert_serves(s, NN_PULL, a.url);
+        tu_recv_nothing(s);
+        free(bytes);
+        tu_close(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +727,9 @@ int main(void)
         cmocka_unit_test(test_message_in_many_pieces_reaches_a_recv_in_blocking_reads_whole),
         cmocka_unit_test(test_nn_close_ends_a_recv_in_blocking_reads_mid_message),
         cmocka_unit_test(test_peer_leaving_mid_message_under_blocking_reads_leaves_the_recv_for_the_next_peer),
+        cmocka_unit_test(test_large_frames_whose_next_header_comes_alone_or_split_arrive_whole),
+        cmocka_unit_test(test_recv_timing_out_with_only_the_next_header_read_leaves_the_frame_whole),
+        cmocka_unit_test(test_peer_leaving_after_the_next_header_costs_only_its_connection),
     };
     return cmocka_run_group_tests(tests, NULL, tu_close_all);
 }

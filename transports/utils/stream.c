@@ -69,6 +69,48 @@ static ssize_t io_read(struct sp_stream *s, void *buf, size_t len)
     return n;
 }
 
+/* Where a read stores bytes: the wire's space, and on a plain fd its tail
+   if it has one (the next frame's header behind a large body). */
+struct rspace {
+    void *buf, *tail;
+    size_t room, tlen;
+};
+
+static void rspace_get(struct sp_stream *s, struct rspace *r)
+{
+    s->cfg->wire->space(s, &r->buf, &r->room);
+    r->tail = NULL;
+    r->tlen = 0;
+    if (r->room && s->cfg->wire->tail && !s->cfg->bio)
+        s->cfg->wire->tail(s, &r->tail, &r->tlen);
+}
+
+/* recv, or recvmsg into both pieces when there is a tail. flags: 0 or
+   MSG_DONTWAIT. Plain fds; -errno as recv's errno. */
+static ssize_t fd_read(int fd, const struct rspace *r, int flags)
+{
+    if (!r->tlen)
+        return recv(fd, r->buf, r->room, flags);
+    struct iovec iov[2] = {{r->buf, r->room}, {r->tail, r->tlen}};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    return recvmsg(fd, &mh, flags);
+}
+
+static ssize_t io_read_space(struct sp_stream *s, const struct rspace *r)
+{
+    if (s->cfg->bio || !r->tlen)
+        return io_read(s, r->buf, r->room);
+    ssize_t n = fd_read(s->fd, r, MSG_DONTWAIT);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+    if (n == 0 && atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
+        return -EAGAIN;
+    return n;
+}
+
 /* Input the byte layer took from the kernel and still holds: epoll will not
    report it, so whoever read last must read again. Plain streams: never, at
    the cost of one test. */
@@ -936,10 +978,10 @@ static void read_some(struct sp_stream *s, bool *closed, bool *bad)
     struct sp_msgq *batch = &s->rbatch;
     *closed = *bad = false;
     for (int round = 0; round < SP_READ_ROUNDS; round++) {
-        void *buf;
-        size_t room;
-        s->cfg->wire->space(s, &buf, &room);
-        ssize_t n = io_read(s, buf, room);
+        struct rspace r;
+        rspace_get(s, &r);
+        size_t room = r.room + r.tlen;
+        ssize_t n = io_read_space(s, &r);
         if (n > 0) {
             if (s->cfg->wire->commit(s, (size_t) n, batch) != 0) {
                 *bad = true;
@@ -1063,7 +1105,9 @@ static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
         return -ENOTSUP; /* the loop is reading: it delivers soon */
-    if (land && s->cfg->wire->land_offer) {
+    /* Not behind messages the loop decoded and has yet to deliver: a
+       landed one would overtake them. */
+    if (land && s->cfg->wire->land_offer && s->rbatch.count == 0) {
         s->land = land;
         s->cfg->wire->land_offer(s, land->buf, land->cap);
     }
@@ -1116,9 +1160,14 @@ static bool stream_read_begin(struct sp_pipe *pipe)
             return false;
         s->fd_blocking = true;
     }
-    s->cfg->wire->space(s, &s->rd_buf, &s->rd_room);
-    if (s->rd_room == 0)
+    struct rspace r;
+    rspace_get(s, &r);
+    if (r.room == 0)
         return false; /* out of memory: poll, and read_some ends it */
+    s->rd_buf = r.buf;
+    s->rd_room = r.room;
+    s->rd_tail = r.tail;
+    s->rd_tlen = r.tlen;
     s->rd_blocking = true;
     s->rd_done = false;
     return true;
@@ -1129,7 +1178,8 @@ static bool stream_read_begin(struct sp_pipe *pipe)
 static int stream_read_wait(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
-    ssize_t n = recv(s->fd, s->rd_buf, s->rd_room, 0);
+    struct rspace r = {s->rd_buf, s->rd_tail, s->rd_room, s->rd_tlen};
+    ssize_t n = fd_read(s->fd, &r, 0);
     int err = errno;
     s->rd_got = n >= 0 ? n : (err == EAGAIN || err == EWOULDBLOCK) ? -EAGAIN : -err;
     s->rd_done = true;
@@ -1173,7 +1223,7 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
         } else if (n > 0) {
             if (s->cfg->wire->commit(s, (size_t) n, &s->rbatch) != 0)
                 bad = true;
-            else if ((size_t) n == s->rd_room && !(s->land && s->cfg->wire->land_state(s, &len) == 1))
+            else if ((size_t) n == s->rd_room + s->rd_tlen && !(s->land && s->cfg->wire->land_state(s, &len) == 1))
                 read_some(s, &closed, &bad);
         } else if (n == 0) {
             closed = !atomic_load_explicit(&s->rd_shut, memory_order_relaxed);

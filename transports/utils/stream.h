@@ -56,7 +56,10 @@ struct sp_wire_ops {
     size_t (*frame)(struct sp_stream *s, struct sp_msg *msg, uint8_t hdr[16]);
     /* Where the next read should store bytes. */
     void (*space)(struct sp_stream *s, void **buf, size_t *len);
-    /* n bytes were stored: append whole messages to out. 0, or -1 to drop
+    /* Optional, plain fds only: where the same read may store bytes behind
+       the space's (len 0: nowhere; called right after space). */
+    void (*tail)(struct sp_stream *s, void **buf, size_t *len);
+    /* n bytes were stored (the space's first, then the tail's): append whole messages to out. 0, or -1 to drop
        the connection. May send control frames with sp_stream_send_raw. */
     int (*commit)(struct sp_stream *s, size_t n, struct sp_msgq *out);
     /* commit never sends (no sp_stream_send_raw): a blocked caller may then
@@ -158,6 +161,8 @@ struct sp_stream {
                                      caller's land while a large message
                                      lands there) */
     size_t rd_room;
+    void *rd_tail;                /* and behind it (the wire's tail) */
+    size_t rd_tlen;
     ssize_t rd_got;               /* bytes, 0 at the end of input, -errno */
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
