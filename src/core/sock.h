@@ -87,6 +87,10 @@ struct sp_sock {
     int spinners;               /* callers spinning before they wait */
     int spin_skip;              /* waits left to sleep without spinning */
     int spin_penalty;           /* current skip after a fruitless spin */
+    /* The last recv's message landed in its buffer (a large one): the next
+       one, likely large too, arrives over many microseconds in several
+       pieces, which a spin would poll for one syscall at a time. */
+    bool recv_landed;
     atomic_bool closing;
     uint64_t close_ms;          /* when nn_close began */
     uint64_t progress_ms;       /* while closing: when a connection last wrote
@@ -104,7 +108,9 @@ struct sp_sock {
     atomic_int copy_pipes;
     int callerfd;               /* eventfd waking a caller that polls a pipe's
                                    fd itself (-1 until first needed) */
-    bool caller_polling;        /* a blocked recv polls lone_pipe's fd */
+    bool caller_polling;        /* a blocked recv (or send: caller_writing)
+                                   polls lone_pipe's fd */
+    bool caller_writing;        /* a blocked send, for POLLOUT */
     struct sp_pipe *caller_pipe; /* the pipe it polls or reads... */
     bool caller_reading;        /* ...in a blocking read (read_begin) */
     atomic_int sigrefs;         /* signals to its pipes deferred by other

@@ -170,13 +170,13 @@ static void set_events(struct sp_stream *s)
     if (atomic_load_explicit(&s->rd_shut, memory_order_relaxed)) {
         /* Input shut by read_cancel: it reads as ready for ever (level-
            triggered), so only writing and errors are watched from now on. */
-        sp_io_set(&s->io, s->outq.count ? EPOLLOUT : 0);
+        sp_io_set(&s->io, s->outq.count && !s->wr_caller ? EPOLLOUT : 0);
         return;
     }
     if (!s->rd_paused && !s->rd_lazy &&
         atomic_load_explicit(&s->rd_owner, memory_order_relaxed) != SP_RD_CALLER)
         ev |= EPOLLIN;
-    if (s->outq.count)
+    if (s->outq.count && !s->wr_caller)
         ev |= EPOLLOUT;
     sp_io_set(&s->io, ev);
 }
@@ -399,6 +399,51 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
     return 0;
 }
 
+/* The pipe has room again after a write: tell the protocol. Lock held. */
+static void out_room_check(struct sp_stream *s)
+{
+    if (s->out_released && s->outq.bytes < s->out_limit && !s->broken) {
+        s->out_released = false;
+        sp_pipe_signal(&s->pipe, SP_EV_OUT);
+    }
+}
+
+/* A blocked sender writes outq in its own thread once the fd has room
+   (sp_pipe_ops.write_begin): plain fds only (a byte layer may need to
+   read to write). Lock held. */
+static int stream_write_begin(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
+    if (s->cfg->bio || s->state != ST_ACTIVE || s->broken || s->wr_caller || !s->outq.count)
+        return -ENOTSUP;
+    s->wr_caller = true;
+    set_events(s); /* EPOLLOUT off: the loop must not wake to write it */
+    return s->fd;
+}
+
+static void stream_write_end(struct sp_pipe *pipe, int revents)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
+    s->wr_caller = false;
+    if (s->state != ST_ACTIVE) {
+        /* Closed by the loop meanwhile: it waits for the store above. */
+        sp_sock_notify(s->pipe.sock);
+        return;
+    }
+    if (s->broken)
+        return;
+    if (revents) {
+        s->last_write_ns = sp_clock_ns();
+        flush_out(s);
+        out_room_check(s);
+        if (s->broken)
+            return;
+    }
+    set_events(s); /* EPOLLOUT back while anything is left */
+}
+
 /* Whether the loop may leave reading to the socket's next recv (rd_lazy,
    see stream_wait_end): s is the socket's only pipe, nobody polls
    NN_RCVFD, and no other thread waits on the socket (futex, spin): those
@@ -507,6 +552,8 @@ static const struct sp_pipe_ops stream_pipe_ops = {
     .read_wait = stream_read_wait,
     .read_cancel = stream_read_cancel,
     .wake_reader = stream_wake_reader,
+    .write_begin = stream_write_begin,
+    .write_end = stream_write_end,
     .unsent = stream_unsent,
     .closing = stream_closing,
     .send = stream_pipe_send,
@@ -546,6 +593,8 @@ void sp_stream_close(struct sp_stream *s, int stat)
         sp_sock_wake_caller(sock);
         stream_read_cancel(&s->pipe); /* a blocking read, if any */
     }
+    if (s->wr_caller)
+        sp_sock_wake_caller(sock);
     sp_pipe_detach_locked(&s->pipe, -1);
     if (s->io.fd >= 0)
         sp_io_del(&s->io);
@@ -553,7 +602,7 @@ void sp_stream_close(struct sp_stream *s, int stat)
        notifies in stream_wait_end); only then may the fd be closed (its
        number could be reused under it). The caller keeps the socket open:
        nn_close waits for it. */
-    while (atomic_load(&s->rd_owner) == SP_RD_CALLER)
+    while (atomic_load(&s->rd_owner) == SP_RD_CALLER || s->wr_caller)
         sp_sock_wait(sock, 0);
     sp_sock_unlock(sock);
     sp_timer_stop(&s->hs_timer);
@@ -1302,10 +1351,7 @@ static void write_from_loop(struct sp_stream *s)
     if (s->state == ST_ACTIVE) {
         s->last_write_ns = sp_clock_ns();
         flush_out(s);
-        if (s->out_released && s->outq.bytes < s->out_limit && !s->broken) {
-            s->out_released = false;
-            sp_pipe_signal(&s->pipe, SP_EV_OUT);
-        }
+        out_room_check(s);
         if (!s->broken)
             set_events(s);
     }

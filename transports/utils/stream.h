@@ -193,6 +193,9 @@ struct sp_stream {
     size_t out_off;               /* bytes of outq's head frame already written */
     size_t out_limit;
     bool out_released;
+    bool wr_caller;               /* a blocked sender polls the fd and
+                                     writes outq itself (write_begin to
+                                     write_end): EPOLLOUT off */
     uint64_t last_write_ns;       /* when outq was last written (burst detection) */
     bool broken;                  /* no more sends; a close is requested */
     bool dropped;                 /* closed by the protocol: not counted BROKEN */
