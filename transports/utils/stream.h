@@ -5,12 +5,15 @@
    the caller's thread; what the kernel does not take is queued and written in
    batches (one writev for many messages) by the loop thread; a large body
    still in the sender's buffer (core/sendsrc.h) is written from there, and
-   only what the kernel leaves is copied. Reads pull large buffers and split
-   many messages out of each; a blocked receiver reads its lone connection in
-   its own thread (in poll and read, or, a PAIR over tcp without a deadline,
-   in one blocking read), a large message straight into its buffer (the
-   land of sp_pipe_ops.wait_begin). Everything but the pipe calls runs on
-   the loop thread. */
+   only what the kernel leaves is copied; a sender blocked on a full queue
+   waits for room in the fd and writes the queue itself (write_begin). Reads
+   pull large buffers and split many messages out of each, but behind a
+   large body only the next frame's header (the wire's tail), so that the
+   next body is read whole where it belongs; a blocked receiver reads its
+   lone connection in its own thread (in poll and read, or, a PAIR over tcp
+   without a deadline, in one blocking read), a large message straight into
+   its buffer (the land of sp_pipe_ops.wait_begin). Everything but the pipe
+   calls runs on the loop thread. */
 #ifndef SP_STREAM_H
 #define SP_STREAM_H
 
