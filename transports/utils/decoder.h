@@ -66,8 +66,9 @@ void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len);
 void sp_decoder_tail(struct sp_decoder *d, void **buf, size_t *len);
 
 /* n bytes were stored there (in the space, then in the tail): appends
-   every completed message to out. 0, or -1 when the peer broke the framing (bad type byte, frame over
-   *maxsize as it is when its header is parsed) or memory ran out: the connection must be dropped. */
+   every completed message to out. 0, or -1 when the peer broke the
+   framing (bad type byte, frame over *maxsize as it is when its header is
+   parsed) or memory ran out: the connection must be dropped. */
 int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out);
 
 /* Bytes of frame header for the framing. */

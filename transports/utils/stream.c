@@ -86,7 +86,7 @@ static void rspace_get(struct sp_stream *s, struct rspace *r)
 }
 
 /* recv, or recvmsg into both pieces when there is a tail. flags: 0 or
-   MSG_DONTWAIT. Plain fds; -errno as recv's errno. */
+   MSG_DONTWAIT. Plain fds; returns and sets errno as recv does. */
 static ssize_t fd_read(int fd, const struct rspace *r, int flags)
 {
     if (!r->tlen)
