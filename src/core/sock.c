@@ -462,7 +462,8 @@ static int callerfd_make(struct sp_sock *s)
    something may have changed (the caller retries), 1 when a message landed
    in land (offered for a plain-recv socket type, else NULL), -ETIMEDOUT,
    -EINTR, or -ENOTSUP when the pipe cannot do it now. */
-static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *caught, struct sp_land *land)
+static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *caught, struct sp_land *land,
+                       bool read_first)
 {
     SP_ASSERT_LOCKED(s);
     struct sp_pipe *pipe = s->lone_pipe;
@@ -520,7 +521,14 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
         mutex_leave(s);
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->callerfd, .events = POLLIN}};
         int n = 0;
-        if (spin) {
+        if (read_first && !spin && !reading) {
+            /* Read before any poll: in a stream of large messages the
+               next one is usually there already. Once: what follows polls. */
+            n = 1;
+            p[0].revents = POLLIN;
+            p[1].revents = 0;
+            read_first = false;
+        } else if (spin) {
             /* Busy-poll the connection for a moment: a reply due within
                microseconds is then taken without a sleep and a wake-up. */
             uint64_t end = sp_clock_ns() + SP_SPIN_NS;
@@ -644,6 +652,7 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
     /* The protocol takes the message on success: measure it first. */
     size_t len = send ? sp_msg_bodylen(msg) : 0;
     bool woke = false; /* wake_reader was called */
+    bool read_tried = false; /* caller_wait has read (or polled) once */
     sp_sock_lock(s);
     /* nn_setsockopt stores it under the lock, maybe in another thread. */
     int timeo = send ? s->opt.sndtimeo : s->opt.rcvtimeo;
@@ -705,8 +714,9 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
             /* Receiving in this thread, when the socket's only pipe allows
                it; its spin (if any) polls the connection itself. */
             bool caught = false;
-            rc = caller_wait(s, deadline, may_spin, &caught,
-                             (s->type->flags & SP_SOCKTYPE_PLAIN_RECV) ? land : NULL);
+            struct sp_land *l = (s->type->flags & SP_SOCKTYPE_PLAIN_RECV) ? land : NULL;
+            rc = caller_wait(s, deadline, may_spin, &caught, l, l && s->recv_landed && !read_tried);
+            read_tried = true;
             if (rc != -ENOTSUP) {
                 if (may_spin)
                     spin_result(s, caught);
