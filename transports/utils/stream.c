@@ -410,12 +410,16 @@ static void out_room_check(struct sp_stream *s)
 
 /* A blocked sender writes outq in its own thread once the fd has room
    (sp_pipe_ops.write_begin): plain fds only (a byte layer may need to
-   read to write). Lock held. */
+   read to write), and only large messages, which wait in outq because the
+   kernel's buffer is full: small ones wait there because the loop batches
+   them, and writing them while the sender makes the next ones (two
+   threads) is what makes small messages fast. Lock held. */
 static int stream_write_begin(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
-    if (s->cfg->bio || s->state != ST_ACTIVE || s->broken || s->wr_caller || !s->outq.count)
+    if (s->cfg->bio || s->state != ST_ACTIVE || s->broken || s->wr_caller || !s->outq.count ||
+        sp_msg_wirelen(sp_msgq_at(&s->outq, 0)) < SP_DIRECT_MIN)
         return -ENOTSUP;
     s->wr_caller = true;
     set_events(s); /* EPOLLOUT off: the loop must not wake to write it */
