@@ -91,6 +91,17 @@ struct sp_pipe_ops {
     bool (*read_begin)(struct sp_pipe *pipe);
     int (*read_wait)(struct sp_pipe *pipe);
     void (*read_cancel)(struct sp_pipe *pipe);
+    /* Optional: a blocked send on a socket whose only pipe this is waits
+       for the pipe's fd to take more instead of for the I/O thread to
+       write the pipe's queue and signal SP_EV_OUT (one thread hop, one
+       wake-up less each time the kernel's buffer fills). Socket lock
+       held. write_begin: the fd to poll for POLLOUT, or -ENOTSUP (nothing
+       queued, or the transport cannot); on success the pipe's queue is the
+       caller's to write until write_end (lock held, poll's revents for the
+       fd, 0 if it did not fire), which writes what the kernel takes and
+       signals SP_EV_OUT when the pipe has room again. */
+    int (*write_begin)(struct sp_pipe *pipe);
+    void (*write_end)(struct sp_pipe *pipe, int revents);
     /* After wait_end the transport may leave its reading to the next
        caller (lazy: no wake-up of the I/O thread between a reply and the
        next recv). The socket calls this, lock held, when something needs

@@ -525,16 +525,31 @@ static bool yield_pays(struct sp_sock *s)
     return true;
 }
 
+/* Makes the callerfd that wakes a caller polling a pipe's fd. Lock held.
+   0 or -1. */
+static int callerfd_make(struct sp_sock *s)
+{
+    if (s->callerfd < 0)
+        s->callerfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return s->callerfd < 0 ? -1 : 0;
+}
+
 /* A blocked recv on a socket with one pipe that can be read from the
    caller's thread: poll the pipe's fd (and callerfd, for closing and other
    readiness changes) directly. Lock held (released while polling). 0 when
    something may have changed (the caller retries), 1 when a message landed
    in land (offered for a plain-recv socket type, else NULL), -ETIMEDOUT,
    -EINTR, or -ENOTSUP when the pipe cannot do it now. */
-static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *caught, struct sp_land *land)
+static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *caught, struct sp_land *land,
+                       bool read_first)
 {
     SP_ASSERT_LOCKED(s);
     struct sp_pipe *pipe = s->lone_pipe;
+    if (pipe && s->caller_polling && s->caller_writing) {
+        /* A sender polls: we wait for the loop, which must read then. */
+        sp_pipe_wake_reader(pipe);
+        return -ENOTSUP;
+    }
     if (!pipe || !pipe->ops->wait_begin || s->caller_polling)
         return -ENOTSUP;
     int timeout = -1;
@@ -547,12 +562,9 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
     int fd = pipe->ops->wait_begin(pipe, land);
     /* Made only once a pipe lets the caller read: a socket whose pipes never
        do (ws, wss) spends no descriptor on it. */
-    if (fd >= 0 && s->callerfd < 0) {
-        s->callerfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (s->callerfd < 0) {
-            pipe->ops->wait_end(pipe, 0, true);
-            fd = -1;
-        }
+    if (fd >= 0 && callerfd_make(s) != 0) {
+        pipe->ops->wait_end(pipe, 0, true);
+        fd = -1;
     }
     if (fd < 0) {
         /* We will not read it ourselves, so the loop must: the pipe may be
@@ -595,6 +607,12 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
             if (spin)
                 *caught = true;
             spin = false;
+        } else if (read_first && !spin && !reading) {
+            /* Read before any poll: in a stream of large messages the
+               next one is usually there already. Once: what follows polls. */
+            n = 1;
+            p[0].revents = POLLIN;
+            read_first = false;
         } else {
             mutex_leave(s);
             if (spin) {
@@ -655,6 +673,57 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
     return rc;
 }
 
+/* A blocked send on a socket with one pipe that lets the caller write its
+   queue: poll the pipe's fd for room (and callerfd, for closing and other
+   readiness changes), then write the queue in this thread, as raw blocking
+   writes would, instead of sleeping until the I/O thread has written it
+   and signalled. Lock held (released while polling). 0 when something may
+   have changed (the caller retries), -ETIMEDOUT, -EINTR, or -ENOTSUP when
+   the pipe cannot do it now. */
+static int caller_write_wait(struct sp_sock *s, uint64_t deadline)
+{
+    SP_ASSERT_LOCKED(s);
+    struct sp_pipe *pipe = s->lone_pipe;
+    if (!pipe || !pipe->ops->write_begin || s->caller_polling || (s->type->flags & SP_SOCKTYPE_ROUTED))
+        return -ENOTSUP;
+    int timeout = -1;
+    if (deadline) {
+        uint64_t now = sp_clock_ms();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        timeout = deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now);
+    }
+    if (callerfd_make(s) != 0)
+        return -ENOTSUP;
+    int fd = pipe->ops->write_begin(pipe);
+    if (fd < 0)
+        return -ENOTSUP;
+    /* The transport keeps the fd open until write_end (it wakes us through
+       callerfd first when the connection goes). */
+    sp_pipe_hold(pipe);
+    s->caller_polling = true;
+    s->caller_writing = true;
+    s->caller_pipe = pipe;
+    mutex_leave(s);
+    struct pollfd p[2] = {{.fd = fd, .events = POLLOUT}, {.fd = s->callerfd, .events = POLLIN}};
+    int n = poll(p, 2, timeout);
+    int err = errno;
+    mutex_enter(s);
+    s->caller_polling = false;
+    s->caller_writing = false;
+    s->caller_pipe = NULL;
+    if (n > 0 && p[1].revents)
+        efd_set(s->callerfd, false);
+    /* Outside any protocol call: SP_EV_OUT reaches the protocol at once. */
+    pipe->ops->write_end(pipe, n > 0 ? p[0].revents : 0);
+    sp_pipe_rele(pipe);
+    if (n < 0 && err == EINTR)
+        return -EINTR;
+    if (n == 0 && deadline)
+        return -ETIMEDOUT;
+    return 0;
+}
+
 /* For the message counters, which only xfer updates and always under the
    socket lock: a plain add (no locked instruction) is enough; readers see
    whole values through the atomic type. */
@@ -671,6 +740,7 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
     /* The protocol takes the message on success: measure it first. */
     size_t len = send ? sp_msg_bodylen(msg) : 0;
     bool woke = false; /* wake_reader was called */
+    bool read_tried = false; /* caller_wait has read (or polled) once */
     sp_sock_lock(s);
     /* nn_setsockopt stores it under the lock, maybe in another thread. */
     int timeo = send ? s->opt.sndtimeo : s->opt.rcvtimeo;
@@ -732,13 +802,14 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
         if (s->spin_skip > 0)
             s->spin_skip--;
         else
-            may_spin = !send && cpus > 1;
+            may_spin = !send && cpus > 1 && !s->recv_landed;
         if (!send) {
             /* Receiving in this thread, when the socket's only pipe allows
                it; its spin (if any) polls the connection itself. */
             bool caught = false;
-            rc = caller_wait(s, deadline, may_spin, &caught,
-                             (s->type->flags & SP_SOCKTYPE_PLAIN_RECV) ? land : NULL);
+            struct sp_land *l = (s->type->flags & SP_SOCKTYPE_PLAIN_RECV) ? land : NULL;
+            rc = caller_wait(s, deadline, may_spin, &caught, l, l && s->recv_landed && !read_tried);
+            read_tried = true;
             if (rc != -ENOTSUP) {
                 if (may_spin)
                     spin_result(s, caught);
@@ -749,6 +820,16 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
                     rc = 0;
                 }
                 break; /* landed, -ETIMEDOUT or -EINTR */
+            }
+        }
+        if (send) {
+            /* Writing the pipe's queue in this thread, when the socket's
+               only pipe allows it. */
+            rc = caller_write_wait(s, deadline);
+            if (rc != -ENOTSUP) {
+                if (rc == 0)
+                    continue;
+                break; /* -ETIMEDOUT or -EINTR */
             }
         }
         if (one_cpu && yield_pays(s)) {
@@ -783,6 +864,7 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
             stat_bump_locked(s, SP_STAT_MESSAGES_SENT, 1);
             stat_bump_locked(s, SP_STAT_BYTES_SENT, len);
         } else {
+            s->recv_landed = landed && *landed;
             stat_bump_locked(s, SP_STAT_MESSAGES_RECEIVED, 1);
             stat_bump_locked(s, SP_STAT_BYTES_RECEIVED, landed && *landed ? land->len : sp_msg_bodylen(msg));
         }

@@ -95,6 +95,10 @@ struct sp_sock {
     int yield_penalty;
     bool yield_judge;           /* the last wait yielded: judge it next time */
     uint64_t yield_mark;        /* messages moved before that yield */
+    /* The last recv's message landed in its buffer (a large one): the next
+       one, likely large too, arrives over many microseconds in several
+       pieces, which a spin would poll for one syscall at a time. */
+    bool recv_landed;
     atomic_bool closing;
     uint64_t close_ms;          /* when nn_close began */
     uint64_t progress_ms;       /* while closing: when a connection last wrote
@@ -112,7 +116,9 @@ struct sp_sock {
     atomic_int copy_pipes;
     int callerfd;               /* eventfd waking a caller that polls a pipe's
                                    fd itself (-1 until first needed) */
-    bool caller_polling;        /* a blocked recv polls lone_pipe's fd */
+    bool caller_polling;        /* a blocked recv (or send: caller_writing)
+                                   polls lone_pipe's fd */
+    bool caller_writing;        /* a blocked send, for POLLOUT */
     struct sp_pipe *caller_pipe; /* the pipe it polls or reads... */
     bool caller_reading;        /* ...in a blocking read (read_begin) */
     atomic_int sigrefs;         /* signals to its pipes deferred by other

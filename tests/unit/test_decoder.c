@@ -688,6 +688,117 @@ static void test_decoder_withdrawn_offer_moves_partial_frame_to_its_own_chunk(vo
     }
 }
 
+/* Reads as the stream does: into the space, then the tail, at most step
+   bytes a read (0: as much as both offer). Each read lands at most one
+   frame in land (offered again before each read that follows a landing),
+   and every frame that does not land goes to out. Counts the frames that
+   landed and checks each against its seed (seeds[i] for the i-th frame,
+   lens[i] its length). Returns 0, or the first failing commit's result. */
+static int feed_tails(struct sp_decoder *d, const uint8_t *data, size_t len, size_t step, struct sp_msgq *out,
+                      uint8_t *land, size_t cap, const size_t *lens, const unsigned *seeds, size_t *nframes,
+                      size_t *nlanded, size_t *rbuf_bytes)
+{
+    size_t off = 0;
+    sp_decoder_land_offer(d, land, cap);
+    while (off < len) {
+        void *buf, *tail;
+        size_t room, tlen;
+        sp_decoder_space(d, &buf, &room);
+        assert_non_null(buf);
+        assert_true(room > 0);
+        sp_decoder_tail(d, &tail, &tlen);
+        bool into_rbuf = (uint8_t *) buf == d->rbuf + d->rlen;
+        size_t n = len - off;
+        if (n > room + tlen)
+            n = room + tlen;
+        if (step && n > step)
+            n = step;
+        size_t a = n < room ? n : room;
+        memcpy(buf, data + off, a);
+        if (n > a)
+            memcpy(tail, data + off + a, n - a);
+        if (into_rbuf)
+            *rbuf_bytes += a;
+        off += n;
+        size_t before = out->count;
+        int rc = sp_decoder_commit(d, n, out);
+        if (rc != 0)
+            return rc;
+        *nframes += out->count - before;
+        size_t got;
+        int st = sp_decoder_land_state(d, &got);
+        if (st == 1) {
+            /* Nothing was decoded before it in this read. */
+            assert_int_equal(out->count, before);
+            assert_int_equal(got, lens[*nframes]);
+            assert_true(tu_check_fill(land, got, seeds[*nframes], 0));
+            ++*nframes;
+            ++*nlanded;
+            memset(land, 0xee, cap);
+        }
+        /* The recv returns unless part of a frame is in its buffer; the
+           next one offers it again (having taken what was queued). */
+        if (st != 0) {
+            assert_int_equal(sp_decoder_land_withdraw(d), 0);
+            sp_decoder_land_offer(d, land, cap);
+        }
+    }
+    return 0;
+}
+
+/* Behind a large body a read takes only the next frame's header (the
+   tail): a stream of large frames then has every body after the first read
+   straight into the offered buffer, none through the read buffer, whether
+   the header comes whole with the body before it, split over two reads or
+   alone; smaller frames and those that do not fit still come through the
+   queue, in order. */
+static void test_decoder_tail_lets_every_large_body_of_a_stream_land(void **state)
+{
+    (void) state;
+    const size_t lens[] = {70000, 9000, 70000, 3, 8000, 70000, 70000, 200000, 9000};
+    const unsigned seeds[] = {31, 32, 33, 34, 35, 36, 37, 38, 39};
+    const size_t steps[] = {0, 1, 5, 9, 10, 4096, 70009};
+    const size_t cap = 100000;
+    for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
+        for (size_t si = 0; si < TU_ARRAY_LEN(steps); si++) {
+            struct stream s = {0};
+            for (size_t i = 0; i < TU_ARRAY_LEN(lens); i++)
+                stream_frame(&s, framings[fi], lens[i], seeds[i]);
+            struct sp_decoder d;
+            assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
+            struct sp_msgq q;
+            sp_msgq_init(&q);
+            uint8_t *land = malloc(cap);
+            assert_non_null(land);
+            size_t nframes = 0, nlanded = 0, rbuf_bytes = 0;
+            assert_int_equal(feed_tails(&d, s.buf, s.len, steps[si], &q, land, cap, lens, seeds, &nframes,
+                                        &nlanded, &rbuf_bytes),
+                             0);
+            assert_int_equal(nframes, TU_ARRAY_LEN(lens));
+            /* Those that went through the queue: the small ones, the one
+               too large for the land, and the 9000 behind the 3-byte frame
+               when a read brought both (a landing must not overtake). */
+            size_t queued = q.count;
+            assert_int_equal(queued + nlanded, TU_ARRAY_LEN(lens));
+            struct sp_msg m;
+            while (sp_msgq_pop(&q, &m) == 0)
+                sp_msg_term(&m);
+            if (steps[si] == 0 || steps[si] >= 4096) {
+                /* Every large frame that fits but the one whose start
+                   came in one read with a message before it. */
+                assert_true(nlanded >= 5);
+            }
+            /* The read buffer saw the first frame's start and the small
+               frames, never a large body behind a large body. */
+            assert_true(rbuf_bytes < 16384 + 3 + 8000 + 9000 + 10 * 9 + 1);
+            free(land);
+            sp_msgq_term(&q);
+            sp_decoder_term(&d);
+            stream_free(&s);
+        }
+    }
+}
+
 /* NN_RCVMAXSIZE is checked before anything lands; an offer changes no
    verdict on a bad frame. */
 static void test_decoder_with_offer_still_rejects_oversize_and_bad_type(void **state)
@@ -808,6 +919,7 @@ int main(void)
         cmocka_unit_test(test_decoder_lands_frames_above_4_kib_that_fit_the_offered_buffer),
         cmocka_unit_test(test_decoder_lands_nothing_behind_a_message_of_the_same_read),
         cmocka_unit_test(test_decoder_withdrawn_offer_moves_partial_frame_to_its_own_chunk),
+        cmocka_unit_test(test_decoder_tail_lets_every_large_body_of_a_stream_land),
         cmocka_unit_test(test_decoder_with_offer_still_rejects_oversize_and_bad_type),
         cmocka_unit_test(test_sphdr_make_writes_exact_wire_bytes),
         cmocka_unit_test(test_sphdr_parse_returns_peer_protocol),

@@ -16,6 +16,12 @@
 /* Frames larger than this are read straight into their own chunk; smaller
    ones always fit in the read buffer with room to spare. */
 #define SP_BIG_FRAME (4 * 1024)
+/* A large body at least this long is read without the bytes behind it but
+   for the next frame's header (sp_decoder_tail): at this size a read per
+   frame is the rule anyway, and the next body then skips the read buffer
+   (the copy out of it, and the read that takes the rest). Below it, one
+   read into the read buffer still brings several frames. */
+#define SP_TAIL_FRAME (SP_RBUF_SIZE / 2)
 
 static inline void put_u64(uint8_t *p, uint64_t v)
 {
@@ -82,8 +88,20 @@ void sp_decoder_term(struct sp_decoder *d)
     memset(d, 0, sizeof *d);
 }
 
+static int big_begin(struct sp_decoder *d, const uint8_t *p, size_t avail, size_t len);
+
 void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len)
 {
+    if (d->next_pending) {
+        /* The body of a frame whose header came alone: into the land if a
+           caller offers one now, else a chunk. */
+        if (big_begin(d, NULL, 0, d->next_len) != 0) {
+            *buf = NULL; /* out of memory: a read of nothing ends it */
+            *len = 0;
+            return;
+        }
+        d->next_pending = false;
+    }
     if (d->big) {
         *buf = (char *) d->big + d->big_done;
         *len = d->big_len - d->big_done;
@@ -111,8 +129,22 @@ void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len)
     }
 }
 
-static int push_body(struct sp_msgq *out, void *body)
+void sp_decoder_tail(struct sp_decoder *d, void **buf, size_t *len)
 {
+    /* rbuf is empty while a body is read (its bytes went to the body), and
+       exists: the frame's header came through it. */
+    if (!d->big || d->big_len < SP_TAIL_FRAME || !d->rbuf || d->rlen != 0) {
+        *buf = NULL;
+        *len = 0;
+        return;
+    }
+    *buf = d->rbuf;
+    *len = sp_frame_hdr_len(d->framing);
+}
+
+static int push_body(struct sp_decoder *d, struct sp_msgq *out, void *body)
+{
+    d->pushed = true;
     struct sp_msg m;
     sp_msg_init(&m);
     m.body = body;
@@ -128,6 +160,7 @@ void sp_decoder_land_offer(struct sp_decoder *d, void *buf, size_t cap)
     d->land = buf;
     d->land_cap = cap;
     d->landing = d->landed = false;
+    d->pushed = false;
 }
 
 int sp_decoder_land_state(const struct sp_decoder *d, size_t *len)
@@ -136,7 +169,12 @@ int sp_decoder_land_state(const struct sp_decoder *d, size_t *len)
         *len = d->land_len;
         return 1;
     }
-    return d->landing ? 0 : -1;
+    if (d->landing)
+        return 0;
+    /* A header alone, whose body the next space puts into the land. */
+    if (d->next_pending && d->land && !d->landed && d->next_len <= d->land_cap && !d->pushed)
+        return 0;
+    return -1;
 }
 
 int sp_decoder_land_withdraw(struct sp_decoder *d)
@@ -160,15 +198,16 @@ int sp_decoder_land_withdraw(struct sp_decoder *d)
 /* A large frame of len bytes begins with the avail bytes at p: into the
    offered buffer when it may go there, else into a chunk of its own. The
    caller has checked len against the limits. 0 or -1 (out of memory). */
-static int big_begin(struct sp_decoder *d, const uint8_t *p, size_t avail, size_t len, const struct sp_msgq *out)
+static int big_begin(struct sp_decoder *d, const uint8_t *p, size_t avail, size_t len)
 {
-    if (d->land && !d->landed && len <= d->land_cap && out->count == 0) {
+    if (d->land && !d->landed && len <= d->land_cap && !d->pushed) {
         d->big = d->land;
         d->landing = true;
     } else if (!(d->big = sp_chunk_alloc(len))) {
         return -1;
     }
-    memcpy(d->big, p, avail);
+    if (avail)
+        memcpy(d->big, p, avail);
     d->big_len = len;
     d->big_done = avail;
     return 0;
@@ -186,16 +225,23 @@ static int big_end(struct sp_decoder *d, struct sp_msgq *out)
         d->land = NULL;
         return 0;
     }
-    return push_body(out, body);
+    return push_body(d, out, body);
 }
 
 int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
 {
     if (d->big) {
-        d->big_done += n;
-        if (d->big_done < d->big_len)
+        size_t rest = d->big_len - d->big_done;
+        if (n < rest) {
+            d->big_done += n;
             return 0;
-        return big_end(d, out);
+        }
+        d->big_done = d->big_len;
+        if (big_end(d, out) != 0)
+            return -1;
+        n -= rest; /* read into the tail: the start of the read buffer */
+        if (n == 0)
+            return 0;
     }
     d->rlen += n;
     if (d->rlen == d->rcap && d->rcap < SP_RBUF_SIZE)
@@ -219,10 +265,18 @@ int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
             break;
         }
         size_t avail = d->rlen - off - fhl;
+        if (len > SP_BIG_FRAME && avail == 0) {
+            /* The header alone: where its body goes is chosen when it is
+               read (sp_decoder_space), by then maybe into a caller's land. */
+            d->next_pending = true;
+            d->next_len = (size_t) len;
+            off = d->rlen;
+            break;
+        }
         if (len > SP_BIG_FRAME && avail < len) {
             /* Take what we have; the rest is read straight into the chunk
                (or the offered buffer). */
-            if (big_begin(d, d->rbuf + off + fhl, avail, (size_t) len, out) != 0) {
+            if (big_begin(d, d->rbuf + off + fhl, avail, (size_t) len) != 0) {
                 rc = -1;
                 break;
             }
@@ -234,9 +288,9 @@ int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
                 d->grow = true; /* a small frame must fit whole */
             break;
         }
-        if (len > SP_BIG_FRAME && d->land && !d->landed && len <= d->land_cap && out->count == 0) {
+        if (len > SP_BIG_FRAME && d->land && !d->landed && len <= d->land_cap && !d->pushed) {
             /* Whole in the read buffer, and wanted by a waiting caller. */
-            if (big_begin(d, d->rbuf + off + fhl, (size_t) len, (size_t) len, out) != 0 || big_end(d, out) != 0) {
+            if (big_begin(d, d->rbuf + off + fhl, (size_t) len, (size_t) len) != 0 || big_end(d, out) != 0) {
                 rc = -1;
                 break;
             }
@@ -250,7 +304,7 @@ int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
         }
         memcpy(body, d->rbuf + off + fhl, (size_t) len);
         off += fhl + (size_t) len;
-        if (push_body(out, body) != 0) {
+        if (push_body(d, out, body) != 0) {
             rc = -1;
             break;
         }

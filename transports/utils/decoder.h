@@ -39,6 +39,13 @@ struct sp_decoder {
     bool landing;      /* big is land: the frame is being read into it */
     bool landed;       /* a whole frame is in land (sp_decoder_land_state) */
     size_t land_len;   /* its length */
+    bool pushed;       /* a message was decoded since the land was offered:
+                          a frame landing now would overtake it */
+    /* The header of a large frame has been read, none of its body: where
+       the body goes (a chunk, or the land a caller offers by then) is
+       chosen by the next sp_decoder_space. */
+    bool next_pending;
+    size_t next_len;
 };
 
 /* maxsize must outlive the decoder. 0 or -ENOMEM. */
@@ -50,9 +57,18 @@ void sp_decoder_term(struct sp_decoder *d);
    connection, as a read of nothing means). */
 void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len);
 
-/* n bytes were stored there: appends every completed message to out.
-   0, or -1 when the peer broke the framing (bad type byte, frame over
-   *maxsize as it is when its header is parsed) or memory ran out: the connection must be dropped. */
+/* Where bytes may be read right behind the space, in the same read: the
+   next frame's header, behind the rest of a large body (len 0: none). A
+   stream of large frames then reads each body with one read, no byte of
+   it into the read buffer: the header alone comes with the previous read,
+   and the body goes where the next space points (the land a caller
+   offers, else a chunk of its own), not through the read buffer. */
+void sp_decoder_tail(struct sp_decoder *d, void **buf, size_t *len);
+
+/* n bytes were stored there (in the space, then in the tail): appends
+   every completed message to out. 0, or -1 when the peer broke the
+   framing (bad type byte, frame over *maxsize as it is when its header is
+   parsed) or memory ran out: the connection must be dropped. */
 int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out);
 
 /* Bytes of frame header for the framing. */
@@ -69,8 +85,8 @@ static inline size_t sp_frame_hdr_len(enum sp_framing f)
 void sp_decoder_land_offer(struct sp_decoder *d, void *buf, size_t cap);
 
 /* Whether a frame has landed: 1 and *len its length (the offer is then
-   used up), 0 when part of one is in the buffer (more reads complete it),
-   -1 when nothing is. */
+   used up), 0 when part of one is in the buffer or its header alone is
+   read (more reads complete it), -1 when nothing is. */
 int sp_decoder_land_state(const struct sp_decoder *d, size_t *len);
 
 /* Takes the offer back before the buffer goes back to its owner: a frame

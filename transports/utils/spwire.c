@@ -63,6 +63,11 @@ static void spwire_space(struct sp_stream *s, void **buf, size_t *len)
     sp_decoder_space(s->wire, buf, len);
 }
 
+static void spwire_tail(struct sp_stream *s, void **buf, size_t *len)
+{
+    sp_decoder_tail(s->wire, buf, len);
+}
+
 static int spwire_commit(struct sp_stream *s, size_t n, struct sp_msgq *out)
 {
     return sp_decoder_commit(s->wire, n, out);
@@ -90,6 +95,7 @@ const struct sp_wire_ops sp_spwire_ops = {
     .hs_room = spwire_hs_room,
     .frame = spwire_frame,
     .space = spwire_space,
+    .tail = spwire_tail,
     .commit = spwire_commit,
     .caller_reads = true,
     .land_offer = spwire_land_offer,

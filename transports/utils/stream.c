@@ -69,6 +69,48 @@ static ssize_t io_read(struct sp_stream *s, void *buf, size_t len)
     return n;
 }
 
+/* Where a read stores bytes: the wire's space, and on a plain fd its tail
+   if it has one (the next frame's header behind a large body). */
+struct rspace {
+    void *buf, *tail;
+    size_t room, tlen;
+};
+
+static void rspace_get(struct sp_stream *s, struct rspace *r)
+{
+    s->cfg->wire->space(s, &r->buf, &r->room);
+    r->tail = NULL;
+    r->tlen = 0;
+    if (r->room && s->cfg->wire->tail && !s->cfg->bio)
+        s->cfg->wire->tail(s, &r->tail, &r->tlen);
+}
+
+/* recv, or recvmsg into both pieces when there is a tail. flags: 0 or
+   MSG_DONTWAIT. Plain fds; returns and sets errno as recv does. */
+static ssize_t fd_read(int fd, const struct rspace *r, int flags)
+{
+    if (!r->tlen)
+        return recv(fd, r->buf, r->room, flags);
+    struct iovec iov[2] = {{r->buf, r->room}, {r->tail, r->tlen}};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    return recvmsg(fd, &mh, flags);
+}
+
+static ssize_t io_read_space(struct sp_stream *s, const struct rspace *r)
+{
+    if (s->cfg->bio || !r->tlen)
+        return io_read(s, r->buf, r->room);
+    ssize_t n = fd_read(s->fd, r, MSG_DONTWAIT);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+    if (n == 0 && atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
+        return -EAGAIN;
+    return n;
+}
+
 /* Input the byte layer took from the kernel and still holds: epoll will not
    report it, so whoever read last must read again. Plain streams: never, at
    the cost of one test. */
@@ -128,13 +170,13 @@ static void set_events(struct sp_stream *s)
     if (atomic_load_explicit(&s->rd_shut, memory_order_relaxed)) {
         /* Input shut by read_cancel: it reads as ready for ever (level-
            triggered), so only writing and errors are watched from now on. */
-        sp_io_set(&s->io, s->outq.count ? EPOLLOUT : 0);
+        sp_io_set(&s->io, s->outq.count && !s->wr_caller ? EPOLLOUT : 0);
         return;
     }
     if (!s->rd_paused && !s->rd_lazy &&
         atomic_load_explicit(&s->rd_owner, memory_order_relaxed) != SP_RD_CALLER)
         ev |= EPOLLIN;
-    if (s->outq.count)
+    if (s->outq.count && !s->wr_caller)
         ev |= EPOLLOUT;
     sp_io_set(&s->io, ev);
 }
@@ -373,6 +415,55 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
     return 0;
 }
 
+/* The pipe has room again after a write: tell the protocol. Lock held. */
+static void out_room_check(struct sp_stream *s)
+{
+    if (s->out_released && s->outq.bytes < s->out_limit && !s->broken) {
+        s->out_released = false;
+        sp_pipe_signal(&s->pipe, SP_EV_OUT);
+    }
+}
+
+/* A blocked sender writes outq in its own thread once the fd has room
+   (sp_pipe_ops.write_begin): plain fds only (a byte layer may need to
+   read to write), and only large messages, which wait in outq because the
+   kernel's buffer is full: small ones wait there because the loop batches
+   them, and writing them while the sender makes the next ones (two
+   threads) is what makes small messages fast. Lock held. */
+static int stream_write_begin(struct sp_pipe *pipe)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
+    if (s->cfg->bio || s->state != ST_ACTIVE || s->broken || s->wr_caller || !s->outq.count ||
+        sp_msg_wirelen(sp_msgq_at(&s->outq, 0)) < SP_DIRECT_MIN)
+        return -ENOTSUP;
+    s->wr_caller = true;
+    set_events(s); /* EPOLLOUT off: the loop must not wake to write it */
+    return s->fd;
+}
+
+static void stream_write_end(struct sp_pipe *pipe, int revents)
+{
+    struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
+    SP_ASSERT_LOCKED(pipe->sock);
+    s->wr_caller = false;
+    if (s->state != ST_ACTIVE) {
+        /* Closed by the loop meanwhile: it waits for the store above. */
+        sp_sock_notify(s->pipe.sock);
+        return;
+    }
+    if (s->broken)
+        return;
+    if (revents) {
+        s->last_write_ns = sp_clock_ns();
+        flush_out(s);
+        out_room_check(s);
+        if (s->broken)
+            return;
+    }
+    set_events(s); /* EPOLLOUT back while anything is left */
+}
+
 /* Whether the loop may leave reading to the socket's next recv (rd_lazy,
    see stream_wait_end): s is the socket's only pipe, nobody polls
    NN_RCVFD, and no other thread waits on the socket (futex, spin): those
@@ -487,6 +578,8 @@ static const struct sp_pipe_ops stream_pipe_ops = {
     .read_wait = stream_read_wait,
     .read_cancel = stream_read_cancel,
     .wake_reader = stream_wake_reader,
+    .write_begin = stream_write_begin,
+    .write_end = stream_write_end,
     .unsent = stream_unsent,
     .closing = stream_closing,
     .send = stream_pipe_send,
@@ -526,6 +619,8 @@ void sp_stream_close(struct sp_stream *s, int stat)
         sp_sock_wake_caller(sock);
         stream_read_cancel(&s->pipe); /* a blocking read, if any */
     }
+    if (s->wr_caller)
+        sp_sock_wake_caller(sock);
     sp_pipe_detach_locked(&s->pipe, -1);
     if (s->io.fd >= 0)
         sp_io_del(&s->io);
@@ -533,7 +628,7 @@ void sp_stream_close(struct sp_stream *s, int stat)
        notifies in stream_wait_end); only then may the fd be closed (its
        number could be reused under it). The caller keeps the socket open:
        nn_close waits for it. */
-    while (atomic_load(&s->rd_owner) == SP_RD_CALLER)
+    while (atomic_load(&s->rd_owner) == SP_RD_CALLER || s->wr_caller)
         sp_sock_wait(sock, 0);
     sp_sock_unlock(sock);
     sp_timer_stop(&s->hs_timer);
@@ -958,10 +1053,10 @@ static void read_some(struct sp_stream *s, bool *closed, bool *bad)
     struct sp_msgq *batch = &s->rbatch;
     *closed = *bad = false;
     for (int round = 0; round < SP_READ_ROUNDS; round++) {
-        void *buf;
-        size_t room;
-        s->cfg->wire->space(s, &buf, &room);
-        ssize_t n = io_read(s, buf, room);
+        struct rspace r;
+        rspace_get(s, &r);
+        size_t room = r.room + r.tlen;
+        ssize_t n = io_read_space(s, &r);
         if (n > 0) {
             if (s->cfg->wire->commit(s, (size_t) n, batch) != 0) {
                 *bad = true;
@@ -1086,7 +1181,9 @@ static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
         return -ENOTSUP; /* the loop is reading: it delivers soon */
-    if (land && s->cfg->wire->land_offer) {
+    /* Not behind messages the loop decoded and has yet to deliver: a
+       landed one would overtake them. */
+    if (land && s->cfg->wire->land_offer && s->rbatch.count == 0) {
         s->land = land;
         s->cfg->wire->land_offer(s, land->buf, land->cap);
     }
@@ -1149,9 +1246,14 @@ static bool stream_read_begin(struct sp_pipe *pipe)
             return false;
         s->fd_blocking = true;
     }
-    s->cfg->wire->space(s, &s->rd_buf, &s->rd_room);
-    if (s->rd_room == 0)
+    struct rspace r;
+    rspace_get(s, &r);
+    if (r.room == 0)
         return false; /* out of memory: poll, and read_some ends it */
+    s->rd_buf = r.buf;
+    s->rd_room = r.room;
+    s->rd_tail = r.tail;
+    s->rd_tlen = r.tlen;
     s->rd_blocking = true;
     s->rd_done = false;
     return true;
@@ -1162,7 +1264,8 @@ static bool stream_read_begin(struct sp_pipe *pipe)
 static int stream_read_wait(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
-    ssize_t n = recv(s->fd, s->rd_buf, s->rd_room, 0);
+    struct rspace r = {s->rd_buf, s->rd_tail, s->rd_room, s->rd_tlen};
+    ssize_t n = fd_read(s->fd, &r, 0);
     int err = errno;
     s->rd_got = n >= 0 ? n : (err == EAGAIN || err == EWOULDBLOCK) ? -EAGAIN : -err;
     s->rd_done = true;
@@ -1206,7 +1309,7 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
         } else if (n > 0) {
             if (s->cfg->wire->commit(s, (size_t) n, &s->rbatch) != 0)
                 bad = true;
-            else if ((size_t) n == s->rd_room && !(s->land && s->cfg->wire->land_state(s, &len) == 1))
+            else if ((size_t) n == s->rd_room + s->rd_tlen && !(s->land && s->cfg->wire->land_state(s, &len) == 1))
                 read_some(s, &closed, &bad);
         } else if (n == 0) {
             closed = !atomic_load_explicit(&s->rd_shut, memory_order_relaxed);
@@ -1292,10 +1395,7 @@ static void write_from_loop(struct sp_stream *s)
     if (s->state == ST_ACTIVE) {
         s->last_write_ns = sp_clock_ns();
         flush_out(s);
-        if (s->out_released && s->outq.bytes < s->out_limit && !s->broken) {
-            s->out_released = false;
-            sp_pipe_signal(&s->pipe, SP_EV_OUT);
-        }
+        out_room_check(s);
         if (!s->broken)
             set_events(s);
     }

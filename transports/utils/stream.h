@@ -5,12 +5,15 @@
    the caller's thread; what the kernel does not take is queued and written in
    batches (one writev for many messages) by the loop thread; a large body
    still in the sender's buffer (core/sendsrc.h) is written from there, and
-   only what the kernel leaves is copied. Reads pull large buffers and split
-   many messages out of each; a blocked receiver reads its lone connection in
-   its own thread (in poll and read, or, a PAIR over tcp without a deadline,
-   in one blocking read), a large message straight into its buffer (the
-   land of sp_pipe_ops.wait_begin). Everything but the pipe calls runs on
-   the loop thread. */
+   only what the kernel leaves is copied; a sender blocked on a full queue
+   waits for room in the fd and writes the queue itself (write_begin). Reads
+   pull large buffers and split many messages out of each, but behind a
+   large body only the next frame's header (the wire's tail), so that the
+   next body is read whole where it belongs; a blocked receiver reads its
+   lone connection in its own thread (in poll and read, or, a PAIR over tcp
+   without a deadline, in one blocking read), a large message straight into
+   its buffer (the land of sp_pipe_ops.wait_begin). Everything but the pipe
+   calls runs on the loop thread. */
 #ifndef SP_STREAM_H
 #define SP_STREAM_H
 
@@ -56,7 +59,10 @@ struct sp_wire_ops {
     size_t (*frame)(struct sp_stream *s, struct sp_msg *msg, uint8_t hdr[16]);
     /* Where the next read should store bytes. */
     void (*space)(struct sp_stream *s, void **buf, size_t *len);
-    /* n bytes were stored: append whole messages to out. 0, or -1 to drop
+    /* Optional, plain fds only: where the same read may store bytes behind
+       the space's (len 0: nowhere; called right after space). */
+    void (*tail)(struct sp_stream *s, void **buf, size_t *len);
+    /* n bytes were stored (the space's first, then the tail's): append whole messages to out. 0, or -1 to drop
        the connection. May send control frames with sp_stream_send_raw. */
     int (*commit)(struct sp_stream *s, size_t n, struct sp_msgq *out);
     /* commit never sends (no sp_stream_send_raw): a blocked caller may then
@@ -162,6 +168,8 @@ struct sp_stream {
                                      caller's land while a large message
                                      lands there) */
     size_t rd_room;
+    void *rd_tail;                /* and behind it (the wire's tail) */
+    size_t rd_tlen;
     ssize_t rd_got;               /* bytes, 0 at the end of input, -errno */
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
@@ -192,6 +200,9 @@ struct sp_stream {
     size_t out_off;               /* bytes of outq's head frame already written */
     size_t out_limit;
     bool out_released;
+    bool wr_caller;               /* a blocked sender polls the fd and
+                                     writes outq itself (write_begin to
+                                     write_end): EPOLLOUT off */
     uint64_t last_write_ns;       /* when outq was last written (burst detection) */
     bool broken;                  /* no more sends; a close is requested */
     bool dropped;                 /* closed by the protocol: not counted BROKEN */
