@@ -99,9 +99,13 @@ struct sp_pipe_ops {
        queued, or the transport cannot); on success the pipe's queue is the
        caller's to write until write_end (lock held, poll's revents for the
        fd, 0 if it did not fire), which writes what the kernel takes and
-       signals SP_EV_OUT when the pipe has room again. */
+       signals SP_EV_OUT when the pipe has room again. With more, the caller
+       would poll and write again: write_end then returns true while large
+       messages are left, keeping the queue the caller's (no thread hop, no
+       change of the loop's events until the queue is empty), else false,
+       the queue the loop's again. */
     int (*write_begin)(struct sp_pipe *pipe);
-    void (*write_end)(struct sp_pipe *pipe, int revents);
+    bool (*write_end)(struct sp_pipe *pipe, int revents, bool more);
     /* After wait_end the transport may leave its reading to the next
        caller (lazy: no wake-up of the I/O thread between a reply and the
        next recv). The socket calls this, lock held, when something needs

@@ -701,21 +701,37 @@ static int caller_write_wait(struct sp_sock *s, uint64_t deadline)
     /* The transport keeps the fd open until write_end (it wakes us through
        callerfd first when the connection goes). */
     sp_pipe_hold(pipe);
-    s->caller_polling = true;
-    s->caller_writing = true;
-    s->caller_pipe = pipe;
-    mutex_leave(s);
-    struct pollfd p[2] = {{.fd = fd, .events = POLLOUT}, {.fd = s->callerfd, .events = POLLIN}};
-    int n = poll(p, 2, timeout);
-    int err = errno;
-    mutex_enter(s);
-    s->caller_polling = false;
-    s->caller_writing = false;
-    s->caller_pipe = NULL;
-    if (n > 0 && p[1].revents)
-        efd_set(s->callerfd, false);
-    /* Outside any protocol call: SP_EV_OUT reaches the protocol at once. */
-    pipe->ops->write_end(pipe, n > 0 ? p[0].revents : 0);
+    int n, err;
+    for (;;) {
+        s->caller_polling = true;
+        s->caller_writing = true;
+        s->caller_pipe = pipe;
+        mutex_leave(s);
+        struct pollfd p[2] = {{.fd = fd, .events = POLLOUT}, {.fd = s->callerfd, .events = POLLIN}};
+        n = poll(p, 2, timeout);
+        err = errno;
+        mutex_enter(s);
+        s->caller_polling = false;
+        s->caller_writing = false;
+        s->caller_pipe = NULL;
+        if (n > 0 && p[1].revents)
+            efd_set(s->callerfd, false);
+        /* Like a raw blocking write, go on writing the large message(s)
+           until the queue is empty: the next send then finds the
+           connection idle and writes from its caller's buffer, copying
+           only what the kernel does not take (behind a queued remainder
+           it would copy all of it), and the loop never wakes to write.
+           Not past anything else that needs the caller, nor its time. */
+        if (deadline && n > 0) {
+            uint64_t now = sp_clock_ms();
+            timeout = now >= deadline ? 0 : (deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now));
+        }
+        bool more = n > 0 && !p[1].revents && timeout != 0 &&
+                    !atomic_load_explicit(&s->closing, memory_order_relaxed);
+        /* Outside any protocol call: SP_EV_OUT reaches the protocol at once. */
+        if (!pipe->ops->write_end(pipe, n > 0 ? p[0].revents : 0, more))
+            break;
+    }
     sp_pipe_rele(pipe);
     if (n < 0 && err == EINTR)
         return -EINTR;

@@ -442,26 +442,38 @@ static int stream_write_begin(struct sp_pipe *pipe)
     return s->fd;
 }
 
-static void stream_write_end(struct sp_pipe *pipe, int revents)
+static bool stream_write_end(struct sp_pipe *pipe, int revents, bool more)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
-    s->wr_caller = false;
     if (s->state != ST_ACTIVE) {
-        /* Closed by the loop meanwhile: it waits for the store above. */
+        /* Closed by the loop meanwhile: it waits for the store below. */
+        s->wr_caller = false;
         sp_sock_notify(s->pipe.sock);
-        return;
+        return false;
     }
-    if (s->broken)
-        return;
+    if (s->broken) {
+        s->wr_caller = false;
+        return false;
+    }
     if (revents) {
         s->last_write_ns = sp_clock_ns();
         flush_out(s);
         out_room_check(s);
-        if (s->broken)
-            return;
     }
-    set_events(s); /* EPOLLOUT back while anything is left */
+    /* Keep the queue while its head is a large message: the loop's events
+       stay as they are (no epoll_ctl each round). */
+    if (more && !s->broken && s->state == ST_ACTIVE && s->outq.count &&
+        sp_msg_wirelen(sp_msgq_at(&s->outq, 0)) >= SP_DIRECT_MIN)
+        return true;
+    s->wr_caller = false;
+    if (s->state != ST_ACTIVE) {
+        sp_sock_notify(s->pipe.sock);
+        return false;
+    }
+    if (!s->broken)
+        set_events(s); /* EPOLLOUT back while anything is left */
+    return false;
 }
 
 /* Whether the loop may leave reading to the socket's next recv (rd_lazy,
