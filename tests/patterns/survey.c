@@ -218,7 +218,12 @@ static void test_respondent_routes_each_response_back_to_its_surveyor(void **sta
             tu_bind(surveyor[k], tu_url(url[k], ts[i], "two-surveyors"));
             tu_connect(resp, url[k]);
         }
+        /* Both ends: a SURVEYOR sends its survey to the connections it has
+           attached, and over tcp the binding side attaches its end after
+           the connecting side (it completes the handshake last). */
         tu_wait_connections(resp, 2);
+        tu_wait_connections(surveyor[0], 1);
+        tu_wait_connections(surveyor[1], 1);
 
         tu_send(surveyor[0], "from-0");
         tu_send(surveyor[1], "from-1");
