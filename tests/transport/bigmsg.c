@@ -736,7 +736,7 @@ struct filler {
     unsigned seed0;
     unsigned count;
     atomic_long tid;
-    unsigned sent;
+    atomic_uint sent; /* read by the test while the thread sends */
     int err;
 };
 
@@ -748,12 +748,14 @@ static void filler_fn(void *arg)
     atomic_store(&f->tid, tu_gettid());
     uint8_t *buf = malloc(FILL_SIZE);
     f->err = buf ? 0 : ENOMEM;
-    for (f->sent = 0; buf && f->sent < f->count; f->sent++) {
-        tu_fill(buf, FILL_SIZE, f->seed0 + f->sent);
+    atomic_store(&f->sent, 0);
+    for (unsigned i = 0; buf && i < f->count; i++) {
+        tu_fill(buf, FILL_SIZE, f->seed0 + i);
         if (nn_send(f->s, buf, FILL_SIZE, 0) != FILL_SIZE) {
             f->err = nn_errno();
             break;
         }
+        atomic_store(&f->sent, i + 1);
         memset(buf, 0xee, FILL_SIZE);
     }
     free(buf);
@@ -866,7 +868,7 @@ static void test_peer_leaving_while_a_send_waits_for_room_costs_only_its_connect
         tu_thread t;
         tu_thread_start(&t, filler_fn, &f);
         assert_true(tu_wait_until(filler_sleeps, &f, TU_DEADLINE_MS));
-        unsigned before = f.sent;
+        unsigned before = atomic_load(&f.sent);
         close(fd);
         tu_wait_connections(s, 0);
         int r = tu_socket(AF_SP, NN_PULL);
