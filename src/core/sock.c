@@ -525,6 +525,18 @@ static bool yield_pays(struct sp_sock *s)
     return true;
 }
 
+/* poll()'s timeout until deadline (sp_clock_ms; 0: none): -1 without one,
+   0 once it has passed. */
+static int poll_timeout(uint64_t deadline)
+{
+    if (!deadline)
+        return -1;
+    uint64_t now = sp_clock_ms();
+    if (now >= deadline)
+        return 0;
+    return deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now);
+}
+
 /* Makes the callerfd that wakes a caller polling a pipe's fd. Lock held.
    0 or -1. */
 static int callerfd_make(struct sp_sock *s)
@@ -552,13 +564,9 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
     }
     if (!pipe || !pipe->ops->wait_begin || s->caller_polling)
         return -ENOTSUP;
-    int timeout = -1;
-    if (deadline) {
-        uint64_t now = sp_clock_ms();
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        timeout = deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now);
-    }
+    int timeout = poll_timeout(deadline);
+    if (timeout == 0)
+        return -ETIMEDOUT;
     int fd = pipe->ops->wait_begin(pipe, land);
     /* Made only once a pipe lets the caller read: a socket whose pipes never
        do (ws, wss) spends no descriptor on it. */
@@ -650,11 +658,7 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
             /* Part of a message is in land: wait for the rest here, unless
                something else needs the caller (closing, a wake-up, a signal)
                or its time is up; the part then goes to the pipe. */
-            int left = timeout;
-            if (deadline) {
-                uint64_t now = sp_clock_ms();
-                left = now >= deadline ? 0 : (deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now));
-            }
+            int left = poll_timeout(deadline);
             bool stop = n < 0 || (n > 0 && p[1].revents) || left == 0 ||
                         atomic_load_explicit(&s->closing, memory_order_relaxed);
             if (!stop) {
@@ -686,13 +690,9 @@ static int caller_write_wait(struct sp_sock *s, uint64_t deadline)
     struct sp_pipe *pipe = s->lone_pipe;
     if (!pipe || !pipe->ops->write_begin || s->caller_polling || (s->type->flags & SP_SOCKTYPE_ROUTED))
         return -ENOTSUP;
-    int timeout = -1;
-    if (deadline) {
-        uint64_t now = sp_clock_ms();
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        timeout = deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now);
-    }
+    int timeout = poll_timeout(deadline);
+    if (timeout == 0)
+        return -ETIMEDOUT;
     if (callerfd_make(s) != 0)
         return -ENOTSUP;
     int fd = pipe->ops->write_begin(pipe);
@@ -722,10 +722,8 @@ static int caller_write_wait(struct sp_sock *s, uint64_t deadline)
            only what the kernel does not take (behind a queued remainder
            it would copy all of it), and the loop never wakes to write.
            Not past anything else that needs the caller, nor its time. */
-        if (deadline && n > 0) {
-            uint64_t now = sp_clock_ms();
-            timeout = now >= deadline ? 0 : (deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now));
-        }
+        if (deadline && n > 0)
+            timeout = poll_timeout(deadline);
         bool more = n > 0 && !p[1].revents && timeout != 0 &&
                     !atomic_load_explicit(&s->closing, memory_order_relaxed);
         /* Outside any protocol call: SP_EV_OUT reaches the protocol at once. */
