@@ -875,6 +875,11 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
         sp_pipe_wake_reader(s->lone_pipe); /* the caller stops reading */
     if (rc == 0) {
         if (send) {
+            /* A send between two recvs: a request and its reply, not a
+               stream. The reply comes back whole after the peer's turn, in
+               about the time a spin covers (lat ipc 64 KiB: 23 us without
+               the spin, 15 with it). */
+            s->recv_landed = false;
             stat_bump_locked(s, SP_STAT_MESSAGES_SENT, 1);
             stat_bump_locked(s, SP_STAT_BYTES_SENT, len);
         } else {

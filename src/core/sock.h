@@ -97,7 +97,8 @@ struct sp_sock {
     uint64_t yield_mark;        /* messages moved before that yield */
     /* The last recv's message landed in its buffer (a large one): the next
        one, likely large too, arrives over many microseconds in several
-       pieces, which a spin would poll for one syscall at a time. */
+       pieces, which a spin would poll for one syscall at a time. A send
+       clears it (a reply is due, which a spin catches). */
     bool recv_landed;
     atomic_bool closing;
     uint64_t close_ms;          /* when nn_close began */
