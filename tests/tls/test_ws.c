@@ -341,6 +341,31 @@ static void test_ws_ping_gets_pong_with_same_payload_and_is_not_delivered(void *
     server_check_and_close(&sv);
 }
 
+/* A blocked recv reads its lone ws connection in its own thread and then
+   leaves what comes next in the kernel for the next recv: a ping sent
+   while the application does something else must still get its pong (from
+   the I/O thread, within a second), and the messages around it arrive. */
+static void test_ws_ping_is_answered_while_the_application_does_not_receive(void **state)
+{
+    (void) state;
+    struct server sv;
+    server_open(&sv, NN_PAIR);
+    int fd = tu_ws_raw_client(sv.port, "pair.sp.nanomsg.org");
+    tu_ws_write_frame(fd, 0x82, true, "first", 5);
+    tu_recv(sv.s, "first");
+    tu_ws_write_frame(fd, 0x82, true, "second", 6);
+    tu_ws_write_frame(fd, 0x89, true, "still there?", 12);
+    struct tu_ws_frame *fr = malloc(sizeof *fr);
+    assert_non_null(fr);
+    assert_true(tu_ws_read_frame(fd, fr, TU_DEADLINE_MS));
+    assert_int_equal(fr->b0, 0x8A);
+    assert_string_equal((char *) fr->data, "still there?");
+    free(fr);
+    tu_recv(sv.s, "second");
+    close(fd);
+    server_check_and_close(&sv);
+}
+
 static void test_ws_close_frame_gets_close_reply(void **state)
 {
     (void) state;
@@ -888,6 +913,7 @@ int main(void)
         cmocka_unit_test(test_ws_new_message_inside_fragmented_one_gets_close_1002),
         cmocka_unit_test(test_ws_fragmented_message_is_reassembled),
         cmocka_unit_test(test_ws_ping_gets_pong_with_same_payload_and_is_not_delivered),
+        cmocka_unit_test(test_ws_ping_is_answered_while_the_application_does_not_receive),
         cmocka_unit_test(test_ws_close_frame_gets_close_reply),
         cmocka_unit_test(test_ws_message_over_rcvmaxsize_gets_close_1009),
         cmocka_unit_test(test_ws_fragments_over_rcvmaxsize_get_close_1009),

@@ -97,7 +97,6 @@ const struct sp_wire_ops sp_spwire_ops = {
     .space = spwire_space,
     .tail = spwire_tail,
     .commit = spwire_commit,
-    .caller_reads = true,
     .land_offer = spwire_land_offer,
     .land_state = spwire_land_state,
     .land_withdraw = spwire_land_withdraw,

@@ -487,6 +487,20 @@ static bool may_be_lazy(const struct sp_stream *s)
     return sock->lone_pipe == &s->pipe && sock->rcvfd < 0 && sock->waiters == 0 && sock->spinners == 0;
 }
 
+/* Leaves reading to the application's next recv (see stream_wait_end). A
+   wire that answers its peer (WebSocket pings) gets the loop back within
+   SP_STREAM_ANSWER_MS (answer_due), so that a peer's ping is answered even
+   if the application stops receiving; the timer is armed at most once per
+   spell, not at each recv of a stream. Socket lock held. */
+static void go_lazy(struct sp_stream *s)
+{
+    s->rd_lazy = true;
+    if (s->cfg->wire->answers && !s->lazy_timed) {
+        s->lazy_timed = true;
+        sp_timer_start(&s->hs_timer, SP_STREAM_ANSWER_MS);
+    }
+}
+
 static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
@@ -501,8 +515,8 @@ static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
            (stream_wait_end), so that it can be read straight into that
            recv's buffer. With EPOLLIN back on the loop would read it at
            once, into a chunk, and keep reading ahead of the caller. */
-        if (s->inq.count == 0 && s->cfg->wire->caller_reads && may_be_lazy(s))
-            s->rd_lazy = true;
+        if (s->inq.count == 0 && may_be_lazy(s))
+            go_lazy(s);
         set_events(s);
         /* A pause can fall on a read that left input inside the byte layer;
            EPOLLIN alone would not bring it (a lazy pipe's next recv reads
@@ -687,9 +701,27 @@ static bool sent_unacked(const struct sp_stream *s)
     return ti.tcpi_state == TCP_ESTABLISHED && ti.tcpi_unacked > 0;
 }
 
+
+/* A lazy spell of a connection whose wire answers its peer ends: whatever
+   waits in the kernel (a ping) is read now, and the loop reads from then
+   on, until a caller's read leaves the connection lazy again. Loop thread. */
+static void answer_due(struct sp_stream *s)
+{
+    struct sp_sock *sock = s->pipe.sock;
+    sp_sock_lock(sock);
+    s->lazy_timed = false;
+    if (s->state == ST_ACTIVE && s->rd_lazy)
+        stream_wake_reader(&s->pipe);
+    sp_sock_unlock(sock);
+}
+
 static void hs_timeout(struct sp_timer *t)
 {
     struct sp_stream *s = sp_cont(t, struct sp_stream, hs_timer);
+    if (s->state == ST_ACTIVE) {
+        answer_due(s);
+        return;
+    }
     if (!in_handshake(s))
         return;
     /* A connecting side's deadline counts from when the listener's host
@@ -825,18 +857,23 @@ void sp_stream_write_now(struct sp_stream *s, const void *buf, size_t len)
 void sp_stream_send_raw(struct sp_stream *s, const void *buf, size_t len)
 {
     struct sp_sock *sock = s->pipe.sock;
+    /* Called from the wire's commit, by whoever holds the read token: a
+       blocked caller reading in its own thread holds the socket lock too. */
+    bool locked = atomic_load_explicit(&s->rd_owner, memory_order_relaxed) == SP_RD_CALLER;
     struct sp_msg m;
     if (sp_msg_init_size(&m, len) != 0)
         return;
     memcpy(m.body, buf, len);
-    sp_sock_lock(sock);
+    if (!locked)
+        sp_sock_lock(sock);
     if (s->state == ST_ACTIVE && !s->broken && sp_msgq_push(&s->outq, &m) == 0) {
         flush_out(s);
         if (!s->broken)
             set_events(s);
     }
     sp_msg_term(&m);
-    sp_sock_unlock(sock);
+    if (!locked)
+        sp_sock_unlock(sock);
 }
 
 /* ---- handshake ---- */
@@ -1183,11 +1220,12 @@ static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
-    /* Only in the steady state, and only a wire that never writes while it
-       reads (not WebSocket's, which answers pings): pauses, drains and
-       closes are the loop's. A byte layer (TLS) may write while it reads
-       (an alert), but it does so itself, on the fd, under its own lock. */
-    if (!s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
+    /* Only in the steady state: pauses, drains and closes are the loop's.
+       The wire may answer what it reads (WebSocket's pong, its close
+       frame): sp_stream_send_raw queues it under the lock we hold. A byte
+       layer (TLS) may write while it reads (an alert), but it does so
+       itself, on the fd, under its own lock. */
+    if (s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
         s->rd_ended || s->inq.count || atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
         return -ENOTSUP;
     int none = SP_RD_NONE;
@@ -1217,8 +1255,7 @@ static bool stream_wait_ready(struct sp_pipe *pipe)
    when it delivered messages. */
 static bool read_now(struct sp_stream *s)
 {
-    if (!s->cfg->wire->caller_reads || s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused ||
-        s->rd_ended)
+    if (s->state != ST_ACTIVE || s->broken || s->draining || s->rd_paused || s->rd_ended)
         return false;
     int none = SP_RD_NONE;
     if (!atomic_compare_exchange_strong(&s->rd_owner, &none, SP_RD_CALLER))
@@ -1373,7 +1410,10 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
        that finds nothing, NN_RCVFD, nn_poll) wakes the reader, which first
        reads what the kernel already holds: a message that has arrived is
        never hidden by the laziness. */
-    s->rd_lazy = !s->rd_paused && may_be_lazy(s);
+    if (!s->rd_paused && may_be_lazy(s))
+        go_lazy(s);
+    else
+        s->rd_lazy = false;
     set_events(s);
     /* A byte layer may hold the start of the next message (a TLS record
        that carried the end of this one and more): the next recv reads it

@@ -62,15 +62,20 @@ struct sp_wire_ops {
     /* Optional, plain fds only: where the same read may store bytes behind
        the space's (len 0: nowhere; called right after space). */
     void (*tail)(struct sp_stream *s, void **buf, size_t *len);
-    /* n bytes were stored (the space's first, then the tail's): append whole messages to out. 0, or -1 to drop
-       the connection. May send control frames with sp_stream_send_raw. */
+    /* n bytes were stored (the space's first, then the tail's): append
+       whole messages to out. 0, or -1 to drop the connection. May send
+       control frames with sp_stream_send_raw. space, tail and commit run
+       in whichever thread holds the read token (rd_owner): the loop, or a
+       blocked caller reading in its own thread with the socket lock held. */
     int (*commit)(struct sp_stream *s, size_t n, struct sp_msgq *out);
-    /* commit never sends (no sp_stream_send_raw): a blocked caller may then
-       read the connection in its own thread with the socket lock held. */
-    bool caller_reads;
-    /* Optional (caller_reads wires): a blocked caller's buffer for the next
-       large message (sp_decoder_land_offer, _state, _withdraw). Socket lock
-       held, reads claimed by the caller. */
+    /* The peer expects answers to what it sends besides messages (a
+       WebSocket ping wants its pong): input left in the kernel for the
+       application's next recv (rd_lazy) is read by the loop after
+       SP_STREAM_ANSWER_MS at the latest. */
+    bool answers;
+    /* Optional: a blocked caller's buffer for the next large message
+       (sp_decoder_land_offer, _state, _withdraw). Socket lock held, reads
+       claimed by the caller. */
     void (*land_offer)(struct sp_stream *s, void *buf, size_t cap);
     int (*land_state)(struct sp_stream *s, size_t *len);
     int (*land_withdraw)(struct sp_stream *s);
@@ -129,6 +134,10 @@ typedef void (*sp_stream_done_fn)(struct sp_stream *s, void *owner);
 /* How long after its connect a connecting side's handshake deadline may
    wait for the peer's host to acknowledge our first bytes (hs_timeout). */
 #define SP_STREAM_HS_HOLD_MAX 120000
+/* How long a connection whose wire answers its peer (sp_wire_ops.answers)
+   may leave input to the application's next recv: its pongs come at least
+   this promptly, however rarely the application receives. */
+#define SP_STREAM_ANSWER_MS 1000
 
 /* Reading belongs to the loop, except while a blocked recv reads in its own
    thread (sp_pipe_ops.wait_begin); each side claims it with a CAS. */
@@ -137,7 +146,9 @@ enum { SP_RD_NONE, SP_RD_LOOP, SP_RD_CALLER };
 struct sp_stream {
     struct sp_pipe pipe;
     struct sp_io io;
-    struct sp_timer hs_timer;     /* handshake deadline */
+    struct sp_timer hs_timer;     /* handshake deadline; once active, for
+                                     a wire that answers, the end of a lazy
+                                     spell (answer_due in stream.c) */
     bool hs_timed_out;            /* closed by the handshake deadline */
     bool dialed;                  /* we connected (set by the connector) */
     bool hs_held;                 /* the deadline waits for the peer's ACK */
@@ -151,6 +162,7 @@ struct sp_stream {
     atomic_int rd_owner;          /* who reads the fd now: SP_RD_* */
     bool rd_lazy;                 /* EPOLLIN left off after a caller's read:
                                      the next recv reads (socket lock) */
+    bool lazy_timed;              /* hs_timer ends this lazy spell (socket lock) */
     bool rd_ended;                /* a caller's read met the end of input or
                                      bad input: ending the connection is the
                                      loop's (eof_task), no caller reads it
@@ -243,8 +255,9 @@ void sp_stream_free(struct sp_stream *s);
 /* For wires, during the handshake: queues bytes to send. 0 or -ENOMEM. */
 int sp_stream_hs_write(struct sp_stream *s, const void *buf, size_t len);
 
-/* For wires, once active (loop thread, no lock held): queues a ready-made
-   frame (a control frame) behind the messages already queued. */
+/* For wires, once active, from commit (the loop thread without the socket
+   lock, or a caller's read with it): queues a ready-made frame (a control
+   frame) behind the messages already queued. */
 void sp_stream_send_raw(struct sp_stream *s, const void *buf, size_t len);
 
 /* For wires: writes bytes now if the kernel takes them (a closing frame

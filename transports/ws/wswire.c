@@ -366,7 +366,7 @@ static int encode_with(struct ws_wire *w, int opcode, const uint8_t *a, size_t a
     return 0;
 }
 
-/* A control frame (loop thread, no lock: its own key). */
+/* A control frame (the reader's thread: its own key). */
 static int encode(struct ws_wire *w, int opcode, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
                   void **out)
 {
@@ -806,4 +806,5 @@ const struct sp_wire_ops sp_wswire_ops = {
     .frame = ws_frame,
     .space = ws_space,
     .commit = ws_commit,
+    .answers = true,
 };
