@@ -39,13 +39,15 @@ int sp_sock_add_ep(struct sp_sock *s, const char *addr, bool bind)
     size_t nopts = 0;
     while (tp->optsets && tp->optsets[nopts])
         nopts++;
-    struct sp_ep *ep = calloc(1, sizeof *ep + nopts * sizeof ep->opts[0]);
+    size_t alen = len - (size_t) (colon + 3 - addr) + 1;
+    struct sp_ep *ep = calloc(1, sizeof *ep + nopts * sizeof ep->opts[0] + alen);
     if (!ep)
         return -ENOMEM;
     ep->sock = s;
     ep->bound = bind;
     ep->tp = tp;
-    memcpy(ep->addr, colon + 3, len - (size_t) (colon + 3 - addr) + 1);
+    ep->addr = (char *) &ep->opts[nopts];
+    memcpy(ep->addr, colon + 3, alen);
     sp_sock_lock(s);
     ep->sndprio = s->opt.sndprio;
     ep->rcvprio = s->opt.rcvprio;

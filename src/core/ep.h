@@ -37,7 +37,11 @@ struct sp_ep {
     const struct sp_transport *tp;
     const struct sp_ep_ops *ops;    /* set by the transport */
     void *tpdata;                   /* the transport's endpoint object */
-    char addr[NN_SOCKADDR_MAX];     /* the URL after "scheme://" */
+    char *addr;                     /* the URL after "scheme://": kept
+                                       behind opts, in the endpoint's own
+                                       allocation, at its length (a
+                                       connecting socket has an endpoint per
+                                       connection) */
     int last_error;                 /* socket lock; 0 = none */
     uint64_t last_detail;           /* socket lock; hash of the detail
                                        printed with last_error (0: none) */

@@ -145,11 +145,21 @@ void sp_msgq_term(struct sp_msgq *q)
     memset(q, 0, sizeof *q);
 }
 
-/* The capacity is always a power of two: indices wrap with a mask. */
+/* The capacity is always a power of two: indices wrap with a mask. A ring
+   starts with room for two: every connection has such queues (sent,
+   received), and most of them never hold more than a message or two at a
+   time (a hello, a request, a reply). One that holds a third is taking a
+   stream of messages: it goes to sixteen at once, then doubles, rather
+   than copying itself at four and eight on the way. */
+#define SP_MSGQ_FIRST 2
+#define SP_MSGQ_STREAM 16
+
 int sp_msgq_push(struct sp_msgq *q, struct sp_msg *m)
 {
     if (q->count == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 16;
+        size_t cap = q->cap == 0               ? SP_MSGQ_FIRST
+                     : q->cap < SP_MSGQ_STREAM ? SP_MSGQ_STREAM
+                                               : q->cap * 2;
         struct sp_msg *r = malloc(cap * sizeof *r);
         if (!r)
             return -ENOMEM;

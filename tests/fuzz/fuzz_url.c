@@ -153,22 +153,32 @@ static int listen_parse(const char *addr, size_t len, bool ipv4only)
 /* sp_tcpdial_parse, with its result checked: 0, -EINVAL or -ENODEV. */
 static int dial_parse(const char *addr, size_t len, bool ipv4only, int default_port)
 {
-    static struct sp_tcpdial d; /* large: not on the stack */
+    struct sp_tcpdial d;
     int rc = sp_tcpdial_parse(&d, addr, len, ipv4only, default_port);
     CHECK(rc == 0 || rc == -EINVAL || rc == -ENODEV);
     if (rc != 0)
         return rc;
-    CHECK(d.speclen == len && memcmp(d.spec, addr, len) == 0);
+    CHECK(d.speclen == len && d.spec == addr);
     CHECK(d.portnum >= 1 && d.portnum <= 65535);
-    size_t hl = strnlen(d.host, sizeof d.host);
-    CHECK(hl < sizeof d.host && hl > 0);
+    char host[NN_SOCKADDR_MAX];
+    sp_tcpdial_host(&d, host);
+    size_t hl = strlen(host);
+    CHECK(hl == d.hostlen && hl > 0);
     /* The host is written in the address, before the port. */
-    CHECK(memmem(addr, len, d.host, hl) != NULL);
-    if (d.literal)
-        check_sockaddr(&d.remote, d.remote_len, ipv4only, d.portnum);
+    CHECK(d.hostoff + hl <= len && memmem(addr, len, host, hl) != NULL);
+    struct sockaddr_storage ss;
+    if (d.literal) {
+        CHECK(d.remote_len <= sizeof d.remote);
+        memset(&ss, 0, sizeof ss);
+        memcpy(&ss, &d.remote, d.remote_len);
+        check_sockaddr(&ss, d.remote_len, ipv4only, d.portnum);
+    }
     if (d.have_local) {
         CHECK(memchr(addr, ';', len) != NULL);
-        check_sockaddr(&d.local, d.local_len, ipv4only, 0);
+        CHECK(d.local_len <= sizeof d.local);
+        memset(&ss, 0, sizeof ss);
+        memcpy(&ss, &d.local, d.local_len);
+        check_sockaddr(&ss, d.local_len, ipv4only, 0);
     }
     return 0;
 }

@@ -373,8 +373,10 @@ static void fuzz_frames(const uint8_t *stream, size_t slen, const uint8_t *sizes
     strcpy(arg.host, "localhost:80");
     strcpy(arg.resource, "/");
     struct sp_stream_cfg cfg = {&sp_wswire_ops, &arg, false, NULL, NULL};
+    static char url[] = "localhost:80";
     struct sp_ep ep;
     memset(&ep, 0, sizeof ep);
+    ep.addr = url;
     ep.sock = sock_once();
     atomic_store(&ep.sock->opt.rcvmaxsize, (int) maxsize);
     struct sp_stream *s = calloc(1, sizeof *s);

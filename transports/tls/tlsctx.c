@@ -747,7 +747,9 @@ static void dial_cleanup(struct sp_tcpdial *t)
 int sp_tlsdial_init(struct sp_tlsdial *d, struct sp_ep *ep, struct sp_stream_cfg *cfg)
 {
     int rc;
-    if (!(d->ctx = sp_tlsctx_new(ep, false, d->tcp.host, &rc)))
+    char host[NN_SOCKADDR_MAX];
+    sp_tcpdial_host(&d->tcp, host);
+    if (!(d->ctx = sp_tlsctx_new(ep, false, host, &rc)))
         return rc;
     d->tcp.cleanup = dial_cleanup;
     cfg->bio = &sp_tls_bio_ops;

@@ -48,17 +48,34 @@ int sp_tcp_listen(struct sp_ep *ep, const char *addr, size_t len)
     return fd;
 }
 
+/* Copies an address sp_addr_* made (AF_INET or AF_INET6) into the room of
+   a dialling target. */
+static int keep_addr(union sp_tcpdial_addr *dst, socklen_t *dlen, const struct sockaddr_storage *ss,
+                     socklen_t sl)
+{
+    if (sl > sizeof *dst)
+        return -EINVAL;
+    memset(dst, 0, sizeof *dst);
+    memcpy(dst, ss, sl);
+    *dlen = sl;
+    return 0;
+}
+
 /* The parse proper: fills the address fields of d (not spec, req, cleanup). */
 static int parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ipv4only, int default_port)
 {
     const char *end = addr + len;
     const char *semi = memchr(addr, ';', len);
     const char *hostp = addr;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
     int rc;
     d->ipv4only = ipv4only;
     d->have_local = false;
     if (semi) {
-        rc = sp_addr_iface(addr, (size_t) (semi - addr), ipv4only, &d->local, &d->local_len);
+        rc = sp_addr_iface(addr, (size_t) (semi - addr), ipv4only, &ss, &sl);
+        if (rc == 0)
+            rc = keep_addr(&d->local, &d->local_len, &ss, sl);
         if (rc)
             return rc;
         d->have_local = !(semi - addr == 1 && addr[0] == '*');
@@ -81,27 +98,44 @@ static int parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ipv4on
         d->portnum = default_port;
         hlen = (size_t) (end - hostp);
     }
-    if (hlen >= sizeof d->host)
+    if (hlen >= NN_SOCKADDR_MAX)
         return -EINVAL;
-    rc = sp_addr_host(hostp, hlen, ipv4only, &d->literal, &d->remote, &d->remote_len);
+    rc = sp_addr_host(hostp, hlen, ipv4only, &d->literal, &ss, &sl);
     if (rc)
         return rc;
-    memcpy(d->host, hostp, hlen);
-    d->host[hlen] = 0;
-    if (d->literal)
-        sp_addr_set_port(&d->remote, d->portnum);
-    return 0;
+    d->hostoff = (size_t) (hostp - addr);
+    d->hostlen = hlen;
+    if (d->literal) {
+        sp_addr_set_port(&ss, d->portnum);
+        rc = keep_addr(&d->remote, &d->remote_len, &ss, sl);
+    }
+    return rc;
 }
 
 int sp_tcpdial_parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ipv4only, int default_port)
 {
     memset(d, 0, sizeof *d);
-    if (len >= sizeof d->spec)
+    if (len >= NN_SOCKADDR_MAX)
         return -EINVAL;
-    memcpy(d->spec, addr, len);
+    d->spec = addr;
     d->speclen = len;
     d->default_port = default_port;
     return parse(d, addr, len, ipv4only, default_port);
+}
+
+void sp_tcpdial_host(const struct sp_tcpdial *d, char host[NN_SOCKADDR_MAX])
+{
+    memcpy(host, d->spec + d->hostoff, d->hostlen);
+    host[d->hostlen] = 0;
+}
+
+/* An address kept by the target, as the connector takes it. */
+static void give_addr(const union sp_tcpdial_addr *a, socklen_t len, struct sockaddr_storage *ss,
+                      socklen_t *sl)
+{
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, a, len);
+    *sl = len;
 }
 
 static int tcp_resolve(struct sp_connector *c, struct sockaddr_storage *ss, socklen_t *sl)
@@ -116,7 +150,8 @@ static int tcp_resolve(struct sp_connector *c, struct sockaddr_storage *ss, sock
         int rc = parse(&t, d->spec, d->speclen, v4, d->default_port);
         if (rc)
             return rc;
-        memcpy(d->host, t.host, sizeof d->host);
+        d->hostoff = t.hostoff;
+        d->hostlen = t.hostlen;
         d->portnum = t.portnum;
         d->literal = t.literal;
         d->remote = t.remote;
@@ -127,11 +162,12 @@ static int tcp_resolve(struct sp_connector *c, struct sockaddr_storage *ss, sock
         d->ipv4only = v4;
     }
     if (d->literal) {
-        *ss = d->remote;
-        *sl = d->remote_len;
+        give_addr(&d->remote, d->remote_len, ss, sl);
         return 0;
     }
-    d->req = sp_resolve_start(d->host, d->ipv4only);
+    char host[NN_SOCKADDR_MAX];
+    sp_tcpdial_host(d, host);
+    d->req = sp_resolve_start(host, d->ipv4only);
     return d->req ? 1 : -ENOMEM;
 }
 
@@ -159,8 +195,7 @@ static int tcp_local(struct sp_connector *c, struct sockaddr_storage *ss, sockle
     struct sp_tcpdial *d = c->tpdata;
     if (!d->have_local)
         return 0;
-    *ss = d->local;
-    *sl = d->local_len;
+    give_addr(&d->local, d->local_len, ss, sl);
     return 1;
 }
 

@@ -6,6 +6,7 @@
 #define SP_TCPDIAL_H
 
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <nanomsg/nn.h>
@@ -20,21 +21,33 @@ struct sp_resolve;
    -errno (EINVAL, ENODEV, EADDRINUSE, ...). */
 int sp_tcp_listen(struct sp_ep *ep, const char *addr, size_t len);
 
+/* An IPv4 or IPv6 address: what a sockaddr_storage would hold, in the room
+   those two need (a dialling target is kept for every connecting endpoint,
+   and there may be thousands). */
+union sp_tcpdial_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
+
 /* A dialling target; transports that need more put it first in their own
    connector data (the connector frees that data with free()). */
 struct sp_tcpdial {
-    char spec[NN_SOCKADDR_MAX];   /* "[iface;]host[:port]" as given */
+    const char *spec;             /* "[iface;]host[:port]" as given, not
+                                     copied: it lies in the endpoint's
+                                     address, which outlives the connector */
     size_t speclen;
     int default_port;
-    char host[NN_SOCKADDR_MAX];
     int portnum;
+    size_t hostoff;               /* the host: spec[hostoff..+hostlen] */
+    size_t hostlen;
     bool literal;
-    struct sockaddr_storage remote;
-    socklen_t remote_len;
     bool have_local;
-    struct sockaddr_storage local;
-    socklen_t local_len;
     bool ipv4only;                /* what host and local were parsed with */
+    socklen_t remote_len;
+    socklen_t local_len;
+    union sp_tcpdial_addr remote;
+    union sp_tcpdial_addr local;
     struct sp_resolve *req;       /* pending resolution */
     /* Called before the connector frees the data (NULL: nothing to do). */
     void (*cleanup)(struct sp_tcpdial *d);
@@ -42,8 +55,13 @@ struct sp_tcpdial {
 
 /* Parses "[iface;]host:port" (len bytes) into d: 0, -EINVAL or -ENODEV.
    A missing ":port" gives default_port when it is > 0, else -EINVAL. Each
-   connection attempt parses it again when NN_IPV4ONLY has changed since. */
+   connection attempt parses it again when NN_IPV4ONLY has changed since:
+   addr must stay valid as long as d (d->spec points into it). */
 int sp_tcpdial_parse(struct sp_tcpdial *d, const char *addr, size_t len, bool ipv4only, int default_port);
+
+/* The host part of d's address, NUL-terminated, into host (which the parse
+   made sure it fits). */
+void sp_tcpdial_host(const struct sp_tcpdial *d, char host[NN_SOCKADDR_MAX]);
 
 /* Connector hooks for tpdata starting with a struct sp_tcpdial. */
 extern const struct sp_connector_ops sp_tcpdial_ops;
