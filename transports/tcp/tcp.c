@@ -19,6 +19,7 @@ static const struct sp_stream_cfg tcp_cfg = {
     .wire_arg = &sp_spwire_tcp,
     .tune = sp_tcp_tune,
     .blocking_reads = true,
+    .rcv_lowat = true,
 };
 
 static int tcp_bind(struct sp_ep *ep)

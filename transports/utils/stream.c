@@ -1314,6 +1314,20 @@ static int stream_read_wait(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     struct rspace r = {s->rd_buf, s->rd_tail, s->rd_room, s->rd_tlen};
+    if (s->rd_lowat) {
+        /* With a low mark the wait is a poll, not the read: a read counts
+           the mark in bytes it copies, but the kernel wakes it only once
+           that many more are queued behind those, which the body's rest
+           may never bring; poll counts what is queued. */
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, -1) < 0) {
+            /* A signal (poll is never restarted), as a read's EINTR. */
+            int perr = errno;
+            s->rd_got = perr == EINTR ? -EINTR : -perr;
+            s->rd_done = true;
+            return perr == EINTR ? -EINTR : 0;
+        }
+    }
     ssize_t n = fd_read(s->fd, &r, 0);
     int err = errno;
     s->rd_got = n >= 0 ? n : (err == EAGAIN || err == EWOULDBLOCK) ? -EAGAIN : -err;
@@ -1338,12 +1352,51 @@ static void stream_read_cancel(struct sp_pipe *pipe)
         set_events(s);
 }
 
+/* A caller waiting for the rest of a large body (one with a tail) longer
+   than SP_LOWAT_MIN asks the kernel to wake it only once SP_LOWAT_MAX of it
+   (or all of it, if less) has come (SO_RCVLOWAT), not at each piece the
+   sender's writes bring: the sender's thread pays for each wake-up (on
+   loopback it runs our side's TCP receive path in its own softirq, and the
+   wake-up's IPI), and in a stream of large messages the receiver, faster
+   than the sender, would otherwise sleep and be woken two or three times
+   per MiB. The body's rest is on its way (its header said so), and the
+   kernel also wakes the wait earlier when its buffer or the window runs
+   short. Bounded, so that the receiver copies while the rest comes. Below
+   SP_LOWAT_MIN (a 64 KiB message) the two setsockopt calls would cost more
+   than they save. Raised when wait_end leaves the caller waiting for more
+   (SP_WAIT_MORE), lowered by the wait_end that follows, whatever it finds:
+   the loop's epoll and later polls go by it too. */
+#define SP_LOWAT_MIN (64 * 1024)
+#define SP_LOWAT_MAX (256 * 1024)
+
+static void lowat_raise(struct sp_stream *s)
+{
+    if (!s->cfg->rcv_lowat)
+        return;
+    struct rspace r;
+    rspace_get(s, &r);
+    if (!r.tlen || r.room <= SP_LOWAT_MIN)
+        return;
+    int lowat = r.room < SP_LOWAT_MAX ? (int) r.room : SP_LOWAT_MAX;
+    s->rd_lowat = setsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) == 0;
+}
+
+static void lowat_lower(struct sp_stream *s)
+{
+    if (!s->rd_lowat)
+        return;
+    int one = 1;
+    setsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+    s->rd_lowat = false;
+}
+
 static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
     bool closed = false, bad = false;
     int ret = SP_WAIT_DONE;
+    lowat_lower(s);
     bool blocked = s->rd_blocking && s->rd_done;
     s->rd_blocking = s->rd_done = false;
     size_t len;
@@ -1377,8 +1430,10 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
            nothing for ever: no more waiting for the rest there. */
         int st = s->cfg->wire->land_state(s, &len);
         if (st == 0 && !give_up && !closed && !bad && s->state == ST_ACTIVE &&
-            !atomic_load_explicit(&s->rd_shut, memory_order_relaxed))
+            !atomic_load_explicit(&s->rd_shut, memory_order_relaxed)) {
+            lowat_raise(s);
             return SP_WAIT_MORE; /* the caller keeps reading (EPOLLIN stays off) */
+        }
         if (st == 1) {
             s->land->len = len;
             ret = SP_WAIT_LANDED;

@@ -124,6 +124,10 @@ struct sp_stream_cfg {
        that leaves the peer's sends alone (TCP; a Unix socket's peer would
        get EPIPE while we linger). */
     bool blocking_reads;
+    /* A caller waiting for the rest of a large body raises SO_RCVLOWAT for
+       its wait (see lowat_raise in stream.c): TCP, whose poll and wake-ups
+       go by it (a Unix socket's do not). */
+    bool rcv_lowat;
 };
 
 /* The stream ended (it is detached and its fd closed); the owner must call
@@ -183,6 +187,8 @@ struct sp_stream {
     void *rd_tail;                /* and behind it (the wire's tail) */
     size_t rd_tlen;
     ssize_t rd_got;               /* bytes, 0 at the end of input, -errno */
+    bool rd_lowat;                /* SO_RCVLOWAT raised for the caller's next
+                                     wait; wait_end lowers it */
     struct sp_ep *ep;
     const struct sp_stream_cfg *cfg;
     struct sp_connopts opts;      /* the socket's options when it was made */
