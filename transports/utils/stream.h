@@ -12,8 +12,10 @@
    next body is read whole where it belongs; a blocked receiver reads its
    lone connection in its own thread (in poll and read, or, a PAIR over tcp
    without a deadline, in one blocking read), a large message straight into
-   its buffer (the land of sp_pipe_ops.wait_begin). Everything but the pipe
-   calls runs on the loop thread. */
+   its buffer (the land of sp_pipe_ops.wait_begin); over tcp it waits for
+   the rest of such a body with SO_RCVLOWAT raised (up to 256 KiB), woken
+   once per large piece rather than at every segment. Everything but the
+   pipe calls runs on the loop thread. */
 #ifndef SP_STREAM_H
 #define SP_STREAM_H
 
