@@ -569,7 +569,7 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
         return -ETIMEDOUT;
     int fd = pipe->ops->wait_begin(pipe, land);
     /* Made only once a pipe lets the caller read: a socket whose pipes never
-       do (ws, wss) spends no descriptor on it. */
+       do (inproc, pgm) spends no descriptor on it. */
     if (fd >= 0 && callerfd_make(s) != 0) {
         pipe->ops->wait_end(pipe, 0, true);
         fd = -1;

@@ -701,7 +701,6 @@ static bool sent_unacked(const struct sp_stream *s)
     return ti.tcpi_state == TCP_ESTABLISHED && ti.tcpi_unacked > 0;
 }
 
-
 /* A lazy spell of a connection whose wire answers its peer ends: whatever
    waits in the kernel (a ping) is read now, and the loop reads from then
    on, until a caller's read leaves the connection lazy again. Loop thread. */
