@@ -571,13 +571,14 @@ static void test_decoder_lands_large_frame_split_across_many_partial_reads(void 
     }
 }
 
-/* Frames up to 4 KiB are cut out of the read buffer as before; from 4 KiB + 1
-   on one lands when it fits the buffer (also when it came whole in one
-   read), not when it is one byte too long. */
-static void test_decoder_lands_frames_above_4_kib_that_fit_the_offered_buffer(void **state)
+/* A frame of any size lands when it fits the buffer: a small one once it
+   is whole in the read buffer (copied once, into the caller's buffer, not
+   into a chunk that the recv copies again), a large one read straight into
+   it; not when it is one byte too long. */
+static void test_decoder_lands_frames_that_fit_the_offered_buffer(void **state)
 {
     (void) state;
-    const size_t lens[] = {4095, 4096, 4097, 8192, 16383, 16384, 16385, 65536, 1 << 20};
+    const size_t lens[] = {1, 64, 4095, 4096, 4097, 8192, 16383, 16384, 16385, 65536, 1 << 20};
     const size_t steps[] = {0, 3, 5000};
     for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
         for (size_t li = 0; li < TU_ARRAY_LEN(lens); li++) {
@@ -595,7 +596,7 @@ static void test_decoder_lands_frames_above_4_kib_that_fit_the_offered_buffer(vo
                     sp_decoder_land_offer(&d, land, cap);
                     size_t len = 0;
                     int st = feed_land(&d, s.buf, s.len, steps[si], &q, &len);
-                    if (n > 4096 && fit >= 0) {
+                    if (fit >= 0) {
                         assert_int_equal(st, 1);
                         assert_int_equal(len, n);
                         assert_int_equal(q.count, 0);
@@ -616,27 +617,52 @@ static void test_decoder_lands_frames_above_4_kib_that_fit_the_offered_buffer(vo
     }
 }
 
-/* A message decoded before it in the same read goes first: the large frame
-   behind it then takes a chunk, so that the caller's buffer never receives
-   a message that would overtake one. */
+/* A message decoded before it in the same read goes first: a frame behind
+   it (small, or large) then takes a chunk, so that the caller's buffer
+   never receives a message that would overtake one. Behind a frame that
+   landed, the rest of the read is queued in order. */
 static void test_decoder_lands_nothing_behind_a_message_of_the_same_read(void **state)
 {
     (void) state;
     for (size_t fi = 0; fi < TU_ARRAY_LEN(framings); fi++) {
+        for (size_t second = 50; second <= 50000; second += 49950) {
+            /* The first frame is too long for the land, so it is queued. */
+            struct stream s = {0};
+            stream_frame(&s, framings[fi], 70000, 41);
+            stream_frame(&s, framings[fi], second, 42);
+            struct sp_decoder d;
+            assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
+            struct sp_msgq q;
+            sp_msgq_init(&q);
+            static uint8_t land[60000];
+            sp_decoder_land_offer(&d, land, sizeof land);
+            size_t len;
+            assert_int_equal(feed_land(&d, s.buf, s.len, 0, &q, &len), -1);
+            assert_int_equal(q.count, 2);
+            expect_msg(&q, 70000, 41);
+            expect_msg(&q, second, 42);
+            assert_int_equal(sp_decoder_land_withdraw(&d), 0);
+            sp_msgq_term(&q);
+            sp_decoder_term(&d);
+            stream_free(&s);
+        }
         struct stream s = {0};
-        stream_frame(&s, framings[fi], 10, 41);
-        stream_frame(&s, framings[fi], 50000, 42);
+        stream_frame(&s, framings[fi], 10, 43);
+        stream_frame(&s, framings[fi], 20, 44);
+        stream_frame(&s, framings[fi], 30, 45);
         struct sp_decoder d;
         assert_int_equal(sp_decoder_init(&d, framings[fi], &unlimited), 0);
         struct sp_msgq q;
         sp_msgq_init(&q);
-        uint8_t land[60000];
+        uint8_t land[100];
         sp_decoder_land_offer(&d, land, sizeof land);
         size_t len;
-        assert_int_equal(feed_land(&d, s.buf, s.len, 0, &q, &len), -1);
+        assert_int_equal(feed_land(&d, s.buf, s.len, 0, &q, &len), 1);
+        assert_int_equal(len, 10);
+        assert_true(tu_check_fill(land, 10, 43, 0));
         assert_int_equal(q.count, 2);
-        expect_msg(&q, 10, 41);
-        expect_msg(&q, 50000, 42);
+        expect_msg(&q, 20, 44);
+        expect_msg(&q, 30, 45);
         assert_int_equal(sp_decoder_land_withdraw(&d), 0);
         sp_msgq_term(&q);
         sp_decoder_term(&d);
@@ -724,18 +750,18 @@ static int feed_tails(struct sp_decoder *d, const uint8_t *data, size_t len, siz
         int rc = sp_decoder_commit(d, n, out);
         if (rc != 0)
             return rc;
-        *nframes += out->count - before;
         size_t got;
         int st = sp_decoder_land_state(d, &got);
         if (st == 1) {
-            /* Nothing was decoded before it in this read. */
-            assert_int_equal(out->count, before);
+            /* Nothing was decoded before it in this read: it is the first
+               frame the read completed, and those behind it were queued. */
             assert_int_equal(got, lens[*nframes]);
             assert_true(tu_check_fill(land, got, seeds[*nframes], 0));
             ++*nframes;
             ++*nlanded;
             memset(land, 0xee, cap);
         }
+        *nframes += out->count - before;
         /* The recv returns unless part of a frame is in its buffer; the
            next one offers it again (having taken what was queued). */
         if (st != 0) {
@@ -775,9 +801,9 @@ static void test_decoder_tail_lets_every_large_body_of_a_stream_land(void **stat
                                         &nlanded, &rbuf_bytes),
                              0);
             assert_int_equal(nframes, TU_ARRAY_LEN(lens));
-            /* Those that went through the queue: the small ones, the one
-               too large for the land, and the 9000 behind the 3-byte frame
-               when a read brought both (a landing must not overtake). */
+            /* Those that went through the queue: the one too large for the
+               land, and those behind a frame that a read brought with
+               them (a landing must not overtake). */
             size_t queued = q.count;
             assert_int_equal(queued + nlanded, TU_ARRAY_LEN(lens));
             struct sp_msg m;
@@ -916,7 +942,7 @@ int main(void)
         cmocka_unit_test(test_decoder_ipc_rejects_type_byte_other_than_1),
         cmocka_unit_test(test_decoder_term_frees_partial_small_and_big_frames),
         cmocka_unit_test(test_decoder_lands_large_frame_split_across_many_partial_reads),
-        cmocka_unit_test(test_decoder_lands_frames_above_4_kib_that_fit_the_offered_buffer),
+        cmocka_unit_test(test_decoder_lands_frames_that_fit_the_offered_buffer),
         cmocka_unit_test(test_decoder_lands_nothing_behind_a_message_of_the_same_read),
         cmocka_unit_test(test_decoder_withdrawn_offer_moves_partial_frame_to_its_own_chunk),
         cmocka_unit_test(test_decoder_tail_lets_every_large_body_of_a_stream_land),

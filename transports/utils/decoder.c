@@ -288,8 +288,10 @@ int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
                 d->grow = true; /* a small frame must fit whole */
             break;
         }
-        if (len > SP_BIG_FRAME && d->land && !d->landed && len <= d->land_cap && !d->pushed) {
-            /* Whole in the read buffer, and wanted by a waiting caller. */
+        if (d->land && !d->landed && len <= d->land_cap && !d->pushed) {
+            /* Whole in the read buffer, and wanted by a waiting caller:
+               copied once, into its buffer, instead of into a chunk that
+               its recv would copy again. */
             if (big_begin(d, d->rbuf + off + fhl, (size_t) len, (size_t) len) != 0 || big_end(d, out) != 0) {
                 rc = -1;
                 break;

@@ -303,20 +303,20 @@ static void flush_out(struct sp_stream *s)
     linger_check(s, wrote);
 }
 
-/* A large message to an idle connection whose body is still in the
-   sender's buffer (src): written from there, and only what the kernel does
-   not take now is copied into the message's own chunk, which then waits in
-   outq like any other message. No prepare. A byte layer (TLS) takes a
-   record per call, and encrypts it from src into its own buffer: called
-   until the kernel is full. */
-static int send_from_caller(struct sp_stream *s, struct sp_msg *msg, const void *src)
+/* A message to an idle connection, written from the caller's thread in
+   one writev of its parts: from the sender's buffer (src) when its body is
+   still there (a large one, see sendsrc.h), else from the message. Only
+   what the kernel does not take now waits in outq (with src, copied into
+   the message's own chunk first). No prepare. A byte layer (TLS) takes a
+   record per call, and encrypts it into its own buffer: called until the
+   kernel is full. */
+static int send_from_caller(struct sp_stream *s, struct sp_msg *msg, const void *src, uint64_t now)
 {
     uint8_t fh[16];
     size_t fhl = s->cfg->wire->frame(s, msg, fh);
     size_t blen = sp_msg_bodylen(msg), head = fhl + msg->hdrlen;
-    const void *parts[3] = {fh, sp_msg_hdr(msg), src};
+    const void *parts[3] = {fh, sp_msg_hdr(msg), src ? src : msg->body};
     size_t lens[3] = {fhl, msg->hdrlen, blen};
-    uint64_t now = sp_clock_ns();
     s->last_write_ns = now;
     tl_direct_ns = now;
     size_t done = 0;
@@ -349,8 +349,10 @@ static int send_from_caller(struct sp_stream *s, struct sp_msg *msg, const void 
         linger_check(s, true);
         return 0;
     }
-    size_t from = done > head ? done - head : 0;
-    memcpy((char *) msg->body + from, (const char *) src + from, blen - from);
+    if (src) {
+        size_t from = done > head ? done - head : 0;
+        memcpy((char *) msg->body + from, (const char *) src + from, blen - from);
+    }
     if (sp_msgq_push(&s->outq, msg) != 0) {
         /* Out of memory, part of the frame written: the stream cannot go on. */
         sp_msg_term(msg);
@@ -375,16 +377,25 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
         sp_msg_term(msg);
         return 0;
     }
-    if (src) {
-        if (s->outq.count == 0 && !s->cfg->wire->prepare)
-            return send_from_caller(s, msg, src);
-        memcpy(msg->body, src, sp_msg_bodylen(msg));
+    bool idle = s->outq.count == 0;
+    if (idle && !s->cfg->wire->prepare) {
+        /* Straight from the caller's thread while the pipe is idle (a
+           request, a reply, a lone event, a large message): no hand-off,
+           and written from where the body is (the caller's buffer, or the
+           message), not staged; it queues only if the kernel does not take
+           it all. Small messages coming back to back are left to pile up
+           instead (below), for the loop thread to write many per writev. */
+        uint64_t now = sp_clock_ns();
+        if (src || sp_msg_wirelen(msg) >= SP_DIRECT_MIN ||
+            (now - s->last_write_ns >= SP_BURST_NS && now - tl_direct_ns >= SP_BURST_NS))
+            return send_from_caller(s, msg, src, now);
     }
+    if (src)
+        memcpy(msg->body, src, sp_msg_bodylen(msg));
     if (s->cfg->wire->prepare && s->cfg->wire->prepare(s, msg) != 0) {
         sp_msg_term(msg); /* out of memory: the message is lost, like a drop */
         return 0;
     }
-    bool idle = s->outq.count == 0;
     if (sp_msgq_push(&s->outq, msg) != 0) {
         sp_msg_term(msg); /* out of memory: the message is lost, like a drop */
         return 0;
@@ -397,8 +408,8 @@ static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
                the loop thread write them many per writev. */
             sp_loop_post(&s->flush_task);
         } else {
-            /* Straight from the caller's thread: no hand-off while the pipe
-               is idle (a request, a reply, a lone event). */
+            /* A wire that prepares its messages (WebSocket's masking):
+               written through the queue, from the caller's thread. */
             s->last_write_ns = now;
             tl_direct_ns = now;
             flush_out(s);
