@@ -919,6 +919,77 @@ static void test_daemon_loop_of_blocking_recv_then_dontwait_drain_gets_every_arr
     run_daemon_loop(IPC);
 }
 
+/* ---- 9. frames into a small buffer ----
+
+   A blocked recv with a buffer of its own reads the connection: the first
+   frame of what the read brings may go straight into that buffer, and the
+   ones behind it wait in the socket. Every recv still gets the next
+   message in order, whole when it fits, else truncated at the buffer's
+   length with the message's full length returned, and nothing is written
+   past the buffer: with the frames written all at once (most wait in the
+   socket), and one at a time, each before the recv that takes it (each
+   read brings one frame). */
+#define BURST_FRAMES 120
+#define BURST_BUF 64
+
+static size_t burst_len(int i)
+{
+    if (i == 50)
+        return 10000; /* a large frame in the middle: truncated too */
+    return (size_t) ((i * 37) % 150);
+}
+
+static void run_frames_into_small_buffer(enum kind kind)
+{
+    struct rawpeer p;
+    rawpeer_open(&p, kind, "burst");
+    size_t hl = kind == IPC ? 9 : 8, total = 0;
+    for (int i = 0; i < BURST_FRAMES; i++)
+        total += hl + burst_len(i);
+    unsigned char *wire = malloc(total), *w = wire;
+    assert_non_null(wire);
+    for (int i = 0; i < BURST_FRAMES; i++) {
+        uint64_t n = burst_len(i);
+        if (kind == IPC)
+            *w++ = 1;
+        for (int b = 7; b >= 0; b--)
+            *w++ = (unsigned char) (n >> (8 * b));
+        for (size_t k = 0; k < n; k++)
+            *w++ = (unsigned char) (i * 7 + k);
+    }
+    for (int round = 0; round < 4; round++) {
+        bool at_once = round % 2 == 0;
+        if (at_once)
+            assert_true(tu_write_all(p.fd, wire, total));
+        const unsigned char *next = wire;
+        for (int i = 0; i < BURST_FRAMES; i++) {
+            if (!at_once) {
+                assert_true(tu_write_all(p.fd, next, hl + burst_len(i)));
+                next += hl + burst_len(i);
+            }
+            unsigned char buf[BURST_BUF + 16];
+            memset(buf, 0xa5, sizeof buf);
+            int rc = nn_recv(p.s, buf, BURST_BUF, 0);
+            assert_int_equal(rc, (int) burst_len(i));
+            size_t got = burst_len(i) < BURST_BUF ? burst_len(i) : BURST_BUF;
+            for (size_t k = 0; k < got; k++)
+                assert_int_equal(buf[k], (unsigned char) (i * 7 + k));
+            for (size_t k = got; k < sizeof buf; k++)
+                assert_int_equal(buf[k], 0xa5);
+        }
+        tu_recv_nothing(p.s);
+    }
+    free(wire);
+    rawpeer_close(&p);
+}
+
+static void test_frames_reach_a_small_recv_buffer_in_order_whole_or_truncated(void **state)
+{
+    (void) state;
+    run_frames_into_small_buffer(TCP);
+    run_frames_into_small_buffer(IPC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -938,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_nn_poll_after_a_blocking_recv_reports_an_arrived_message),
         cmocka_unit_test(test_daemon_loop_of_blocking_recv_then_dontwait_drain_gets_every_arrived_message),
         cmocka_unit_test(test_blocked_recvs_on_a_ws_connection_take_one_descriptor_for_the_socket_life),
+        cmocka_unit_test(test_frames_reach_a_small_recv_buffer_in_order_whole_or_truncated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1105,6 +1105,20 @@ static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
     sp_sock_unlock(sock);
 }
 
+/* Whether a message at least this long that landed in a reading caller's
+   buffer ends the read there: the next one is likely as large, and the
+   caller's next recv, offering its own buffer, can take it straight from
+   the kernel. A smaller one came through the read buffer with whatever
+   followed it: reading on (into the queue, behind it) costs no copy, and a
+   stream of small messages is still read a full buffer at a time. */
+#define SP_LAND_ENDS_READ 4096
+
+static bool landed_large(struct sp_stream *s)
+{
+    size_t len;
+    return s->land && s->cfg->wire->land_state(s, &len) == 1 && len >= SP_LAND_ENDS_READ;
+}
+
 /* Reads what the kernel has, decoding into rbatch. Sets *closed at the end
    of input and *bad on a wire violation. Reader claimed (rd_owner). */
 static void read_some(struct sp_stream *s, bool *closed, bool *bad)
@@ -1121,10 +1135,9 @@ static void read_some(struct sp_stream *s, bool *closed, bool *bad)
                 *bad = true;
                 return;
             }
-            /* A message landed in the caller's buffer: it returns with it,
-               and the next recv reads on (into its own buffer). */
-            size_t len;
-            if (s->land && s->cfg->wire->land_state(s, &len) == 1)
+            /* A large message landed in the caller's buffer: it returns
+               with it, and the next recv reads on (into its own buffer). */
+            if (landed_large(s))
                 return;
             /* Drained for now; but a byte layer may have met the end of
                the stream behind these bytes (a TLS close_notify the peer
@@ -1421,7 +1434,7 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
         } else if (n > 0) {
             if (s->cfg->wire->commit(s, (size_t) n, &s->rbatch) != 0)
                 bad = true;
-            else if ((size_t) n == s->rd_room + s->rd_tlen && !(s->land && s->cfg->wire->land_state(s, &len) == 1))
+            else if ((size_t) n == s->rd_room + s->rd_tlen && !landed_large(s))
                 read_some(s, &closed, &bad);
         } else if (n == 0) {
             closed = !atomic_load_explicit(&s->rd_shut, memory_order_relaxed);
