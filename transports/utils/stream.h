@@ -2,7 +2,8 @@
    both directions, exposed to the protocol as a pipe. How bytes are framed is
    the wire's business (struct sp_wire_ops: SP framing, WebSocket); moving the
    bytes is the stream's. Sends to an idle connection are written straight from
-   the caller's thread; what the kernel does not take is queued and written in
+   the caller's thread, in one writev of the frame's parts from where they lie
+   (no queue, no staging); what the kernel does not take is queued and written in
    batches (one writev for many messages) by the loop thread; a large body
    still in the sender's buffer (core/sendsrc.h) is written from there, and
    only what the kernel leaves is copied; a sender blocked on a full queue
@@ -12,7 +13,9 @@
    next body is read whole where it belongs; a blocked receiver reads its
    lone connection in its own thread (in poll and read, or, a PAIR over tcp
    without a deadline, in one blocking read), a large message straight into
-   its buffer (the land of sp_pipe_ops.wait_begin); over tcp it waits for
+   its buffer (the land of sp_pipe_ops.wait_begin), and a small one, the
+   first of what its read brings, copied there from the read buffer (no
+   chunk, no queue; those behind it are queued); over tcp it waits for
    the rest of such a body with SO_RCVLOWAT raised (up to 256 KiB), woken
    once per large piece rather than at every segment. Everything but the
    pipe calls runs on the loop thread. */
