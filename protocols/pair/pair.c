@@ -7,6 +7,7 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pair.h>
 
+#include "utils/err.h"
 #include "core/pipe.h"
 #include "core/sock.h"
 #include "protocol.h"
@@ -65,13 +66,13 @@ static void pair_pipe_out(struct sp_sock *sock, struct sp_pipe *pipe)
         p->out = true;
 }
 
-static int pair_events(struct sp_sock *sock)
+SP_HOT static int pair_events(struct sp_sock *sock)
 {
     struct pair_sock *p = sock->proto;
     return (p->in ? SP_EV_IN : 0) | (p->out ? SP_EV_OUT : 0);
 }
 
-static int pair_send(struct sp_sock *sock, struct sp_msg *msg)
+SP_HOT static int pair_send(struct sp_sock *sock, struct sp_msg *msg)
 {
     struct pair_sock *p = sock->proto;
     if (!p->out)
@@ -81,7 +82,7 @@ static int pair_send(struct sp_sock *sock, struct sp_msg *msg)
     return 0;
 }
 
-static int pair_recv(struct sp_sock *sock, struct sp_msg *msg)
+SP_HOT static int pair_recv(struct sp_sock *sock, struct sp_msg *msg)
 {
     struct pair_sock *p = sock->proto;
     if (!p->in)

@@ -60,7 +60,7 @@ static void mags_key_init(void)
     pthread_key_create(&mags_key, mags_free);
 }
 
-static struct magazine *mags(void)
+SP_HOT static struct magazine *mags(void)
 {
     if (!tl_mags) {
         pthread_once(&mags_once, mags_key_init);
@@ -77,7 +77,7 @@ static struct magazine *mags(void)
     return tl_mags;
 }
 
-static int class_of(size_t len)
+SP_HOT static int class_of(size_t len)
 {
     if (len > ((size_t) 1 << (CLASS_MIN_SHIFT + NCLASS - 1)))
         return -1;
@@ -92,7 +92,7 @@ static size_t class_len(int c)
     return (size_t) 1 << (CLASS_MIN_SHIFT + c);
 }
 
-void *sp_blockpool_get(size_t len, size_t *got)
+SP_HOT void *sp_blockpool_get(size_t len, size_t *got)
 {
     int c = class_of(len);
     struct magazine *m = c >= 0 ? mags() : NULL;
@@ -130,7 +130,7 @@ void *sp_blockpool_get(size_t len, size_t *got)
     return malloc(class_len(c));
 }
 
-void sp_blockpool_put(void *blk, size_t len)
+SP_HOT void sp_blockpool_put(void *blk, size_t len)
 {
     int c = class_of(len);
     struct magazine *m = c >= 0 && class_len(c) == len ? mags() : NULL;

@@ -6,6 +6,7 @@
 
 #include "core/appmsg.h"
 #include "core/blockpool.h"
+#include "utils/err.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -87,7 +88,7 @@ void sp_chunk_cache_drain(void)
     sp_blockpool_drain();
 }
 
-void *sp_chunk_alloc(size_t size)
+SP_HOT void *sp_chunk_alloc(size_t size)
 {
     if (size > SIZE_MAX - sizeof(struct sp_chunk_hdr) - 64)
         return NULL;
@@ -124,7 +125,7 @@ bool sp_chunk_exclusive(const void *p)
     return atomic_load_explicit(&sp_chunk_hdr_of(p)->refs, memory_order_acquire) == 1;
 }
 
-void sp_chunk_free(void *p)
+SP_HOT void sp_chunk_free(void *p)
 {
     struct sp_chunk_hdr *h = sp_chunk_hdr_of(p);
     /* The only reference (the usual case: one message, one owner): nobody

@@ -11,6 +11,7 @@
 
 #include <nanomsg/nn.h>
 
+#include "utils/err.h"
 #include "aio/loop.h"
 #include "core/appmsg.h"
 #include "core/chunk.h"
@@ -170,7 +171,7 @@ static void rele(int s)
    The hold (the thread's record, else the count) is announced before the
    pointer is read; nn_close clears the pointer before it looks for holds,
    so one of the two sees the other. */
-static struct sp_sock *hold(int s)
+SP_HOT static struct sp_sock *hold(int s)
 {
     if (s < 0 || s >= NN_MAX_SOCKETS)
         return NULL;
@@ -199,7 +200,7 @@ static struct sp_sock *hold(int s)
 
 /* Ends a hold taken by hold(): a nested hold of the same socket counted in
    the slot may drop the record first, which is as good (both hold it). */
-static void rele_sock(struct sp_sock *sock)
+SP_HOT static void rele_sock(struct sp_sock *sock)
 {
     struct hazard *hz = tl_hazard;
     int s = sock->id;
@@ -431,7 +432,7 @@ int nn_shutdown(int s, int how)
     return rc ? set_errno(rc) : 0;
 }
 
-int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
+SP_HOT int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
@@ -451,7 +452,7 @@ int nn_sendmsg(int s, const struct nn_msghdr *msghdr, int flags)
     return rc ? set_errno(rc) : (int) len;
 }
 
-int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
+SP_HOT int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
 {
     struct sp_sock *sock = hold(s);
     if (!sock)
@@ -490,14 +491,14 @@ int nn_recvmsg(int s, struct nn_msghdr *msghdr, int flags)
     return rc ? set_errno(rc) : (int) len;
 }
 
-int nn_send(int s, const void *buf, size_t len, int flags)
+SP_HOT int nn_send(int s, const void *buf, size_t len, int flags)
 {
     struct nn_iovec iov = {(void *) buf, len};
     struct nn_msghdr hdr = {&iov, 1, NULL, 0};
     return nn_sendmsg(s, &hdr, flags);
 }
 
-int nn_recv(int s, void *buf, size_t len, int flags)
+SP_HOT int nn_recv(int s, void *buf, size_t len, int flags)
 {
     struct nn_iovec iov = {buf, len};
     struct nn_msghdr hdr = {&iov, 1, NULL, 0};

@@ -1,4 +1,5 @@
 /* Message helpers and the message FIFO. */
+#include "utils/err.h"
 #include "core/msg.h"
 
 #include <errno.h>
@@ -7,7 +8,7 @@
 
 #include "core/chunk.h"
 
-void sp_msg_term(struct sp_msg *m)
+SP_HOT void sp_msg_term(struct sp_msg *m)
 {
     if (m->body)
         sp_chunk_free(m->body);
@@ -25,7 +26,7 @@ int sp_msg_init_size(struct sp_msg *m, size_t size)
     return m->body ? 0 : -ENOMEM;
 }
 
-size_t sp_msg_bodylen(const struct sp_msg *m)
+SP_HOT size_t sp_msg_bodylen(const struct sp_msg *m)
 {
     return m->body ? sp_chunk_size(m->body) : 0;
 }
@@ -154,7 +155,7 @@ void sp_msgq_term(struct sp_msgq *q)
 #define SP_MSGQ_FIRST 2
 #define SP_MSGQ_STREAM 16
 
-int sp_msgq_push(struct sp_msgq *q, struct sp_msg *m)
+SP_HOT int sp_msgq_push(struct sp_msgq *q, struct sp_msg *m)
 {
     if (q->count == q->cap) {
         size_t cap = q->cap == 0               ? SP_MSGQ_FIRST
@@ -177,7 +178,7 @@ int sp_msgq_push(struct sp_msgq *q, struct sp_msg *m)
     return 0;
 }
 
-int sp_msgq_pop(struct sp_msgq *q, struct sp_msg *m)
+SP_HOT int sp_msgq_pop(struct sp_msgq *q, struct sp_msg *m)
 {
     if (q->count == 0)
         return -EAGAIN;

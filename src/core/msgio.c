@@ -1,4 +1,5 @@
 /* nn_msghdr <-> sp_msg, and the control-message iterator nn_cmsg_nxthdr_. */
+#include "utils/err.h"
 #include "core/msgio.h"
 
 #include <errno.h>
@@ -118,7 +119,7 @@ static int parse_control(const char *data, size_t sz, struct sp_msg *msg)
     return 0;
 }
 
-int sp_msgio_build(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
+SP_HOT int sp_msgio_build(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
 {
     sp_msg_init(msg);
     if (!h)
@@ -194,7 +195,7 @@ iov_fail:
     return rc;
 }
 
-int sp_msgio_build_deferred(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
+SP_HOT int sp_msgio_build_deferred(const struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
 {
     const struct nn_iovec *v = h ? h->msg_iov : NULL;
     if (!v || h->msg_iovlen != 1 || h->msg_control || v->iov_len == NN_MSG || v->iov_len < SP_SENDSRC_MIN ||
@@ -221,7 +222,7 @@ void sp_msgio_unbuild(const struct nn_msghdr *h, struct sp_msg *msg)
     sp_msg_term(msg);
 }
 
-int sp_msgio_deliver(struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
+SP_HOT int sp_msgio_deliver(struct nn_msghdr *h, struct sp_msg *msg, size_t *len)
 {
     size_t blen = sp_msg_bodylen(msg);
     int rc = 0;

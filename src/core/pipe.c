@@ -41,25 +41,25 @@ void sp_pipe_init(struct sp_pipe *pipe, const struct sp_pipe_ops *ops, struct sp
     atomic_init(&pipe->defer_ev, 0);
 }
 
-bool sp_pipe_wake_reader(struct sp_pipe *pipe)
+SP_HOT bool sp_pipe_wake_reader(struct sp_pipe *pipe)
 {
     SP_DEBUG_ASSERT(!pipe || sp_sock_held() == pipe->sock);
     return pipe && pipe->ops->wake_reader && pipe->ops->wake_reader(pipe);
 }
 
-void sp_pipe_hold(struct sp_pipe *pipe)
+SP_HOT void sp_pipe_hold(struct sp_pipe *pipe)
 {
     atomic_fetch_add_explicit(&pipe->refs, 1, memory_order_relaxed);
 }
 
-void sp_pipe_rele(struct sp_pipe *pipe)
+SP_HOT void sp_pipe_rele(struct sp_pipe *pipe)
 {
     if (atomic_fetch_sub_explicit(&pipe->refs, 1, memory_order_acq_rel) == 1)
         pipe->ops->destroy(pipe);
 }
 
 /* Lock held; delivers to the protocol if the pipe is still attached. */
-static void deliver(struct sp_pipe *pipe, int ev)
+SP_HOT static void deliver(struct sp_pipe *pipe, int ev)
 {
     struct sp_sock *s = pipe->sock;
     SP_ASSERT_LOCKED(s);
@@ -144,7 +144,7 @@ void sp_pipe_detach(struct sp_pipe *pipe, int stat)
     sp_sock_unlock(s);
 }
 
-void sp_pipe_signal(struct sp_pipe *pipe, int ev)
+SP_HOT void sp_pipe_signal(struct sp_pipe *pipe, int ev)
 {
     struct sp_sock *held = sp_sock_held();
     if (held == NULL) {
@@ -179,7 +179,7 @@ bool sp_pipe_has_deferred(void)
     return tl_defer_head != NULL;
 }
 
-void sp_pipe_flush_deferred(void)
+SP_HOT void sp_pipe_flush_deferred(void)
 {
     if (tl_flushing || tl_defer_head == NULL)
         return;

@@ -37,6 +37,13 @@ struct sp_land {
     size_t len; /* the message's length once it landed */
 };
 
+/* A message that landed is large from this length on: it came (mostly)
+   straight from the kernel into the buffer, and the next one, likely as
+   large, comes in pieces over many microseconds: the read ends with it
+   (stream.c) and the next wait does not spin (sock.c). A smaller one was
+   copied out of a read that brought whatever followed it. */
+#define SP_LAND_LARGE 4096
+
 /* What wait_end did. */
 enum { SP_WAIT_DONE, SP_WAIT_LANDED, SP_WAIT_MORE };
 

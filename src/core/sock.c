@@ -159,7 +159,7 @@ int sp_sock_eventfd(struct sp_sock *s, int ev)
     return *fdp;
 }
 
-static int sock_events(struct sp_sock *s)
+SP_HOT static int sock_events(struct sp_sock *s)
 {
     /* Closing: both ways "ready" (the calls fail at once with EBADF), so the
        fds stay readable until they are closed, however long the close
@@ -205,7 +205,7 @@ void sp_sock_wake_caller(struct sp_sock *sock)
 
 /* Publishes transitions of the readiness state. Lock held. Returns whether
    blocked callers must be woken, which publish() does at once. */
-static bool publish_nowake(struct sp_sock *s)
+SP_HOT static bool publish_nowake(struct sp_sock *s)
 {
     SP_ASSERT_LOCKED(s);
     int ev = sock_events(s);
@@ -234,18 +234,18 @@ static bool publish_nowake(struct sp_sock *s)
     return wake;
 }
 
-static void publish(struct sp_sock *s)
+SP_HOT static void publish(struct sp_sock *s)
 {
     if (publish_nowake(s))
         futex_wake_all(&s->evseq);
 }
 
-void sp_sock_lock(struct sp_sock *sock)
+SP_HOT void sp_sock_lock(struct sp_sock *sock)
 {
     mutex_enter(sock);
 }
 
-void sp_sock_unlock(struct sp_sock *sock)
+SP_HOT void sp_sock_unlock(struct sp_sock *sock)
 {
     publish(sock);
     mutex_leave(sock);
@@ -398,7 +398,7 @@ void sp_sock_destroy(struct sp_sock *sock)
    none). Lock held (released while sleeping). -ETIMEDOUT when the deadline
    has passed, -EINTR after a signal, else 0 (something changed, or a
    spurious wake-up: the caller retries). */
-static int wait_change(struct sp_sock *s, unsigned seq, uint64_t deadline)
+SP_COLD static int wait_change(struct sp_sock *s, unsigned seq, uint64_t deadline)
 {
     SP_ASSERT_LOCKED(s);
     uint64_t left_ms = 3600 * 1000; /* "forever", in slices */
@@ -437,7 +437,7 @@ static int wait_change(struct sp_sock *s, unsigned seq, uint64_t deadline)
    freed slot): one message per switch. The loop, not a single yield: right
    after such a switch the peer may not be eligible to run yet, and the
    yields use up what the scheduler holds against it. */
-static bool spin_for_change(struct sp_sock *s, unsigned seq, bool one_cpu)
+SP_COLD static bool spin_for_change(struct sp_sock *s, unsigned seq, bool one_cpu)
 {
     uint64_t end = 0;
     for (unsigned i = 0;; i++) {
@@ -464,7 +464,7 @@ static bool spin_for_change(struct sp_sock *s, unsigned seq, bool one_cpu)
 /* CPUs this thread may run on: spinning on a single one only delays the
    thread that would make us ready. Asked of the kernel at most once a second
    per thread (a syscall per wait would cost more than the spin saves). */
-static int usable_cpus(void)
+SP_HOT static int usable_cpus(void)
 {
     static SP_THREAD_LOCAL int cached;
     static SP_THREAD_LOCAL uint64_t asked_ms;
@@ -501,7 +501,7 @@ static void spin_result(struct sp_sock *s, bool caught)
 #define SP_YIELD_BATCH 16
 #define SP_YIELD_PENALTY_MAX 1024
 
-static bool yield_pays(struct sp_sock *s)
+SP_COLD static bool yield_pays(struct sp_sock *s)
 {
     uint64_t moved = atomic_load_explicit(&s->stats[SP_STAT_MESSAGES_SENT], memory_order_relaxed) +
                      atomic_load_explicit(&s->stats[SP_STAT_MESSAGES_RECEIVED], memory_order_relaxed);
@@ -684,7 +684,7 @@ static int caller_wait(struct sp_sock *s, uint64_t deadline, bool spin, bool *ca
    and signalled. Lock held (released while polling). 0 when something may
    have changed (the caller retries), -ETIMEDOUT, -EINTR, or -ENOTSUP when
    the pipe cannot do it now. */
-static int caller_write_wait(struct sp_sock *s, uint64_t deadline)
+SP_COLD static int caller_write_wait(struct sp_sock *s, uint64_t deadline)
 {
     SP_ASSERT_LOCKED(s);
     struct sp_pipe *pipe = s->lone_pipe;
@@ -747,7 +747,7 @@ static inline void stat_bump_locked(struct sp_sock *s, enum sp_stat st, uint64_t
     atomic_store_explicit(&s->stats[st], v + delta, memory_order_relaxed);
 }
 
-static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, struct sp_land *land, bool *landed)
+SP_HOT static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, struct sp_land *land, bool *landed)
 {
     uint64_t deadline = 0;
     int rc;
@@ -883,7 +883,7 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
             stat_bump_locked(s, SP_STAT_MESSAGES_SENT, 1);
             stat_bump_locked(s, SP_STAT_BYTES_SENT, len);
         } else {
-            s->recv_landed = landed && *landed;
+            s->recv_landed = landed && *landed && land->len >= SP_LAND_LARGE;
             stat_bump_locked(s, SP_STAT_MESSAGES_RECEIVED, 1);
             stat_bump_locked(s, SP_STAT_BYTES_RECEIVED, landed && *landed ? land->len : sp_msg_bodylen(msg));
         }
@@ -892,7 +892,7 @@ static int xfer(struct sp_sock *s, struct sp_msg *msg, int flags, bool send, str
     return rc;
 }
 
-int sp_sock_send(struct sp_sock *sock, struct sp_msg *msg, int flags)
+SP_HOT int sp_sock_send(struct sp_sock *sock, struct sp_msg *msg, int flags)
 {
     if (sock->type->flags & SP_SOCKTYPE_NOSEND)
         return -ENOTSUP;
@@ -906,7 +906,7 @@ int sp_sock_recv(struct sp_sock *sock, struct sp_msg *msg, int flags)
     return xfer(sock, msg, flags, false, NULL, NULL);
 }
 
-int sp_sock_recv_into(struct sp_sock *sock, struct sp_msg *msg, int flags, struct sp_land *land, bool *landed)
+SP_HOT int sp_sock_recv_into(struct sp_sock *sock, struct sp_msg *msg, int flags, struct sp_land *land, bool *landed)
 {
     *landed = false;
     if (sock->type->flags & SP_SOCKTYPE_NORECV)

@@ -95,7 +95,8 @@ struct sp_sock {
     int yield_penalty;
     bool yield_judge;           /* the last wait yielded: judge it next time */
     uint64_t yield_mark;        /* messages moved before that yield */
-    /* The last recv's message landed in its buffer (a large one): the next
+    /* The last recv's message landed in its buffer, a large one
+       (SP_LAND_LARGE): the next
        one, likely large too, arrives over many microseconds in several
        pieces, which a spin would poll for one syscall at a time. A send
        clears it (a reply is due, which a spin catches). */

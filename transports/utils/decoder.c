@@ -1,4 +1,5 @@
 /* Stream frame decoding. */
+#include "utils/err.h"
 #include "utils/decoder.h"
 
 #include <stdlib.h>
@@ -90,7 +91,7 @@ void sp_decoder_term(struct sp_decoder *d)
 
 static int big_begin(struct sp_decoder *d, const uint8_t *p, size_t avail, size_t len);
 
-void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len)
+SP_HOT void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len)
 {
     if (d->next_pending) {
         /* The body of a frame whose header came alone: into the land if a
@@ -129,7 +130,7 @@ void sp_decoder_space(struct sp_decoder *d, void **buf, size_t *len)
     }
 }
 
-void sp_decoder_tail(struct sp_decoder *d, void **buf, size_t *len)
+SP_HOT void sp_decoder_tail(struct sp_decoder *d, void **buf, size_t *len)
 {
     /* rbuf is empty while a body is read (its bytes went to the body), and
        exists: the frame's header came through it. */
@@ -142,7 +143,7 @@ void sp_decoder_tail(struct sp_decoder *d, void **buf, size_t *len)
     *len = sp_frame_hdr_len(d->framing);
 }
 
-static int push_body(struct sp_decoder *d, struct sp_msgq *out, void *body)
+SP_HOT static int push_body(struct sp_decoder *d, struct sp_msgq *out, void *body)
 {
     d->pushed = true;
     struct sp_msg m;
@@ -155,7 +156,7 @@ static int push_body(struct sp_decoder *d, struct sp_msgq *out, void *body)
     return 0;
 }
 
-void sp_decoder_land_offer(struct sp_decoder *d, void *buf, size_t cap)
+SP_HOT void sp_decoder_land_offer(struct sp_decoder *d, void *buf, size_t cap)
 {
     d->land = buf;
     d->land_cap = cap;
@@ -163,7 +164,7 @@ void sp_decoder_land_offer(struct sp_decoder *d, void *buf, size_t cap)
     d->pushed = false;
 }
 
-int sp_decoder_land_state(const struct sp_decoder *d, size_t *len)
+SP_HOT int sp_decoder_land_state(const struct sp_decoder *d, size_t *len)
 {
     if (d->landed) {
         *len = d->land_len;
@@ -177,7 +178,7 @@ int sp_decoder_land_state(const struct sp_decoder *d, size_t *len)
     return -1;
 }
 
-int sp_decoder_land_withdraw(struct sp_decoder *d)
+SP_HOT int sp_decoder_land_withdraw(struct sp_decoder *d)
 {
     int rc = 0;
     if (d->landing) {
@@ -198,7 +199,7 @@ int sp_decoder_land_withdraw(struct sp_decoder *d)
 /* A large frame of len bytes begins with the avail bytes at p: into the
    offered buffer when it may go there, else into a chunk of its own. The
    caller has checked len against the limits. 0 or -1 (out of memory). */
-static int big_begin(struct sp_decoder *d, const uint8_t *p, size_t avail, size_t len)
+SP_HOT static int big_begin(struct sp_decoder *d, const uint8_t *p, size_t avail, size_t len)
 {
     if (d->land && !d->landed && len <= d->land_cap && !d->pushed) {
         d->big = d->land;
@@ -214,7 +215,7 @@ static int big_begin(struct sp_decoder *d, const uint8_t *p, size_t avail, size_
 }
 
 /* The large frame being read is complete. */
-static int big_end(struct sp_decoder *d, struct sp_msgq *out)
+SP_HOT static int big_end(struct sp_decoder *d, struct sp_msgq *out)
 {
     void *body = d->big;
     d->big = NULL;
@@ -228,7 +229,7 @@ static int big_end(struct sp_decoder *d, struct sp_msgq *out)
     return push_body(d, out, body);
 }
 
-int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
+SP_HOT int sp_decoder_commit(struct sp_decoder *d, size_t n, struct sp_msgq *out)
 {
     if (d->big) {
         size_t rest = d->big_len - d->big_done;

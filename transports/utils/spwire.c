@@ -1,4 +1,5 @@
 /* SP framing over a byte stream, on top of the pure decoder. */
+#include "utils/err.h"
 #include "utils/spwire.h"
 
 #include <errno.h>
@@ -10,7 +11,7 @@
 const enum sp_framing sp_spwire_tcp = SP_FRAMING_TCP;
 const enum sp_framing sp_spwire_ipc = SP_FRAMING_IPC;
 
-static int spwire_init(struct sp_stream *s)
+SP_HOT static int spwire_init(struct sp_stream *s)
 {
     const enum sp_framing *framing = s->cfg->wire_arg;
     struct sp_decoder *d = malloc(sizeof *d);
@@ -27,20 +28,20 @@ static int spwire_init(struct sp_stream *s)
     return sp_stream_hs_write(s, hdr, sizeof hdr);
 }
 
-static void spwire_term(struct sp_stream *s)
+SP_HOT static void spwire_term(struct sp_stream *s)
 {
     sp_decoder_term(s->wire);
     free(s->wire);
     s->wire = NULL;
 }
 
-static size_t spwire_hs_room(struct sp_stream *s)
+SP_HOT static size_t spwire_hs_room(struct sp_stream *s)
 {
     /* Exactly the header: what follows it belongs to the decoder. */
     return s->hs_inlen < 8 ? 8 - s->hs_inlen : 0;
 }
 
-static int spwire_hs_input(struct sp_stream *s, size_t *used)
+SP_HOT static int spwire_hs_input(struct sp_stream *s, size_t *used)
 {
     if (s->hs_inlen < 8)
         return 0;
@@ -52,38 +53,38 @@ static int spwire_hs_input(struct sp_stream *s, size_t *used)
     return 1;
 }
 
-static size_t spwire_frame(struct sp_stream *s, struct sp_msg *msg, uint8_t hdr[16])
+SP_HOT static size_t spwire_frame(struct sp_stream *s, struct sp_msg *msg, uint8_t hdr[16])
 {
     struct sp_decoder *d = s->wire;
     return sp_frame_hdr(d->framing, hdr, sp_msg_wirelen(msg));
 }
 
-static void spwire_space(struct sp_stream *s, void **buf, size_t *len)
+SP_HOT static void spwire_space(struct sp_stream *s, void **buf, size_t *len)
 {
     sp_decoder_space(s->wire, buf, len);
 }
 
-static void spwire_tail(struct sp_stream *s, void **buf, size_t *len)
+SP_HOT static void spwire_tail(struct sp_stream *s, void **buf, size_t *len)
 {
     sp_decoder_tail(s->wire, buf, len);
 }
 
-static int spwire_commit(struct sp_stream *s, size_t n, struct sp_msgq *out)
+SP_HOT static int spwire_commit(struct sp_stream *s, size_t n, struct sp_msgq *out)
 {
     return sp_decoder_commit(s->wire, n, out);
 }
 
-static void spwire_land_offer(struct sp_stream *s, void *buf, size_t cap)
+SP_HOT static void spwire_land_offer(struct sp_stream *s, void *buf, size_t cap)
 {
     sp_decoder_land_offer(s->wire, buf, cap);
 }
 
-static int spwire_land_state(struct sp_stream *s, size_t *len)
+SP_HOT static int spwire_land_state(struct sp_stream *s, size_t *len)
 {
     return sp_decoder_land_state(s->wire, len);
 }
 
-static int spwire_land_withdraw(struct sp_stream *s)
+SP_HOT static int spwire_land_withdraw(struct sp_stream *s)
 {
     return sp_decoder_land_withdraw(s->wire);
 }

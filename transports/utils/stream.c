@@ -76,7 +76,7 @@ struct rspace {
     size_t room, tlen;
 };
 
-static void rspace_get(struct sp_stream *s, struct rspace *r)
+SP_HOT static void rspace_get(struct sp_stream *s, struct rspace *r)
 {
     s->cfg->wire->space(s, &r->buf, &r->room);
     r->tail = NULL;
@@ -87,7 +87,7 @@ static void rspace_get(struct sp_stream *s, struct rspace *r)
 
 /* recv, or recvmsg into both pieces when there is a tail. flags: 0 or
    MSG_DONTWAIT. Plain fds; returns and sets errno as recv does. */
-static ssize_t fd_read(int fd, const struct rspace *r, int flags)
+SP_HOT static ssize_t fd_read(int fd, const struct rspace *r, int flags)
 {
     if (!r->tlen)
         return recv(fd, r->buf, r->room, flags);
@@ -99,7 +99,7 @@ static ssize_t fd_read(int fd, const struct rspace *r, int flags)
     return recvmsg(fd, &mh, flags);
 }
 
-static ssize_t io_read_space(struct sp_stream *s, const struct rspace *r)
+SP_HOT static ssize_t io_read_space(struct sp_stream *s, const struct rspace *r)
 {
     if (s->cfg->bio || !r->tlen)
         return io_read(s, r->buf, r->room);
@@ -119,7 +119,7 @@ static inline bool io_pending(struct sp_stream *s)
     return s->cfg->bio && s->cfg->bio->pending(s);
 }
 
-static ssize_t io_writev(struct sp_stream *s, struct iovec *iov, int niov)
+SP_HOT static ssize_t io_writev(struct sp_stream *s, struct iovec *iov, int niov)
 {
     if (s->cfg->bio)
         return s->cfg->bio->writev(s, iov, niov);
@@ -138,7 +138,7 @@ static ssize_t io_writev(struct sp_stream *s, struct iovec *iov, int niov)
 /* A closing socket lingers until its connections have written everything
    or are broken: tell it when one of them gets there, and when one made
    progress (wrote). Lock held. */
-static void linger_check(struct sp_stream *s, bool wrote)
+SP_HOT static void linger_check(struct sp_stream *s, bool wrote)
 {
     struct sp_sock *sock = s->pipe.sock;
     SP_ASSERT_LOCKED(sock);
@@ -161,7 +161,7 @@ static void request_close(struct sp_stream *s)
 
 /* Lock held: after the handshake, every change of the io's events (and its
    removal) is made under the socket lock, by whichever thread. */
-static void set_events(struct sp_stream *s)
+SP_HOT static void set_events(struct sp_stream *s)
 {
     SP_ASSERT_LOCKED(s->pipe.sock);
     /* EPOLLRDHUP always: a peer that leaves is noticed even while reading
@@ -222,7 +222,7 @@ static struct wscratch *wscratch(void)
 }
 
 /* Writes as much of outq as the kernel takes, many messages per syscall. */
-static void flush_out(struct sp_stream *s)
+SP_HOT static void flush_out(struct sp_stream *s)
 {
     SP_ASSERT_LOCKED(s->pipe.sock);
     struct wscratch *w = wscratch();
@@ -310,7 +310,7 @@ static void flush_out(struct sp_stream *s)
    the message's own chunk first). No prepare. A byte layer (TLS) takes a
    record per call, and encrypts it into its own buffer: called until the
    kernel is full. */
-static int send_from_caller(struct sp_stream *s, struct sp_msg *msg, const void *src, uint64_t now)
+SP_HOT static int send_from_caller(struct sp_stream *s, struct sp_msg *msg, const void *src, uint64_t now)
 {
     uint8_t fh[16];
     size_t fhl = s->cfg->wire->frame(s, msg, fh);
@@ -369,7 +369,7 @@ static int send_from_caller(struct sp_stream *s, struct sp_msg *msg, const void 
     return 0;
 }
 
-static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
+SP_HOT static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     const void *src = sp_sendsrc_take(msg);
@@ -492,7 +492,7 @@ static bool stream_write_end(struct sp_pipe *pipe, int revents, bool more)
    NN_RCVFD, and no other thread waits on the socket (futex, spin): those
    were parked because a caller was reading, and would not read what comes
    next themselves. Socket lock held. */
-static bool may_be_lazy(const struct sp_stream *s)
+SP_HOT static bool may_be_lazy(const struct sp_stream *s)
 {
     const struct sp_sock *sock = s->pipe.sock;
     return sock->lone_pipe == &s->pipe && sock->rcvfd < 0 && sock->waiters == 0 && sock->spinners == 0;
@@ -503,7 +503,7 @@ static bool may_be_lazy(const struct sp_stream *s)
    SP_STREAM_ANSWER_MS (answer_due), so that a peer's ping is answered even
    if the application stops receiving; the timer is armed at most once per
    spell, not at each recv of a stream. Socket lock held. */
-static void go_lazy(struct sp_stream *s)
+SP_HOT static void go_lazy(struct sp_stream *s)
 {
     s->rd_lazy = true;
     if (s->cfg->wire->answers && !s->lazy_timed) {
@@ -512,7 +512,7 @@ static void go_lazy(struct sp_stream *s)
     }
 }
 
-static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
+SP_HOT static int stream_pipe_recv(struct sp_pipe *pipe, struct sp_msg *msg)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     if (sp_msgq_pop(&s->inq, msg) != 0) {
@@ -1056,7 +1056,7 @@ static void handshake(struct sp_stream *s, uint32_t ev)
 /* ---- reading (loop thread) ---- */
 
 /* Socket lock held. */
-static void deliver_batch_locked(struct sp_stream *s, struct sp_msgq *batch)
+SP_HOT static void deliver_batch_locked(struct sp_stream *s, struct sp_msgq *batch)
 {
     SP_ASSERT_LOCKED(s->pipe.sock);
     struct sp_msg m;
@@ -1105,23 +1105,21 @@ static void deliver_batch(struct sp_stream *s, struct sp_msgq *batch)
     sp_sock_unlock(sock);
 }
 
-/* Whether a message at least this long that landed in a reading caller's
-   buffer ends the read there: the next one is likely as large, and the
-   caller's next recv, offering its own buffer, can take it straight from
-   the kernel. A smaller one came through the read buffer with whatever
-   followed it: reading on (into the queue, behind it) costs no copy, and a
-   stream of small messages is still read a full buffer at a time. */
-#define SP_LAND_ENDS_READ 4096
-
-static bool landed_large(struct sp_stream *s)
+/* Whether a large message (SP_LAND_LARGE) landed in a reading caller's
+   buffer, which ends the read there: the caller's next recv, offering its
+   own buffer, can take the next one straight from the kernel. A smaller one
+   came through the read buffer with whatever followed it: reading on (into
+   the queue, behind it) costs no copy, and a stream of small messages is
+   still read a full buffer at a time. */
+SP_HOT static bool landed_large(struct sp_stream *s)
 {
     size_t len;
-    return s->land && s->cfg->wire->land_state(s, &len) == 1 && len >= SP_LAND_ENDS_READ;
+    return s->land && s->cfg->wire->land_state(s, &len) == 1 && len >= SP_LAND_LARGE;
 }
 
 /* Reads what the kernel has, decoding into rbatch. Sets *closed at the end
    of input and *bad on a wire violation. Reader claimed (rd_owner). */
-static void read_some(struct sp_stream *s, bool *closed, bool *bad)
+SP_HOT static void read_some(struct sp_stream *s, bool *closed, bool *bad)
 {
     struct sp_msgq *batch = &s->rbatch;
     *closed = *bad = false;
@@ -1239,7 +1237,7 @@ static void eof_task(struct sp_task *t)
 
 /* ---- reading in a blocked caller's thread (socket lock held) ---- */
 
-static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
+SP_HOT static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
@@ -1267,7 +1265,7 @@ static int stream_wait_begin(struct sp_pipe *pipe, struct sp_land *land)
 /* The byte layer holds input (decrypted, or the end of the stream behind
    it) that the fd will not report: the caller reads it without waiting.
    Lock held, reads claimed by the caller. */
-static bool stream_wait_ready(struct sp_pipe *pipe)
+SP_HOT static bool stream_wait_ready(struct sp_pipe *pipe)
 {
     return io_pending(sp_cont(pipe, struct sp_stream, pipe));
 }
@@ -1297,7 +1295,7 @@ static bool read_now(struct sp_stream *s)
 }
 
 /* Lock held, after wait_begin: prepares a blocking read for read_wait. */
-static bool stream_read_begin(struct sp_pipe *pipe)
+SP_HOT static bool stream_read_begin(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
@@ -1333,7 +1331,7 @@ static bool stream_read_begin(struct sp_pipe *pipe)
 
 /* Lock not held; the read token (rd_owner) is the caller's, and the fd
    stays open until wait_end gives it back. */
-static int stream_read_wait(struct sp_pipe *pipe)
+SP_HOT static int stream_read_wait(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     struct rspace r = {s->rd_buf, s->rd_tail, s->rd_room, s->rd_tlen};
@@ -1404,7 +1402,7 @@ static void lowat_raise(struct sp_stream *s)
     s->rd_lowat = setsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) == 0;
 }
 
-static void lowat_lower(struct sp_stream *s)
+SP_HOT static void lowat_lower(struct sp_stream *s)
 {
     if (!s->rd_lowat)
         return;
@@ -1413,7 +1411,7 @@ static void lowat_lower(struct sp_stream *s)
     s->rd_lowat = false;
 }
 
-static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
+SP_HOT static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
@@ -1502,7 +1500,7 @@ static int stream_wait_end(struct sp_pipe *pipe, int revents, bool give_up)
     return ret;
 }
 
-static bool stream_wake_reader(struct sp_pipe *pipe)
+SP_HOT static bool stream_wake_reader(struct sp_pipe *pipe)
 {
     struct sp_stream *s = sp_cont(pipe, struct sp_stream, pipe);
     SP_ASSERT_LOCKED(pipe->sock);
