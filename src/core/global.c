@@ -140,6 +140,19 @@ static void hazard_clear(struct hazard *hz)
     }
 }
 
+/* Whether a thread other than the caller has a record. Without one, no
+   other thread can be between publishing its record and reading the slot
+   (close_begin): a thread that makes its record later does so under
+   holds_lock, after the slot was cleared, and then sees it cleared.
+   holds_lock held. */
+static bool hazards_of_others(void)
+{
+    for (struct hazard *hz = hazards; hz; hz = hz->next)
+        if (hz != tl_hazard)
+            return true;
+    return false;
+}
+
 /* Whether a thread's record names socket s. holds_lock held. */
 static bool hazard_names(int s)
 {
@@ -305,8 +318,16 @@ static struct sp_sock *close_begin(int s)
        hold beginning after it sees the slot cleared, and one that began
        before it is seen in its record. */
     atomic_fetch_add(&closers, 1);
-    if (atomic_load(&hazards_on))
-        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    /* Only other threads' records need the barrier: in a program that
+       makes and closes sockets from one thread (the I/O thread keeps no
+       record) a close costs no interrupt of every CPU it ran on. */
+    if (atomic_load(&hazards_on)) {
+        pthread_mutex_lock(&holds_lock);
+        bool others = hazards_of_others();
+        pthread_mutex_unlock(&holds_lock);
+        if (others)
+            syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    }
     pthread_mutex_lock(&holds_lock);
     while (atomic_load(&slots[s].holds) > 0 || hazard_names(s))
         pthread_cond_wait(&holds_cv, &holds_lock);

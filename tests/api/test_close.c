@@ -7,6 +7,7 @@
    to return promptly after nn_close.) */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -160,6 +161,64 @@ static void test_send_and_recv_on_closed_id_fail_with_ebadf(void **state)
     assert_nn_fail(nn_send(a, "x", 1, NN_DONTWAIT), EAGAIN);
 }
 
+/* A thread's first call into the library races with nn_close of the same
+   socket from another thread: the call either runs on the socket whole or
+   fails with EBADF, never on a socket being freed (ASan and valgrind would
+   see that), and nn_close returns 0. A fresh thread each round, so that the
+   call is its very first (nanosp: the thread's record of the socket it is
+   in is made then, the case a close from a lone thread skips a barrier
+   for). */
+#define FIRST_CALL_ROUNDS 300
+
+struct first_call {
+    int s;
+    atomic_int started;
+    int last_rc;
+    int last_err;
+};
+
+static void first_call_thread(void *arg)
+{
+    struct first_call *fc = arg;
+    atomic_store(&fc->started, 1);
+    for (;;) {
+        int rc = nn_send(fc->s, "x", 1, NN_DONTWAIT);
+        if (rc < 0 && nn_errno() == EBADF) {
+            fc->last_rc = rc;
+            fc->last_err = EBADF;
+            return;
+        }
+        if (rc < 0 && nn_errno() != EAGAIN) {
+            fc->last_rc = rc;
+            fc->last_err = nn_errno();
+            return;
+        }
+    }
+}
+
+static void test_first_call_of_a_new_thread_racing_close_runs_whole_or_fails_with_ebadf(void **state)
+{
+    (void) state;
+    for (int round = 0; round < FIRST_CALL_ROUNDS; round++) {
+        static struct first_call fc; /* static: outlives a failed test's frame */
+        fc.s = tu_socket(AF_SP, NN_PAIR);
+        atomic_store(&fc.started, 0);
+        fc.last_rc = 0;
+        fc.last_err = 0;
+        tu_thread t;
+        tu_thread_start(&t, first_call_thread, &fc);
+        /* Every other round closes at once (racing the thread's start),
+           the rest once the thread runs (racing its calls). */
+        if (round % 2)
+            while (!atomic_load(&fc.started))
+                ;
+        assert_int_equal(nn_close(fc.s), 0);
+        tu_thread_join(&t);
+        assert_int_equal(fc.last_rc, -1);
+        assert_int_equal(fc.last_err, EBADF);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +230,7 @@ int main(void)
         tu_test(test_close_of_one_socket_leaves_blocked_call_on_another),
         tu_test(test_close_with_messages_queued_for_a_peer_that_never_reads_returns),
         tu_test(test_send_and_recv_on_closed_id_fail_with_ebadf),
+        tu_test(test_first_call_of_a_new_thread_racing_close_runs_whole_or_fails_with_ebadf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
