@@ -318,17 +318,15 @@ static struct sp_sock *close_begin(int s)
        hold beginning after it sees the slot cleared, and one that began
        before it is seen in its record. */
     atomic_fetch_add(&closers, 1);
+    pthread_mutex_lock(&holds_lock);
     /* Only other threads' records need the barrier: in a program that
        makes and closes sockets from one thread (the I/O thread keeps no
        record) a close costs no interrupt of every CPU it ran on. */
-    if (atomic_load(&hazards_on)) {
-        pthread_mutex_lock(&holds_lock);
-        bool others = hazards_of_others();
+    if (atomic_load(&hazards_on) && hazards_of_others()) {
         pthread_mutex_unlock(&holds_lock);
-        if (others)
-            syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+        pthread_mutex_lock(&holds_lock);
     }
-    pthread_mutex_lock(&holds_lock);
     while (atomic_load(&slots[s].holds) > 0 || hazard_names(s))
         pthread_cond_wait(&holds_cv, &holds_lock);
     pthread_mutex_unlock(&holds_lock);

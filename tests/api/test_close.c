@@ -183,11 +183,6 @@ static void first_call_thread(void *arg)
     atomic_store(&fc->started, 1);
     for (;;) {
         int rc = nn_send(fc->s, "x", 1, NN_DONTWAIT);
-        if (rc < 0 && nn_errno() == EBADF) {
-            fc->last_rc = rc;
-            fc->last_err = EBADF;
-            return;
-        }
         if (rc < 0 && nn_errno() != EAGAIN) {
             fc->last_rc = rc;
             fc->last_err = nn_errno();

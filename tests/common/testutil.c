@@ -311,14 +311,20 @@ void tu_sp_header(unsigned char hdr[8], int proto)
     hdr[5] = (unsigned char) proto;
 }
 
+size_t tu_frame_prefix(unsigned char out[9], bool ipc, uint64_t len)
+{
+    size_t n = 0;
+    if (ipc)
+        out[n++] = 0x01;
+    for (int i = 7; i >= 0; i--)
+        out[n++] = (unsigned char) (len >> (8 * i));
+    return n;
+}
+
 bool tu_write_frame(int fd, bool ipc, const void *body, size_t len)
 {
     unsigned char pre[9];
-    size_t n = 0;
-    if (ipc)
-        pre[n++] = 0x01;
-    for (int i = 7; i >= 0; i--)
-        pre[n++] = (unsigned char) ((uint64_t) len >> (8 * i));
+    size_t n = tu_frame_prefix(pre, ipc, len);
     if (len <= 4096) {
         /* One send, so that a small frame arrives in one piece. */
         unsigned char buf[9 + 4096];

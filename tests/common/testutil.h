@@ -81,8 +81,11 @@ int tu_accept(int lfd, int timeout_ms);
 bool tu_wait_acked(int fd, int timeout_ms);
 /* The 8-byte SP header announcing protocol id proto. */
 void tu_sp_header(unsigned char hdr[8], int proto);
-/* Writes one SP frame carrying body: the u64 big-endian length, preceded by
-   the message type byte 0x01 on ipc. All of it or false. */
+/* The prefix of an SP frame of len bytes into out: the message type byte
+   0x01 on ipc, then the u64 big-endian length. Its size (8 or 9). */
+size_t tu_frame_prefix(unsigned char out[9], bool ipc, uint64_t len);
+/* Writes one SP frame carrying body (tu_frame_prefix, then body). All of it
+   or false. */
 bool tu_write_frame(int fd, bool ipc, const void *body, size_t len);
 /* Reads one TCP-mapping SP frame (u64 big-endian length, body) into buf
    (cap bytes) within timeout_ms: its length, or -1 (EOF, error, timeout, or

@@ -949,11 +949,8 @@ static void run_frames_into_small_buffer(enum kind kind)
     unsigned char *wire = malloc(total), *w = wire;
     assert_non_null(wire);
     for (int i = 0; i < BURST_FRAMES; i++) {
-        uint64_t n = burst_len(i);
-        if (kind == IPC)
-            *w++ = 1;
-        for (int b = 7; b >= 0; b--)
-            *w++ = (unsigned char) (n >> (8 * b));
+        size_t n = burst_len(i);
+        w += tu_frame_prefix(w, kind == IPC, n);
         for (size_t k = 0; k < n; k++)
             *w++ = (unsigned char) (i * 7 + k);
     }

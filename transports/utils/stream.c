@@ -377,17 +377,19 @@ SP_HOT static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
         sp_msg_term(msg);
         return 0;
     }
-    bool idle = s->outq.count == 0;
-    if (idle && !s->cfg->wire->prepare) {
-        /* Straight from the caller's thread while the pipe is idle (a
-           request, a reply, a lone event, a large message): no hand-off,
-           and written from where the body is (the caller's buffer, or the
-           message), not staged; it queues only if the kernel does not take
-           it all. Small messages coming back to back are left to pile up
-           instead (below), for the loop thread to write many per writev. */
-        uint64_t now = sp_clock_ns();
-        if (src || sp_msg_wirelen(msg) >= SP_DIRECT_MIN ||
-            (now - s->last_write_ns >= SP_BURST_NS && now - tl_direct_ns >= SP_BURST_NS))
+    /* While the pipe is idle a message goes straight from the caller's
+       thread (a request, a reply, a lone event, a large message): no
+       hand-off. Small messages coming back to back (a burst) are left to
+       pile up instead, for the loop thread to write many per writev. */
+    bool idle = s->outq.count == 0, burst = false;
+    uint64_t now = 0;
+    if (idle) {
+        now = sp_clock_ns();
+        burst = now - s->last_write_ns < SP_BURST_NS || now - tl_direct_ns < SP_BURST_NS;
+        /* Written from where the body is (the caller's buffer, or the
+           message), not staged: it queues only if the kernel does not take
+           it all. */
+        if (!s->cfg->wire->prepare && (src || sp_msg_wirelen(msg) >= SP_DIRECT_MIN || !burst))
             return send_from_caller(s, msg, src, now);
     }
     if (src)
@@ -401,11 +403,8 @@ SP_HOT static int stream_pipe_send(struct sp_pipe *pipe, struct sp_msg *msg)
         return 0;
     }
     if (idle) {
-        uint64_t now = sp_clock_ns();
         bool large = sp_msg_wirelen(sp_msgq_at(&s->outq, 0)) >= SP_DIRECT_MIN;
-        if (!large && (now - s->last_write_ns < SP_BURST_NS || now - tl_direct_ns < SP_BURST_NS)) {
-            /* Messages are coming back to back: let them pile up and have
-               the loop thread write them many per writev. */
+        if (!large && burst) {
             sp_loop_post(&s->flush_task);
         } else {
             /* A wire that prepares its messages (WebSocket's masking):
